@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Expressions are expr-lang programs, compiled once per catalog version
+// against the environment of the place they appear in, so that a name that
+// is not available there (item in a scenario condition, say) is a compile
+// error at import, not a surprise at run time.
+
+// OrderView is `order` in expressions.
+type OrderView struct {
+	ID                  int            `expr:"id"`
+	ExternalID          string         `expr:"externalId"`
+	AccountID           string         `expr:"accountId"`
+	Attributes          map[string]any `expr:"attributes"`
+	Lines               []*LineView    `expr:"lines"`
+	RequestedCompletion *time.Time     `expr:"requestedCompletion"`
+}
+
+// LineView is `line` (and `bundle`, the line's bundle line) in expressions.
+type LineView struct {
+	ID          string         `expr:"id"`
+	ProductCode string         `expr:"productCode"`
+	Quantity    int            `expr:"quantity"`
+	Attributes  map[string]any `expr:"attributes"`
+	ParentID    string         `expr:"parentId"`
+	Action      string         `expr:"action"`
+	AssetID     int            `expr:"assetId"`
+}
+
+// ItemView is `item` (a fulfillment line) in expressions.
+type ItemView struct {
+	ID          int            `expr:"id"`
+	Key         string         `expr:"key"`
+	ProductCode string         `expr:"productCode"`
+	Quantity    int            `expr:"quantity"`
+	Attributes  map[string]any `expr:"attributes"`
+	Rule        string         `expr:"rule"`
+	BundleKey   string         `expr:"bundleKey"`
+}
+
+// AccountView is `account` in expressions.
+type AccountView struct {
+	ID         string         `expr:"id"`
+	Attributes map[string]any `expr:"attributes"`
+}
+
+// StepView is `step` in expressions.
+type StepView struct {
+	ID      int    `expr:"id"`
+	Name    string `expr:"name"`
+	Attempt int    `expr:"attempt"`
+}
+
+// ResponseView is `response` in a callout's `set` expressions.
+type ResponseView struct {
+	Status  int               `expr:"status"`
+	Body    any               `expr:"body"`
+	Headers map[string]string `expr:"headers"`
+}
+
+// Helpers are the functions every expression may call. They are fields so
+// that each evaluation binds them to its own order.
+type Helpers struct {
+	// HasProduct reports whether the order has a line of the product
+	// (commercial) or a fulfillment line of it (technical).
+	HasProduct func(code string) bool `expr:"hasProduct"`
+	// CountProduct sums the quantity of the order's lines of the product.
+	CountProduct func(code string) int `expr:"countProduct"`
+	// Now is the engine clock's time of the evaluation.
+	Now time.Time `expr:"now"`
+}
+
+// OrderEnv is the environment of order-level expressions: ORDER enrichment
+// and SALES scenario conditions.
+type OrderEnv struct {
+	Helpers
+	Order   *OrderView   `expr:"order"`
+	Account *AccountView `expr:"account"`
+}
+
+// LineEnv is the environment of line-level expressions: LINE enrichment and
+// decomposition rules.
+type LineEnv struct {
+	Helpers
+	Order   *OrderView   `expr:"order"`
+	Account *AccountView `expr:"account"`
+	Line    *LineView    `expr:"line"`
+	Bundle  *LineView    `expr:"bundle"`
+}
+
+// GenericEnv is the environment of GENERIC scenario conditions and items.
+type GenericEnv struct {
+	Helpers
+	Type      string         `expr:"type"`
+	SubjectID string         `expr:"subjectId"`
+	Context   map[string]any `expr:"context"`
+}
+
+// StepEnv is the environment of step expressions: conditions, callout
+// bodies and paths, action parameters.
+type StepEnv struct {
+	Helpers
+	Order     *OrderView     `expr:"order"`
+	Account   *AccountView   `expr:"account"`
+	Item      *ItemView      `expr:"item"`
+	Bundle    *LineView      `expr:"bundle"`
+	Context   map[string]any `expr:"context"`
+	Type      string         `expr:"type"`
+	SubjectID string         `expr:"subjectId"`
+	Step      *StepView      `expr:"step"`
+}
+
+// ResponseEnv is the environment of a callout's `set` expressions.
+type ResponseEnv struct {
+	StepEnv
+	Response *ResponseView `expr:"response"`
+}
+
+// Expr is a compiled expression. The zero Expr is "absent".
+type Expr struct {
+	Source string
+	prog   *vm.Program
+}
+
+// Present reports whether an expression was written.
+func (e *Expr) Present() bool { return e != nil && e.prog != nil }
+
+// Eval runs the expression against env (which must be of the type it was
+// compiled for).
+func (e *Expr) Eval(env any) (any, error) {
+	if !e.Present() {
+		return nil, nil
+	}
+	v, err := vm.Run(e.prog, env)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", e.Source, err)
+	}
+	return v, nil
+}
+
+// Bool evaluates a condition; an absent condition is true.
+func (e *Expr) Bool(env any) (bool, error) {
+	if !e.Present() {
+		return true, nil
+	}
+	v, err := e.Eval(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("evaluate %q: got %T, want a boolean", e.Source, v)
+	}
+	return b, nil
+}
+
+// Int evaluates an integer expression; absent gives def.
+func (e *Expr) Int(env any, def int) (int, error) {
+	if !e.Present() {
+		return def, nil
+	}
+	v, err := e.Eval(env)
+	if err != nil {
+		return 0, err
+	}
+	switch n := v.(type) {
+	case int:
+		return n, nil
+	case int64:
+		return int(n), nil
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), nil
+		}
+	}
+	return 0, fmt.Errorf("evaluate %q: got %v, want a whole number", e.Source, v)
+}
+
+type exprKind int
+
+const (
+	anyValue exprKind = iota
+	boolValue
+	intValue
+)
+
+// compileExpr compiles src for the environment type of env. The `now()`
+// builtin is replaced by the `now` variable, so that time comes from the
+// engine's clock.
+func compileExpr(src string, env any, kind exprKind) (*Expr, error) {
+	if src == "" {
+		return &Expr{}, nil
+	}
+	opts := []expr.Option{expr.Env(env), expr.DisableBuiltin("now")}
+	switch kind {
+	case boolValue:
+		opts = append(opts, expr.AsBool())
+	case intValue:
+		opts = append(opts, expr.AsAny())
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if kind == intValue {
+		switch prog.Node().Type().Kind() {
+		case reflect.Int, reflect.Int64, reflect.Float64, reflect.Interface:
+		default:
+			return nil, fmt.Errorf("expected a number, got %s", prog.Node().Type())
+		}
+	}
+	return &Expr{Source: src, prog: prog}, nil
+}

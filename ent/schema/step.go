@@ -1,0 +1,111 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/batonhq/baton/engine"
+)
+
+// Step is one instance of a catalog step definition in a plan. The steps
+// table is also the engine's work queue and its timer wheel: workers claim
+// READY rows, and the due-time columns (wake_at, jeopardy_at, lease_until)
+// are indexed so that sweeps cost what is due, not what exists.
+type Step struct{ ent.Schema }
+
+// Fields of the Step.
+func (Step) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("plan_id").Immutable(),
+		field.Int("group_id").Immutable(),
+		field.Int("order_id").Optional().Nillable().Immutable().
+			Comment("the plan's order, kept on the step for filters"),
+		field.Int("fulfillment_line_id").Optional().Nillable().Immutable(),
+		field.Int("account_ref").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		field.String("name").Immutable().Annotations(entgql.OrderField("NAME")),
+		field.String("scenario").Immutable(),
+		field.Enum("type").Values(engine.StepTypeValues()...).Immutable(),
+		field.Enum("scope").Values(engine.ScopeValues()...).Immutable(),
+		field.String("instance_key").Immutable().
+			Comment("which instance of the definition: PLAN, BUNDLE:<line>, ITEM:<fulfillment line>, ACCOUNT:<account>"),
+		field.String("bundle_key").Optional().Immutable(),
+		field.Enum("status").Values(engine.StepStatusValues()...).
+			Annotations(entgql.OrderField("STATUS")),
+		field.Enum("jeopardy").Values(engine.JeopardyValues()...).Default(string(engine.OnTrack)),
+		field.String("queue").Optional().Comment("manual task queue"),
+		field.String("assignee").Optional(),
+		field.String("system").Optional().Immutable().Comment("callout target system"),
+		field.Bool("point_of_no_return").Default(false).Immutable(),
+		field.Int("pending").Annotations(entgql.Skip()).
+			Comment("prerequisites neither COMPLETED nor SKIPPED"),
+		field.Int("attempt_count").Default(0),
+		jsonMap("output", false),
+		field.Text("error").Optional(),
+		field.Text("note").Optional().Comment("the last operator note"),
+		field.Time("ready_at").Optional().Nillable().Annotations(entgql.OrderField("READY_AT")),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("completed_at").Optional().Nillable(),
+		field.Time("due_at").Optional().Nillable().
+			Annotations(entgql.OrderField("DUE_AT")).
+			Comment("SLA deadline: ready_at + estimatedDuration"),
+		field.Time("jeopardy_at").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("when jeopardy next worsens; NULL when it never will"),
+		field.Time("wake_at").Optional().Nillable().
+			Annotations(entgql.MapsTo("nextAttemptAt")).
+			Comment("timer: retry backoff, pause duration"),
+		field.String("lease_owner").Optional().Annotations(entgql.Skip()),
+		field.Time("lease_until").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("created_at").Immutable(),
+		field.Time("updated_at"),
+	}
+}
+
+// Edges of the Step.
+func (Step) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("plan", Plan.Type).Ref("steps").Field("plan_id").Unique().Required().Immutable(),
+		edge.From("group", StepGroup.Type).Ref("steps").Field("group_id").Unique().Required().Immutable(),
+		edge.To("order", Order.Type).Field("order_id").Unique().Immutable(),
+		edge.From("fulfillment_line", FulfillmentLine.Type).Ref("steps").
+			Field("fulfillment_line_id").Unique().Immutable(),
+		// depends_on: the steps this one waits for. Table step_dependencies
+		// (step_id, prerequisite_id); the engine adds an index on
+		// prerequisite_id at migration (ent can't declare indexes on a join
+		// table), to find the dependents of a finished step.
+		edge.To("depends_on", Step.Type).
+			StorageKey(edge.Table("step_dependencies"), edge.Columns("step_id", "prerequisite_id")),
+		edge.From("dependents", Step.Type).Ref("depends_on"),
+		edge.To("attempts", Attempt.Type),
+	}
+}
+
+// Indexes of the Step.
+func (Step) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("plan_id", "status"),
+		index.Fields("plan_id", "name", "instance_key").Unique(),
+		index.Fields("status", "ready_at"),
+		index.Fields("queue", "status"),
+		index.Fields("system", "status"),
+		index.Fields("order_id", "status"),
+		index.Fields("fulfillment_line_id"),
+		index.Fields("wake_at").Annotations(entsql.IndexWhere("wake_at IS NOT NULL")),
+		index.Fields("jeopardy_at").Annotations(entsql.IndexWhere("jeopardy_at IS NOT NULL")),
+		index.Fields("lease_until").Annotations(entsql.IndexWhere("lease_until IS NOT NULL")),
+		index.Fields("due_at").Annotations(entsql.IndexWhere("due_at IS NOT NULL")),
+		// An account-scoped step exists once per account.
+		index.Fields("account_ref", "name").Unique().
+			Annotations(entsql.IndexWhere("scope = 'ACCOUNT'")),
+	}
+}
+
+// Annotations of the Step.
+func (Step) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+}
