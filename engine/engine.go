@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// Config wires an Engine. Store is required; the rest have defaults.
+type Config struct {
+	Store  Store
+	Clock  Clock        // default SystemClock
+	Logger *slog.Logger // default slog.Default()
+	// Getenv expands ${VAR} in catalog system URLs and headers (default
+	// os.Getenv).
+	Getenv func(string) string
+}
+
+// Engine is Baton's domain service: catalog import, order intake
+// (validation, decomposition, planning) and, with its runner, execution.
+// Every method that changes something does so in one transaction.
+type Engine struct {
+	store  Store
+	clock  Clock
+	log    *slog.Logger
+	getenv func(string) string
+
+	mu       sync.Mutex
+	catalogs map[int]*Catalog // compiled, by CatalogVersion id
+}
+
+// New returns an engine over the store.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Engine{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, catalogs: map[int]*Catalog{}}
+}
+
+// Clock is the engine's clock.
+func (e *Engine) Clock() Clock { return e.clock }
+
+func (e *Engine) catalogOptions() CatalogOptions {
+	return CatalogOptions{Actions: e.ActionNames(), Getenv: e.getenv}
+}
+
+// ActionNames lists the registered AUTO_TASK actions.
+func (e *Engine) ActionNames() []string { return []string{"noop", "set"} }
+
+// ImportCatalog validates a catalog document completely and stores it as
+// the next version, which becomes current. Errors: INVALID_CATALOG with
+// every problem and its path; nothing is stored then.
+func (e *Engine) ImportCatalog(ctx context.Context, text string) (*CatalogRecord, error) {
+	cat, err := CompileCatalog(text, e.catalogOptions())
+	if err != nil {
+		return nil, err
+	}
+	var rec *CatalogRecord
+	_, err = e.store.Write(ctx, func(tx Tx) error {
+		var err error
+		rec, err = tx.InsertCatalog(ctx, text, cat.Checksum)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	cat.ID, cat.Version = rec.ID, rec.Version
+	e.mu.Lock()
+	e.catalogs[rec.ID] = cat
+	e.mu.Unlock()
+	e.log.Info("catalog imported", "version", rec.Version, "id", rec.ID, "steps", len(cat.Steps))
+	return rec, nil
+}
+
+// CurrentCatalog returns the compiled current catalog. Errors: NOT_FOUND
+// when no catalog was imported yet.
+func (e *Engine) CurrentCatalog(ctx context.Context) (*Catalog, error) {
+	rec, err := e.store.CurrentCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, Errorf(CodeNotFound, "no catalog has been imported yet: importCatalog one first")
+	}
+	return e.compiled(rec)
+}
+
+// CatalogByID returns a compiled catalog version. Errors: NOT_FOUND.
+func (e *Engine) CatalogByID(ctx context.Context, id int) (*Catalog, error) {
+	e.mu.Lock()
+	cat := e.catalogs[id]
+	e.mu.Unlock()
+	if cat != nil {
+		return cat, nil
+	}
+	rec, err := e.store.CatalogByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.compiled(rec)
+}
+
+// compiled compiles a stored version once per process.
+func (e *Engine) compiled(rec *CatalogRecord) (*Catalog, error) {
+	e.mu.Lock()
+	cat := e.catalogs[rec.ID]
+	e.mu.Unlock()
+	if cat != nil {
+		return cat, nil
+	}
+	cat, err := CompileCatalog(rec.Document, e.catalogOptions())
+	if err != nil {
+		// A stored version compiled when it was imported; if it no longer
+		// does (an action was unregistered), plans of it cannot run.
+		return nil, fmt.Errorf("catalog version %d no longer compiles: %w", rec.Version, err)
+	}
+	cat.ID, cat.Version = rec.ID, rec.Version
+	e.mu.Lock()
+	e.catalogs[rec.ID] = cat
+	e.mu.Unlock()
+	return cat, nil
+}
+
+// inputHash fingerprints a submitted order, to tell a resubmission from a
+// conflicting reuse of its externalId.
+func inputHash(in *OrderInput) string {
+	b, err := json.Marshal(in)
+	if err != nil {
+		panic(fmt.Sprintf("hash order input: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// normalize fills defaults the way the API documents them.
+func normalize(in *OrderInput) {
+	for i := range in.Lines {
+		if in.Lines[i].Action == "" {
+			in.Lines[i].Action = ActionAdd
+		}
+	}
+	if in.RequestedCompletion != nil {
+		t := in.RequestedCompletion.UTC()
+		in.RequestedCompletion = &t
+	}
+}
+
+// Preview is what submitOrder would create.
+type Preview struct {
+	Decomposition *Decomposition
+	Plan          *PlanGraph
+}
+
+// PreviewOrder decomposes and plans an order without writing anything.
+// Errors: as SubmitOrder, except CONFLICT.
+func (e *Engine) PreviewOrder(ctx context.Context, in OrderInput) (*Preview, error) {
+	normalize(&in)
+	cat, err := e.CurrentCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateOrder(cat, &in); err != nil {
+		return nil, err
+	}
+	acct, err := e.store.AccountState(ctx, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	d, plan, err := e.decomposeAndPlan(cat, &in, acct)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Decomposition: d, Plan: plan}, nil
+}
+
+func (e *Engine) decomposeAndPlan(cat *Catalog, in *OrderInput, acct *AccountState) (*Decomposition, *PlanGraph, error) {
+	now := e.clock.Now()
+	d, err := Decompose(cat, in, acct, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	order := &OrderView{ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: d.Attributes,
+		RequestedCompletion: in.RequestedCompletion}
+	for _, l := range d.Lines {
+		order.Lines = append(order.Lines, lineView(l))
+	}
+	attrs := acct.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	plan, err := BuildPlan(cat, &PlanInput{
+		Usage: UsageSales, Order: order, Account: &AccountView{ID: in.AccountID, Attributes: attrs},
+		Lines: d.Lines, Items: d.Items, AccountSteps: acct.Steps, Now: now,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(plan.Scenarios) == 0 {
+		return nil, nil, Errorf(CodeBadUserInput, "no fulfillment scenario of catalog version %d matches this order", cat.Version)
+	}
+	return d, plan, nil
+}
+
+// SubmitOrder validates, decomposes, plans and stores an order in one
+// transaction, idempotently on ExternalID: the same input again returns the
+// same order. Errors: BAD_USER_INPUT (naming the line), CONFLICT (the
+// externalId was used with other input), NOT_FOUND (no catalog). Nothing is
+// written on error.
+func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, error) {
+	normalize(&in)
+	hash := inputHash(&in)
+	if prev, err := e.store.OrderByExternalID(ctx, in.ExternalID); err != nil {
+		return nil, err
+	} else if prev != nil {
+		return sameOrConflict(prev, hash)
+	}
+	cat, err := e.CurrentCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateOrder(cat, &in); err != nil {
+		return nil, err
+	}
+	var rec *OrderRecord
+	events, err := e.store.Write(ctx, func(tx Tx) error {
+		rec = nil
+		if prev, err := tx.OrderByExternalID(ctx, in.ExternalID); err != nil {
+			return err
+		} else if prev != nil {
+			rec = prev
+			return nil
+		}
+		ref, err := tx.EnsureAccount(ctx, in.AccountID)
+		if err != nil {
+			return err
+		}
+		acct, err := tx.LockAccount(ctx, ref, in.AccountID)
+		if err != nil {
+			return err
+		}
+		d, plan, err := e.decomposeAndPlan(cat, &in, acct)
+		if err != nil {
+			return err
+		}
+		awaiting := 0
+		for _, l := range d.Lines {
+			if l.Status == LineAwaitingData {
+				awaiting++
+			}
+		}
+		o := &NewOrder{
+			ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref, Attributes: d.Attributes,
+			InputHash: hash, RequestedCompletion: in.RequestedCompletion, CatalogID: cat.ID,
+			Lines: d.Lines, Items: d.Items,
+			Plan: &NewPlan{Usage: UsageSales, Type: "order", CatalogID: cat.ID, AccountRef: ref, AccountID: in.AccountID,
+				AwaitingLines: awaiting, RequestedCompletion: in.RequestedCompletion, Graph: plan},
+		}
+		steps, err := tx.InsertOrder(ctx, o)
+		if err != nil {
+			return err
+		}
+		e.emitCreated(tx, o.ID, o.Plan, steps)
+		rec = &OrderRecord{ID: o.ID, ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref,
+			InputHash: hash, Status: OrderSubmitted, PlanID: o.Plan.ID, CatalogID: cat.ID}
+		return nil
+	})
+	if err != nil {
+		if prev, err2 := e.store.OrderByExternalID(ctx, in.ExternalID); err2 == nil && prev != nil {
+			// Lost a race with a submission of the same externalId.
+			return sameOrConflict(prev, hash)
+		}
+		return nil, err
+	}
+	if rec.InputHash != hash {
+		return sameOrConflict(rec, hash)
+	}
+	_ = events
+	return rec, nil
+}
+
+func sameOrConflict(prev *OrderRecord, hash string) (*OrderRecord, error) {
+	if prev.InputHash == hash {
+		return prev, nil
+	}
+	return nil, Errorf(CodeConflict, "externalId %q was already submitted with different input (order %d)", prev.ExternalID, prev.ID)
+}
+
+// emitCreated records the creation of an order's (or generic) plan and its
+// steps.
+func (e *Engine) emitCreated(tx Tx, orderID int, p *NewPlan, steps []*StepRecord) {
+	now := tx.Now()
+	if orderID != 0 {
+		tx.Emit(&Event{Kind: EventOrderStatus, OrderID: orderID, PlanID: p.ID, To: string(OrderSubmitted), At: now})
+	}
+	if !p.Extend {
+		tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, To: string(PlanPending), At: now})
+	}
+	for _, s := range steps {
+		tx.Emit(&Event{Kind: EventStepStatus, OrderID: orderID, PlanID: p.ID, StepID: s.ID, To: string(s.Status),
+			At: now, Step: s.Snapshot()})
+	}
+}

@@ -1,0 +1,104 @@
+// Package enginetest holds what the engine's tests share: the backends every
+// store test runs against (SQLite always; PostgreSQL when the test services
+// are up, as `make test` arranges) and a fake clock start.
+package enginetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // PostgreSQL driver
+)
+
+// Epoch is where fake clocks start in tests.
+var Epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// Backend is a database a store test runs against.
+type Backend struct {
+	Name string
+	// URL returns the DATABASE_URL of a fresh, empty database for one test.
+	URL func(t testing.TB) string
+}
+
+// Backends returns SQLite and, when BATON_TEST_POSTGRES_URL is set,
+// PostgreSQL.
+func Backends() []Backend {
+	bs := []Backend{{Name: "sqlite", URL: SQLiteURL}}
+	if os.Getenv("BATON_TEST_POSTGRES_URL") != "" || os.Getenv("BATON_TEST_SERVICES") != "" {
+		bs = append(bs, Backend{Name: "postgres", URL: PostgresURL})
+	}
+	return bs
+}
+
+// EachBackend runs fn as a subtest per backend.
+func EachBackend(t *testing.T, fn func(t *testing.T, url string)) {
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fn(t, b.URL(t))
+		})
+	}
+	if os.Getenv("BATON_TEST_POSTGRES_URL") == "" {
+		t.Log("PostgreSQL not tested: set BATON_TEST_POSTGRES_URL (make test does)")
+	}
+}
+
+// SQLiteURL returns a SQLite database in the test's temporary directory.
+func SQLiteURL(t testing.TB) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "baton.db")
+}
+
+// PostgresURL returns the test PostgreSQL with a schema of the test's own,
+// dropped when the test ends. It fails the test when PostgreSQL is
+// expected (BATON_TEST_SERVICES is set) but unreachable.
+func PostgresURL(t testing.TB) string {
+	base := os.Getenv("BATON_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Fatal("BATON_TEST_SERVICES is set but BATON_TEST_POSTGRES_URL is not")
+	}
+	schema := fmt.Sprintf("t_%d_%08x", time.Now().UnixNano()%1e9, rand.Uint32())
+	db, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatalf("open %s: %v", base, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+		}
+		db.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", base, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// ExampleCatalog returns the text of examples/pro-server-package.yaml.
+func ExampleCatalog(t testing.TB) string {
+	for _, p := range []string{"examples/pro-server-package.yaml", "../examples/pro-server-package.yaml",
+		"../../examples/pro-server-package.yaml", "../../../examples/pro-server-package.yaml"} {
+		if b, err := os.ReadFile(p); err == nil {
+			return string(b)
+		}
+	}
+	t.Fatal("examples/pro-server-package.yaml not found")
+	return ""
+}

@@ -1,0 +1,220 @@
+package entstore
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/lib/pq"
+)
+
+// dialect hides the few places where SQLite and PostgreSQL differ. Queries
+// are written once, with $N placeholders and these markers:
+//
+//	{ids $N}      "= ANY($N)" / "IN (SELECT value FROM json_each(?N))" for a list of ids
+//	{strs $N}     the same for a list of strings
+//	{forupdate}   " FOR UPDATE" / "" (SQLite has one writer)
+//	{skiplocked}  " FOR UPDATE SKIP LOCKED" / ""
+//	{json $N}     "$N::jsonb" / "?N"
+//	{merge col $N} col merged with the JSON object $N
+type sqlDialect struct {
+	postgres bool
+	mu       sync.Mutex
+	cache    map[string]string
+}
+
+var markerRe = regexp.MustCompile(`\{(ids|strs|json|merge) ([a-z_]+ )?\$(\d+)\}|\{forupdate\}|\{skiplocked\}`)
+
+var placeholderRe = regexp.MustCompile(`\$(\d+)`)
+
+// sql renders a query for the dialect (cached).
+func (d *sqlDialect) sql(q string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cache == nil {
+		d.cache = map[string]string{}
+	}
+	if r, ok := d.cache[q]; ok {
+		return r
+	}
+	r := markerRe.ReplaceAllStringFunc(q, func(m string) string {
+		switch m {
+		case "{forupdate}":
+			if d.postgres {
+				return " FOR UPDATE"
+			}
+			return ""
+		case "{skiplocked}":
+			if d.postgres {
+				return " FOR UPDATE SKIP LOCKED"
+			}
+			return ""
+		}
+		sub := markerRe.FindStringSubmatch(m)
+		kind, col, n := sub[1], strings.TrimSpace(sub[2]), sub[3]
+		switch kind {
+		case "ids":
+			if d.postgres {
+				return "= ANY($" + n + "::bigint[])"
+			}
+			return "IN (SELECT value FROM json_each($" + n + "))"
+		case "strs":
+			if d.postgres {
+				return "= ANY($" + n + "::text[])"
+			}
+			return "IN (SELECT value FROM json_each($" + n + "))"
+		case "json":
+			if d.postgres {
+				return "$" + n + "::jsonb"
+			}
+			return "$" + n
+		case "merge":
+			if d.postgres {
+				return "COALESCE(" + col + ", '{}'::jsonb) || $" + n + "::jsonb"
+			}
+			return "json_patch(COALESCE(" + col + ", '{}'), $" + n + ")"
+		}
+		return m
+	})
+	if !d.postgres {
+		// SQLite binds ?NNN by number; $NNN would bind by first appearance.
+		r = placeholderRe.ReplaceAllString(r, "?$1")
+	}
+	d.cache[q] = r
+	return r
+}
+
+// ids encodes a list of ids as one parameter.
+func (d *sqlDialect) ids(ids []int) any {
+	if d.postgres {
+		a := make(pq.Int64Array, len(ids))
+		for i, id := range ids {
+			a[i] = int64(id)
+		}
+		return a
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// strs encodes a list of strings as one parameter.
+func (d *sqlDialect) strs(s []string) any {
+	if d.postgres {
+		return pq.StringArray(s)
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// maxParams is how many parameters one statement may carry.
+func (d *sqlDialect) maxParams() int {
+	if d.postgres {
+		return 60000
+	}
+	return 30000
+}
+
+// jsonValue encodes a JSON column value (NULL for a nil map).
+func jsonValue(m map[string]any) any {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		// Values come from JSON input and expressions; a value that cannot
+		// be encoded is a bug worth seeing.
+		panic(fmt.Sprintf("encode JSON column: %v", err))
+	}
+	return string(b)
+}
+
+func jsonStrings(s []string) any {
+	if s == nil {
+		return nil
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// jsonScan reads a JSON column into a map; NULL reads as nil.
+type jsonScan struct{ m *map[string]any }
+
+func (j jsonScan) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*j.m = nil
+		return nil
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("scan JSON: unexpected %T", src)
+	}
+	if len(b) == 0 || string(b) == "null" {
+		*j.m = nil
+		return nil
+	}
+	return json.Unmarshal(b, j.m)
+}
+
+// nullInt writes 0 as NULL.
+func nullInt(v int) any {
+	if v == 0 {
+		return nil
+	}
+	return int64(v)
+}
+
+// nullStr writes "" as NULL.
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// intScan reads a nullable integer column as 0.
+type intScan struct{ p *int }
+
+func (s intScan) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.p = 0
+	case int64:
+		*s.p = int(v)
+	case []byte:
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return err
+		}
+		*s.p = n
+	default:
+		return fmt.Errorf("scan int: unexpected %T", src)
+	}
+	return nil
+}
+
+// strScan reads a nullable text column as "".
+type strScan struct{ p *string }
+
+func (s strScan) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.p = ""
+	case string:
+		*s.p = v
+	case []byte:
+		*s.p = string(v)
+	default:
+		return fmt.Errorf("scan string: unexpected %T", src)
+	}
+	return nil
+}
+
+var _ driver.Valuer = pq.Int64Array(nil)

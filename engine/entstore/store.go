@@ -1,0 +1,418 @@
+// Package entstore is Baton's storage adapter: the engine.Store over
+// database/sql, for SQLite (the embedded default, modernc's pure-Go driver)
+// and PostgreSQL (lib/pq). ent owns the schema and its migration and serves
+// the GraphQL reads (Client); the engine's hot paths use the hand-written
+// SQL in this package.
+package entstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent"
+)
+
+// Options configure Open. The zero value works.
+type Options struct {
+	Clock  engine.Clock // default engine.SystemClock
+	Logger *slog.Logger // default slog.Default()
+	// MaxConns caps PostgreSQL connections (default 40). SQLite always has
+	// one writer connection and up to MaxConns readers.
+	MaxConns int
+	// Driver wraps the ent driver used for reads (tests count queries).
+	Driver func(dialect.Driver) dialect.Driver
+}
+
+// Store implements engine.Store.
+type Store struct {
+	db      *sql.DB // writes (SQLite: one connection)
+	rdb     *sql.DB // reads (SQLite: a pool of read connections)
+	client  *ent.Client
+	d       *sqlDialect
+	clock   engine.Clock
+	log     *slog.Logger
+	url     string
+	sqlPath string
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// advisory lock keys (PostgreSQL).
+const (
+	lockMigrate = 0x62617430_00000001 // "bat0" + 1
+	lockEvents  = 0x62617430_00000002
+	lockCatalog = 0x62617430_00000003
+)
+
+// Open connects to the database named by rawURL (sqlite://PATH or
+// postgres://...), migrates the schema (safely when several replicas start
+// at once) and returns the store.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if opts.Clock == nil {
+		opts.Clock = engine.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 40
+	}
+	s := &Store{clock: opts.Clock, log: opts.Logger, url: rawURL}
+	var drvName string
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"), strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+		if path == "" {
+			return nil, fmt.Errorf("sqlite URL %q has no path", rawURL)
+		}
+		s.sqlPath = path
+		s.d = &sqlDialect{}
+		drvName = dialect.SQLite
+		pragmas := "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+			"&_pragma=synchronous(FULL)&_time_format=sqlite"
+		w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		w.SetMaxOpenConns(1) // the single-writer path: SQLite has one writer anyway
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		r.SetMaxOpenConns(min(opts.MaxConns, 8))
+		r.SetMaxIdleConns(min(opts.MaxConns, 8))
+		s.db, s.rdb = w, r
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+		}
+		q := u.Query()
+		if q.Get("binary_parameters") == "" {
+			// One round trip per parameterized statement instead of two.
+			q.Set("binary_parameters", "yes")
+		}
+		if q.Get("sslmode") == "" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
+			q.Set("sslmode", "disable")
+		}
+		u.RawQuery = q.Encode()
+		db, err := sql.Open("postgres", u.String())
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(opts.MaxConns)
+		db.SetMaxIdleConns(opts.MaxConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		s.d = &sqlDialect{postgres: true}
+		drvName = dialect.Postgres
+		s.db, s.rdb = db, db
+	default:
+		return nil, fmt.Errorf("DATABASE_URL %q: use sqlite://PATH or postgres://...", rawURL)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := s.migrate(ctx, drvName); err != nil {
+		s.Close()
+		return nil, err
+	}
+	var drv dialect.Driver = entsql.OpenDB(drvName, s.rdb)
+	if opts.Driver != nil {
+		drv = opts.Driver(drv)
+	}
+	s.client = ent.NewClient(ent.Driver(drv))
+	return s, nil
+}
+
+// migrate creates or updates the schema. On PostgreSQL an advisory lock
+// makes replicas that start together migrate one after the other.
+func (s *Store) migrate(ctx context.Context, drvName string) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if s.d.postgres {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(lockMigrate)); err != nil {
+			return fmt.Errorf("migrate: take lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(lockMigrate))
+	}
+	// The migration runs on its own client over the write pool; on SQLite
+	// that pool is the one connection, which conn holds: release it first.
+	if !s.d.postgres {
+		conn.Close()
+	}
+	mc := ent.NewClient(ent.Driver(entsql.OpenDB(drvName, s.db)))
+	if err := mc.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	// Indexes ent cannot declare (on a join table).
+	for _, q := range []string{
+		"CREATE INDEX IF NOT EXISTS step_dependencies_prerequisite_id ON step_dependencies (prerequisite_id)",
+		"CREATE INDEX IF NOT EXISTS fulfillment_line_sources_order_line_id ON fulfillment_line_sources (order_line_id)",
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate: %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// Client is the ent client for reads (GraphQL queries).
+func (s *Store) Client() *ent.Client { return s.client }
+
+// Postgres reports whether the store is on PostgreSQL.
+func (s *Store) Postgres() bool { return s.d.postgres }
+
+// DB is the write pool (for tests and diagnostics).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close releases the database.
+func (s *Store) Close() error {
+	var errs []error
+	if s.client != nil {
+		errs = append(errs, s.client.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.rdb != nil && s.rdb != s.db {
+		errs = append(errs, s.rdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Write implements engine.Store.
+func (s *Store) Write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.Event, error) {
+	for attempt := 1; ; attempt++ {
+		events, err := s.write(ctx, fn)
+		if err == nil || !retryable(err) || attempt == 8 || ctx.Err() != nil {
+			return events, err
+		}
+		s.log.Debug("retrying transaction", "attempt", attempt, "err", err)
+		// Back off a little, with jitter, so that two transactions that
+		// deadlocked do not meet again at once.
+		time.Sleep(time.Duration(rand.IntN(attempt*2000)+500) * time.Microsecond)
+	}
+}
+
+func (s *Store) write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.Event, error) {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	t := &txn{s: s, tx: sqlTx, now: s.clock.Now().UTC()}
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return nil, err
+	}
+	if err := t.flushEvents(ctx); err != nil {
+		sqlTx.Rollback()
+		return nil, err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return t.events, nil
+}
+
+// retryable reports a transaction that failed only because of another one:
+// a serialization failure or deadlock (PostgreSQL), a busy database (SQLite).
+func retryable(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return true
+		}
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
+}
+
+// uniqueViolation reports a unique constraint failure.
+func uniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// query and exec run a dialect query on the read pool.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.rdb.QueryContext(ctx, s.d.sql(q), args...)
+}
+
+// CurrentCatalog implements engine.Store.
+func (s *Store) CurrentCatalog(ctx context.Context) (*engine.CatalogRecord, error) {
+	rows, err := s.query(ctx, `SELECT id, version, document, checksum, created_at FROM catalog_versions ORDER BY version DESC LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("current catalog: %w", err)
+	}
+	recs, err := scanCatalogs(rows)
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
+// CatalogByID implements engine.Store.
+func (s *Store) CatalogByID(ctx context.Context, id int) (*engine.CatalogRecord, error) {
+	rows, err := s.query(ctx, `SELECT id, version, document, checksum, created_at FROM catalog_versions WHERE id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %d: %w", id, err)
+	}
+	recs, err := scanCatalogs(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, engine.Errorf(engine.CodeNotFound, "catalog version %d not found", id)
+	}
+	return recs[0], nil
+}
+
+func scanCatalogs(rows *sql.Rows) ([]*engine.CatalogRecord, error) {
+	defer rows.Close()
+	var out []*engine.CatalogRecord
+	for rows.Next() {
+		var c engine.CatalogRecord
+		var at timeScan
+		if err := rows.Scan(&c.ID, &c.Version, &c.Document, &c.Checksum, &at); err != nil {
+			return nil, fmt.Errorf("scan catalog: %w", err)
+		}
+		c.CreatedAt = at.t
+		out = append(out, &c)
+	}
+	return out, rows.Err()
+}
+
+// OrderByExternalID implements engine.Store.
+func (s *Store) OrderByExternalID(ctx context.Context, externalID string) (*engine.OrderRecord, error) {
+	return orderByExternalID(ctx, s.rdb, s.d, externalID)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func orderByExternalID(ctx context.Context, db querier, d *sqlDialect, externalID string) (*engine.OrderRecord, error) {
+	rows, err := db.QueryContext(ctx, d.sql(`SELECT o.id, o.external_id, o.account_id, o.account_ref, o.input_hash, o.status,
+		o.catalog_version_id, p.id FROM orders o LEFT JOIN plans p ON p.order_id = o.id WHERE o.external_id = $1`), externalID)
+	if err != nil {
+		return nil, fmt.Errorf("order by external id: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	var o engine.OrderRecord
+	var status string
+	if err := rows.Scan(&o.ID, &o.ExternalID, &o.AccountID, &o.AccountRef, &o.InputHash, &status, &o.CatalogID, intScan{&o.PlanID}); err != nil {
+		return nil, fmt.Errorf("scan order: %w", err)
+	}
+	o.Status = engine.OrderStatus(status)
+	return &o, rows.Err()
+}
+
+// AccountState implements engine.Store.
+func (s *Store) AccountState(ctx context.Context, accountID string) (*engine.AccountState, error) {
+	rows, err := s.query(ctx, `SELECT id FROM accounts WHERE external_id = $1`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	ref := 0
+	if rows.Next() {
+		if err := rows.Scan(&ref); err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	rows.Close()
+	if ref == 0 {
+		return &engine.AccountState{ID: accountID}, nil
+	}
+	return accountState(ctx, s.rdb, s.d, ref, accountID)
+}
+
+func accountState(ctx context.Context, db querier, d *sqlDialect, ref int, accountID string) (*engine.AccountState, error) {
+	st := &engine.AccountState{ID: accountID, Items: map[string]*engine.ExistingItem{}, Steps: map[string]*engine.ExistingStep{}}
+	rows, err := db.QueryContext(ctx, d.sql(`SELECT attributes FROM accounts WHERE id = $1`), ref)
+	if err != nil {
+		return nil, fmt.Errorf("account state: %w", err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(jsonScan{&st.Attributes}); err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, d.sql(`SELECT id, key, rule, product_code, quantity, attributes FROM fulfillment_lines
+		WHERE account_ref = $1 AND scope = 'ACCOUNT'`), ref)
+	if err != nil {
+		return nil, fmt.Errorf("account items: %w", err)
+	}
+	for rows.Next() {
+		var it engine.ExistingItem
+		if err := rows.Scan(&it.ID, &it.Key, &it.Rule, &it.ProductCode, &it.Quantity, jsonScan{&it.Attributes}); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		st.Items[it.Rule] = &it
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, d.sql(`SELECT id, name, status FROM steps WHERE account_ref = $1 AND scope = 'ACCOUNT'`), ref)
+	if err != nil {
+		return nil, fmt.Errorf("account steps: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st2 engine.ExistingStep
+		var status string
+		if err := rows.Scan(&st2.ID, &st2.Name, &status); err != nil {
+			return nil, err
+		}
+		st2.Status = engine.StepStatus(status)
+		st.Steps[st2.Name] = &st2
+	}
+	return st, rows.Err()
+}
+
+// EventsAfter implements engine.Store.
+func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]*engine.Event, error) {
+	rows, err := s.query(ctx, `SELECT `+eventColumns+` FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	return scanEvents(rows)
+}

@@ -1,0 +1,585 @@
+package entstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/batonhq/baton/engine"
+)
+
+// txn implements engine.Tx.
+type txn struct {
+	s      *Store
+	tx     *sql.Tx
+	now    time.Time
+	events []*engine.Event
+}
+
+var _ engine.Tx = (*txn)(nil)
+
+func (t *txn) Now() time.Time { return t.now }
+
+func (t *txn) Emit(events ...*engine.Event) { t.events = append(t.events, events...) }
+
+func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.s.d.sql(q), args...)
+}
+
+func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.d.sql(q), args...)
+}
+
+// QueryContext lets helpers shared with the read path run in the
+// transaction; q is already rendered for the dialect.
+func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+const eventColumns = `id, kind, order_id, plan_id, step_id, "from", "to", at, actor, note, data`
+
+// flushEvents writes the transaction's events last, so that event ids
+// follow commit order: on PostgreSQL every writer takes the same advisory
+// lock just before inserting its events and holds it until its commit, so
+// no transaction can commit a smaller id after a larger one is visible. A
+// subscriber that has seen id N can therefore resume after N without ever
+// missing a late commit. SQLite has one writer, which orders them already.
+func (t *txn) flushEvents(ctx context.Context) error {
+	if len(t.events) == 0 {
+		return nil
+	}
+	if t.s.d.postgres {
+		if _, err := t.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockEvents)); err != nil {
+			return fmt.Errorf("lock events: %w", err)
+		}
+	}
+	cols := []string{"kind", "order_id", "plan_id", "step_id", `"from"`, `"to"`, "at", "actor", "note", "data"}
+	rows := make([][]any, len(t.events))
+	for i, e := range t.events {
+		var data any
+		if e.Step != nil {
+			b, err := json.Marshal(e.Step)
+			if err != nil {
+				return fmt.Errorf("encode event: %w", err)
+			}
+			data = string(b)
+		}
+		if e.At.IsZero() {
+			e.At = t.now
+		}
+		rows[i] = []any{string(e.Kind), nullInt(e.OrderID), nullInt(e.PlanID), nullInt(e.StepID),
+			nullStr(e.From), e.To, e.At, nullStr(e.Actor), nullStr(e.Note), data}
+	}
+	ids, err := t.insertReturningIDs(ctx, "events", cols, rows)
+	if err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	for i, e := range t.events {
+		e.ID = ids[i]
+	}
+	return nil
+}
+
+// insertReturningIDs inserts rows that take their ids from the table's
+// sequence and returns the ids in row order.
+func (t *txn) insertReturningIDs(ctx context.Context, table string, cols []string, rows [][]any) ([]int64, error) {
+	ids := make([]int64, 0, len(rows))
+	per := max(1, t.s.d.maxParams()/len(cols))
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(len(rows), start+per)]
+		q, args := valuesSQL(table, cols, chunk)
+		if t.s.d.postgres {
+			// PostgreSQL returns the rows of a multi-row VALUES insert in
+			// order (ent relies on it too).
+			r, err := t.tx.QueryContext(ctx, q+" RETURNING id", args...)
+			if err != nil {
+				return nil, err
+			}
+			for r.Next() {
+				var id int64
+				if err := r.Scan(&id); err != nil {
+					r.Close()
+					return nil, err
+				}
+				ids = append(ids, id)
+			}
+			r.Close()
+			if err := r.Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		// SQLite: one statement on the one writer assigns consecutive ids.
+		res, err := t.tx.ExecContext(ctx, t.s.d.sql(q), args...)
+		if err != nil {
+			return nil, err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		for i := range chunk {
+			ids = append(ids, last-int64(len(chunk)-1-i))
+		}
+	}
+	if len(ids) != len(rows) {
+		return nil, fmt.Errorf("insert %s: %d ids for %d rows", table, len(ids), len(rows))
+	}
+	return ids, nil
+}
+
+// valuesSQL renders INSERT INTO table (cols) VALUES (...), (...) with
+// numbered placeholders.
+func valuesSQL(table string, cols []string, rows [][]any) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, len(rows)*len(cols))
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
+	n := 1
+	for i, row := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", n)
+			n++
+		}
+		b.WriteByte(')')
+		args = append(args, row...)
+	}
+	return b.String(), args
+}
+
+// bulkInsert inserts rows with explicit ids, in chunks that respect the
+// dialect's parameter limit.
+func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	per := max(1, t.s.d.maxParams()/len(cols))
+	for start := 0; start < len(rows); start += per {
+		q, args := valuesSQL(table, cols, rows[start:min(len(rows), start+per)])
+		if _, err := t.tx.ExecContext(ctx, t.s.d.sql(q), args...); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// allocIDs reserves ids from the tables' sequences (in one round trip on
+// PostgreSQL), so that a whole plan can be written with its dependencies
+// without reading ids back row by row.
+func (t *txn) allocIDs(ctx context.Context, counts map[string]int) (map[string][]int, error) {
+	out := map[string][]int{}
+	tables := make([]string, 0, len(counts))
+	for table, n := range counts {
+		if n > 0 {
+			tables = append(tables, table)
+		}
+	}
+	sort.Strings(tables)
+	if len(tables) == 0 {
+		return out, nil
+	}
+	if t.s.d.postgres {
+		var parts []string
+		var args []any
+		for i, table := range tables {
+			parts = append(parts, fmt.Sprintf("SELECT %d AS t, nextval(pg_get_serial_sequence('%s', 'id')) AS id FROM generate_series(1, $%d)", i, table, i+1))
+			args = append(args, counts[table])
+		}
+		rows, err := t.tx.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+		if err != nil {
+			return nil, fmt.Errorf("allocate ids: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ti, id int
+			if err := rows.Scan(&ti, &id); err != nil {
+				return nil, fmt.Errorf("allocate ids: %w", err)
+			}
+			out[tables[ti]] = append(out[tables[ti]], id)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("allocate ids: %w", err)
+		}
+		for _, table := range tables {
+			sort.Ints(out[table])
+		}
+		return out, nil
+	}
+	for _, table := range tables {
+		n := counts[table]
+		var last int
+		err := t.tx.QueryRowContext(ctx, `UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = ?2 RETURNING seq`, n, table).Scan(&last)
+		if err == sql.ErrNoRows {
+			// No row yet: the table's range starts at 0 (or the table is
+			// empty and was never given a start).
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)`, table, n); err != nil {
+				return nil, fmt.Errorf("allocate ids: %w", err)
+			}
+			last = n
+		} else if err != nil {
+			return nil, fmt.Errorf("allocate ids: %w", err)
+		}
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = last - n + 1 + i
+		}
+		out[table] = ids
+	}
+	return out, nil
+}
+
+// InsertCatalog implements engine.Tx.
+func (t *txn) InsertCatalog(ctx context.Context, text, checksum string) (*engine.CatalogRecord, error) {
+	if t.s.d.postgres {
+		// Versions are numbered max+1: imports take turns.
+		if _, err := t.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockCatalog)); err != nil {
+			return nil, fmt.Errorf("lock catalog: %w", err)
+		}
+	}
+	var version int
+	if err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM catalog_versions`).Scan(&version); err != nil {
+		return nil, fmt.Errorf("next catalog version: %w", err)
+	}
+	ids, err := t.insertReturningIDs(ctx, "catalog_versions", []string{"version", "document", "checksum", "created_at"},
+		[][]any{{version, text, checksum, t.now}})
+	if err != nil {
+		return nil, fmt.Errorf("insert catalog: %w", err)
+	}
+	return &engine.CatalogRecord{ID: int(ids[0]), Version: version, Document: text, Checksum: checksum, CreatedAt: t.now}, nil
+}
+
+// OrderByExternalID implements engine.Tx.
+func (t *txn) OrderByExternalID(ctx context.Context, externalID string) (*engine.OrderRecord, error) {
+	return orderByExternalID(ctx, t, t.s.d, externalID)
+}
+
+// EnsureAccount implements engine.Tx.
+func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) {
+	var ref int
+	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM accounts WHERE external_id = $1`), accountID).Scan(&ref)
+	if err == nil {
+		return ref, nil
+	}
+	if err != sql.ErrNoRows {
+		return 0, fmt.Errorf("account %q: %w", accountID, err)
+	}
+	// Two orders of a new account may race to create it: the loser reads
+	// the winner's row.
+	if _, err := t.exec(ctx, `INSERT INTO accounts (external_id, created_at) VALUES ($1, $2) ON CONFLICT (external_id) DO NOTHING`, accountID, t.now); err != nil {
+		return 0, fmt.Errorf("create account %q: %w", accountID, err)
+	}
+	if err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM accounts WHERE external_id = $1`), accountID).Scan(&ref); err != nil {
+		return 0, fmt.Errorf("account %q: %w", accountID, err)
+	}
+	return ref, nil
+}
+
+// LockAccount implements engine.Tx.
+func (t *txn) LockAccount(ctx context.Context, ref int, accountID string) (*engine.AccountState, error) {
+	if t.s.d.postgres {
+		if _, err := t.exec(ctx, `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, ref); err != nil {
+			return nil, fmt.Errorf("lock account: %w", err)
+		}
+	}
+	return accountState(ctx, t, t.s.d, ref, accountID)
+}
+
+// InsertOrder implements engine.Tx.
+func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.StepRecord, error) {
+	var newItems []*engine.Item
+	for _, it := range o.Items {
+		if it.Existing == nil {
+			newItems = append(newItems, it)
+		}
+	}
+	p := o.Plan
+	counts := map[string]int{"orders": 1, "order_lines": len(o.Lines), "fulfillment_lines": len(newItems)}
+	planCounts(p, counts)
+	ids, err := t.allocIDs(ctx, counts)
+	if err != nil {
+		return nil, err
+	}
+	o.ID = ids["orders"][0]
+	if _, err := t.exec(ctx, `INSERT INTO orders (id, external_id, account_id, account_ref, status, attributes, input_hash,
+		requested_completion, catalog_version_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, {json $6}, $7, $8, $9, $10, $10)`,
+		o.ID, o.ExternalID, o.AccountID, o.AccountRef, string(engine.OrderSubmitted), jsonValue(o.Attributes), o.InputHash,
+		o.RequestedCompletion, o.CatalogID, t.now); err != nil {
+		return nil, fmt.Errorf("insert order: %w", err)
+	}
+	o.LineIDs = map[string]int{}
+	for i, l := range o.Lines {
+		o.LineIDs[l.ID] = ids["order_lines"][i]
+	}
+	lineRows := make([][]any, len(o.Lines))
+	for i, l := range o.Lines {
+		var parent any
+		if l.ParentID != "" {
+			parent = o.LineIDs[l.ParentID]
+		}
+		lineRows[i] = []any{o.LineIDs[l.ID], o.ID, l.ID, l.ProductCode, l.Quantity, jsonValue(l.Attributes), parent,
+			nullStr(l.ParentID), string(l.Action), nullInt(l.AssetID), string(l.Status), jsonStrings(l.Missing), l.Position, l.Generated}
+	}
+	if err := t.bulkInsert(ctx, "order_lines", []string{"id", "order_id", "line_id", "product_code", "quantity", "attributes",
+		"parent_ref", "parent_line_id", "action", "asset_id", "status", "missing", "position", "generated"}, lineRows); err != nil {
+		return nil, err
+	}
+	for i, it := range newItems {
+		it.ID = ids["fulfillment_lines"][i]
+	}
+	if err := t.insertItems(ctx, o.ID, 0, o.AccountRef, newItems, o.LineIDs); err != nil {
+		return nil, err
+	}
+	p.OrderID = o.ID
+	return t.insertPlan(ctx, p, ids)
+}
+
+func (t *txn) insertItems(ctx context.Context, orderID, planID, accountRef int, items []*engine.Item, lineIDs map[string]int) error {
+	var rows, sources [][]any
+	for _, it := range items {
+		var acct any
+		if it.Scope == engine.DecomposeAccount {
+			acct = accountRef
+		}
+		rows = append(rows, []any{it.ID, nullInt(orderID), nullInt(planID), acct, it.Key, it.ProductCode, it.Rule,
+			string(it.Scope), it.Quantity, jsonValue(it.Attributes), nullStr(it.BundleKey), t.now})
+		for _, src := range it.Sources {
+			if id, ok := lineIDs[src]; ok {
+				sources = append(sources, []any{it.ID, id})
+			}
+		}
+	}
+	if err := t.bulkInsert(ctx, "fulfillment_lines", []string{"id", "order_id", "plan_id", "account_ref", "key", "product_code",
+		"rule", "scope", "quantity", "attributes", "bundle_key", "created_at"}, rows); err != nil {
+		return err
+	}
+	return t.bulkInsert(ctx, "fulfillment_line_sources", []string{"fulfillment_line_id", "order_line_id"}, sources)
+}
+
+func planCounts(p *engine.NewPlan, counts map[string]int) {
+	if !p.Extend {
+		counts["plans"] = 1
+	}
+	counts["step_groups"] = len(p.Graph.Groups)
+	counts["steps"] = len(p.Graph.NewSteps())
+	n := 0
+	for _, it := range p.Items {
+		if it.Existing == nil && it.ID == 0 {
+			n++
+		}
+	}
+	counts["fulfillment_lines"] += n
+}
+
+// InsertPlan implements engine.Tx.
+func (t *txn) InsertPlan(ctx context.Context, p *engine.NewPlan) ([]*engine.StepRecord, error) {
+	counts := map[string]int{}
+	planCounts(p, counts)
+	ids, err := t.allocIDs(ctx, counts)
+	if err != nil {
+		return nil, err
+	}
+	return t.insertPlan(ctx, p, ids)
+}
+
+// insertPlan writes a plan with ids already allocated.
+func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string][]int) ([]*engine.StepRecord, error) {
+	g := p.Graph
+	newSteps := g.NewSteps()
+	if !p.Extend {
+		p.ID = ids["plans"][0]
+		open := 0
+		for _, s := range newSteps {
+			if !s.Status.Done() {
+				open++
+			}
+		}
+		if _, err := t.exec(ctx, `INSERT INTO plans (id, order_id, usage, type, subject_id, context, context_hash, status,
+			catalog_version_id, open_steps, awaiting_lines, requested_completion, created_at)
+			VALUES ($1, $2, $3, $4, $5, {json $6}, $7, $8, $9, $10, $11, $12, $13)`,
+			p.ID, nullInt(p.OrderID), string(p.Usage), p.Type, nullStr(p.SubjectID), jsonValue(p.Context), nullStr(p.ContextHash),
+			string(engine.PlanPending), p.CatalogID, open, p.AwaitingLines, p.RequestedCompletion, t.now); err != nil {
+			if uniqueViolation(err) && p.Usage == engine.UsageGeneric {
+				return nil, engine.Errorf(engine.CodeConflict, "an orchestration of type %q for subject %q was started concurrently", p.Type, p.SubjectID)
+			}
+			return nil, fmt.Errorf("insert plan: %w", err)
+		}
+	}
+	// Items that come with the plan (generic items; items of lines
+	// decomposed late).
+	var planItems []*engine.Item
+	fl := ids["fulfillment_lines"]
+	for _, it := range p.Items {
+		if it.Existing == nil && it.ID == 0 {
+			it.ID = fl[len(fl)-1-len(planItems)]
+			planItems = append(planItems, it)
+		}
+	}
+	if len(planItems) > 0 {
+		planID := 0
+		if p.Usage == engine.UsageGeneric {
+			planID = p.ID
+		}
+		if err := t.insertItems(ctx, p.OrderID, planID, p.AccountRef, planItems, p.LineIDs); err != nil {
+			return nil, err
+		}
+	}
+	groupIDs := map[*engine.PlannedGroup]int{}
+	var groupRows [][]any
+	for i, grp := range g.Groups {
+		id := ids["step_groups"][i]
+		groupIDs[grp] = id
+		groupRows = append(groupRows, []any{id, p.ID, grp.Name, grp.Scenario, grp.Position})
+	}
+	if err := t.bulkInsert(ctx, "step_groups", []string{"id", "plan_id", "name", "scenario", "position"}, groupRows); err != nil {
+		return nil, err
+	}
+	recs := make([]*engine.StepRecord, len(newSteps))
+	stepIDs := map[*engine.PlannedStep]int{}
+	var stepRows [][]any
+	for i, ps := range newSteps {
+		rec := newStepRecord(ps, p, ids["steps"][i], groupIDs[ps.Group], t.now)
+		recs[i] = rec
+		stepIDs[ps] = rec.ID
+		stepRows = append(stepRows, stepInsertRow(rec, ps.Def.PointOfNoReturn))
+	}
+	if err := t.bulkInsert(ctx, "steps", stepInsertColumns, stepRows); err != nil {
+		if uniqueViolation(err) {
+			// An account step created by a concurrent order of the account.
+			return nil, fmt.Errorf("insert steps: %w", err)
+		}
+		return nil, err
+	}
+	var depRows [][]any
+	for _, d := range g.Deps {
+		sid := stepIDs[d.Step]
+		if sid == 0 {
+			continue // existing steps keep their prerequisites
+		}
+		pid := stepIDs[d.Prereq]
+		if pid == 0 {
+			pid = d.Prereq.Existing.ID
+		}
+		depRows = append(depRows, []any{sid, pid})
+	}
+	if err := t.bulkInsert(ctx, "step_dependencies", []string{"step_id", "prerequisite_id"}, depRows); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+func newStepRecord(ps *engine.PlannedStep, p *engine.NewPlan, id, groupID int, now time.Time) *engine.StepRecord {
+	def := ps.Def
+	rec := &engine.StepRecord{
+		ID: id, PlanID: p.ID, GroupID: groupID, OrderID: p.OrderID, CatalogID: p.CatalogID,
+		Name: def.Name, Scenario: def.Scenario.Name, Type: def.Type, Scope: def.Scope,
+		InstanceKey: ps.InstanceKey, BundleKey: ps.BundleKey, Status: ps.Status, Jeopardy: engine.OnTrack,
+		Pending: ps.Pending, UpdatedAt: now,
+	}
+	if ps.Item != nil {
+		rec.ItemID = ps.Item.ID
+	}
+	if def.Scope == engine.ScopeAccount {
+		rec.AccountRef = p.AccountRef
+	}
+	if def.Task != nil {
+		rec.Queue, rec.Assignee = def.Task.Queue, def.Task.Assignee
+	}
+	if def.Callout != nil && def.Callout.System != nil {
+		rec.System = def.Callout.System.Name
+	}
+	switch ps.Status {
+	case engine.StepReady:
+		rec.ReadyAt = &now
+	case engine.StepSkipped:
+		rec.CompletedAt = &now
+	}
+	return rec
+}
+
+var stepInsertColumns = []string{"id", "plan_id", "group_id", "order_id", "fulfillment_line_id", "account_ref", "name", "scenario",
+	"type", "scope", "instance_key", "bundle_key", "status", "jeopardy", "queue", "assignee", "system", "point_of_no_return",
+	"pending", "attempt_count", "ready_at", "completed_at", "created_at", "updated_at"}
+
+func stepInsertRow(r *engine.StepRecord, pnr bool) []any {
+	return []any{r.ID, r.PlanID, r.GroupID, nullInt(r.OrderID), nullInt(r.ItemID), nullInt(r.AccountRef), r.Name, r.Scenario,
+		string(r.Type), string(r.Scope), r.InstanceKey, nullStr(r.BundleKey), string(r.Status), string(r.Jeopardy),
+		nullStr(r.Queue), nullStr(r.Assignee), nullStr(r.System), pnr, r.Pending, r.Attempts, r.ReadyAt, r.CompletedAt,
+		r.UpdatedAt, r.UpdatedAt}
+}
+
+// timeScan reads a nullable time column; SQLite hands back text for some
+// expressions.
+type timeScan struct {
+	t     time.Time
+	valid bool
+}
+
+func (s *timeScan) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		s.valid = false
+		return nil
+	case time.Time:
+		s.t, s.valid = v.UTC(), true
+		return nil
+	case string:
+		return s.parse(v)
+	case []byte:
+		return s.parse(string(v))
+	}
+	return fmt.Errorf("scan time: unexpected %T", src)
+}
+
+var timeLayouts = []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05"}
+
+func (s *timeScan) parse(v string) error {
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			s.t, s.valid = t.UTC(), true
+			return nil
+		}
+	}
+	return fmt.Errorf("scan time: cannot parse %q", v)
+}
+
+func (s *timeScan) ptr() *time.Time {
+	if !s.valid {
+		return nil
+	}
+	t := s.t
+	return &t
+}
+
+func scanEvents(rows *sql.Rows) ([]*engine.Event, error) {
+	defer rows.Close()
+	var out []*engine.Event
+	for rows.Next() {
+		var e engine.Event
+		var kind string
+		var at timeScan
+		var data []byte
+		if err := rows.Scan(&e.ID, &kind, intScan{&e.OrderID}, intScan{&e.PlanID}, intScan{&e.StepID}, strScan{&e.From},
+			&e.To, &at, strScan{&e.Actor}, strScan{&e.Note}, &data); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		e.Kind, e.At = engine.EventKind(kind), at.t
+		if len(data) > 0 {
+			e.Step = &engine.EventStep{}
+			if err := json.Unmarshal(data, e.Step); err != nil {
+				return nil, fmt.Errorf("decode event %d: %w", e.ID, err)
+			}
+		}
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"strconv"
+	"time"
+)
+
+// EventKind says what changed.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventStepStatus: a step moved from one status to another.
+	EventStepStatus EventKind = "STEP_STATUS"
+	// EventJeopardy: a step's jeopardy worsened (ON_TRACK → AT_RISK → LATE).
+	EventJeopardy EventKind = "JEOPARDY"
+	// EventOrderStatus: an order's status changed.
+	EventOrderStatus EventKind = "ORDER_STATUS"
+	// EventPlanStatus: a plan's status changed.
+	EventPlanStatus EventKind = "PLAN_STATUS"
+	// EventStepAssigned: a manual task was assigned (From/To are assignees).
+	EventStepAssigned EventKind = "STEP_ASSIGNED"
+)
+
+// EventKinds lists every event kind.
+var EventKinds = []EventKind{EventStepStatus, EventJeopardy, EventOrderStatus, EventPlanStatus, EventStepAssigned}
+
+// Event is one change, stored in the transaction of the change and then
+// published. ID is assigned at commit, in commit order: it is the cursor a
+// subscriber resumes after.
+type Event struct {
+	ID      int64
+	Kind    EventKind
+	OrderID int // 0 when the plan has no order
+	PlanID  int
+	StepID  int // 0 for order and plan events
+	From    string
+	To      string
+	At      time.Time
+	Actor   string // who did it, for operator actions
+	Note    string // why
+	Step    *EventStep
+}
+
+// EventStep is a snapshot of the step an event is about, as of the event.
+type EventStep struct {
+	ID       int        `json:"id"`
+	Name     string     `json:"name"`
+	Type     StepType   `json:"type"`
+	Status   StepStatus `json:"status"`
+	Jeopardy Jeopardy   `json:"jeopardy"`
+	Queue    string     `json:"queue,omitempty"`
+	System   string     `json:"system,omitempty"`
+	Assignee string     `json:"assignee,omitempty"`
+}
+
+// Cursor is the event's resume position as clients see it.
+func (e *Event) Cursor() string { return FormatCursor(e.ID) }
+
+// FormatCursor renders an event id as a cursor.
+func FormatCursor(id int64) string { return strconv.FormatInt(id, 10) }
+
+// ParseCursor reads a cursor; "" is the start. Errors: BAD_USER_INPUT.
+func ParseCursor(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 0 {
+		return 0, Errorf(CodeBadUserInput, "bad cursor %q: use the cursor of an event you received", s)
+	}
+	return id, nil
+}

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the engine's database boundary. One adapter (engine/entstore)
+// implements it for SQLite and PostgreSQL, and one test suite
+// (engine/storetest) runs against both.
+type Store interface {
+	// Write runs fn in one transaction. Events fn emits are written at the
+	// end of the transaction with ids in commit order, and are returned
+	// after the commit succeeded. On a serialization failure or deadlock
+	// the transaction is rolled back and fn runs again, so fn must not have
+	// effects outside tx. Errors: whatever fn returns, or INTERNAL.
+	Write(ctx context.Context, fn func(tx Tx) error) ([]*Event, error)
+
+	// CurrentCatalog returns the newest catalog version, or nil.
+	CurrentCatalog(ctx context.Context) (*CatalogRecord, error)
+	// CatalogByID returns a stored catalog version. Errors: NOT_FOUND.
+	CatalogByID(ctx context.Context, id int) (*CatalogRecord, error)
+	// OrderByExternalID returns the order submitted under externalID, or nil.
+	OrderByExternalID(ctx context.Context, externalID string) (*OrderRecord, error)
+	// AccountState returns what the account already has (nil items and
+	// steps when the account is new).
+	AccountState(ctx context.Context, accountID string) (*AccountState, error)
+	// EventsAfter returns up to limit events with id > after, in id order.
+	EventsAfter(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is one write transaction. Methods return INTERNAL errors for database
+// failures and the documented codes otherwise.
+type Tx interface {
+	// Now is the transaction's time: the engine clock's reading when the
+	// transaction (or its retry) began.
+	Now() time.Time
+
+	// InsertCatalog stores a catalog document as the next version.
+	InsertCatalog(ctx context.Context, text, checksum string) (*CatalogRecord, error)
+
+	// OrderByExternalID is Store.OrderByExternalID inside the transaction.
+	OrderByExternalID(ctx context.Context, externalID string) (*OrderRecord, error)
+	// EnsureAccount returns the account's row id, creating the row.
+	EnsureAccount(ctx context.Context, accountID string) (int, error)
+	// LockAccount returns what the account has, holding a lock on the
+	// account so that concurrent orders of one account create its account
+	// items and account steps once.
+	LockAccount(ctx context.Context, ref int, accountID string) (*AccountState, error)
+	// InsertOrder writes an order with its lines, fulfillment lines and
+	// plan, assigning ids into o. It returns the records of the steps it
+	// created.
+	InsertOrder(ctx context.Context, o *NewOrder) ([]*StepRecord, error)
+	// InsertPlan writes a plan (of an order already written, or generic),
+	// its items, groups, steps and dependencies, assigning ids into p.
+	// It returns the records of the steps it created.
+	InsertPlan(ctx context.Context, p *NewPlan) ([]*StepRecord, error)
+
+	// Emit queues events to be written at commit.
+	Emit(events ...*Event)
+}
+
+// CatalogRecord is a stored catalog version.
+type CatalogRecord struct {
+	ID        int
+	Version   int
+	Document  string
+	Checksum  string
+	CreatedAt time.Time
+}
+
+// OrderRecord is the part of a stored order that idempotency and
+// orchestration look at.
+type OrderRecord struct {
+	ID         int
+	ExternalID string
+	AccountID  string
+	AccountRef int
+	InputHash  string
+	Status     OrderStatus
+	PlanID     int
+	CatalogID  int
+}
+
+// NewOrder is an order to write: the decomposition of a submitted order
+// and its plan.
+type NewOrder struct {
+	ID                  int // assigned
+	ExternalID          string
+	AccountID           string
+	AccountRef          int
+	Attributes          map[string]any
+	InputHash           string
+	RequestedCompletion *time.Time
+	CatalogID           int
+	Lines               []*DecomposedLine
+	LineIDs             map[string]int // assigned: line id → row id
+	Items               []*Item        // new items get their ID assigned
+	Plan                *NewPlan
+}
+
+// NewPlan is a plan to write.
+type NewPlan struct {
+	ID          int // assigned (or, when extending a plan, the plan's id)
+	OrderID     int
+	AccountRef  int
+	AccountID   string
+	Usage       Usage
+	Type        string
+	SubjectID   string
+	Context     map[string]any
+	ContextHash string
+	CatalogID   int
+	// AwaitingLines counts the order's lines waiting for data; the plan
+	// cannot complete while any does.
+	AwaitingLines       int
+	RequestedCompletion *time.Time
+	Graph               *PlanGraph
+	// Extend adds Graph's new steps to the existing plan ID.
+	Extend bool
+	// Items are items to write with the plan (GENERIC plans, and items of
+	// an order's lines decomposed after enrichOrder).
+	Items []*Item
+	// LineIDs maps the order's line ids to row ids, for item sources.
+	LineIDs map[string]int
+}
+
+// StepRecord is a stored step as the engine works with it.
+type StepRecord struct {
+	ID          int
+	PlanID      int
+	GroupID     int
+	OrderID     int // 0: generic plan
+	ItemID      int // 0: not item-scoped
+	AccountRef  int // set for ACCOUNT scope
+	CatalogID   int
+	Name        string
+	Scenario    string
+	Type        StepType
+	Scope       Scope
+	InstanceKey string
+	BundleKey   string
+	Status      StepStatus
+	Jeopardy    Jeopardy
+	Queue       string
+	Assignee    string
+	System      string
+	Pending     int
+	Attempts    int
+	Output      map[string]any
+	Error       string
+	Note        string
+	ReadyAt     *time.Time
+	StartedAt   *time.Time
+	CompletedAt *time.Time
+	DueAt       *time.Time
+	JeopardyAt  *time.Time
+	WakeAt      *time.Time
+	LeaseOwner  string
+	LeaseUntil  *time.Time
+	UpdatedAt   time.Time
+}
+
+// Snapshot is the step as events show it.
+func (s *StepRecord) Snapshot() *EventStep {
+	return &EventStep{ID: s.ID, Name: s.Name, Type: s.Type, Status: s.Status, Jeopardy: s.Jeopardy,
+		Queue: s.Queue, System: s.System, Assignee: s.Assignee}
+}
