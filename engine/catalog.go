@@ -208,9 +208,14 @@ func CompileCatalog(text string, opts CatalogOptions) (*Catalog, error) {
 	if len(c.problems) > 0 {
 		return nil, &Error{Code: CodeInvalidCatalog, Message: "invalid catalog", Problems: c.problems}
 	}
-	sum := sha256.Sum256([]byte(text))
-	cat.Checksum = hex.EncodeToString(sum[:])
+	cat.Checksum = CatalogChecksum(text)
 	return cat, nil
+}
+
+// CatalogChecksum is the checksum a catalog document is stored with.
+func CatalogChecksum(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
 }
 
 type compiler struct {

@@ -141,7 +141,9 @@ func inputHash(in *OrderInput) string {
 
 // normalize fills defaults the way the API documents them.
 func normalize(in *OrderInput) {
+	in.Attributes = NormalizeMap(in.Attributes)
 	for i := range in.Lines {
+		in.Lines[i].Attributes = NormalizeMap(in.Lines[i].Attributes)
 		if in.Lines[i].Action == "" {
 			in.Lines[i].Action = ActionAdd
 		}

@@ -326,9 +326,10 @@ func (b *planBuilder) link() {
 						if !pairs(dep.Scope, s, p) || seen[pair{s, p}] {
 							continue
 						}
-						// A step that exists already keeps the
-						// prerequisites it was created with.
-						if !s.New() {
+						// Between two existing steps the dependency is
+						// stored already. An existing step takes a new
+						// prerequisite only while it has not started.
+						if !s.New() && (!p.New() || s.Status != StepPending) {
 							continue
 						}
 						seen[pair{s, p}] = true

@@ -58,8 +58,49 @@ type Tx interface {
 	// It returns the records of the steps it created.
 	InsertPlan(ctx context.Context, p *NewPlan) ([]*StepRecord, error)
 
+	// PlanBySubject returns the GENERIC plan of (type, subject), or nil.
+	PlanBySubject(ctx context.Context, typ, subjectID string) (*PlanRecord, error)
+	// LoadOrder reads an order with its lines, items, plan and the keys of
+	// the plan's steps, locking the plan. Errors: NOT_FOUND.
+	LoadOrder(ctx context.Context, orderID int) (*StoredOrder, error)
+	// UpdateOrderAttributes replaces an order's attributes.
+	UpdateOrderAttributes(ctx context.Context, orderID int, attrs map[string]any) error
+	// UpdateLines writes lines' attributes, status and missing list.
+	UpdateLines(ctx context.Context, orderID int, lines []*DecomposedLine) error
+	// AddPending adds to steps' counts of open prerequisites.
+	AddPending(ctx context.Context, delta map[int]int) error
+	// AdjustPlan adds to a plan's counts of open steps and awaiting lines.
+	AdjustPlan(ctx context.Context, planID, openSteps, awaitingLines int) error
+
 	// Emit queues events to be written at commit.
 	Emit(events ...*Event)
+}
+
+// PlanRecord is the part of a stored plan the engine looks at.
+type PlanRecord struct {
+	ID            int
+	OrderID       int
+	Usage         Usage
+	Type          string
+	SubjectID     string
+	ContextHash   string
+	Status        PlanStatus
+	CatalogID     int
+	OpenSteps     int
+	AwaitingLines int
+}
+
+// StoredOrder is an order as enrichOrder needs it.
+type StoredOrder struct {
+	OrderRecord
+	Attributes          map[string]any
+	RequestedCompletion *time.Time
+	Lines               []*DecomposedLine
+	LineIDs             map[string]int
+	Items               []*Item
+	Plan                *PlanRecord
+	// Steps are the plan's steps by key (name|instance key).
+	Steps map[string]*ExistingStep
 }
 
 // CatalogRecord is a stored catalog version.

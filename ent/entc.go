@@ -1,7 +1,8 @@
 //go:build ignore
 
 // entc generates the ent client and the GraphQL schema of the ent types
-// (graph/ent.graphqls). It runs before gqlgen (see graph/generate.go).
+// (graph/ent.graphqls). `go generate ./...` runs it from the repository root,
+// before gqlgen (see the directives in server.go).
 package main
 
 import (
@@ -16,20 +17,22 @@ import (
 func main() {
 	// entgql appends to an existing schema file and then loses the scalars
 	// it declared the first time: always start from nothing.
-	if err := os.Remove("../graph/ent.graphqls"); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove("graph/ent.graphqls"); err != nil && !os.IsNotExist(err) {
 		log.Fatalf("remove old ent.graphqls: %v", err)
 	}
 	ex, err := entgql.NewExtension(
 		entgql.WithSchemaGenerator(),
 		entgql.WithWhereInputs(true),
 		entgql.WithNodeDescriptor(false),
-		entgql.WithConfigPath("../gqlgen.yml"),
-		entgql.WithSchemaPath("../graph/ent.graphqls"),
+		entgql.WithConfigPath("gqlgen.yml"),
+		entgql.WithSchemaPath("graph/ent.graphqls"),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
 	}
-	err = entc.Generate("./schema", &gen.Config{
+	err = entc.Generate("./ent/schema", &gen.Config{
+		Target:  "./ent",
+		Package: "github.com/batonhq/baton/ent",
 		Features: []gen.Feature{
 			gen.FeatureGlobalID,
 			gen.FeatureExecQuery,

@@ -66,7 +66,7 @@ func (_q *AccountQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			_q.WithNamedAssets(alias, func(wq *AssetQuery) {
 				*wq = *query
 			})
-		case "externalID":
+		case "externalId":
 			if _, ok := fieldSeen[account.FieldExternalID]; !ok {
 				selectedFields = append(selectedFields, account.FieldExternalID)
 				fieldSeen[account.FieldExternalID] = struct{}{}
@@ -726,7 +726,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				return err
 			}
 			_q.withPlan = query
-		case "externalID":
+		case "externalId":
 			if _, ok := fieldSeen[order.FieldExternalID]; !ok {
 				selectedFields = append(selectedFields, order.FieldExternalID)
 				fieldSeen[order.FieldExternalID] = struct{}{}
@@ -916,7 +916,7 @@ func (_q *OrderLineQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, orderline.FieldOrderID)
 				fieldSeen[orderline.FieldOrderID] = struct{}{}
 			}
-		case "lineID":
+		case "lineId":
 			if _, ok := fieldSeen[orderline.FieldLineID]; !ok {
 				selectedFields = append(selectedFields, orderline.FieldLineID)
 				fieldSeen[orderline.FieldLineID] = struct{}{}
@@ -936,7 +936,7 @@ func (_q *OrderLineQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, orderline.FieldAttributes)
 				fieldSeen[orderline.FieldAttributes] = struct{}{}
 			}
-		case "parentLineID":
+		case "parentLineId":
 			if _, ok := fieldSeen[orderline.FieldParentLineID]; !ok {
 				selectedFields = append(selectedFields, orderline.FieldParentLineID)
 				fieldSeen[orderline.FieldParentLineID] = struct{}{}

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/lib/pq"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // dialect hides the few places where SQLite and PostgreSQL differ. Queries
@@ -160,7 +162,12 @@ func (j jsonScan) Scan(src any) error {
 		*j.m = nil
 		return nil
 	}
-	return json.Unmarshal(b, j.m)
+	m, err := engine.DecodeJSONObject(b)
+	if err != nil {
+		return fmt.Errorf("scan JSON: %w", err)
+	}
+	*j.m = m
+	return nil
 }
 
 // nullInt writes 0 as NULL.

@@ -16,6 +16,7 @@ type Account struct{ ent.Schema }
 func (Account) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("external_id").NotEmpty().Unique().Immutable().
+			Annotations(entgql.MapsTo("externalId")).
 			Comment("the accountId clients submit orders with"),
 		jsonMap("attributes", false),
 		field.Time("created_at").Immutable(),

@@ -19,6 +19,7 @@ type Order struct{ ent.Schema }
 func (Order) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("external_id").NotEmpty().Unique().Immutable().
+			Annotations(entgql.MapsTo("externalId")).
 			Comment("the client's id; submitOrder is idempotent on it"),
 		field.String("account_id").NotEmpty().Immutable().
 			Annotations(entgql.MapsTo("accountId")).

@@ -19,6 +19,7 @@ func (OrderLine) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("order_id").Immutable(),
 		field.String("line_id").NotEmpty().Immutable().
+			Annotations(entgql.MapsTo("lineId")).
 			Comment("the client's line id, unique within the order"),
 		field.String("product_code").NotEmpty().Immutable(),
 		field.Int("quantity").Positive().Immutable(),
@@ -26,6 +27,7 @@ func (OrderLine) Fields() []ent.Field {
 		field.Int("parent_ref").Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
 		field.String("parent_line_id").Optional().Immutable().
+			Annotations(entgql.MapsTo("parentLineId")).
 			Comment("line_id of the parent line; empty for a root line"),
 		field.Enum("action").Values(engine.LineActionValues()...).Immutable(),
 		field.Int("asset_id").Optional().Nillable().Immutable(),

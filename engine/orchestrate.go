@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+)
+
+// StartOrchestration starts a plan for a non-sales subject (a dunning run, a
+// contract obligation) from the GENERIC scenarios whose type and condition
+// match the context. It is idempotent on (type, subjectId): the same
+// context again returns the same plan. Errors: BAD_USER_INPUT (empty type
+// or subject, no matching scenario), CONFLICT (the subject's orchestration
+// was started with another context), NOT_FOUND (no catalog).
+func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, context map[string]any) (int, error) {
+	var ps []Problem
+	if strings.TrimSpace(typ) == "" {
+		ps = append(ps, Problem{Path: "type", Message: "type must not be empty"})
+	}
+	if strings.TrimSpace(subjectID) == "" {
+		ps = append(ps, Problem{Path: "subjectId", Message: "subjectId must not be empty"})
+	}
+	if len(ps) > 0 {
+		return 0, &Error{Code: CodeBadUserInput, Message: "invalid orchestration", Problems: ps}
+	}
+	context = NormalizeMap(context)
+	if context == nil {
+		context = map[string]any{}
+	}
+	b, _ := json.Marshal([]any{typ, subjectID, context})
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	cat, err := e.CurrentCatalog(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var planID int
+	_, err = e.store.Write(ctx, func(tx Tx) error {
+		prev, err := tx.PlanBySubject(ctx, typ, subjectID)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			if prev.ContextHash != hash {
+				return Errorf(CodeConflict, "an orchestration of type %q for subject %q exists with another context (plan %d)", typ, subjectID, prev.ID)
+			}
+			planID = prev.ID
+			return nil
+		}
+		plan, err := BuildPlan(cat, &PlanInput{Usage: UsageGeneric, Type: typ, SubjectID: subjectID, Context: context, Now: tx.Now()})
+		if err != nil {
+			return err
+		}
+		np := &NewPlan{Usage: UsageGeneric, Type: typ, SubjectID: subjectID, Context: context, ContextHash: hash,
+			CatalogID: cat.ID, Graph: plan, Items: plan.Items}
+		steps, err := tx.InsertPlan(ctx, np)
+		if err != nil {
+			return err
+		}
+		e.emitCreated(tx, 0, np, steps)
+		planID = np.ID
+		return nil
+	})
+	return planID, err
+}

@@ -1,0 +1,99 @@
+package graph
+
+import (
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent/fulfillmentline"
+	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/step"
+	"github.com/batonhq/baton/graph/model"
+)
+
+// orderInput translates the GraphQL input to the engine's.
+func orderInput(in model.SubmitOrderInput) engine.OrderInput {
+	out := engine.OrderInput{
+		ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: in.Attributes,
+		RequestedCompletion: in.RequestedCompletion,
+	}
+	for _, l := range in.Lines {
+		li := engine.LineInput{ID: l.ID, ProductCode: l.ProductCode, Quantity: 1, Attributes: l.Attributes}
+		if l.Quantity != nil {
+			li.Quantity = *l.Quantity
+		}
+		if l.ParentID != nil {
+			li.ParentID = *l.ParentID
+		}
+		if l.Action != nil {
+			li.Action = engine.LineAction(*l.Action)
+		}
+		if l.AssetID != nil {
+			li.AssetID = *l.AssetID
+		}
+		out.Lines = append(out.Lines, li)
+	}
+	return out
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// preview translates an engine preview.
+func preview(p *engine.Preview) *model.OrderPreview {
+	out := &model.OrderPreview{Attributes: p.Decomposition.Attributes}
+	for _, l := range p.Decomposition.Lines {
+		out.Lines = append(out.Lines, &model.PreviewLine{
+			ID: l.ID, ProductCode: l.ProductCode, Quantity: l.Quantity, ParentID: strPtr(l.ParentID),
+			Attributes: l.Attributes, Status: orderline.Status(l.Status), Missing: nonNil(l.Missing), Generated: l.Generated,
+		})
+	}
+	for _, it := range p.Decomposition.Items {
+		out.FulfillmentLines = append(out.FulfillmentLines, &model.PreviewFulfillmentLine{
+			Key: it.Key, ProductCode: it.ProductCode, Rule: it.Rule, Scope: fulfillmentline.Scope(it.Scope),
+			Quantity: it.Quantity, Attributes: it.Attributes, SourceLineIds: nonNil(it.Sources),
+			BundleKey: strPtr(it.BundleKey), Existing: it.Existing != nil,
+		})
+	}
+	for _, g := range p.Plan.Groups {
+		out.Groups = append(out.Groups, &model.PreviewGroup{Name: g.Name, Scenario: g.Scenario})
+	}
+	deps := map[*engine.PlannedStep][]string{}
+	for _, d := range p.Plan.Deps {
+		deps[d.Step] = append(deps[d.Step], d.Prereq.Key)
+	}
+	for _, s := range p.Plan.Steps {
+		ps := &model.PreviewStep{
+			Key: s.Key, Name: s.Def.Name, Group: s.Group.Name, Scenario: s.Def.Scenario.Name,
+			Type: step.Type(s.Def.Type), Scope: step.Scope(s.Def.Scope), InstanceKey: s.InstanceKey,
+			Status: step.Status(s.Status), DependsOn: nonNil(deps[s]), Existing: s.Existing != nil,
+		}
+		if s.Item != nil {
+			ps.FulfillmentLineKey = &s.Item.Key
+		}
+		if s.Def.Task != nil {
+			ps.Queue = strPtr(s.Def.Task.Queue)
+		}
+		if s.Def.Callout != nil && s.Def.Callout.System != nil {
+			ps.System = strPtr(s.Def.Callout.System.Name)
+		}
+		out.Steps = append(out.Steps, ps)
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func lineAttributesInput(in []*model.LineAttributesInput) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, l := range in {
+		out[l.LineID] = l.Attributes
+	}
+	return out
+}

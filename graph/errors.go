@@ -1,0 +1,73 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent"
+)
+
+// codes maps engine error codes to GraphQL extensions.code, in one table.
+// They are the same names today; the table is where they would diverge.
+var codes = map[engine.Code]string{
+	engine.CodeBadUserInput:        "BAD_USER_INPUT",
+	engine.CodeNotFound:            "NOT_FOUND",
+	engine.CodeConflict:            "CONFLICT",
+	engine.CodeInvalidCatalog:      "INVALID_CATALOG",
+	engine.CodeUnauthenticated:     "UNAUTHENTICATED",
+	engine.CodeForbidden:           "FORBIDDEN",
+	engine.CodePastPointOfNoReturn: "PAST_POINT_OF_NO_RETURN",
+	engine.CodeInvalidState:        "INVALID_STATE",
+	engine.CodeInternal:            "INTERNAL_SERVER_ERROR",
+}
+
+// ErrorPresenter turns engine errors into GraphQL errors with
+// extensions.code (and extensions.problems for validation errors). Errors
+// without a code are logged and shown as "internal error".
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// gqlgen's own parse and validation errors carry their codes.
+			return graphql.DefaultErrorPresenter(ctx, err)
+		}
+		pres := graphql.DefaultErrorPresenter(ctx, err)
+		var e *engine.Error
+		switch {
+		case errors.As(err, &e):
+			pres.Message = e.Message
+			if pres.Extensions == nil {
+				pres.Extensions = map[string]any{}
+			}
+			pres.Extensions["code"] = codes[e.Code]
+			if len(e.Problems) > 0 {
+				ps := make([]map[string]string, len(e.Problems))
+				for i, p := range e.Problems {
+					ps[i] = map[string]string{"path": p.Path, "message": p.Message}
+				}
+				pres.Extensions["problems"] = ps
+				if len(e.Problems) == 1 {
+					pres.Message = e.Message + ": " + e.Problems[0].String()
+				}
+			}
+		case ent.IsNotFound(err):
+			pres.Message = "not found"
+			pres.Extensions = map[string]any{"code": codes[engine.CodeNotFound]}
+		case ent.IsValidationError(err):
+			pres.Extensions = map[string]any{"code": codes[engine.CodeBadUserInput]}
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			pres.Message = "request cancelled"
+			pres.Extensions = map[string]any{"code": "CANCELLED"}
+		default:
+			log.Error("internal error", "path", pres.Path.String(), "err", err)
+			pres.Message = "internal error"
+			pres.Extensions = map[string]any{"code": codes[engine.CodeInternal]}
+		}
+		return pres
+	}
+}

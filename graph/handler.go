@@ -1,0 +1,153 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/graph/generated"
+)
+
+// Config configures the GraphQL handler. Client and Engine are required.
+type Config struct {
+	Client *ent.Client
+	Engine *engine.Engine
+	Logger *slog.Logger
+	// ComplexityLimit caps a query's cost (default 5000); a Relay
+	// connection costs its children times `first` (default 50).
+	ComplexityLimit int
+	// DepthLimit caps selection nesting outside introspection (default 15).
+	DepthLimit int
+	// Transports are added before the HTTP ones (the websocket transport).
+	Transports []graphql.Transport
+}
+
+// NewHandler returns the /graphql handler: POST and GET queries and
+// mutations, the given extra transports (websocket subscriptions),
+// introspection, a query cache, complexity and depth limits, and errors
+// with extensions.code.
+func NewHandler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ComplexityLimit == 0 {
+		cfg.ComplexityLimit = 5000
+	}
+	if cfg.DepthLimit == 0 {
+		cfg.DepthLimit = 15
+	}
+	gc := generated.Config{Resolvers: &Resolver{Client: cfg.Client, Engine: cfg.Engine}}
+	connectionCosts(&gc.Complexity)
+	srv := handler.New(generated.NewExecutableSchema(gc))
+	for _, t := range cfg.Transports {
+		srv.AddTransport(t)
+	}
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
+	srv.Use(depthLimit{max: cfg.DepthLimit})
+	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
+		return fmt.Errorf("panic: %v", p)
+	})
+	return Loaders(cfg.Client, srv)
+}
+
+// connectionCosts makes a Relay connection cost its children times the
+// page size asked for.
+func connectionCosts(c *generated.ComplexityRoot) {
+	page := func(child int, first, last *int) int {
+		n := 50
+		if first != nil {
+			n = *first
+		} else if last != nil {
+			n = *last
+		}
+		return child * max(n, 1)
+	}
+	type cursor = *entgql.Cursor[int]
+	c.Query.Orders = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.OrderOrder, _ *ent.OrderWhereInput) int {
+		return page(child, first, last)
+	}
+	c.Query.Steps = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.StepOrder, _ *ent.StepWhereInput) int {
+		return page(child, first, last)
+	}
+	c.Query.Plans = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.PlanOrder, _ *ent.PlanWhereInput) int {
+		return page(child, first, last)
+	}
+	c.Query.Accounts = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AccountWhereInput) int {
+		return page(child, first, last)
+	}
+	c.Query.Assets = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AssetWhereInput) int {
+		return page(child, first, last)
+	}
+	c.Query.CatalogVersions = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.CatalogVersionOrder, _ *ent.CatalogVersionWhereInput) int {
+		return page(child, first, last)
+	}
+}
+
+// depthLimit refuses operations nested deeper than max (introspection
+// fields, which nest by design, are not counted).
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depthLimit) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(rc.Operation.SelectionSet, rc.Doc, 0); depth > d.max {
+		err := gqlerror.Errorf("operation is nested %d levels deep; the limit is %d", depth, d.max)
+		err.Extensions = map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"}
+		return err
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, doc *ast.QueryDocument, seen int) int {
+	if seen > 64 { // fragment cycles are rejected by validation; stay safe
+		return seen
+	}
+	deepest := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.Name) > 1 && s.Name[:2] == "__" {
+				continue
+			}
+			d = 1 + selectionDepth(s.SelectionSet, doc, seen+1)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, doc, seen+1)
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(s.Name); f != nil {
+				d = selectionDepth(f.SelectionSet, doc, seen+1)
+			}
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

@@ -1,0 +1,102 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/step"
+)
+
+// health is the rolled-up state of an order's or plan's open steps.
+type health struct {
+	Jeopardy engine.Jeopardy // worst jeopardy of the open steps
+	Fallout  int             // steps in the fallout queue
+}
+
+// loaders batch the per-object reads of one request, so that a list of
+// orders costs one query for their jeopardy, not one per order.
+type loaders struct {
+	orderHealth *dataloadgen.Loader[int, health]
+	planHealth  *dataloadgen.Loader[int, health]
+}
+
+type loadersKey struct{}
+
+func newLoaders(client *ent.Client) *loaders {
+	opts := []dataloadgen.Option{dataloadgen.WithWait(500 * time.Microsecond)}
+	return &loaders{
+		orderHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
+			return loadHealth(ctx, client, step.FieldOrderID, ids)
+		}, opts...),
+		planHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
+			return loadHealth(ctx, client, step.FieldPlanID, ids)
+		}, opts...),
+	}
+}
+
+// Loaders installs fresh loaders in each request's context.
+func Loaders(client *ent.Client, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(client))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func loadersFor(ctx context.Context, client *ent.Client) *loaders {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		return l
+	}
+	return newLoaders(client)
+}
+
+// loadHealth reads, in one query, the jeopardy and fallout of the open
+// steps of the given orders or plans.
+func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (map[int]health, error) {
+	var rows []struct {
+		Key      int    `json:"key"`
+		Jeopardy string `json:"jeopardy"`
+		Status   string `json:"status"`
+		Count    int    `json:"count"`
+	}
+	err := client.Step.Query().
+		Where(
+			func(s *sql.Selector) {
+				vals := make([]any, len(ids))
+				for i, id := range ids {
+					vals[i] = id
+				}
+				s.Where(sql.In(s.C(by), vals...))
+			},
+			step.Or(step.StatusEQ(step.StatusFALLOUT), step.JeopardyNEQ(step.JeopardyON_TRACK)),
+			step.StatusNotIn(step.StatusCOMPLETED, step.StatusSKIPPED, step.StatusCANCELLED),
+		).
+		Modify(func(s *sql.Selector) {
+			s.Select(sql.As(s.C(by), "key"), s.C(step.FieldJeopardy), s.C(step.FieldStatus), sql.As(sql.Count("*"), "count")).
+				GroupBy(s.C(by), s.C(step.FieldJeopardy), s.C(step.FieldStatus))
+		}).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]health, len(ids))
+	for _, id := range ids {
+		out[id] = health{Jeopardy: engine.OnTrack}
+	}
+	for _, r := range rows {
+		h := out[r.Key]
+		if j := engine.Jeopardy(r.Jeopardy); j.Rank() > h.Jeopardy.Rank() {
+			h.Jeopardy = j
+		}
+		if r.Status == string(engine.StepFallout) {
+			h.Fallout += r.Count
+		}
+		out[r.Key] = h
+	}
+	return out, nil
+}

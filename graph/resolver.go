@@ -1,0 +1,38 @@
+// Package graph is Baton's GraphQL layer: the schema (*.graphqls), gqlgen's
+// generated executor (generated/) and thin resolvers that translate GraphQL
+// to engine calls. Writes always go through the engine; reads use ent's
+// generated queries (Relay pagination, filters, Node).
+package graph
+
+import (
+	"context"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/order"
+	"github.com/batonhq/baton/ent/plan"
+)
+
+// Resolver is the root resolver; one per server.
+type Resolver struct {
+	Client *ent.Client
+	Engine *engine.Engine
+}
+
+// orderByID reads an order with the fields the request selects, eagerly:
+// a constant number of queries whatever the plan's size.
+func (r *Resolver) orderByID(ctx context.Context, id int) (*ent.Order, error) {
+	q, err := r.Client.Order.Query().Where(order.ID(id)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.Only(ctx)
+}
+
+func (r *Resolver) planByID(ctx context.Context, id int) (*ent.Plan, error) {
+	q, err := r.Client.Plan.Query().Where(plan.ID(id)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.Only(ctx)
+}
