@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 	"sync"
 )
 
@@ -24,13 +27,23 @@ type Config struct {
 // (validation, decomposition, planning) and, with its runner, execution.
 // Every method that changes something does so in one transaction.
 type Engine struct {
-	store  Store
-	clock  Clock
-	log    *slog.Logger
-	getenv func(string) string
+	store    Store
+	clock    Clock
+	log      *slog.Logger
+	getenv   func(string) string
+	actions  *actionRegistry
+	http     *http.Client
+	workerID string
+	// Publish receives every committed event batch, in commit order per
+	// transaction (the broker's outbox relay; nil drops them).
+	publisher func([]*Event)
+	// signal tells other replicas there is work (nil: none to tell).
+	signaler func()
+	signals  chan struct{}
 
 	mu       sync.Mutex
 	catalogs map[int]*Catalog // compiled, by CatalogVersion id
+	run      *runner
 }
 
 // New returns an engine over the store.
@@ -41,7 +54,50 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, catalogs: map[int]*Catalog{}}
+	e := &Engine{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, catalogs: map[int]*Catalog{},
+		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
+	return e
+}
+
+// newWorkerID names this process in leases and attempts.
+func newWorkerID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+}
+
+// WorkerID is this process's name in leases and attempts.
+func (e *Engine) WorkerID() string { return e.workerID }
+
+// SetPublisher installs the function that receives committed events.
+func (e *Engine) SetPublisher(fn func([]*Event)) { e.publisher = fn }
+
+// SetWorkSignaler installs the function that tells other replicas there are
+// READY steps to claim.
+func (e *Engine) SetWorkSignaler(fn func()) { e.signaler = fn }
+
+// NotifyWork is called when another replica signals work: the poller claims
+// at once instead of at its next poll.
+func (e *Engine) NotifyWork() {
+	select {
+	case e.signals <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) workSignal() <-chan struct{} { return e.signals }
+
+func (e *Engine) signalWork() {
+	if e.signaler != nil {
+		e.signaler()
+	}
+}
+
+func (e *Engine) publish(events []*Event) {
+	if e.publisher != nil && len(events) > 0 {
+		e.publisher(events)
+	}
 }
 
 // Clock is the engine's clock.
@@ -51,8 +107,6 @@ func (e *Engine) catalogOptions() CatalogOptions {
 	return CatalogOptions{Actions: e.ActionNames(), Getenv: e.getenv}
 }
 
-// ActionNames lists the registered AUTO_TASK actions.
-func (e *Engine) ActionNames() []string { return []string{"noop", "set"} }
 
 // ImportCatalog validates a catalog document completely and stores it as
 // the next version, which becomes current. Errors: INVALID_CATALOG with
@@ -231,8 +285,9 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 		return nil, err
 	}
 	var rec *OrderRecord
+	var st *txState
 	events, err := e.store.Write(ctx, func(tx Tx) error {
-		rec = nil
+		rec, st = nil, nil
 		if prev, err := tx.OrderByExternalID(ctx, in.ExternalID); err != nil {
 			return err
 		} else if prev != nil {
@@ -269,6 +324,13 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 			return err
 		}
 		e.emitCreated(tx, o.ID, o.Plan, steps)
+		st = e.newTxState(ctx, tx, e.claimCapacity())
+		if err := e.activateCreated(st, o.Plan.ID, steps); err != nil {
+			return err
+		}
+		if err := st.settle(); err != nil {
+			return err
+		}
 		rec = &OrderRecord{ID: o.ID, ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref,
 			InputHash: hash, Status: OrderSubmitted, PlanID: o.Plan.ID, CatalogID: cat.ID}
 		return nil
@@ -280,10 +342,10 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 		}
 		return nil, err
 	}
+	e.afterCommit(events, st)
 	if rec.InputHash != hash {
 		return sameOrConflict(rec, hash)
 	}
-	_ = events
 	return rec, nil
 }
 

@@ -19,7 +19,9 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 	for k, v := range lineAttrs {
 		lineAttrs[k] = NormalizeMap(v)
 	}
-	_, err := e.store.Write(ctx, func(tx Tx) error {
+	var st *txState
+	events, err := e.store.Write(ctx, func(tx Tx) error {
+		st = nil
 		o, err := tx.LoadOrder(ctx, orderID)
 		if err != nil {
 			return err
@@ -117,9 +119,17 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 			return err
 		}
 		e.emitCreated(tx, o.ID, np, steps)
-		return nil
+		st = e.newTxState(ctx, tx, e.claimCapacity())
+		if err := e.activateCreated(st, o.Plan.ID, steps); err != nil {
+			return err
+		}
+		return st.settle()
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	e.afterCommit(events, st)
+	return nil
 }
 
 func countAwaiting(lines []*DecomposedLine) int {

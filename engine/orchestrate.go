@@ -37,7 +37,9 @@ func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, 
 		return 0, err
 	}
 	var planID int
-	_, err = e.store.Write(ctx, func(tx Tx) error {
+	var st *txState
+	events, err := e.store.Write(ctx, func(tx Tx) error {
+		st = nil
 		prev, err := tx.PlanBySubject(ctx, typ, subjectID)
 		if err != nil {
 			return err
@@ -61,7 +63,15 @@ func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, 
 		}
 		e.emitCreated(tx, 0, np, steps)
 		planID = np.ID
-		return nil
+		st = e.newTxState(ctx, tx, e.claimCapacity())
+		if err := e.activateCreated(st, np.ID, steps); err != nil {
+			return err
+		}
+		return st.settle()
 	})
-	return planID, err
+	if err != nil {
+		return 0, err
+	}
+	e.afterCommit(events, st)
+	return planID, nil
 }

@@ -27,6 +27,11 @@ type Store interface {
 	AccountState(ctx context.Context, accountID string) (*AccountState, error)
 	// EventsAfter returns up to limit events with id > after, in id order.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// NextDue returns the earliest timer of any step (wake_at, lease_until,
+	// jeopardy_at), or ok false when none is armed.
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	// StepContexts is Tx.StepContexts outside a transaction.
+	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
 	// Close releases the database.
 	Close() error
 }
@@ -72,8 +77,81 @@ type Tx interface {
 	// AdjustPlan adds to a plan's counts of open steps and awaiting lines.
 	AdjustPlan(ctx context.Context, planID, openSteps, awaitingLines int) error
 
+	// Execution (the runner's transactions).
+
+	// LockSteps reads steps, locking them, in id order. Missing ids are
+	// left out.
+	LockSteps(ctx context.Context, ids []int) ([]*StepRecord, error)
+	// SaveSteps writes the mutable columns of steps (not pending, which
+	// only ReleaseDependents and AddPending change).
+	SaveSteps(ctx context.Context, steps []*StepRecord) error
+	// ReleaseDependents counts finished prerequisites off their dependents
+	// (each id once) and returns the dependents, locked, with their new
+	// pending counts.
+	ReleaseDependents(ctx context.Context, done []int) ([]*StepRecord, error)
+	// ClaimReady takes up to limit READY steps of the given types that no
+	// other transaction holds (SKIP LOCKED), oldest first, locking them.
+	ClaimReady(ctx context.Context, types []StepType, limit int) ([]*StepRecord, error)
+	// DueSteps returns up to limit steps whose timer (wake_at) is due,
+	// locked and skipping those others hold.
+	DueSteps(ctx context.Context, now time.Time, limit int) ([]*StepRecord, error)
+	// ExpiredLeases returns up to limit RUNNING steps whose lease ran out,
+	// locked and skipping those others hold.
+	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*StepRecord, error)
+	// JeopardyDue returns up to limit steps whose jeopardy_at is due,
+	// locked and skipping those others hold.
+	JeopardyDue(ctx context.Context, now time.Time, limit int) ([]*StepRecord, error)
+	// StepContexts reads what expressions of the steps see.
+	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
+	// MergeAttributes merges attributes into orders and fulfillment lines.
+	MergeAttributes(ctx context.Context, orders, items map[int]map[string]any) error
+	// InsertAttempts records attempts.
+	InsertAttempts(ctx context.Context, attempts []*Attempt) error
+	// StartPlans moves PENDING plans (and their orders) to IN_PROGRESS and
+	// returns the plans that moved.
+	StartPlans(ctx context.Context, planIDs []int) ([]*PlanRecord, error)
+	// AdjustOpenSteps adds to plans' counts of open steps and returns the
+	// plans that are now finished (no open step, no line awaiting data)
+	// but not yet COMPLETED, locked.
+	AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*PlanRecord, error)
+	// CompletePlan marks a plan and its order COMPLETED and records the
+	// order's assets.
+	CompletePlan(ctx context.Context, p *PlanRecord) error
+	// WaitingPauses returns the plan of an order and its waiting pauses,
+	// locked. Errors: NOT_FOUND.
+	WaitingPauses(ctx context.Context, orderID int) (planID int, steps []*StepRecord, err error)
+	// RecordSignal stores a signal on a plan, for pauses that are not
+	// waiting yet.
+	RecordSignal(ctx context.Context, planID int, event string, payload map[string]any) error
+
 	// Emit queues events to be written at commit.
 	Emit(events ...*Event)
+}
+
+// ExecContext is what a step's expressions and actions see at run time.
+// Order lines are not loaded (order.lines is empty): conditions on lines
+// belong in plan-time `when`.
+type ExecContext struct {
+	Order     *OrderView
+	Account   *AccountView
+	Item      *ItemView
+	Bundle    *LineView
+	Context   map[string]any
+	Type      string
+	SubjectID string
+	Signals   map[string]any
+}
+
+// Attempt is one recorded run of a step.
+type Attempt struct {
+	StepID     int
+	Number     int
+	Outcome    string // SUCCEEDED, WAITING, FAILED, LOST
+	StartedAt  time.Time
+	FinishedAt time.Time
+	HTTPStatus int
+	Error      string
+	Worker     string
 }
 
 // PlanRecord is the part of a stored plan the engine looks at.

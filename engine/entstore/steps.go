@@ -1,0 +1,579 @@
+package entstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/batonhq/baton/engine"
+)
+
+// stepColumns is what the engine reads of a step; the plan's catalog
+// version comes along (steps are read joined to their plan as p).
+const stepColumns = `s.id, s.plan_id, s.group_id, s.order_id, s.fulfillment_line_id, s.account_ref, p.catalog_version_id,
+	s.name, s.scenario, s.type, s.scope, s.instance_key, s.bundle_key, s.status, s.jeopardy, s.queue, s.assignee, s.system,
+	s.pending, s.attempt_count, s.output, s.error, s.note, s.ready_at, s.started_at, s.completed_at, s.due_at,
+	s.jeopardy_at, s.wake_at, s.lease_owner, s.lease_until, s.updated_at`
+
+func scanSteps(rows *sql.Rows) ([]*engine.StepRecord, error) {
+	defer rows.Close()
+	var out []*engine.StepRecord
+	for rows.Next() {
+		var r engine.StepRecord
+		var typ, scope, status, jeopardy string
+		var ready, started, completed, due, jat, wake, lease, updated timeScan
+		if err := rows.Scan(&r.ID, &r.PlanID, &r.GroupID, intScan{&r.OrderID}, intScan{&r.ItemID}, intScan{&r.AccountRef}, &r.CatalogID,
+			&r.Name, &r.Scenario, &typ, &scope, &r.InstanceKey, strScan{&r.BundleKey}, &status, &jeopardy, strScan{&r.Queue},
+			strScan{&r.Assignee}, strScan{&r.System}, &r.Pending, &r.Attempts, jsonScan{&r.Output}, strScan{&r.Error}, strScan{&r.Note},
+			&ready, &started, &completed, &due, &jat, &wake, strScan{&r.LeaseOwner}, &lease, &updated); err != nil {
+			return nil, fmt.Errorf("scan step: %w", err)
+		}
+		r.Type, r.Scope, r.Status, r.Jeopardy = engine.StepType(typ), engine.Scope(scope), engine.StepStatus(status), engine.Jeopardy(jeopardy)
+		r.ReadyAt, r.StartedAt, r.CompletedAt, r.DueAt = ready.ptr(), started.ptr(), completed.ptr(), due.ptr()
+		r.JeopardyAt, r.WakeAt, r.LeaseUntil, r.UpdatedAt = jat.ptr(), wake.ptr(), lease.ptr(), updated.t
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+func sortedIDs(ids []int) []int {
+	out := append([]int(nil), ids...)
+	sort.Ints(out)
+	// dedupe
+	w := 0
+	for i, id := range out {
+		if i == 0 || id != out[i-1] {
+			out[w] = id
+			w++
+		}
+	}
+	return out[:w]
+}
+
+// LockSteps implements engine.Tx.
+func (t *txn) LockSteps(ctx context.Context, ids []int) ([]*engine.StepRecord, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	lock := ""
+	if t.s.d.postgres {
+		lock = " FOR UPDATE OF s"
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.id {ids $1} ORDER BY s.id`+lock, t.s.d.ids(sortedIDs(ids)))
+	if err != nil {
+		return nil, fmt.Errorf("lock steps: %w", err)
+	}
+	return scanSteps(rows)
+}
+
+// stepSaveColumns are the columns SaveSteps writes, with their PostgreSQL
+// types (VALUES lists need them).
+var stepSaveColumns = []struct{ name, pgType string }{
+	{"status", "text"}, {"jeopardy", "text"}, {"queue", "text"}, {"assignee", "text"}, {"attempt_count", "bigint"},
+	{"output", "jsonb"}, {"error", "text"}, {"note", "text"}, {"ready_at", "timestamptz"}, {"started_at", "timestamptz"},
+	{"completed_at", "timestamptz"}, {"due_at", "timestamptz"}, {"jeopardy_at", "timestamptz"}, {"wake_at", "timestamptz"},
+	{"lease_owner", "text"}, {"lease_until", "timestamptz"}, {"updated_at", "timestamptz"},
+}
+
+func stepSaveRow(r *engine.StepRecord) []any {
+	return []any{string(r.Status), string(r.Jeopardy), nullStr(r.Queue), nullStr(r.Assignee), r.Attempts, jsonValue(r.Output),
+		nullStr(r.Error), nullStr(r.Note), r.ReadyAt, r.StartedAt, r.CompletedAt, r.DueAt, r.JeopardyAt, r.WakeAt,
+		nullStr(r.LeaseOwner), r.LeaseUntil, r.UpdatedAt}
+}
+
+// SaveSteps implements engine.Tx: one multi-row UPDATE per chunk.
+func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].ID < steps[j].ID })
+	ncol := len(stepSaveColumns) + 1
+	per := max(1, t.s.d.maxParams()/ncol)
+	for start := 0; start < len(steps); start += per {
+		chunk := steps[start:min(len(steps), start+per)]
+		var b strings.Builder
+		args := make([]any, 0, len(chunk)*ncol)
+		names := []string{"id"}
+		for _, c := range stepSaveColumns {
+			names = append(names, c.name)
+		}
+		fmt.Fprintf(&b, "WITH v(%s) AS (VALUES ", strings.Join(names, ", "))
+		n := 1
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			row := append([]any{int64(r.ID)}, stepSaveRow(r)...)
+			for j, v := range row {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				if t.s.d.postgres {
+					typ := "bigint"
+					if j > 0 {
+						typ = stepSaveColumns[j-1].pgType
+					}
+					fmt.Fprintf(&b, "$%d::%s", n, typ)
+				} else {
+					fmt.Fprintf(&b, "$%d", n)
+				}
+				n++
+				args = append(args, v)
+			}
+			b.WriteByte(')')
+		}
+		b.WriteString(") UPDATE steps SET ")
+		for i, c := range stepSaveColumns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s = v.%s", c.name, c.name)
+		}
+		b.WriteString(" FROM v WHERE steps.id = v.id")
+		res, err := t.tx.ExecContext(ctx, t.s.d.sql(b.String()), args...)
+		if err != nil {
+			return fmt.Errorf("save steps: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && int(n) != len(chunk) {
+			return fmt.Errorf("save steps: %d of %d rows updated", n, len(chunk))
+		}
+	}
+	return nil
+}
+
+// ReleaseDependents implements engine.Tx.
+func (t *txn) ReleaseDependents(ctx context.Context, done []int) ([]*engine.StepRecord, error) {
+	if len(done) == 0 {
+		return nil, nil
+	}
+	ids := t.s.d.ids(sortedIDs(done))
+	if t.s.d.postgres {
+		// Lock the dependents in id order first, so that two transactions
+		// releasing overlapping dependents queue instead of deadlocking.
+		if _, err := t.exec(ctx, `SELECT id FROM steps WHERE id IN (SELECT step_id FROM step_dependencies WHERE prerequisite_id {ids $1})
+			ORDER BY id FOR UPDATE`, ids); err != nil {
+			return nil, fmt.Errorf("lock dependents: %w", err)
+		}
+	}
+	if _, err := t.exec(ctx, `UPDATE steps SET pending = pending - (SELECT count(*) FROM step_dependencies d
+		WHERE d.step_id = steps.id AND d.prerequisite_id {ids $1}), updated_at = $2
+		WHERE id IN (SELECT step_id FROM step_dependencies WHERE prerequisite_id {ids $1})`, ids, t.now); err != nil {
+		return nil, fmt.Errorf("release dependents: %w", err)
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.id IN (SELECT step_id FROM step_dependencies WHERE prerequisite_id {ids $1}) ORDER BY s.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read dependents: %w", err)
+	}
+	return scanSteps(rows)
+}
+
+// ClaimReady implements engine.Tx.
+func (t *txn) ClaimReady(ctx context.Context, types []engine.StepType, limit int) ([]*engine.StepRecord, error) {
+	ts := make([]string, len(types))
+	for i, ty := range types {
+		ts[i] = string(ty)
+	}
+	lock := ""
+	if t.s.d.postgres {
+		lock = " FOR UPDATE OF s SKIP LOCKED"
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.status = 'READY' AND s.type {strs $1} ORDER BY s.ready_at, s.id LIMIT $2`+lock, t.s.d.strs(ts), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim ready: %w", err)
+	}
+	return scanSteps(rows)
+}
+
+// DueSteps implements engine.Tx.
+func (t *txn) DueSteps(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
+	lock := ""
+	if t.s.d.postgres {
+		lock = " FOR UPDATE OF s SKIP LOCKED"
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.wake_at IS NOT NULL AND s.wake_at <= $1 ORDER BY s.wake_at, s.id LIMIT $2`+lock, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due steps: %w", err)
+	}
+	return scanSteps(rows)
+}
+
+// ExpiredLeases implements engine.Tx.
+func (t *txn) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
+	lock := ""
+	if t.s.d.postgres {
+		lock = " FOR UPDATE OF s SKIP LOCKED"
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.lease_until IS NOT NULL AND s.lease_until <= $1 AND s.status = 'RUNNING' ORDER BY s.lease_until, s.id LIMIT $2`+lock, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("expired leases: %w", err)
+	}
+	return scanSteps(rows)
+}
+
+// JeopardyDue implements engine.Tx.
+func (t *txn) JeopardyDue(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
+	lock := ""
+	if t.s.d.postgres {
+		lock = " FOR UPDATE OF s SKIP LOCKED"
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.jeopardy_at IS NOT NULL AND s.jeopardy_at <= $1 ORDER BY s.jeopardy_at, s.id LIMIT $2`+lock, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("jeopardy due: %w", err)
+	}
+	return scanSteps(rows)
+}
+
+const contextQuery = `SELECT s.id, o.id, o.external_id, o.account_id, o.attributes, o.requested_completion,
+	fl.id, fl.key, fl.product_code, fl.quantity, fl.attributes, fl.rule, fl.bundle_key,
+	p.type, p.subject_id, p.context, p.signals, a.attributes,
+	bl.line_id, bl.product_code, bl.quantity, bl.attributes, bl.action
+	FROM steps s JOIN plans p ON p.id = s.plan_id
+	LEFT JOIN orders o ON o.id = p.order_id
+	LEFT JOIN fulfillment_lines fl ON fl.id = s.fulfillment_line_id
+	LEFT JOIN accounts a ON a.id = o.account_ref
+	LEFT JOIN order_lines bl ON bl.order_id = p.order_id AND bl.line_id = s.bundle_key
+	WHERE s.id {ids $1}`
+
+func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (map[int]*engine.ExecContext, error) {
+	out := map[int]*engine.ExecContext{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.QueryContext(ctx, d.sql(contextQuery), d.ids(sortedIDs(ids)))
+	if err != nil {
+		return nil, fmt.Errorf("step contexts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, orderID, itemID, itemQty, bundleQty int
+		var extID, acctID, itemKey, itemProduct, itemRule, itemBundle, typ, subject, bundleLine, bundleProduct, bundleAction string
+		var orderAttrs, itemAttrs, planCtx, signals, acctAttrs, bundleAttrs map[string]any
+		var rc timeScan
+		if err := rows.Scan(&id, intScan{&orderID}, strScan{&extID}, strScan{&acctID}, jsonScan{&orderAttrs}, &rc,
+			intScan{&itemID}, strScan{&itemKey}, strScan{&itemProduct}, intScan{&itemQty}, jsonScan{&itemAttrs}, strScan{&itemRule},
+			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&signals}, jsonScan{&acctAttrs},
+			strScan{&bundleLine}, strScan{&bundleProduct}, intScan{&bundleQty}, jsonScan{&bundleAttrs}, strScan{&bundleAction}); err != nil {
+			return nil, fmt.Errorf("scan step context: %w", err)
+		}
+		ec := &engine.ExecContext{
+			Order:   &engine.OrderView{ID: orderID, ExternalID: extID, AccountID: acctID, Attributes: orEmpty(orderAttrs), RequestedCompletion: rc.ptr()},
+			Account: &engine.AccountView{ID: acctID, Attributes: orEmpty(acctAttrs)},
+			Item: &engine.ItemView{ID: itemID, Key: itemKey, ProductCode: itemProduct, Quantity: itemQty, Attributes: orEmpty(itemAttrs),
+				Rule: itemRule, BundleKey: itemBundle},
+			Bundle:  &engine.LineView{ID: bundleLine, ProductCode: bundleProduct, Quantity: bundleQty, Attributes: orEmpty(bundleAttrs), Action: bundleAction},
+			Context: orEmpty(planCtx), Type: typ, SubjectID: subject, Signals: orEmpty(signals),
+		}
+		out[id] = ec
+	}
+	return out, rows.Err()
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// StepContexts implements engine.Tx.
+func (t *txn) StepContexts(ctx context.Context, ids []int) (map[int]*engine.ExecContext, error) {
+	return stepContexts(ctx, t, t.s.d, ids)
+}
+
+// StepContexts implements engine.Store.
+func (s *Store) StepContexts(ctx context.Context, ids []int) (map[int]*engine.ExecContext, error) {
+	return stepContexts(ctx, s.rdb, s.d, ids)
+}
+
+// MergeAttributes implements engine.Tx: one statement per table.
+func (t *txn) MergeAttributes(ctx context.Context, orders, items map[int]map[string]any) error {
+	for _, m := range []struct {
+		table string
+		attrs map[int]map[string]any
+	}{{"orders", orders}, {"fulfillment_lines", items}} {
+		if len(m.attrs) == 0 {
+			continue
+		}
+		ids := sortedKeys(m.attrs)
+		rows := make([][]any, len(ids))
+		for i, id := range ids {
+			rows[i] = []any{int64(id), jsonValue(m.attrs[id])}
+		}
+		q, args := t.valuesCTE("v", []string{"id", "a"}, []string{"bigint", "jsonb"}, rows)
+		merge := "COALESCE(" + m.table + ".attributes, '{}'::jsonb) || v.a"
+		if !t.s.d.postgres {
+			merge = "json_patch(COALESCE(" + m.table + ".attributes, '{}'), v.a)"
+		}
+		stmt := q + " UPDATE " + m.table + " SET attributes = " + merge
+		if m.table == "orders" {
+			q = shiftPlaceholders(q, 1)
+			stmt = q + " UPDATE orders SET attributes = " + merge + ", updated_at = $1"
+			args = append([]any{t.now}, args...)
+		}
+		stmt += " FROM v WHERE " + m.table + ".id = v.id"
+		if _, err := t.tx.ExecContext(ctx, t.s.d.sql(stmt), args...); err != nil {
+			return fmt.Errorf("merge %s attributes: %w", m.table, err)
+		}
+	}
+	return nil
+}
+
+// shiftPlaceholders renumbers $N to $N+by.
+func shiftPlaceholders(q string, by int) string {
+	return placeholderRe.ReplaceAllStringFunc(q, func(m string) string {
+		n, _ := strconv.Atoi(m[1:])
+		return "$" + strconv.Itoa(n+by)
+	})
+}
+
+func sortedKeys[V any](m map[int]V) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// InsertAttempts implements engine.Tx.
+func (t *txn) InsertAttempts(ctx context.Context, attempts []*engine.Attempt) error {
+	rows := make([][]any, len(attempts))
+	for i, a := range attempts {
+		rows[i] = []any{a.StepID, a.Number, a.Outcome, a.StartedAt, a.FinishedAt, nullInt(a.HTTPStatus), nullStr(a.Error), nullStr(a.Worker)}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := t.insertReturningIDs(ctx, "attempts", []string{"step_id", "number", "outcome", "started_at", "finished_at",
+		"http_status", "error", "worker"}, rows)
+	if err != nil {
+		return fmt.Errorf("insert attempts: %w", err)
+	}
+	return nil
+}
+
+// StartPlans implements engine.Tx.
+func (t *txn) StartPlans(ctx context.Context, planIDs []int) ([]*engine.PlanRecord, error) {
+	if len(planIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `UPDATE plans SET status = 'IN_PROGRESS', started_at = $2 WHERE id {ids $1} AND status = 'PENDING'
+		RETURNING `+planColumns, t.s.d.ids(sortedIDs(planIDs)), t.now)
+	if err != nil {
+		return nil, fmt.Errorf("start plans: %w", err)
+	}
+	var out []*engine.PlanRecord
+	for rows.Next() {
+		p, err := scanPlan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan plan: %w", err)
+		}
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var orders []int
+	for _, p := range out {
+		if p.OrderID != 0 {
+			orders = append(orders, p.OrderID)
+		}
+	}
+	if len(orders) > 0 {
+		if _, err := t.exec(ctx, `UPDATE orders SET status = 'IN_PROGRESS', updated_at = $2 WHERE id {ids $1} AND status = 'SUBMITTED'`,
+			t.s.d.ids(sortedIDs(orders)), t.now); err != nil {
+			return nil, fmt.Errorf("start orders: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// AdjustOpenSteps implements engine.Tx, in one statement for all plans.
+func (t *txn) AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*engine.PlanRecord, error) {
+	if len(delta) == 0 {
+		return nil, nil
+	}
+	ids := sortedKeys(delta)
+	rows := make([][]any, len(ids))
+	for i, id := range ids {
+		rows[i] = []any{int64(id), int64(delta[id])}
+	}
+	q, args := t.valuesCTE("v", []string{"id", "d"}, []string{"bigint", "bigint"}, rows)
+	r, err := t.tx.QueryContext(ctx, t.s.d.sql(q+` UPDATE plans SET open_steps = open_steps + v.d FROM v WHERE plans.id = v.id
+		RETURNING plans.id, plans.order_id, plans.usage, plans.type, plans.subject_id, plans.context_hash, plans.status,
+		plans.catalog_version_id, plans.open_steps, plans.awaiting_lines`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("adjust open steps: %w", err)
+	}
+	defer r.Close()
+	var finished []*engine.PlanRecord
+	for r.Next() {
+		p, err := scanPlan(r)
+		if err != nil {
+			return nil, fmt.Errorf("scan plan: %w", err)
+		}
+		if p.OpenSteps <= 0 && p.AwaitingLines <= 0 && p.Status != engine.PlanCompleted && p.Status != engine.PlanCancelled {
+			finished = append(finished, p)
+		}
+	}
+	sort.Slice(finished, func(i, j int) bool { return finished[i].ID < finished[j].ID })
+	return finished, r.Err()
+}
+
+// valuesCTE renders `WITH name(cols) AS (VALUES (...), ...)` with typed
+// placeholders on PostgreSQL (a VALUES list does not infer types).
+func (t *txn) valuesCTE(name string, cols, pgTypes []string, rows [][]any) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, len(rows)*len(cols))
+	fmt.Fprintf(&b, "WITH %s(%s) AS (VALUES ", name, strings.Join(cols, ", "))
+	n := 1
+	for i, row := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, v := range row {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			if t.s.d.postgres {
+				fmt.Fprintf(&b, "$%d::%s", n, pgTypes[j])
+			} else {
+				fmt.Fprintf(&b, "$%d", n)
+			}
+			n++
+			args = append(args, v)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// CompletePlan implements engine.Tx.
+func (t *txn) CompletePlan(ctx context.Context, p *engine.PlanRecord) error {
+	if _, err := t.exec(ctx, `UPDATE plans SET status = 'COMPLETED', completed_at = $2,
+		started_at = COALESCE(started_at, $2) WHERE id = $1`, p.ID, t.now); err != nil {
+		return fmt.Errorf("complete plan %d: %w", p.ID, err)
+	}
+	if p.OrderID == 0 {
+		return nil
+	}
+	if _, err := t.exec(ctx, `UPDATE orders SET status = 'COMPLETED', completed_at = $2, updated_at = $2 WHERE id = $1`, p.OrderID, t.now); err != nil {
+		return fmt.Errorf("complete order %d: %w", p.OrderID, err)
+	}
+	return t.recordAssets(ctx, p.OrderID)
+}
+
+// recordAssets keeps the product inventory of a completed order: a new
+// asset per ADD line, and the changes other actions ask of theirs.
+func (t *txn) recordAssets(ctx context.Context, orderID int) error {
+	rows, err := t.query(ctx, `SELECT l.id, l.product_code, l.quantity, l.attributes, l.action, l.asset_id, o.account_ref, o.account_id
+		FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = $1 ORDER BY l.position`, orderID)
+	if err != nil {
+		return fmt.Errorf("read lines for assets: %w", err)
+	}
+	type line struct {
+		id, qty, asset, acct int
+		product, action, acctID string
+		attrs                   map[string]any
+	}
+	var lines []line
+	for rows.Next() {
+		var l line
+		if err := rows.Scan(&l.id, &l.product, &l.qty, jsonScan{&l.attrs}, &l.action, intScan{&l.asset}, &l.acct, &l.acctID); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan line: %w", err)
+		}
+		lines = append(lines, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var add [][]any
+	for _, l := range lines {
+		switch engine.LineAction(l.action) {
+		case engine.ActionAdd:
+			add = append(add, []any{l.acct, l.acctID, l.product, l.qty, "ACTIVE", jsonValue(l.attrs), orderID, l.id, orderID, t.now, t.now})
+		case engine.ActionChange:
+			if _, err := t.exec(ctx, `UPDATE assets SET quantity = $1, attributes = {merge attributes $2}, last_order_id = $3, updated_at = $4 WHERE id = $5`,
+				l.qty, jsonValue(orEmpty(l.attrs)), orderID, t.now, l.asset); err != nil {
+				return fmt.Errorf("change asset: %w", err)
+			}
+		default:
+			status := map[engine.LineAction]string{engine.ActionDisconnect: "DISCONNECTED", engine.ActionSuspend: "SUSPENDED", engine.ActionResume: "ACTIVE"}[engine.LineAction(l.action)]
+			if _, err := t.exec(ctx, `UPDATE assets SET status = $1, last_order_id = $2, updated_at = $3 WHERE id = $4`, status, orderID, t.now, l.asset); err != nil {
+				return fmt.Errorf("update asset: %w", err)
+			}
+		}
+	}
+	if len(add) > 0 {
+		if _, err := t.insertReturningIDs(ctx, "assets", []string{"account_ref", "account_id", "product_code", "quantity", "status",
+			"attributes", "order_id", "order_line_id", "last_order_id", "created_at", "updated_at"}, add); err != nil {
+			return fmt.Errorf("insert assets: %w", err)
+		}
+	}
+	return nil
+}
+
+// WaitingPauses implements engine.Tx.
+func (t *txn) WaitingPauses(ctx context.Context, orderID int) (int, []*engine.StepRecord, error) {
+	var planID int
+	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM plans WHERE order_id = $1{forupdate}`), orderID).Scan(&planID)
+	if err == sql.ErrNoRows {
+		return 0, nil, engine.Errorf(engine.CodeNotFound, "order %d not found", orderID)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("plan of order %d: %w", orderID, err)
+	}
+	lock := ""
+	if t.s.d.postgres {
+		lock = " FOR UPDATE OF s"
+	}
+	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE s.plan_id = $1 AND s.type = 'PAUSE' AND s.status = 'WAITING' ORDER BY s.id`+lock, planID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("waiting pauses: %w", err)
+	}
+	steps, err := scanSteps(rows)
+	return planID, steps, err
+}
+
+// RecordSignal implements engine.Tx.
+func (t *txn) RecordSignal(ctx context.Context, planID int, event string, payload map[string]any) error {
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	if _, err := t.exec(ctx, `UPDATE plans SET signals = {merge signals $1} WHERE id = $2`,
+		jsonValue(map[string]any{event: payload}), planID); err != nil {
+		return fmt.Errorf("record signal: %w", err)
+	}
+	return nil
+}
+
+// NextDue implements engine.Store.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at timeScan
+	err := s.rdb.QueryRowContext(ctx, s.d.sql(`SELECT MIN(t) FROM (
+		SELECT MIN(wake_at) AS t FROM steps WHERE wake_at IS NOT NULL
+		UNION ALL SELECT MIN(lease_until) FROM steps WHERE lease_until IS NOT NULL
+		UNION ALL SELECT MIN(jeopardy_at) FROM steps WHERE jeopardy_at IS NOT NULL) x`)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return at.t, at.valid, nil
+}

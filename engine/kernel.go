@@ -1,0 +1,439 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// txState applies step transitions inside one transaction: every move is
+// checked against the transition table and recorded as an event; finished
+// steps release their dependents, which become READY and are activated
+// (milestones complete, manual tasks and pauses start waiting, in-
+// transaction actions run, callouts are claimed for this replica) until
+// nothing more moves; plans roll up at the end. It is the one place where
+// steps change state, for the runner's batches and for operator mutations
+// alike.
+type txState struct {
+	e   *Engine
+	tx  Tx
+	ctx context.Context
+	now time.Time
+	// owner is this replica's worker id, for leases.
+	owner string
+	// claimCap is how many steps this transaction may claim for local
+	// execution; the rest stay READY for any replica.
+	claimCap int
+
+	dirty     map[int]*StepRecord
+	finished  []int       // steps that became COMPLETED or SKIPPED, to release
+	claimed   []*Claim    // claimed for local execution, dispatched after commit
+	openDelta map[int]int // plan id → change in open steps
+	started   map[int]bool
+	attempts  []*Attempt
+	orderSets map[int]map[string]any
+	itemSets  map[int]map[string]any
+	leftReady bool // some READY step was left for other replicas
+	contexts  map[int]*ExecContext
+}
+
+// Claim is a step claimed for execution by this replica's workers.
+type Claim struct {
+	Step    *StepRecord
+	Def     *StepDef
+	Attempt int
+	// Ctx is what the step's expressions see; loaded after commit.
+	Ctx *ExecContext
+}
+
+func (e *Engine) newTxState(ctx context.Context, tx Tx, claimCap int) *txState {
+	return &txState{e: e, tx: tx, ctx: ctx, now: tx.Now(), owner: e.workerID, claimCap: claimCap,
+		dirty: map[int]*StepRecord{}, openDelta: map[int]int{}, started: map[int]bool{},
+		orderSets: map[int]map[string]any{}, itemSets: map[int]map[string]any{}, contexts: map[int]*ExecContext{}}
+}
+
+// move changes a step's status, checking the transition table, and emits
+// its event.
+func (s *txState) move(r *StepRecord, to StepStatus, actor, note string) error {
+	if err := checkMove(r.ID, r.Status, to); err != nil {
+		return err
+	}
+	from := r.Status
+	r.Status = to
+	r.UpdatedAt = s.now
+	s.dirty[r.ID] = r
+	switch to {
+	case StepRunning, StepWaiting, StepCompleted:
+		if r.PlanID != 0 {
+			s.started[r.PlanID] = true
+		}
+	}
+	if to.Terminal() {
+		r.CompletedAt = &s.now
+		r.JeopardyAt, r.WakeAt, r.LeaseOwner, r.LeaseUntil = nil, nil, "", nil
+		if !from.Terminal() {
+			s.openDelta[r.PlanID]--
+		}
+		if to.Done() {
+			s.finished = append(s.finished, r.ID)
+		}
+	}
+	s.tx.Emit(&Event{Kind: EventStepStatus, OrderID: r.OrderID, PlanID: r.PlanID, StepID: r.ID, From: string(from), To: string(to),
+		At: s.now, Actor: actor, Note: note, Step: r.Snapshot()})
+	return nil
+}
+
+func (s *txState) def(r *StepRecord) (*StepDef, error) {
+	cat, err := s.e.CatalogByID(s.ctx, r.CatalogID)
+	if err != nil {
+		return nil, err
+	}
+	def := cat.Step(r.Name)
+	if def == nil {
+		return nil, fmt.Errorf("step %d: catalog version %d has no step %q", r.ID, cat.Version, r.Name)
+	}
+	return def, nil
+}
+
+// becomeReady starts a step's jeopardy clock and activates it.
+func (s *txState) becomeReady(r *StepRecord) error {
+	if r.Status != StepReady {
+		if err := s.move(r, StepReady, "", ""); err != nil {
+			return err
+		}
+	}
+	def, err := s.def(r)
+	if err != nil {
+		return err
+	}
+	if r.ReadyAt == nil || r.Attempts == 0 {
+		r.ReadyAt = &s.now
+		if def.EstimatedDuration > 0 {
+			due := s.now.Add(def.EstimatedDuration)
+			risk := due.Add(-def.JeopardyThreshold)
+			r.DueAt = &due
+			if risk.After(s.now) {
+				r.JeopardyAt = &risk
+			} else {
+				r.JeopardyAt = &due
+			}
+		}
+	}
+	s.dirty[r.ID] = r
+	return s.activate(r, def)
+}
+
+// activate does what a READY step's type asks at once.
+func (s *txState) activate(r *StepRecord, def *StepDef) error {
+	switch r.Type {
+	case Milestone:
+		return s.move(r, StepCompleted, "", "")
+	case ManualTask:
+		return s.move(r, StepWaiting, "", "")
+	case Pause:
+		ec, err := s.execContext(r)
+		if err != nil {
+			return err
+		}
+		if def.Pause.Until != "" {
+			if _, ok := ec.Signals[def.Pause.Until]; ok {
+				r.Output = mergeOutput(r.Output, map[string]any{"signal": def.Pause.Until})
+				if err := s.move(r, StepWaiting, "", ""); err != nil {
+					return err
+				}
+				return s.move(r, StepCompleted, "", "signal "+def.Pause.Until+" arrived before the pause")
+			}
+		}
+		if def.Pause.For > 0 {
+			at := s.now.Add(def.Pause.For)
+			r.WakeAt = &at
+		}
+		return s.move(r, StepWaiting, "", "")
+	case AutoTask:
+		if a := s.e.actions.get(def.Auto.Action); a != nil && a.InTransaction {
+			return s.runInTransaction(r, def, a)
+		}
+	}
+	// Callouts and out-of-transaction actions go to workers.
+	if len(s.claimed) < s.claimCap {
+		return s.claim(r, def)
+	}
+	s.leftReady = true
+	return nil
+}
+
+// claim gives a READY step to this replica's workers, under a lease long
+// enough for one attempt.
+func (s *txState) claim(r *StepRecord, def *StepDef) error {
+	if err := s.move(r, StepRunning, "", ""); err != nil {
+		return err
+	}
+	r.Attempts++
+	r.StartedAt = &s.now
+	r.WakeAt = nil
+	lease := s.now.Add(s.e.leaseFor(def))
+	r.LeaseOwner, r.LeaseUntil = s.owner, &lease
+	s.claimed = append(s.claimed, &Claim{Step: r, Def: def, Attempt: r.Attempts})
+	return nil
+}
+
+// runInTransaction runs an action that has no effects outside Baton right
+// here: READY → RUNNING → COMPLETED (or FAILED/FALLOUT) in this
+// transaction, no lease, no worker.
+func (s *txState) runInTransaction(r *StepRecord, def *StepDef, a *Action) error {
+	if err := s.move(r, StepRunning, "", ""); err != nil {
+		return err
+	}
+	r.Attempts++
+	r.StartedAt = &s.now
+	r.WakeAt = nil
+	ec, err := s.execContext(r)
+	if err != nil {
+		return err
+	}
+	res, runErr := s.e.runAction(s.ctx, a, r, def, ec)
+	return s.finishAttempt(r, def, Outcome{StepID: r.ID, Attempt: r.Attempts, StartedAt: s.now, FinishedAt: s.now,
+		Result: res, Err: runErr, Worker: s.owner})
+}
+
+// execContext loads (once per transaction) what a step's expressions see.
+func (s *txState) execContext(r *StepRecord) (*ExecContext, error) {
+	if ec := s.contexts[r.ID]; ec != nil {
+		return ec, nil
+	}
+	m, err := s.tx.StepContexts(s.ctx, []int{r.ID})
+	if err != nil {
+		return nil, err
+	}
+	ec := m[r.ID]
+	if ec == nil {
+		return nil, fmt.Errorf("step %d: no context", r.ID)
+	}
+	// Attributes this transaction set already are visible to later steps.
+	maps.Copy(ec.Order.Attributes, s.orderSets[ec.Order.ID])
+	maps.Copy(ec.Item.Attributes, s.itemSets[ec.Item.ID])
+	s.contexts[r.ID] = ec
+	return ec, nil
+}
+
+// Outcome is the result of one attempt, as a worker reports it.
+type Outcome struct {
+	StepID     int
+	Attempt    int
+	Owner      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Result     *Result
+	Err        error
+	Worker     string
+}
+
+// Result is what a successful attempt produced.
+type Result struct {
+	// Wait: the attempt succeeded but the step waits for an answer
+	// (a callout answered 202).
+	Wait       bool
+	HTTPStatus int
+	Output     map[string]any
+	SetOrder   map[string]any
+	SetItem    map[string]any
+}
+
+// StepError is an attempt's failure; Retryable false sends the step to
+// fallout at once (a 4xx answer, an action that says retrying is useless).
+type StepError struct {
+	Message    string
+	Retryable  bool
+	HTTPStatus int
+}
+
+func (e *StepError) Error() string { return e.Message }
+
+// finishAttempt applies an attempt's outcome to a RUNNING step.
+func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
+	att := &Attempt{StepID: r.ID, Number: o.Attempt, StartedAt: o.StartedAt, FinishedAt: o.FinishedAt, Worker: o.Worker}
+	s.attempts = append(s.attempts, att)
+	r.LeaseOwner, r.LeaseUntil = "", nil
+	if o.Err == nil && o.Result != nil {
+		res := o.Result
+		att.HTTPStatus = res.HTTPStatus
+		r.Output = mergeOutput(r.Output, res.Output)
+		s.setAttributes(r, res.SetOrder, res.SetItem)
+		r.Error = ""
+		if res.Wait {
+			att.Outcome = "WAITING"
+			return s.move(r, StepWaiting, "", "")
+		}
+		att.Outcome = "SUCCEEDED"
+		return s.move(r, StepCompleted, "", "")
+	}
+	err := o.Err
+	if err == nil {
+		err = fmt.Errorf("attempt reported no result")
+	}
+	att.Outcome, att.Error = "FAILED", err.Error()
+	retryable := true
+	if se, ok := err.(*StepError); ok {
+		retryable = se.Retryable
+		att.HTTPStatus = se.HTTPStatus
+	}
+	return s.fail(r, def, err.Error(), retryable)
+}
+
+// fail applies the retry policy to a failed attempt.
+func (s *txState) fail(r *StepRecord, def *StepDef, msg string, retryable bool) error {
+	r.Error = msg
+	if retryable {
+		if at, ok := def.Retry.Next(r.Attempts, s.now); ok {
+			if err := s.move(r, StepFailed, "", ""); err != nil {
+				return err
+			}
+			r.WakeAt = &at
+			if !at.After(s.now) {
+				// IMMEDIATE: try again in this transaction.
+				return s.retryNow(r, def)
+			}
+			return nil
+		}
+	}
+	return s.move(r, StepFallout, "", "")
+}
+
+// retryNow moves a FAILED step whose retry is due back to READY and
+// activates it.
+func (s *txState) retryNow(r *StepRecord, def *StepDef) error {
+	r.WakeAt = nil
+	if err := s.move(r, StepReady, "", ""); err != nil {
+		return err
+	}
+	return s.activate(r, def)
+}
+
+func (s *txState) setAttributes(r *StepRecord, order, item map[string]any) {
+	if len(order) > 0 && r.OrderID != 0 {
+		if s.orderSets[r.OrderID] == nil {
+			s.orderSets[r.OrderID] = map[string]any{}
+		}
+		maps.Copy(s.orderSets[r.OrderID], order)
+		for _, ec := range s.contexts {
+			if ec.Order.ID == r.OrderID {
+				maps.Copy(ec.Order.Attributes, order)
+			}
+		}
+	}
+	if len(item) > 0 && r.ItemID != 0 {
+		if s.itemSets[r.ItemID] == nil {
+			s.itemSets[r.ItemID] = map[string]any{}
+		}
+		maps.Copy(s.itemSets[r.ItemID], item)
+		for _, ec := range s.contexts {
+			if ec.Item.ID == r.ItemID {
+				maps.Copy(ec.Item.Attributes, item)
+			}
+		}
+	}
+}
+
+func mergeOutput(old, add map[string]any) map[string]any {
+	if len(add) == 0 {
+		return old
+	}
+	out := map[string]any{}
+	maps.Copy(out, old)
+	maps.Copy(out, add)
+	return out
+}
+
+// readyNew activates steps created READY (plan creation, enrichment).
+func (s *txState) readyNew(steps []*StepRecord) error {
+	for _, r := range steps {
+		if r.Status == StepReady {
+			if err := s.becomeReady(r); err != nil {
+				return err
+			}
+		}
+		if r.Status == StepSkipped {
+			// Created skipped: counted done at planning; nothing to release.
+			continue
+		}
+	}
+	return nil
+}
+
+// settle releases the dependents of finished steps until nothing more
+// moves, then writes everything and rolls plans up.
+func (s *txState) settle() error {
+	for len(s.finished) > 0 {
+		done := s.finished
+		s.finished = nil
+		deps, err := s.tx.ReleaseDependents(s.ctx, done)
+		if err != nil {
+			return err
+		}
+		for _, d := range deps {
+			if prev := s.dirty[d.ID]; prev != nil {
+				// Keep the in-memory state; take the new count.
+				prev.Pending = d.Pending
+				d = prev
+			}
+			if d.Pending <= 0 && d.Status == StepPending {
+				if err := s.becomeReady(d); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := s.tx.MergeAttributes(s.ctx, s.orderSets, s.itemSets); err != nil {
+		return err
+	}
+	dirty := slices.Collect(maps.Values(s.dirty))
+	if err := s.tx.SaveSteps(s.ctx, dirty); err != nil {
+		return err
+	}
+	if err := s.tx.InsertAttempts(s.ctx, s.attempts); err != nil {
+		return err
+	}
+	started := slices.Sorted(maps.Keys(s.started))
+	plans, err := s.tx.StartPlans(s.ctx, started)
+	if err != nil {
+		return err
+	}
+	for _, p := range plans {
+		s.tx.Emit(&Event{Kind: EventPlanStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(PlanPending), To: string(PlanInProgress), At: s.now})
+		if p.OrderID != 0 {
+			s.tx.Emit(&Event{Kind: EventOrderStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(OrderSubmitted), To: string(OrderInProgress), At: s.now})
+		}
+	}
+	done, err := s.tx.AdjustOpenSteps(s.ctx, s.openDelta)
+	if err != nil {
+		return err
+	}
+	for _, p := range done {
+		if err := s.completePlan(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// completePlan finishes a plan whose every step is done.
+func (s *txState) completePlan(p *PlanRecord) error {
+	if err := s.tx.CompletePlan(s.ctx, p); err != nil {
+		return err
+	}
+	from := p.Status
+	if from == PlanPending && s.started[p.ID] {
+		from = PlanInProgress
+	}
+	s.tx.Emit(&Event{Kind: EventPlanStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(from), To: string(PlanCompleted), At: s.now})
+	if p.OrderID != 0 {
+		ofrom := OrderInProgress
+		if from == PlanPending {
+			ofrom = OrderSubmitted
+		}
+		s.tx.Emit(&Event{Kind: EventOrderStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(ofrom), To: string(OrderCompleted), At: s.now})
+	}
+	return nil
+}

@@ -1,0 +1,521 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RunnerConfig tunes execution on one replica. Zero values pick defaults.
+type RunnerConfig struct {
+	// Workers is how many attempts (callouts, out-of-transaction actions)
+	// run at once on this replica (default 256).
+	Workers int
+	// Committers is how many transactions apply attempt outcomes at once
+	// (default 2).
+	Committers int
+	// MaxBatch caps the outcomes one transaction applies (default 256).
+	MaxBatch int
+	// PollInterval is the slow poll for work other replicas left READY and
+	// for timers armed elsewhere (default 1s).
+	PollInterval time.Duration
+	// LeaseGrace is added to a callout's timeout to make its lease
+	// (default 30s); out-of-transaction actions get ActionLease (default 5m).
+	LeaseGrace  time.Duration
+	ActionLease time.Duration
+	// ShutdownGrace is how long Stop waits for running attempts before it
+	// leaves them to lease expiry (default 10s).
+	ShutdownGrace time.Duration
+}
+
+func (c *RunnerConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 256
+	}
+	if c.Committers <= 0 {
+		c.Committers = 2
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.LeaseGrace <= 0 {
+		c.LeaseGrace = 30 * time.Second
+	}
+	if c.ActionLease <= 0 {
+		c.ActionLease = 5 * time.Minute
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+}
+
+// runner executes claimed steps and applies their outcomes. The steps table
+// is the queue: a transaction that makes steps READY claims what this
+// replica has room for and hands it straight to the workers after commit;
+// the poller claims READY steps others left (or recovered ones); the timer
+// loop moves due retries, pauses, expired leases and jeopardy.
+type runner struct {
+	e        *Engine
+	cfg      RunnerConfig
+	ctx      context.Context // cancelled by Stop's deadline
+	cancel   context.CancelFunc
+	sem      chan struct{}
+	outcomes chan Outcome
+	kick     chan struct{}
+	timerKick chan struct{}
+	stopping chan struct{}
+	inflight atomic.Int64
+	nextWake atomic.Int64 // unix nanos of the timer loop's next wake
+
+	mu       sync.Mutex
+	released []*Claim // claimed but never started: handed back at Stop
+
+	workers sync.WaitGroup
+	loops   sync.WaitGroup
+	commits sync.WaitGroup
+}
+
+// Start runs the engine's workers, committers, poller and timer loop until
+// Stop. Register actions before Start.
+func (e *Engine) Start(cfg RunnerConfig) error {
+	cfg.defaults()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.run != nil {
+		return errors.New("engine already started")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{e: e, cfg: cfg, ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan Outcome, cfg.Workers*2),
+		kick: make(chan struct{}, 1), timerKick: make(chan struct{}, 1), stopping: make(chan struct{})}
+	e.run = r
+	for range cfg.Committers {
+		r.commits.Add(1)
+		go r.committer()
+	}
+	r.loops.Add(2)
+	go r.poller()
+	go r.timers()
+	r.wake()
+	return nil
+}
+
+// Stop stops claiming, waits (up to ShutdownGrace or ctx) for running
+// attempts and records their outcomes, and hands back steps claimed but
+// not started. Attempts still running after that keep their leases, which
+// expire, so another replica retries them.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	r := e.run
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	close(r.stopping)
+	r.loops.Wait()
+	done := make(chan struct{})
+	go func() { r.workers.Wait(); close(done) }()
+	grace := time.NewTimer(r.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.cancel()
+	case <-grace.C:
+		r.cancel()
+	}
+	<-done
+	close(r.outcomes)
+	r.commits.Wait()
+	r.releaseUnstarted(context.WithoutCancel(ctx))
+	r.cancel()
+	e.mu.Lock()
+	e.run = nil
+	e.mu.Unlock()
+	return nil
+}
+
+// free is how many more steps this replica takes on.
+func (r *runner) free() int {
+	return max(0, 2*r.cfg.Workers-int(r.inflight.Load()))
+}
+
+func (r *runner) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// armTimer wakes the timer loop when a timer earlier than its next wake was
+// set.
+func (r *runner) armTimer(at time.Time) {
+	if at.UnixNano() < r.nextWake.Load() {
+		select {
+		case r.timerKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dispatch hands claims to the workers, once their contexts are loaded.
+func (r *runner) dispatch(claims []*Claim) {
+	if len(claims) == 0 {
+		return
+	}
+	r.inflight.Add(int64(len(claims)))
+	ids := make([]int, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Step.ID
+	}
+	ctxs, err := r.e.store.StepContexts(r.ctx, ids)
+	for _, c := range claims {
+		c.Ctx = ctxs[c.Step.ID]
+		if err != nil || c.Ctx == nil {
+			msg := "load step context"
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			r.report(c, Outcome{Err: errors.New(msg)}, time.Now())
+			continue
+		}
+		r.workers.Add(1)
+		go r.execute(c)
+	}
+}
+
+// execute runs one attempt when a worker slot is free.
+func (r *runner) execute(c *Claim) {
+	defer r.workers.Done()
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.stopping:
+		r.mu.Lock()
+		r.released = append(r.released, c)
+		r.mu.Unlock()
+		return
+	}
+	defer func() { <-r.sem }()
+	started := r.e.clock.Now()
+	var o Outcome
+	switch c.Step.Type {
+	case Callout:
+		o.Result, o.Err = r.e.callout(r.ctx, c)
+	case AutoTask:
+		a := r.e.actions.get(c.Def.Auto.Action)
+		if a == nil {
+			o.Err = &StepError{Message: "action " + c.Def.Auto.Action + " is not registered on this replica", Retryable: true}
+		} else {
+			actx, cancel := context.WithTimeout(r.ctx, r.cfg.ActionLease-time.Second)
+			o.Result, o.Err = r.e.runAction(actx, a, c.Step, c.Def, c.Ctx)
+			cancel()
+		}
+	default:
+		o.Err = &StepError{Message: "step type " + string(c.Step.Type) + " does not run on a worker"}
+	}
+	r.report(c, o, started)
+}
+
+func (r *runner) report(c *Claim, o Outcome, started time.Time) {
+	o.StepID, o.Attempt, o.Owner, o.Worker = c.Step.ID, c.Attempt, r.e.workerID, r.e.workerID
+	o.StartedAt, o.FinishedAt = started, r.e.clock.Now()
+	r.outcomes <- o
+}
+
+// committer applies outcomes in batches: one transaction per batch, each
+// transition with its event.
+func (r *runner) committer() {
+	defer r.commits.Done()
+	for o := range r.outcomes {
+		batch := []Outcome{o}
+	drain:
+		for len(batch) < r.cfg.MaxBatch {
+			select {
+			case o, ok := <-r.outcomes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		r.apply(batch)
+		r.inflight.Add(-int64(len(batch)))
+	}
+}
+
+// apply records a batch of outcomes. A database failure is retried for a
+// while; if it persists the outcomes are dropped and the steps' leases
+// expire, so they run again (callouts carry the same Idempotency-Key).
+func (r *runner) apply(batch []Outcome) {
+	ctx := context.WithoutCancel(r.ctx)
+	byID := make(map[int]Outcome, len(batch))
+	ids := make([]int, 0, len(batch))
+	for _, o := range batch {
+		byID[o.StepID] = o
+		ids = append(ids, o.StepID)
+	}
+	for attempt := 1; ; attempt++ {
+		var st *txState
+		events, err := r.e.store.Write(ctx, func(tx Tx) error {
+			st = r.e.newTxState(ctx, tx, r.free())
+			recs, err := tx.LockSteps(ctx, ids)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				o := byID[rec.ID]
+				if rec.Status != StepRunning || rec.LeaseOwner != o.Owner || rec.Attempts != o.Attempt {
+					r.e.log.Warn("outcome of a lost lease ignored", "step", rec.ID, "attempt", o.Attempt, "status", rec.Status)
+					continue
+				}
+				def, err := st.def(rec)
+				if err != nil {
+					return err
+				}
+				if err := st.finishAttempt(rec, def, o); err != nil {
+					return err
+				}
+			}
+			return st.settle()
+		})
+		if err == nil {
+			r.e.afterCommit(events, st)
+			return
+		}
+		if attempt >= 5 {
+			r.e.log.Error("could not record outcomes; their leases will expire and the steps run again", "steps", ids, "err", err)
+			return
+		}
+		r.e.log.Warn("recording outcomes failed; retrying", "err", err, "attempt", attempt)
+		time.Sleep(time.Duration(attempt*attempt) * 100 * time.Millisecond)
+	}
+}
+
+// afterCommit publishes a transaction's events, hands its claims to the
+// workers and wakes whoever has more to do.
+func (e *Engine) afterCommit(events []*Event, st *txState) {
+	e.publish(events)
+	r := e.runner()
+	if st == nil {
+		return
+	}
+	if r == nil {
+		if len(st.claimed) > 0 {
+			e.log.Warn("steps claimed without a running runner; their leases will expire", "steps", len(st.claimed))
+		}
+		return
+	}
+	r.dispatch(st.claimed)
+	for _, s := range st.dirty {
+		for _, t := range []*time.Time{s.WakeAt, s.JeopardyAt} {
+			if t != nil {
+				r.armTimer(*t)
+			}
+		}
+	}
+	if st.leftReady {
+		r.wake()
+		e.signalWork()
+	}
+}
+
+func (e *Engine) runner() *runner {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.run
+}
+
+// free capacity of the local runner, 0 without one.
+func (e *Engine) claimCapacity() int {
+	if r := e.runner(); r != nil {
+		return r.free()
+	}
+	return 0
+}
+
+// poller claims READY steps that no transaction claimed (left for any
+// replica, retried, recovered).
+func (r *runner) poller() {
+	defer r.loops.Done()
+	for {
+		select {
+		case <-r.stopping:
+			return
+		case <-r.kick:
+		case <-r.e.workSignal():
+		case <-r.e.clock.After(r.cfg.PollInterval):
+		}
+		for r.claimReady() {
+		}
+	}
+}
+
+// claimReady claims one batch; it reports whether there may be more.
+func (r *runner) claimReady() bool {
+	free := r.free()
+	if free <= 0 {
+		return false
+	}
+	limit := min(free, 100)
+	ctx := context.WithoutCancel(r.ctx)
+	var st *txState
+	n := 0
+	events, err := r.e.store.Write(ctx, func(tx Tx) error {
+		st = r.e.newTxState(ctx, tx, free)
+		recs, err := tx.ClaimReady(ctx, []StepType{Callout, AutoTask, Milestone, ManualTask, Pause}, limit)
+		if err != nil {
+			return err
+		}
+		n = len(recs)
+		for _, rec := range recs {
+			def, err := st.def(rec)
+			if err != nil {
+				return err
+			}
+			if err := st.activate(rec, def); err != nil {
+				return err
+			}
+		}
+		return st.settle()
+	})
+	if err != nil {
+		r.e.log.Error("claim ready steps", "err", err)
+		return false
+	}
+	r.e.afterCommit(events, st)
+	return n == limit
+}
+
+// timers moves what is due: retries, pause durations, expired leases,
+// jeopardy. It sleeps until the earliest timer (or the poll interval).
+func (r *runner) timers() {
+	defer r.loops.Done()
+	for {
+		wait := r.cfg.PollInterval
+		now := r.e.clock.Now()
+		if at, ok, err := r.e.store.NextDue(r.ctx); err != nil {
+			r.e.log.Error("read next timer", "err", err)
+		} else if ok {
+			wait = min(wait, at.Sub(now))
+		}
+		r.nextWake.Store(now.Add(wait).UnixNano())
+		select {
+		case <-r.stopping:
+			return
+		case <-r.timerKick:
+		case <-r.e.clock.After(wait):
+		}
+		for r.sweep() {
+		}
+	}
+}
+
+// sweep moves one batch of due timers; it reports whether there may be
+// more.
+func (r *runner) sweep() bool {
+	const limit = 200
+	ctx := context.WithoutCancel(r.ctx)
+	var st *txState
+	more := false
+	events, err := r.e.store.Write(ctx, func(tx Tx) error {
+		st = r.e.newTxState(ctx, tx, r.free())
+		more = false
+		now := tx.Now()
+		due, err := tx.DueSteps(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, rec := range due {
+			if err := st.wakeUp(rec); err != nil {
+				return err
+			}
+		}
+		lost, err := tx.ExpiredLeases(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, rec := range lost {
+			if err := st.leaseExpired(rec); err != nil {
+				return err
+			}
+		}
+		risky, err := tx.JeopardyDue(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, rec := range risky {
+			st.jeopardy(rec)
+		}
+		more = len(due) == limit || len(lost) == limit || len(risky) == limit
+		return st.settle()
+	})
+	if err != nil {
+		r.e.log.Error("sweep timers", "err", err)
+		return false
+	}
+	r.e.afterCommit(events, st)
+	return more
+}
+
+// releaseUnstarted hands steps claimed but never started back to READY.
+func (r *runner) releaseUnstarted(ctx context.Context) {
+	r.mu.Lock()
+	claims := r.released
+	r.released = nil
+	r.mu.Unlock()
+	if len(claims) == 0 {
+		return
+	}
+	byID := map[int]*Claim{}
+	ids := make([]int, 0, len(claims))
+	for _, c := range claims {
+		byID[c.Step.ID] = c
+		ids = append(ids, c.Step.ID)
+	}
+	events, err := r.e.store.Write(ctx, func(tx Tx) error {
+		st := r.e.newTxState(ctx, tx, 0)
+		recs, err := tx.LockSteps(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			c := byID[rec.ID]
+			if rec.Status != StepRunning || rec.LeaseOwner != r.e.workerID || rec.Attempts != c.Attempt {
+				continue
+			}
+			rec.Attempts--
+			rec.LeaseOwner, rec.LeaseUntil, rec.StartedAt = "", nil, nil
+			if err := st.move(rec, StepReady, "", "released at shutdown before it started"); err != nil {
+				return err
+			}
+		}
+		return st.settle()
+	})
+	if err != nil {
+		r.e.log.Error("release claimed steps at shutdown; their leases will expire", "err", err)
+		return
+	}
+	r.e.publish(events)
+	r.e.signalWork()
+	r.e.log.Info("released claimed steps", "steps", len(ids))
+}
+
+// leaseFor is how long a claim may run before another replica retries it.
+func (e *Engine) leaseFor(def *StepDef) time.Duration {
+	cfg := RunnerConfig{}
+	if r := e.runner(); r != nil {
+		cfg = r.cfg
+	}
+	cfg.defaults()
+	if def.Callout != nil {
+		return def.Callout.Timeout + cfg.LeaseGrace
+	}
+	return cfg.ActionLease
+}
