@@ -107,7 +107,6 @@ func (e *Engine) catalogOptions() CatalogOptions {
 	return CatalogOptions{Actions: e.ActionNames(), Getenv: e.getenv}
 }
 
-
 // ImportCatalog validates a catalog document completely and stores it as
 // the next version, which becomes current. Errors: INVALID_CATALOG with
 // every problem and its path; nothing is stored then.

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batonhq/baton/ent"
-	"github.com/batonhq/baton/ent/order"
-	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/order"
+	"github.com/batonhq/baton/ent/step"
 )
 
 // systems is a fake set of external systems: a real HTTP server whose

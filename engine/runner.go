@@ -60,17 +60,17 @@ func (c *RunnerConfig) defaults() {
 // the poller claims READY steps others left (or recovered ones); the timer
 // loop moves due retries, pauses, expired leases and jeopardy.
 type runner struct {
-	e        *Engine
-	cfg      RunnerConfig
-	ctx      context.Context // cancelled by Stop's deadline
-	cancel   context.CancelFunc
-	sem      chan struct{}
-	outcomes chan Outcome
-	kick     chan struct{}
+	e         *Engine
+	cfg       RunnerConfig
+	ctx       context.Context // cancelled by Stop's deadline
+	cancel    context.CancelFunc
+	sem       chan struct{}
+	outcomes  chan Outcome
+	kick      chan struct{}
 	timerKick chan struct{}
-	stopping chan struct{}
-	inflight atomic.Int64
-	nextWake atomic.Int64 // unix nanos of the timer loop's next wake
+	stopping  chan struct{}
+	inflight  atomic.Int64
+	nextWake  atomic.Int64 // unix nanos of the timer loop's next wake
 
 	mu       sync.Mutex
 	released []*Claim // claimed but never started: handed back at Stop

@@ -487,7 +487,7 @@ func (t *txn) recordAssets(ctx context.Context, orderID int) error {
 		return fmt.Errorf("read lines for assets: %w", err)
 	}
 	type line struct {
-		id, qty, asset, acct int
+		id, qty, asset, acct    int
 		product, action, acctID string
 		attrs                   map[string]any
 	}
