@@ -1,0 +1,43 @@
+# Baton. `make test` on a fresh Debian machine installs and starts what the
+# tests need (PostgreSQL and Redis, throwaway, on 127.0.0.1) and runs them.
+
+GO ?= go
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build generate check-generate run test test-short vet fmt bench bench-go clean
+
+all: build
+
+build:
+	$(GO) build -o baton .
+
+# ent (client + graph/ent.graphqls), then gqlgen; see server.go.
+generate:
+	$(GO) generate ./...
+
+# CI: generated code must be exactly what the generators produce.
+check-generate: generate
+	@git diff --exit-code --stat -- ent graph gqlgen.yml || \
+		(echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph)" || \
+		(git status --porcelain -- ent graph; echo "generation created untracked files" >&2; exit 1)
+
+run:
+	$(GO) run .
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go' | grep -v -e '^ent/' -e '^graph/generated/' -e '^graph/model/')
+
+# Everything, against SQLite and against real PostgreSQL and Redis.
+test:
+	./.ci/with-services $(GO) test -race -count=1 -timeout 45m ./...
+
+# Without the services (SQLite only; PostgreSQL and Redis tests skip).
+test-short:
+	$(GO) test -count=1 ./...
+
+clean:
+	rm -f baton baton.db baton.db-wal baton.db-shm
