@@ -134,8 +134,8 @@ func TestOrderRunsToCompletion(t *testing.T) {
 			t.Fatal(err)
 		}
 		install := b.waitStep(t, rec.ID, "Install", step.StatusWAITING)
-		if install.Queue != "field-ops" {
-			t.Errorf("Install queue = %q; want field-ops", install.Queue)
+		if install.Queue == nil || *install.Queue != "field-ops" {
+			t.Errorf("Install queue = %v; want field-ops", install.Queue)
 		}
 		if err := b.engine.CompleteTask(engine.WithActor(b.ctx, "tech-7"), install.ID, map[string]any{"serial": "SN-1"}, "installed"); err != nil {
 			t.Fatalf("CompleteTask: %v", err)

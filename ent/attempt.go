@@ -31,9 +31,9 @@ type Attempt struct {
 	// HTTPStatus holds the value of the "http_status" field.
 	HTTPStatus *int `json:"http_status,omitempty"`
 	// Error holds the value of the "error" field.
-	Error string `json:"error,omitempty"`
+	Error *string `json:"error,omitempty"`
 	// Worker holds the value of the "worker" field.
-	Worker string `json:"worker,omitempty"`
+	Worker *string `json:"worker,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AttemptQuery when eager-loading is set.
 	Edges        AttemptEdges `json:"edges"`
@@ -135,13 +135,15 @@ func (_m *Attempt) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field error", values[i])
 			} else if value.Valid {
-				_m.Error = value.String
+				_m.Error = new(string)
+				*_m.Error = value.String
 			}
 		case attempt.FieldWorker:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field worker", values[i])
 			} else if value.Valid {
-				_m.Worker = value.String
+				_m.Worker = new(string)
+				*_m.Worker = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -204,11 +206,15 @@ func (_m *Attempt) String() string {
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
-	builder.WriteString("error=")
-	builder.WriteString(_m.Error)
+	if v := _m.Error; v != nil {
+		builder.WriteString("error=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
-	builder.WriteString("worker=")
-	builder.WriteString(_m.Worker)
+	if v := _m.Worker; v != nil {
+		builder.WriteString("worker=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -206,11 +206,11 @@ func (_c *AttemptCreate) createSpec() (*Attempt, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Error(); ok {
 		_spec.SetField(attempt.FieldError, field.TypeString, value)
-		_node.Error = value
+		_node.Error = &value
 	}
 	if value, ok := _c.mutation.Worker(); ok {
 		_spec.SetField(attempt.FieldWorker, field.TypeString, value)
-		_node.Worker = value
+		_node.Worker = &value
 	}
 	if nodes := _c.mutation.StepIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

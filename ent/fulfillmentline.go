@@ -39,7 +39,7 @@ type FulfillmentLine struct {
 	// Attributes holds the value of the "attributes" field.
 	Attributes map[string]interface{} `json:"attributes,omitempty"`
 	// line_id of the bundle line it belongs to
-	BundleKey string `json:"bundle_key,omitempty"`
+	BundleKey *string `json:"bundle_key,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -205,7 +205,8 @@ func (_m *FulfillmentLine) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field bundle_key", values[i])
 			} else if value.Valid {
-				_m.BundleKey = value.String
+				_m.BundleKey = new(string)
+				*_m.BundleKey = value.String
 			}
 		case fulfillmentline.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -302,8 +303,10 @@ func (_m *FulfillmentLine) String() string {
 	builder.WriteString("attributes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Attributes))
 	builder.WriteString(", ")
-	builder.WriteString("bundle_key=")
-	builder.WriteString(_m.BundleKey)
+	if v := _m.BundleKey; v != nil {
+		builder.WriteString("bundle_key=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

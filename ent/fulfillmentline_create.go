@@ -288,7 +288,7 @@ func (_c *FulfillmentLineCreate) createSpec() (*FulfillmentLine, *sqlgraph.Creat
 	}
 	if value, ok := _c.mutation.BundleKey(); ok {
 		_spec.SetField(fulfillmentline.FieldBundleKey, field.TypeString, value)
-		_node.BundleKey = value
+		_node.BundleKey = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(fulfillmentline.FieldCreatedAt, field.TypeTime, value)

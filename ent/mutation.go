@@ -2177,7 +2177,7 @@ func (m *AttemptMutation) Error() (r string, exists bool) {
 // OldError returns the old "error" field's value of the Attempt entity.
 // If the Attempt object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AttemptMutation) OldError(ctx context.Context) (v string, err error) {
+func (m *AttemptMutation) OldError(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldError is only allowed on UpdateOne operations")
 	}
@@ -2226,7 +2226,7 @@ func (m *AttemptMutation) Worker() (r string, exists bool) {
 // OldWorker returns the old "worker" field's value of the Attempt entity.
 // If the Attempt object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AttemptMutation) OldWorker(ctx context.Context) (v string, err error) {
+func (m *AttemptMutation) OldWorker(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldWorker is only allowed on UpdateOne operations")
 	}
@@ -4799,7 +4799,7 @@ func (m *FulfillmentLineMutation) BundleKey() (r string, exists bool) {
 // OldBundleKey returns the old "bundle_key" field's value of the FulfillmentLine entity.
 // If the FulfillmentLine object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *FulfillmentLineMutation) OldBundleKey(ctx context.Context) (v string, err error) {
+func (m *FulfillmentLineMutation) OldBundleKey(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldBundleKey is only allowed on UpdateOne operations")
 	}
@@ -7219,7 +7219,7 @@ func (m *OrderLineMutation) ParentLineID() (r string, exists bool) {
 // OldParentLineID returns the old "parent_line_id" field's value of the OrderLine entity.
 // If the OrderLine object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *OrderLineMutation) OldParentLineID(ctx context.Context) (v string, err error) {
+func (m *OrderLineMutation) OldParentLineID(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldParentLineID is only allowed on UpdateOne operations")
 	}
@@ -8555,7 +8555,7 @@ func (m *PlanMutation) SubjectID() (r string, exists bool) {
 // OldSubjectID returns the old "subject_id" field's value of the Plan entity.
 // If the Plan object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PlanMutation) OldSubjectID(ctx context.Context) (v string, err error) {
+func (m *PlanMutation) OldSubjectID(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSubjectID is only allowed on UpdateOne operations")
 	}
@@ -10603,7 +10603,7 @@ func (m *StepMutation) BundleKey() (r string, exists bool) {
 // OldBundleKey returns the old "bundle_key" field's value of the Step entity.
 // If the Step object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *StepMutation) OldBundleKey(ctx context.Context) (v string, err error) {
+func (m *StepMutation) OldBundleKey(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldBundleKey is only allowed on UpdateOne operations")
 	}
@@ -10724,7 +10724,7 @@ func (m *StepMutation) Queue() (r string, exists bool) {
 // OldQueue returns the old "queue" field's value of the Step entity.
 // If the Step object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *StepMutation) OldQueue(ctx context.Context) (v string, err error) {
+func (m *StepMutation) OldQueue(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldQueue is only allowed on UpdateOne operations")
 	}
@@ -10773,7 +10773,7 @@ func (m *StepMutation) Assignee() (r string, exists bool) {
 // OldAssignee returns the old "assignee" field's value of the Step entity.
 // If the Step object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *StepMutation) OldAssignee(ctx context.Context) (v string, err error) {
+func (m *StepMutation) OldAssignee(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldAssignee is only allowed on UpdateOne operations")
 	}
@@ -10822,7 +10822,7 @@ func (m *StepMutation) System() (r string, exists bool) {
 // OldSystem returns the old "system" field's value of the Step entity.
 // If the Step object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *StepMutation) OldSystem(ctx context.Context) (v string, err error) {
+func (m *StepMutation) OldSystem(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSystem is only allowed on UpdateOne operations")
 	}
@@ -11068,7 +11068,7 @@ func (m *StepMutation) Error() (r string, exists bool) {
 // OldError returns the old "error" field's value of the Step entity.
 // If the Step object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *StepMutation) OldError(ctx context.Context) (v string, err error) {
+func (m *StepMutation) OldError(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldError is only allowed on UpdateOne operations")
 	}
@@ -11117,7 +11117,7 @@ func (m *StepMutation) Note() (r string, exists bool) {
 // OldNote returns the old "note" field's value of the Step entity.
 // If the Step object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *StepMutation) OldNote(ctx context.Context) (v string, err error) {
+func (m *StepMutation) OldNote(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldNote is only allowed on UpdateOne operations")
 	}

@@ -31,7 +31,7 @@ type OrderLine struct {
 	// ParentRef holds the value of the "parent_ref" field.
 	ParentRef *int `json:"parent_ref,omitempty"`
 	// line_id of the parent line; empty for a root line
-	ParentLineID string `json:"parent_line_id,omitempty"`
+	ParentLineID *string `json:"parent_line_id,omitempty"`
 	// Action holds the value of the "action" field.
 	Action orderline.Action `json:"action,omitempty"`
 	// AssetID holds the value of the "asset_id" field.
@@ -187,7 +187,8 @@ func (_m *OrderLine) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field parent_line_id", values[i])
 			} else if value.Valid {
-				_m.ParentLineID = value.String
+				_m.ParentLineID = new(string)
+				*_m.ParentLineID = value.String
 			}
 		case orderline.FieldAction:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -304,8 +305,10 @@ func (_m *OrderLine) String() string {
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
-	builder.WriteString("parent_line_id=")
-	builder.WriteString(_m.ParentLineID)
+	if v := _m.ParentLineID; v != nil {
+		builder.WriteString("parent_line_id=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("action=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Action))

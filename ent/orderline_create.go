@@ -327,7 +327,7 @@ func (_c *OrderLineCreate) createSpec() (*OrderLine, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.ParentLineID(); ok {
 		_spec.SetField(orderline.FieldParentLineID, field.TypeString, value)
-		_node.ParentLineID = value
+		_node.ParentLineID = &value
 	}
 	if value, ok := _c.mutation.Action(); ok {
 		_spec.SetField(orderline.FieldAction, field.TypeEnum, value)

@@ -27,7 +27,7 @@ type Plan struct {
 	// orchestration type: "order" for sales orders, the startOrchestration type otherwise
 	Type string `json:"type,omitempty"`
 	// SubjectID holds the value of the "subject_id" field.
-	SubjectID string `json:"subject_id,omitempty"`
+	SubjectID *string `json:"subject_id,omitempty"`
 	// Context holds the value of the "context" field.
 	Context map[string]interface{} `json:"context,omitempty"`
 	// ContextHash holds the value of the "context_hash" field.
@@ -187,7 +187,8 @@ func (_m *Plan) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field subject_id", values[i])
 			} else if value.Valid {
-				_m.SubjectID = value.String
+				_m.SubjectID = new(string)
+				*_m.SubjectID = value.String
 			}
 		case plan.FieldContext:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -341,8 +342,10 @@ func (_m *Plan) String() string {
 	builder.WriteString("type=")
 	builder.WriteString(_m.Type)
 	builder.WriteString(", ")
-	builder.WriteString("subject_id=")
-	builder.WriteString(_m.SubjectID)
+	if v := _m.SubjectID; v != nil {
+		builder.WriteString("subject_id=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("context=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Context))

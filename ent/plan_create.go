@@ -356,7 +356,7 @@ func (_c *PlanCreate) createSpec() (*Plan, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.SubjectID(); ok {
 		_spec.SetField(plan.FieldSubjectID, field.TypeString, value)
-		_node.SubjectID = value
+		_node.SubjectID = &value
 	}
 	if value, ok := _c.mutation.Context(); ok {
 		_spec.SetField(plan.FieldContext, field.TypeJSON, value)

@@ -43,17 +43,17 @@ type Step struct {
 	// which instance of the definition: PLAN, BUNDLE:<line>, ITEM:<fulfillment line>, ACCOUNT:<account>
 	InstanceKey string `json:"instance_key,omitempty"`
 	// BundleKey holds the value of the "bundle_key" field.
-	BundleKey string `json:"bundle_key,omitempty"`
+	BundleKey *string `json:"bundle_key,omitempty"`
 	// Status holds the value of the "status" field.
 	Status step.Status `json:"status,omitempty"`
 	// Jeopardy holds the value of the "jeopardy" field.
 	Jeopardy step.Jeopardy `json:"jeopardy,omitempty"`
 	// manual task queue
-	Queue string `json:"queue,omitempty"`
+	Queue *string `json:"queue,omitempty"`
 	// Assignee holds the value of the "assignee" field.
-	Assignee string `json:"assignee,omitempty"`
+	Assignee *string `json:"assignee,omitempty"`
 	// callout target system
-	System string `json:"system,omitempty"`
+	System *string `json:"system,omitempty"`
 	// PointOfNoReturn holds the value of the "point_of_no_return" field.
 	PointOfNoReturn bool `json:"point_of_no_return,omitempty"`
 	// prerequisites neither COMPLETED nor SKIPPED
@@ -63,9 +63,9 @@ type Step struct {
 	// Output holds the value of the "output" field.
 	Output map[string]interface{} `json:"output,omitempty"`
 	// Error holds the value of the "error" field.
-	Error string `json:"error,omitempty"`
+	Error *string `json:"error,omitempty"`
 	// the last operator note
-	Note string `json:"note,omitempty"`
+	Note *string `json:"note,omitempty"`
 	// ReadyAt holds the value of the "ready_at" field.
 	ReadyAt *time.Time `json:"ready_at,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
@@ -293,7 +293,8 @@ func (_m *Step) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field bundle_key", values[i])
 			} else if value.Valid {
-				_m.BundleKey = value.String
+				_m.BundleKey = new(string)
+				*_m.BundleKey = value.String
 			}
 		case step.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -311,19 +312,22 @@ func (_m *Step) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field queue", values[i])
 			} else if value.Valid {
-				_m.Queue = value.String
+				_m.Queue = new(string)
+				*_m.Queue = value.String
 			}
 		case step.FieldAssignee:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field assignee", values[i])
 			} else if value.Valid {
-				_m.Assignee = value.String
+				_m.Assignee = new(string)
+				*_m.Assignee = value.String
 			}
 		case step.FieldSystem:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field system", values[i])
 			} else if value.Valid {
-				_m.System = value.String
+				_m.System = new(string)
+				*_m.System = value.String
 			}
 		case step.FieldPointOfNoReturn:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -355,13 +359,15 @@ func (_m *Step) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field error", values[i])
 			} else if value.Valid {
-				_m.Error = value.String
+				_m.Error = new(string)
+				*_m.Error = value.String
 			}
 		case step.FieldNote:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field note", values[i])
 			} else if value.Valid {
-				_m.Note = value.String
+				_m.Note = new(string)
+				*_m.Note = value.String
 			}
 		case step.FieldReadyAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -537,8 +543,10 @@ func (_m *Step) String() string {
 	builder.WriteString("instance_key=")
 	builder.WriteString(_m.InstanceKey)
 	builder.WriteString(", ")
-	builder.WriteString("bundle_key=")
-	builder.WriteString(_m.BundleKey)
+	if v := _m.BundleKey; v != nil {
+		builder.WriteString("bundle_key=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
@@ -546,14 +554,20 @@ func (_m *Step) String() string {
 	builder.WriteString("jeopardy=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Jeopardy))
 	builder.WriteString(", ")
-	builder.WriteString("queue=")
-	builder.WriteString(_m.Queue)
+	if v := _m.Queue; v != nil {
+		builder.WriteString("queue=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
-	builder.WriteString("assignee=")
-	builder.WriteString(_m.Assignee)
+	if v := _m.Assignee; v != nil {
+		builder.WriteString("assignee=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
-	builder.WriteString("system=")
-	builder.WriteString(_m.System)
+	if v := _m.System; v != nil {
+		builder.WriteString("system=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("point_of_no_return=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PointOfNoReturn))
@@ -567,11 +581,15 @@ func (_m *Step) String() string {
 	builder.WriteString("output=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Output))
 	builder.WriteString(", ")
-	builder.WriteString("error=")
-	builder.WriteString(_m.Error)
+	if v := _m.Error; v != nil {
+		builder.WriteString("error=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
-	builder.WriteString("note=")
-	builder.WriteString(_m.Note)
+	if v := _m.Note; v != nil {
+		builder.WriteString("note=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.ReadyAt; v != nil {
 		builder.WriteString("ready_at=")

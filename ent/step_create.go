@@ -616,7 +616,7 @@ func (_c *StepCreate) createSpec() (*Step, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.BundleKey(); ok {
 		_spec.SetField(step.FieldBundleKey, field.TypeString, value)
-		_node.BundleKey = value
+		_node.BundleKey = &value
 	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(step.FieldStatus, field.TypeEnum, value)
@@ -628,15 +628,15 @@ func (_c *StepCreate) createSpec() (*Step, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Queue(); ok {
 		_spec.SetField(step.FieldQueue, field.TypeString, value)
-		_node.Queue = value
+		_node.Queue = &value
 	}
 	if value, ok := _c.mutation.Assignee(); ok {
 		_spec.SetField(step.FieldAssignee, field.TypeString, value)
-		_node.Assignee = value
+		_node.Assignee = &value
 	}
 	if value, ok := _c.mutation.System(); ok {
 		_spec.SetField(step.FieldSystem, field.TypeString, value)
-		_node.System = value
+		_node.System = &value
 	}
 	if value, ok := _c.mutation.PointOfNoReturn(); ok {
 		_spec.SetField(step.FieldPointOfNoReturn, field.TypeBool, value)
@@ -656,11 +656,11 @@ func (_c *StepCreate) createSpec() (*Step, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Error(); ok {
 		_spec.SetField(step.FieldError, field.TypeString, value)
-		_node.Error = value
+		_node.Error = &value
 	}
 	if value, ok := _c.mutation.Note(); ok {
 		_spec.SetField(step.FieldNote, field.TypeString, value)
-		_node.Note = value
+		_node.Note = &value
 	}
 	if value, ok := _c.mutation.ReadyAt(); ok {
 		_spec.SetField(step.FieldReadyAt, field.TypeTime, value)

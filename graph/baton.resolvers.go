@@ -76,6 +76,47 @@ func (r *mutationResolver) StartOrchestration(ctx context.Context, typeArg strin
 	return r.planByID(ctx, id)
 }
 
+// CompleteTask is the resolver for the completeTask field.
+func (r *mutationResolver) CompleteTask(ctx context.Context, stepID int, output map[string]any, note *string) (*ent.Step, error) {
+	if err := r.Engine.CompleteTask(ctx, stepID, output, deref(note)); err != nil {
+		return nil, err
+	}
+	return r.stepByID(ctx, stepID)
+}
+
+// AssignTask is the resolver for the assignTask field.
+func (r *mutationResolver) AssignTask(ctx context.Context, stepID int, assignee *string) (*ent.Step, error) {
+	if err := r.Engine.AssignTask(ctx, stepID, deref(assignee)); err != nil {
+		return nil, err
+	}
+	return r.stepByID(ctx, stepID)
+}
+
+// RespondToCallout is the resolver for the respondToCallout field.
+func (r *mutationResolver) RespondToCallout(ctx context.Context, stepID int, success bool, output map[string]any, error *string) (*ent.Step, error) {
+	if err := r.Engine.RespondToCallout(ctx, stepID, success, output, deref(error)); err != nil {
+		return nil, err
+	}
+	return r.stepByID(ctx, stepID)
+}
+
+// Signal is the resolver for the signal field.
+func (r *mutationResolver) Signal(ctx context.Context, orderID int, event string, payload map[string]any) ([]*ent.Step, error) {
+	ids, err := r.Engine.Signal(ctx, orderID, event, payload)
+	if err != nil {
+		return nil, err
+	}
+	return r.stepsByID(ctx, ids)
+}
+
+// ResumeStep is the resolver for the resumeStep field.
+func (r *mutationResolver) ResumeStep(ctx context.Context, stepID int) (*ent.Step, error) {
+	if err := r.Engine.ResumeStep(ctx, stepID); err != nil {
+		return nil, err
+	}
+	return r.stepByID(ctx, stepID)
+}
+
 // Jeopardy is the resolver for the jeopardy field.
 func (r *orderResolver) Jeopardy(ctx context.Context, obj *ent.Order) (step.Jeopardy, error) {
 	h, err := loadersFor(ctx, r.Client).orderHealth.Load(ctx, obj.ID)

@@ -2,10 +2,13 @@ package graph
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -33,6 +36,10 @@ type Config struct {
 	DepthLimit int
 	// Transports are added before the HTTP ones (the websocket transport).
 	Transports []graphql.Transport
+	// Authenticate names the caller of a request, or refuses it with an
+	// UNAUTHENTICATED error; nil lets everyone in, named by the
+	// X-Baton-User header (or "anonymous").
+	Authenticate func(authorization string) (string, error)
 }
 
 // NewHandler returns the /graphql handler: POST and GET queries and
@@ -68,7 +75,57 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", p)
 	})
-	return Loaders(cfg.Client, srv)
+	return withActor(cfg.Authenticate, Loaders(cfg.Client, srv))
+}
+
+// withActor names the caller (recorded on the events of what they do) and
+// refuses requests that fail authentication.
+func withActor(auth func(string) (string, error), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor := r.Header.Get("X-Baton-User")
+		if auth != nil && r.Method != http.MethodOptions {
+			name, err := auth(r.Header.Get("Authorization"))
+			if err != nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				w.WriteHeader(http.StatusUnauthorized)
+				json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+					"message": err.Error(), "extensions": map[string]any{"code": "UNAUTHENTICATED"}}}})
+				return
+			}
+			actor = name
+		}
+		next.ServeHTTP(w, r.WithContext(engine.WithActor(r.Context(), actor)))
+	})
+}
+
+// TokenAuth reads "name:token,name:token" into an Authenticate function
+// that accepts `Bearer <token>` and names the caller; an empty spec
+// returns nil (no authentication).
+func TokenAuth(spec string) (func(string) (string, error), error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	tokens := map[string]string{}
+	for _, pair := range strings.Split(spec, ",") {
+		name, token, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || name == "" || len(token) < 16 {
+			return nil, fmt.Errorf("BATON_API_TOKENS: want name:token pairs with tokens of 16 characters or more")
+		}
+		tokens[token] = name
+	}
+	return func(authorization string) (string, error) {
+		token, ok := strings.CutPrefix(authorization, "Bearer ")
+		if !ok {
+			return "", engine.Errorf(engine.CodeUnauthenticated, "send Authorization: Bearer <token>")
+		}
+		for known, name := range tokens {
+			if subtle.ConstantTimeCompare([]byte(known), []byte(token)) == 1 {
+				return name, nil
+			}
+		}
+		return "", engine.Errorf(engine.CodeUnauthenticated, "unknown token")
+	}, nil
 }
 
 // connectionCosts makes a Relay connection cost its children times the

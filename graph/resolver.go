@@ -11,6 +11,7 @@ import (
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/plan"
+	"github.com/batonhq/baton/ent/step"
 )
 
 // Resolver is the root resolver; one per server.
@@ -35,4 +36,30 @@ func (r *Resolver) planByID(ctx context.Context, id int) (*ent.Plan, error) {
 		return nil, err
 	}
 	return q.Only(ctx)
+}
+
+func (r *Resolver) stepByID(ctx context.Context, id int) (*ent.Step, error) {
+	q, err := r.Client.Step.Query().Where(step.ID(id)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.Only(ctx)
+}
+
+func (r *Resolver) stepsByID(ctx context.Context, ids []int) ([]*ent.Step, error) {
+	if len(ids) == 0 {
+		return []*ent.Step{}, nil
+	}
+	q, err := r.Client.Step.Query().Where(step.IDIn(ids...)).Order(ent.Asc(step.FieldID)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.All(ctx)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -21,8 +21,8 @@ func (Attempt) Fields() []ent.Field {
 		field.Time("started_at").Immutable(),
 		field.Time("finished_at").Immutable(),
 		field.Int("http_status").Optional().Nillable().Immutable(),
-		field.Text("error").Optional().Immutable(),
-		field.String("worker").Optional().Immutable(),
+		field.Text("error").Optional().Nillable().Immutable(),
+		field.String("worker").Optional().Nillable().Immutable(),
 	}
 }
 

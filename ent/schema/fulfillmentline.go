@@ -30,7 +30,7 @@ func (FulfillmentLine) Fields() []ent.Field {
 		field.Enum("scope").Values("LINE", "BUNDLE", "ACCOUNT", "CONTEXT").Immutable(),
 		field.Int("quantity").Immutable(),
 		jsonMap("attributes", false),
-		field.String("bundle_key").Optional().Immutable().
+		field.String("bundle_key").Optional().Nillable().Immutable().
 			Comment("line_id of the bundle line it belongs to"),
 		field.Time("created_at").Immutable(),
 	}

@@ -26,7 +26,7 @@ func (OrderLine) Fields() []ent.Field {
 		jsonMap("attributes", false),
 		field.Int("parent_ref").Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
-		field.String("parent_line_id").Optional().Immutable().
+		field.String("parent_line_id").Optional().Nillable().Immutable().
 			Annotations(entgql.MapsTo("parentLineId")).
 			Comment("line_id of the parent line; empty for a root line"),
 		field.Enum("action").Values(engine.LineActionValues()...).Immutable(),

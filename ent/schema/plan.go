@@ -23,7 +23,7 @@ func (Plan) Fields() []ent.Field {
 		field.Enum("usage").Values(engine.UsageValues()...).Immutable(),
 		field.String("type").Immutable().
 			Comment("orchestration type: \"order\" for sales orders, the startOrchestration type otherwise"),
-		field.String("subject_id").Optional().Immutable(),
+		field.String("subject_id").Optional().Nillable().Immutable(),
 		jsonMap("context", true),
 		field.String("context_hash").Optional().Immutable().Sensitive().
 			Annotations(entgql.Skip()),

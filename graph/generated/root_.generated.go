@@ -152,8 +152,13 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AssignTask         func(childComplexity int, stepID int, assignee *string) int
+		CompleteTask       func(childComplexity int, stepID int, output map[string]any, note *string) int
 		EnrichOrder        func(childComplexity int, orderID int, attributes map[string]any, lineAttributes []*model.LineAttributesInput) int
 		ImportCatalog      func(childComplexity int, document string) int
+		RespondToCallout   func(childComplexity int, stepID int, success bool, output map[string]any, error *string) int
+		ResumeStep         func(childComplexity int, stepID int) int
+		Signal             func(childComplexity int, orderID int, event string, payload map[string]any) int
 		StartOrchestration func(childComplexity int, typeArg string, subjectID string, context map[string]any) int
 		SubmitOrder        func(childComplexity int, input model.SubmitOrderInput) int
 	}
@@ -850,6 +855,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FulfillmentLineEdge.Node(childComplexity), true
 
+	case "Mutation.assignTask":
+		if e.ComplexityRoot.Mutation.AssignTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignTask(childComplexity, args["stepId"].(int), args["assignee"].(*string)), true
+	case "Mutation.completeTask":
+		if e.ComplexityRoot.Mutation.CompleteTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteTask(childComplexity, args["stepId"].(int), args["output"].(map[string]any), args["note"].(*string)), true
 	case "Mutation.enrichOrder":
 		if e.ComplexityRoot.Mutation.EnrichOrder == nil {
 			break
@@ -872,6 +899,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportCatalog(childComplexity, args["document"].(string)), true
+	case "Mutation.respondToCallout":
+		if e.ComplexityRoot.Mutation.RespondToCallout == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_respondToCallout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RespondToCallout(childComplexity, args["stepId"].(int), args["success"].(bool), args["output"].(map[string]any), args["error"].(*string)), true
+	case "Mutation.resumeStep":
+		if e.ComplexityRoot.Mutation.ResumeStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeStep(childComplexity, args["stepId"].(int)), true
+	case "Mutation.signal":
+		if e.ComplexityRoot.Mutation.Signal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Signal(childComplexity, args["orderId"].(int), args["event"].(string), args["payload"].(map[string]any)), true
 	case "Mutation.startOrchestration":
 		if e.ComplexityRoot.Mutation.StartOrchestration == nil {
 			break
@@ -2229,6 +2289,35 @@ type Mutation {
   and condition match. Idempotent on (type, subjectId).
   """
   startOrchestration(type: String!, subjectId: String!, context: JSON!): Plan!
+}
+
+extend type Mutation {
+  """
+  Complete a manual task waiting in its queue, so its dependents proceed.
+  Errors: NOT_FOUND; INVALID_STATE when the step is not a waiting MANUAL_TASK.
+  """
+  completeTask(stepId: ID!, output: JSON, note: String): Step!
+  """
+  Assign a manual task (null or empty unassigns). Errors: NOT_FOUND;
+  INVALID_STATE when the step is not an open MANUAL_TASK.
+  """
+  assignTask(stepId: ID!, assignee: String): Step!
+  """
+  The answer to a callout its system accepted with 202. success completes the
+  step (output is the answer; the callout's set mappings see it as
+  response.body); failure sends it to fallout with the error. Exactly one
+  answer is accepted: a duplicate or late one is INVALID_STATE and changes
+  nothing.
+  """
+  respondToCallout(stepId: ID!, success: Boolean!, output: JSON, error: String): Step!
+  """
+  Deliver an event to an order: every pause of its plan waiting for the event
+  completes and is returned; a pause not waiting yet completes when it becomes
+  ready. Errors: NOT_FOUND; BAD_USER_INPUT for an empty event.
+  """
+  signal(orderId: ID!, event: String!, payload: JSON): [Step!]!
+  "Complete a waiting pause by hand. Errors: NOT_FOUND; INVALID_STATE."
+  resumeStep(stepId: ID!): Step!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphqls", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
