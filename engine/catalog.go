@@ -229,12 +229,89 @@ func (c *compiler) problem(path, format string, args ...any) {
 }
 
 func (c *compiler) expr(path, src string, env any, kind exprKind) *Expr {
+	if d, ok := env.(checkedEnv); ok {
+		// Check against what the place really offers, then compile for the
+		// environment the engine runs it with.
+		if _, err := compileExpr(src, d.check, kind); err != nil {
+			c.problem(path, "expression does not compile: %s", oneLine(err.Error()))
+			return &Expr{}
+		}
+		env = d.run
+	}
 	e, err := compileExpr(src, env, kind)
 	if err != nil {
 		c.problem(path, "expression does not compile: %s", oneLine(err.Error()))
 		return &Expr{}
 	}
 	return e
+}
+
+// checkedEnv compiles an expression against check (the names available
+// where it appears) to report misuse, and runs it against run.
+type checkedEnv struct{ check, run any }
+
+// The environments steps' expressions are checked against, by usage and
+// scope: an ITEM step sees `item`, a PLAN step does not; a SALES step sees
+// `order`, a GENERIC one `context`.
+type (
+	salesPlanEnv struct {
+		Helpers
+		Order   *OrderView   `expr:"order"`
+		Account *AccountView `expr:"account"`
+		Step    *StepView    `expr:"step"`
+	}
+	salesBundleEnv struct {
+		salesPlanEnv
+		Bundle *LineView `expr:"bundle"`
+	}
+	salesItemEnv struct {
+		salesBundleEnv
+		Item *ItemView `expr:"item"`
+	}
+	genericPlanEnv struct {
+		Helpers
+		Context   map[string]any `expr:"context"`
+		Type      string         `expr:"type"`
+		SubjectID string         `expr:"subjectId"`
+		Step      *StepView      `expr:"step"`
+	}
+	genericItemEnv struct {
+		genericPlanEnv
+		Item *ItemView `expr:"item"`
+	}
+)
+
+// stepEnvs returns the environments of a step definition's expressions.
+func stepEnvs(usage Usage, scope Scope) (step, response checkedEnv) {
+	var check, respCheck any
+	switch {
+	case usage == UsageGeneric && scope == ScopeItem:
+		check, respCheck = genericItemEnv{}, struct {
+			genericItemEnv
+			Response *ResponseView `expr:"response"`
+		}{}
+	case usage == UsageGeneric:
+		check, respCheck = genericPlanEnv{}, struct {
+			genericPlanEnv
+			Response *ResponseView `expr:"response"`
+		}{}
+	case scope == ScopeItem:
+		check, respCheck = salesItemEnv{}, struct {
+			salesItemEnv
+			Response *ResponseView `expr:"response"`
+		}{}
+	case scope == ScopeBundle:
+		check, respCheck = salesBundleEnv{}, struct {
+			salesBundleEnv
+			Response *ResponseView `expr:"response"`
+		}{}
+	default:
+		check, respCheck = salesPlanEnv{}, struct {
+			salesPlanEnv
+			Response *ResponseView `expr:"response"`
+		}{}
+	}
+	return checkedEnv{check: check, run: StepEnv{}}, checkedEnv{check: respCheck, run: ResponseEnv{}}
 }
 
 func oneLine(s string) string {
@@ -264,6 +341,14 @@ func expandEnv(s string, getenv func(string) string) string {
 		}
 		return sub[3]
 	})
+}
+
+// article puts "a" or "an" before a word.
+func article(w string) string {
+	if w != "" && strings.ContainsRune("AEIOUaeiou", rune(w[0])) {
+		return "an " + w
+	}
+	return "a " + w
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -361,23 +446,32 @@ func (c *compiler) retry(path string, r *RetryDoc, def RetryPolicy) RetryPolicy 
 	if r == nil {
 		return def
 	}
+	// A block that names a policy (or writes a backoff or a schedule) takes
+	// only what it writes; a block with only max or maxBackoff keeps the
+	// inherited policy and changes just that.
 	p := def
+	if r.Policy != "" || r.Backoff.Set() || r.Schedule != nil {
+		p = RetryPolicy{Max: def.Max}
+	}
 	if r.Max != nil {
 		if *r.Max < 0 {
 			c.problem(path+".max", "max must be 0 (no retries) or more")
 		}
 		p.Max = *r.Max
 	}
-	p.Backoff = c.duration(path+".backoff", r.Backoff)
-	p.MaxBackoff = c.duration(path+".maxBackoff", r.MaxBackoff)
-	p.Schedule = nil
+	if r.Backoff.Set() {
+		p.Backoff = c.duration(path+".backoff", r.Backoff)
+	}
+	if r.MaxBackoff.Set() {
+		p.MaxBackoff = c.duration(path+".maxBackoff", r.MaxBackoff)
+	}
 	for i, d := range r.Schedule {
 		p.Schedule = append(p.Schedule, c.duration(fmt.Sprintf("%s.schedule[%d]", path, i), d))
 	}
 	switch pol := RetryPolicyKind(strings.ToUpper(r.Policy)); pol {
 	case "":
 		switch {
-		case len(p.Schedule) > 0:
+		case r.Schedule != nil:
 			p.Policy = RetrySchedule
 		case r.Backoff.Set() && p.Backoff > 0:
 			p.Policy = RetryFixed
@@ -393,7 +487,7 @@ func (c *compiler) retry(path string, r *RetryDoc, def RetryPolicy) RetryPolicy 
 		c.problem(path+".schedule", "a SCHEDULE policy needs a schedule, e.g. [10s, 1h, 24h]")
 	}
 	if (p.Policy == RetryFixed || p.Policy == RetryExponential) && p.Backoff == 0 {
-		c.problem(path+".backoff", "a %s policy needs a backoff duration", p.Policy)
+		c.problem(path+".backoff", "%s policy needs a backoff duration", article(string(p.Policy)))
 	}
 	if p.Policy == RetryExponential && p.MaxBackoff == 0 {
 		p.MaxBackoff = 5 * time.Minute
@@ -402,6 +496,7 @@ func (c *compiler) retry(path string, r *RetryDoc, def RetryPolicy) RetryPolicy 
 }
 
 func (c *compiler) products(cat *Catalog) {
+	duplicate := map[int]bool{}
 	for i, p := range c.doc.Products {
 		path := fmt.Sprintf("products[%d]", i)
 		if p == nil {
@@ -413,6 +508,7 @@ func (c *compiler) products(cat *Catalog) {
 		}
 		if _, dup := cat.Products[p.Code]; dup {
 			c.problem(path+".code", "duplicate product code %q", p.Code)
+			duplicate[i] = true
 			continue
 		}
 		def := &ProductDef{Code: p.Code, Name: p.Name, Attributes: p.Attributes}
@@ -427,7 +523,7 @@ func (c *compiler) products(cat *Catalog) {
 	}
 	// Components, once every product is known.
 	for i, p := range c.doc.Products {
-		if p == nil {
+		if p == nil || duplicate[i] {
 			continue
 		}
 		def := cat.Products[p.Code]
@@ -734,14 +830,13 @@ func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc 
 			c.problem(path+".product", "product applies to ITEM and BUNDLE steps, not %s", def.Scope)
 		}
 	}
-	env := StepEnv{}
+	env, respEnv := stepEnvs(sc.Usage, def.Scope)
 	def.When = c.expr(path+".when", st.When, env, boolValue)
 	def.EstimatedDuration = c.duration(path+".estimatedDuration", st.EstimatedDuration)
 	def.JeopardyThreshold = c.duration(path+".jeopardyThreshold", st.JeopardyThreshold)
 	if st.JeopardyThreshold.Set() && !st.EstimatedDuration.Set() {
 		c.problem(path+".jeopardyThreshold", "a jeopardy threshold needs an estimatedDuration")
-	}
-	if def.JeopardyThreshold > def.EstimatedDuration {
+	} else if def.JeopardyThreshold > def.EstimatedDuration {
 		c.problem(path+".jeopardyThreshold", "threshold %s is longer than the estimated duration %s", st.JeopardyThreshold.Text, st.EstimatedDuration.Text)
 	}
 	def.Retry = DefaultCalloutRetry
@@ -750,16 +845,16 @@ func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc 
 	want := map[StepType]string{Callout: "callout", AutoTask: "auto", ManualTask: "task", Pause: "pause"}[def.Type]
 	for _, b := range []string{"callout", "auto", "task", "pause"} {
 		if blocks[b] && b != want {
-			c.problem(path+"."+b, "a %s step takes no %s block", def.Type, b)
+			c.problem(path+"."+b, "%s step takes no %s block", article(string(def.Type)), b)
 		}
 	}
 	if want != "" && !blocks[want] {
-		c.problem(path+"."+want, "a %s step needs a %s block", def.Type, want)
+		c.problem(path+"."+want, "%s step needs %s block", article(string(def.Type)), article(want))
 	}
 	switch def.Type {
 	case Callout:
 		if st.Callout != nil {
-			def.Callout = c.callout(cat, path+".callout", st.Callout)
+			def.Callout = c.callout(cat, path+".callout", st.Callout, env, respEnv, def.Scope == ScopeItem)
 			if def.Callout.System != nil {
 				def.Retry = def.Callout.System.Retry
 			}
@@ -801,7 +896,7 @@ func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc 
 	return def
 }
 
-func (c *compiler) callout(cat *Catalog, path string, d *CalloutDoc) *CalloutDef {
+func (c *compiler) callout(cat *Catalog, path string, d *CalloutDoc, env, respEnv checkedEnv, hasItem bool) *CalloutDef {
 	co := &CalloutDef{Method: strings.ToUpper(d.Method), Path: d.Path}
 	if co.Method == "" {
 		co.Method = "POST"
@@ -819,7 +914,6 @@ func (c *compiler) callout(cat *Catalog, path string, d *CalloutDoc) *CalloutDef
 		co.System = sys
 		co.Timeout = sys.Timeout
 	}
-	env := StepEnv{}
 	if strings.HasPrefix(d.Path, "=") {
 		co.PathX = c.expr(path+".path", strings.TrimPrefix(d.Path, "="), env, anyValue)
 	} else if d.Path != "" && !strings.HasPrefix(d.Path, "/") {
@@ -830,12 +924,15 @@ func (c *compiler) callout(cat *Catalog, path string, d *CalloutDoc) *CalloutDef
 	if t := c.duration(path+".timeout", d.Timeout); t > 0 {
 		co.Timeout = t
 	}
-	for _, a := range c.assignments(path+".set", d.Set, ResponseEnv{}) {
+	for _, a := range c.assignments(path+".set", d.Set, respEnv) {
 		switch {
 		case strings.HasPrefix(a.Name, "order."):
 			a.Target, a.Name = "order", strings.TrimPrefix(a.Name, "order.")
 		case strings.HasPrefix(a.Name, "item."):
 			a.Target, a.Name = "item", strings.TrimPrefix(a.Name, "item.")
+			if !hasItem {
+				c.problem(path+".set", "set key %q: only ITEM steps have an item to write to", "item."+a.Name)
+			}
 		}
 		if a.Name == "" || strings.Contains(a.Name, ".") {
 			c.problem(path+".set", "set key %q: use attr, order.attr or item.attr", a.Name)

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -191,7 +194,8 @@ type Duration struct {
 // UnmarshalYAML keeps the text; parsing happens in ParseDuration.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: a duration must be a string like \"30s\"", n.Line)
+		// A TypeError: the decoder records it with its line and goes on.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a duration must be a string like \"30s\"", n.Line)}}
 	}
 	d.Text = n.Value
 	d.D, d.Err = ParseDuration(n.Value)
@@ -210,11 +214,19 @@ func ParseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
+	orig := s
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("negative duration %q", orig)
+	}
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, fmt.Errorf("bad duration %q", s)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 15m, 24h, 2d)", orig)
+		}
+		const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
+		if n > maxDays {
+			return 0, fmt.Errorf("duration %q is too long", orig)
 		}
 		days = time.Duration(n) * 24 * time.Hour
 		s = s[i+1:]
@@ -224,10 +236,13 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 15m, 24h, 2d)", s)
+		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 15m, 24h, 2d)", orig)
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
+		return 0, fmt.Errorf("negative duration %q", orig)
+	}
+	if days > math.MaxInt64-d {
+		return 0, fmt.Errorf("duration %q is too long", orig)
 	}
 	return days + d, nil
 }
@@ -243,13 +258,16 @@ func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	case yaml.SequenceNode:
 		var s []string
-		if err := n.Decode(&s); err != nil {
-			return err
+		for _, item := range n.Content {
+			if item.Kind != yaml.ScalarNode {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a step name", item.Line)}}
+			}
+			s = append(s, item.Value)
 		}
 		*l = s
 		return nil
 	}
-	return fmt.Errorf("line %d: expected a step name or a list of step names", n.Line)
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a step name or a list of step names", n.Line)}}
 }
 
 // ParseCatalogDocument reads a YAML or JSON catalog document. Unknown keys
@@ -264,6 +282,10 @@ func ParseCatalogDocument(text string) (*CatalogDocument, []Problem) {
 	dec.KnownFields(true)
 	err := dec.Decode(&doc)
 	if err == nil {
+		var more yaml.Node
+		if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+			return nil, []Problem{{Message: "the file holds more than one YAML document (---); a catalog is one document"}}
+		}
 		return &doc, nil
 	}
 	var te *yaml.TypeError
