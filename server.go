@@ -34,6 +34,7 @@ import (
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/redisbus"
 	"github.com/batonhq/baton/examples/sandbox"
 	"github.com/batonhq/baton/graph"
 	"github.com/batonhq/baton/graph/playground"
@@ -160,6 +161,35 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := importStartupCatalog(ctx, eng, cfg, log); err != nil {
 		return err
 	}
+	// The live feed: a hub per process, fed by this process's commits
+	// directly and by the other replicas through the broker.
+	var broker engine.Broker = engine.NewLocalBroker()
+	var redisPing func(context.Context) error
+	if cfg.RedisURL != "" {
+		bus, err := redisbus.Open(ctx, cfg.RedisURL, eng.WorkerID(), log)
+		if err != nil {
+			return err
+		}
+		broker = bus
+		redisPing = func(ctx context.Context) error { return bus.Client().Ping(ctx).Err() }
+	}
+	defer broker.Close()
+	hub := engine.NewHub(store, engine.HubConfig{Logger: log})
+	eng.SetPublisher(func(events []*engine.Event) {
+		hub.Ingest(events)
+		if err := broker.Publish(context.Background(), events); err != nil {
+			log.Warn("publish events", "err", err)
+		}
+	})
+	eng.SetWorkSignaler(func() {
+		if err := broker.Signal(context.Background()); err != nil {
+			log.Warn("signal work", "err", err)
+		}
+	})
+	if err := hub.Start(ctx, broker, eng.NotifyWork); err != nil {
+		return err
+	}
+	defer hub.Close()
 	if err := eng.Start(engine.RunnerConfig{Workers: cfg.Workers}); err != nil {
 		return err
 	}
@@ -179,7 +209,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.Config{Client: store.Client(), Engine: eng, Logger: log, Authenticate: auth}))
+	mux.Handle("/graphql", graph.NewHandler(graph.Config{Client: store.Client(), Engine: eng, Hub: hub, Logger: log,
+		Authenticate: auth, AllowedOrigins: splitList(cfg.AllowedOrigins)}))
 	if cfg.Sandbox {
 		mux.Handle("/sandbox/", http.StripPrefix("/sandbox", &sandbox.Handler{MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}))
 	}
@@ -193,6 +224,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		if err := store.DB().PingContext(ctx); err != nil {
 			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
 			return
+		}
+		if redisPing != nil {
+			if err := redisPing(ctx); err != nil {
+				http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		w.Write([]byte("ready\n"))
 	})
@@ -251,6 +288,16 @@ func importStartupCatalog(ctx context.Context, eng *engine.Engine, cfg config, l
 	}
 	log.Info("catalog imported", "version", rec.Version, "source", source)
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // loopbackAddr turns a listen address into one this host can call.

@@ -19,6 +19,12 @@ const (
 	CodeForbidden           Code = "FORBIDDEN"
 	CodePastPointOfNoReturn Code = "PAST_POINT_OF_NO_RETURN"
 	CodeInvalidState        Code = "INVALID_STATE"
+	// CodeSlowSubscriber ends a subscription that fell too far behind the
+	// live feed; it can resume by cursor.
+	CodeSlowSubscriber Code = "SLOW_SUBSCRIBER"
+	// CodeUnavailable: the server is shutting down or a dependency is
+	// down; try again (subscriptions: resubscribe with your last cursor).
+	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeInternal is everything else: a bug or a failing dependency. Its
 	// message is not shown to clients.
 	CodeInternal Code = "INTERNAL"

@@ -27,6 +27,10 @@ type Store interface {
 	AccountState(ctx context.Context, accountID string) (*AccountState, error)
 	// EventsAfter returns up to limit events with id > after, in id order.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// EventsFor is EventsAfter narrowed to one order or plan (zero: any).
+	EventsFor(ctx context.Context, after int64, orderID, planID, limit int) ([]*Event, error)
+	// LastEventID is the id of the newest event (0 when there is none).
+	LastEventID(ctx context.Context) (int64, error)
 	// NextDue returns the earliest timer of any step (wake_at, lease_until,
 	// jeopardy_at), or ok false when none is armed.
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)

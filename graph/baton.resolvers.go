@@ -201,7 +201,33 @@ func (r *queryResolver) PreviewOrder(ctx context.Context, input model.SubmitOrde
 	return preview(p), nil
 }
 
+// StepStatusChanged is the resolver for the stepStatusChanged field.
+func (r *subscriptionResolver) StepStatusChanged(ctx context.Context, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) (<-chan *model.Event, error) {
+	return r.subscribe(ctx, filter(orderID, planID, queue, stepKinds(kinds)), after)
+}
+
+// JeopardyChanged is the resolver for the jeopardyChanged field.
+func (r *subscriptionResolver) JeopardyChanged(ctx context.Context, orderID *int, planID *int, queue *string, after *string) (<-chan *model.Event, error) {
+	return r.subscribe(ctx, filter(orderID, planID, queue, []model.EventKind{model.EventKindJeopardy}), after)
+}
+
+// OrderStatusChanged is the resolver for the orderStatusChanged field.
+func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderID *int, after *string) (<-chan *model.Event, error) {
+	return r.subscribe(ctx, filter(orderID, nil, nil, []model.EventKind{model.EventKindOrderStatus}), after)
+}
+
+// Events is the resolver for the events field.
+func (r *subscriptionResolver) Events(ctx context.Context, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) (<-chan *model.Event, error) {
+	return r.subscribe(ctx, filter(orderID, planID, queue, kinds), after)
+}
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// Subscription returns generated.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	mutationResolver     struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

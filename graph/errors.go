@@ -23,6 +23,8 @@ var codes = map[engine.Code]string{
 	engine.CodeForbidden:           "FORBIDDEN",
 	engine.CodePastPointOfNoReturn: "PAST_POINT_OF_NO_RETURN",
 	engine.CodeInvalidState:        "INVALID_STATE",
+	engine.CodeSlowSubscriber:      "SLOW_SUBSCRIBER",
+	engine.CodeUnavailable:         "UNAVAILABLE",
 	engine.CodeInternal:            "INTERNAL_SERVER_ERROR",
 }
 

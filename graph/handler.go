@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -16,12 +19,14 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
+	"github.com/batonhq/baton/graph/wsgorilla"
 )
 
 // Config configures the GraphQL handler. Client and Engine are required.
@@ -34,8 +39,13 @@ type Config struct {
 	ComplexityLimit int
 	// DepthLimit caps selection nesting outside introspection (default 15).
 	DepthLimit int
-	// Transports are added before the HTTP ones (the websocket transport).
-	Transports []graphql.Transport
+	// Hub serves subscriptions; nil disables the websocket transport.
+	Hub *engine.Hub
+	// AllowedOrigins are websocket origins allowed besides same-origin and
+	// localhost ("*" allows any).
+	AllowedOrigins []string
+	// KeepAlive is the websocket ping interval (default 15s).
+	KeepAlive time.Duration
 	// Authenticate names the caller of a request, or refuses it with an
 	// UNAUTHENTICATED error; nil lets everyone in, named by the
 	// X-Baton-User header (or "anonymous").
@@ -56,11 +66,14 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.DepthLimit == 0 {
 		cfg.DepthLimit = 15
 	}
-	gc := generated.Config{Resolvers: &Resolver{Client: cfg.Client, Engine: cfg.Engine}}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	gc := generated.Config{Resolvers: &Resolver{Client: cfg.Client, Engine: cfg.Engine, Hub: cfg.Hub, Logger: cfg.Logger}}
 	connectionCosts(&gc.Complexity)
 	srv := handler.New(generated.NewExecutableSchema(gc))
-	for _, t := range cfg.Transports {
-		srv.AddTransport(t)
+	if cfg.Hub != nil {
+		srv.AddTransport(websocketTransport(cfg))
 	}
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -78,12 +91,56 @@ func NewHandler(cfg Config) http.Handler {
 	return withActor(cfg.Authenticate, Loaders(cfg.Client, srv))
 }
 
+// websocketTransport serves subscriptions over gorilla/websocket, in both
+// the graphql-transport-ws and the legacy graphql-ws protocol. The
+// connection_init payload authenticates the connection (browsers cannot
+// set headers on websockets): {"authorization": "Bearer <token>"} when
+// tokens are configured, {"user": "<name>"} otherwise.
+func websocketTransport(cfg Config) transport.Websocket {
+	return transport.Websocket{
+		Implementation: wsgorilla.Implementation{Upgrader: websocket.Upgrader{
+			CheckOrigin: wsgorilla.OriginChecker(cfg.AllowedOrigins),
+			// Offer the current protocol first to clients that speak both.
+			Subprotocols:    []string{"graphql-transport-ws", "graphql-ws"},
+			ReadBufferSize:  4096,
+			WriteBufferSize: 4096,
+		}},
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: cfg.KeepAlive,
+		PingPongInterval:      cfg.KeepAlive,
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			actor := p.GetString("user")
+			if actor == "" {
+				actor = engine.ActorFrom(ctx)
+			}
+			if cfg.Authenticate != nil {
+				name, err := cfg.Authenticate(p.Authorization())
+				if err != nil {
+					ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+					ctx = transport.AppendCloseReason(ctx, err.Error())
+					return ctx, nil, err
+				}
+				actor = name
+			}
+			return engine.WithActor(ctx, actor), nil, nil
+		},
+		ErrorFunc: func(ctx context.Context, err error) {
+			if errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure) {
+				return
+			}
+			cfg.Logger.Debug("graphql websocket", "err", err)
+		},
+	}
+}
+
 // withActor names the caller (recorded on the events of what they do) and
-// refuses requests that fail authentication.
+// refuses requests that fail authentication. Websocket upgrades
+// authenticate in connection_init instead.
 func withActor(auth func(string) (string, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor := r.Header.Get("X-Baton-User")
-		if auth != nil && r.Method != http.MethodOptions {
+		upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		if auth != nil && r.Method != http.MethodOptions && !upgrade {
 			name, err := auth(r.Header.Get("Authorization"))
 			if err != nil {
 				w.Header().Set("Content-Type", "application/json")

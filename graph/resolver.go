@@ -6,6 +6,7 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/ent"
@@ -18,6 +19,15 @@ import (
 type Resolver struct {
 	Client *ent.Client
 	Engine *engine.Engine
+	Hub    *engine.Hub
+	Logger *slog.Logger
+}
+
+func (r *Resolver) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.Default()
+	}
+	return r.Logger
 }
 
 // orderByID reads an order with the fields the request selects, eagerly:

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -141,9 +142,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// migrateMu serializes migrations within a process: ent's migration
+// writes to the package-level table descriptions it reads.
+var migrateMu sync.Mutex
+
 // migrate creates or updates the schema. On PostgreSQL an advisory lock
 // makes replicas that start together migrate one after the other.
 func (s *Store) migrate(ctx context.Context, drvName string) error {
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -415,4 +422,34 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]*eng
 		return nil, fmt.Errorf("events after %d: %w", after, err)
 	}
 	return scanEvents(rows)
+}
+
+// EventsFor implements engine.Store.
+func (s *Store) EventsFor(ctx context.Context, after int64, orderID, planID, limit int) ([]*engine.Event, error) {
+	q := `SELECT ` + eventColumns + ` FROM events WHERE id > $1`
+	args := []any{after}
+	if orderID != 0 {
+		args = append(args, orderID)
+		q += fmt.Sprintf(" AND order_id = $%d", len(args))
+	}
+	if planID != 0 {
+		args = append(args, planID)
+		q += fmt.Sprintf(" AND plan_id = $%d", len(args))
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	return scanEvents(rows)
+}
+
+// LastEventID implements engine.Store.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return id.Int64, nil
 }

@@ -29,6 +29,7 @@ type ResolverRoot interface {
 	Order() OrderResolver
 	Plan() PlanResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -120,6 +121,30 @@ type ComplexityRoot struct {
 	CatalogVersionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Event struct {
+		Actor   func(childComplexity int) int
+		At      func(childComplexity int) int
+		Cursor  func(childComplexity int) int
+		From    func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Note    func(childComplexity int) int
+		OrderID func(childComplexity int) int
+		PlanID  func(childComplexity int) int
+		Step    func(childComplexity int) int
+		To      func(childComplexity int) int
+	}
+
+	EventStep struct {
+		Assignee func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Jeopardy func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Queue    func(childComplexity int) int
+		Status   func(childComplexity int) int
+		System   func(childComplexity int) int
+		Type     func(childComplexity int) int
 	}
 
 	FulfillmentLine struct {
@@ -380,6 +405,13 @@ type ComplexityRoot struct {
 		Position func(childComplexity int) int
 		Scenario func(childComplexity int) int
 		Steps    func(childComplexity int) int
+	}
+
+	Subscription struct {
+		Events             func(childComplexity int, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) int
+		JeopardyChanged    func(childComplexity int, orderID *int, planID *int, queue *string, after *string) int
+		OrderStatusChanged func(childComplexity int, orderID *int, after *string) int
+		StepStatusChanged  func(childComplexity int, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) int
 	}
 }
 
@@ -731,6 +763,116 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogVersionEdge.Node(childComplexity), true
+
+	case "Event.actor":
+		if e.ComplexityRoot.Event.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Actor(childComplexity), true
+	case "Event.at":
+		if e.ComplexityRoot.Event.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.At(childComplexity), true
+	case "Event.cursor":
+		if e.ComplexityRoot.Event.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Cursor(childComplexity), true
+	case "Event.from":
+		if e.ComplexityRoot.Event.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.From(childComplexity), true
+	case "Event.kind":
+		if e.ComplexityRoot.Event.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Kind(childComplexity), true
+	case "Event.note":
+		if e.ComplexityRoot.Event.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Note(childComplexity), true
+	case "Event.orderId":
+		if e.ComplexityRoot.Event.OrderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.OrderID(childComplexity), true
+	case "Event.planId":
+		if e.ComplexityRoot.Event.PlanID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.PlanID(childComplexity), true
+	case "Event.step":
+		if e.ComplexityRoot.Event.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Step(childComplexity), true
+	case "Event.to":
+		if e.ComplexityRoot.Event.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.To(childComplexity), true
+
+	case "EventStep.assignee":
+		if e.ComplexityRoot.EventStep.Assignee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.Assignee(childComplexity), true
+	case "EventStep.id":
+		if e.ComplexityRoot.EventStep.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.ID(childComplexity), true
+	case "EventStep.jeopardy":
+		if e.ComplexityRoot.EventStep.Jeopardy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.Jeopardy(childComplexity), true
+	case "EventStep.name":
+		if e.ComplexityRoot.EventStep.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.Name(childComplexity), true
+	case "EventStep.queue":
+		if e.ComplexityRoot.EventStep.Queue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.Queue(childComplexity), true
+	case "EventStep.status":
+		if e.ComplexityRoot.EventStep.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.Status(childComplexity), true
+	case "EventStep.system":
+		if e.ComplexityRoot.EventStep.System == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.System(childComplexity), true
+	case "EventStep.type":
+		if e.ComplexityRoot.EventStep.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventStep.Type(childComplexity), true
 
 	case "FulfillmentLine.attributes":
 		if e.ComplexityRoot.FulfillmentLine.Attributes == nil {
@@ -2029,6 +2171,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StepGroup.Steps(childComplexity), true
 
+	case "Subscription.events":
+		if e.ComplexityRoot.Subscription.Events == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_events_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.Events(childComplexity, args["orderId"].(*int), args["planId"].(*int), args["queue"].(*string), args["kinds"].([]model.EventKind), args["after"].(*string)), true
+	case "Subscription.jeopardyChanged":
+		if e.ComplexityRoot.Subscription.JeopardyChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_jeopardyChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JeopardyChanged(childComplexity, args["orderId"].(*int), args["planId"].(*int), args["queue"].(*string), args["after"].(*string)), true
+	case "Subscription.orderStatusChanged":
+		if e.ComplexityRoot.Subscription.OrderStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_orderStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.OrderStatusChanged(childComplexity, args["orderId"].(*int), args["after"].(*string)), true
+	case "Subscription.stepStatusChanged":
+		if e.ComplexityRoot.Subscription.StepStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_stepStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.StepStatusChanged(childComplexity, args["orderId"].(*int), args["planId"].(*int), args["queue"].(*string), args["kinds"].([]model.EventKind), args["after"].(*string)), true
+
 	}
 	return 0, false
 }
@@ -2097,6 +2284,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2318,6 +2522,60 @@ extend type Mutation {
   signal(orderId: ID!, event: String!, payload: JSON): [Step!]!
   "Complete a waiting pause by hand. Errors: NOT_FOUND; INVALID_STATE."
   resumeStep(stepId: ID!): Step!
+}
+
+"""
+Live feeds of changes. Each yields events in commit order; pass ` + "`" + `after` + "`" + ` (the
+cursor of the last event you saw) to resume without a gap or a duplicate:
+stored events are replayed first, then live ones follow. A subscriber that
+falls too far behind is ended with extensions.code SLOW_SUBSCRIBER and can
+resume the same way.
+"""
+type Subscription {
+  "Step changes: status moves, jeopardy changes and assignments (narrow with kinds)."
+  stepStatusChanged(orderId: ID, planId: ID, queue: String, kinds: [EventKind!], after: String): Event!
+  "Jeopardy changes of steps (ON_TRACK → AT_RISK → LATE)."
+  jeopardyChanged(orderId: ID, planId: ID, queue: String, after: String): Event!
+  "Order status changes."
+  orderStatusChanged(orderId: ID, after: String): Event!
+  "Every kind of event, filtered as asked."
+  events(orderId: ID, planId: ID, queue: String, kinds: [EventKind!], after: String): Event!
+}
+
+enum EventKind {
+  STEP_STATUS
+  JEOPARDY
+  ORDER_STATUS
+  PLAN_STATUS
+  STEP_ASSIGNED
+}
+
+"One change. ` + "`" + `from` + "`" + `/` + "`" + `to` + "`" + ` are statuses (or jeopardy levels, or assignees)."
+type Event {
+  "Resume position: pass it as ` + "`" + `after` + "`" + ` to continue after this event."
+  cursor: String!
+  kind: EventKind!
+  at: Time!
+  orderId: ID
+  planId: ID
+  "The step as of this event (null for order and plan events)."
+  step: EventStep
+  from: String
+  to: String!
+  "Who did it, for operator actions."
+  actor: String
+  note: String
+}
+
+type EventStep {
+  id: ID!
+  name: String!
+  type: StepType!
+  status: StepStatus!
+  jeopardy: StepJeopardy!
+  queue: String
+  system: String
+  assignee: String
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphqls", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -4847,6 +5105,54 @@ func (ec *executionContext) childFields_CatalogVersionEdge(ctx context.Context, 
 		return ec.fieldContext_CatalogVersionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CatalogVersionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_Event_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_Event_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_Event_at(ctx, field)
+	case "orderId":
+		return ec.fieldContext_Event_orderId(ctx, field)
+	case "planId":
+		return ec.fieldContext_Event_planId(ctx, field)
+	case "step":
+		return ec.fieldContext_Event_step(ctx, field)
+	case "from":
+		return ec.fieldContext_Event_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Event_to(ctx, field)
+	case "actor":
+		return ec.fieldContext_Event_actor(ctx, field)
+	case "note":
+		return ec.fieldContext_Event_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
+}
+
+func (ec *executionContext) childFields_EventStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_EventStep_id(ctx, field)
+	case "name":
+		return ec.fieldContext_EventStep_name(ctx, field)
+	case "type":
+		return ec.fieldContext_EventStep_type(ctx, field)
+	case "status":
+		return ec.fieldContext_EventStep_status(ctx, field)
+	case "jeopardy":
+		return ec.fieldContext_EventStep_jeopardy(ctx, field)
+	case "queue":
+		return ec.fieldContext_EventStep_queue(ctx, field)
+	case "system":
+		return ec.fieldContext_EventStep_system(ctx, field)
+	case "assignee":
+		return ec.fieldContext_EventStep_assignee(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventStep", field.Name)
 }
 
 func (ec *executionContext) childFields_FulfillmentLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/batonhq/baton/ent/fulfillmentline"
@@ -103,4 +107,73 @@ type SubmitOrderInput struct {
 	Lines      []*OrderLineInput `json:"lines"`
 	// The due date promised to the customer.
 	RequestedCompletion *time.Time `json:"requestedCompletion,omitempty"`
+}
+
+// Live feeds of changes. Each yields events in commit order; pass `after` (the
+// cursor of the last event you saw) to resume without a gap or a duplicate:
+// stored events are replayed first, then live ones follow. A subscriber that
+// falls too far behind is ended with extensions.code SLOW_SUBSCRIBER and can
+// resume the same way.
+type Subscription struct {
+}
+
+type EventKind string
+
+const (
+	EventKindStepStatus   EventKind = "STEP_STATUS"
+	EventKindJeopardy     EventKind = "JEOPARDY"
+	EventKindOrderStatus  EventKind = "ORDER_STATUS"
+	EventKindPlanStatus   EventKind = "PLAN_STATUS"
+	EventKindStepAssigned EventKind = "STEP_ASSIGNED"
+)
+
+var AllEventKind = []EventKind{
+	EventKindStepStatus,
+	EventKindJeopardy,
+	EventKindOrderStatus,
+	EventKindPlanStatus,
+	EventKindStepAssigned,
+}
+
+func (e EventKind) IsValid() bool {
+	switch e {
+	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned:
+		return true
+	}
+	return false
+}
+
+func (e EventKind) String() string {
+	return string(e)
+}
+
+func (e *EventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = EventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid EventKind", str)
+	}
+	return nil
+}
+
+func (e EventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *EventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e EventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
