@@ -54,6 +54,8 @@ type config struct {
 	AllowedOrigins  string
 	ShutdownTimeout time.Duration
 	Workers         int
+	LeaseGrace      time.Duration
+	PollInterval    time.Duration
 	Sandbox         bool
 	APITokens       string
 }
@@ -77,19 +79,32 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.Workers, "workers", atoi(env("BATON_WORKERS", "256")), "concurrent step attempts on this replica (BATON_WORKERS)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
 	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "name:token pairs, comma-separated; when set /graphql needs `Authorization: Bearer <token>` (BATON_API_TOKENS)")
-	shutdown := env("BATON_SHUTDOWN_TIMEOUT", "30s")
-	fs.Func("shutdown-timeout", "how long a graceful shutdown may take (BATON_SHUTDOWN_TIMEOUT, default 30s)", func(s string) error {
-		shutdown = s
-		return nil
-	})
+	durations := []struct {
+		flag, env, def, usage string
+		dst                   *time.Duration
+	}{
+		{"shutdown-timeout", "BATON_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", &c.ShutdownTimeout},
+		{"lease-grace", "BATON_LEASE_GRACE", "30s", "added to a callout's timeout to make its lease: how long before another replica retries the work of one that died", &c.LeaseGrace},
+		{"poll-interval", "BATON_POLL_INTERVAL", "1s", "slow poll for work and timers other replicas left", &c.PollInterval},
+	}
+	texts := make([]string, len(durations))
+	for i, d := range durations {
+		texts[i] = env(d.env, d.def)
+		fs.Func(d.flag, fmt.Sprintf("%s (%s, default %s)", d.usage, d.env, d.def), func(s string) error {
+			texts[i] = s
+			return nil
+		})
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	d, err := time.ParseDuration(shutdown)
-	if err != nil {
-		return c, fmt.Errorf("BATON_SHUTDOWN_TIMEOUT: %w", err)
+	for i, d := range durations {
+		v, err := time.ParseDuration(texts[i])
+		if err != nil || v <= 0 {
+			return c, fmt.Errorf("%s: %q is not a positive duration", d.env, texts[i])
+		}
+		*d.dst = v
 	}
-	c.ShutdownTimeout = d
 	return c, nil
 }
 
@@ -190,7 +205,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer hub.Close()
-	if err := eng.Start(engine.RunnerConfig{Workers: cfg.Workers}); err != nil {
+	if err := eng.Start(engine.RunnerConfig{Workers: cfg.Workers, LeaseGrace: cfg.LeaseGrace, PollInterval: cfg.PollInterval}); err != nil {
 		return err
 	}
 	defer func() {

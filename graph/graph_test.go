@@ -1226,7 +1226,7 @@ type measurement struct {
 func (e *env) queriesFor(query string, vars map[string]any, check func(*gqlResponse)) measurement {
 	e.t.Helper()
 	var m measurement
-	for range 5 {
+	for range 10 {
 		e.queries.reset()
 		r := e.post(query, vars)
 		n := e.queries.count()

@@ -155,7 +155,7 @@ type gqlResponse struct {
 	Body   string
 }
 
-// dataNull reports whether data (or the given top-level field of it) is null.
+// fieldNull reports whether data, or the given top-level field of it, is null.
 func (r *gqlResponse) fieldNull(field string) bool {
 	if len(r.Data) == 0 || string(r.Data) == "null" {
 		return true
