@@ -183,6 +183,8 @@ type StoredOrder struct {
 	Plan                *PlanRecord
 	// Steps are the plan's steps by key (name|instance key).
 	Steps map[string]*ExistingStep
+	// Groups are the plan's step groups by scenario|name.
+	Groups map[string]int
 }
 
 // CatalogRecord is a stored catalog version.
@@ -241,8 +243,10 @@ type NewPlan struct {
 	AwaitingLines       int
 	RequestedCompletion *time.Time
 	Graph               *PlanGraph
-	// Extend adds Graph's new steps to the existing plan ID.
+	// Extend adds Graph's new steps to the existing plan ID; Groups are
+	// its step groups (scenario|name → id), reused rather than created.
 	Extend bool
+	Groups map[string]int
 	// Items are items to write with the plan (GENERIC plans, and items of
 	// an order's lines decomposed after enrichOrder).
 	Items []*Item

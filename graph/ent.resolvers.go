@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/batonhq/baton/ent"
@@ -41,20 +42,53 @@ func (r *queryResolver) CatalogVersions(ctx context.Context, after *entgql.Curso
 
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) (*ent.OrderConnection, error) {
-	return r.Client.Order.Query().Paginate(ctx, after, first, before, last,
+	conn, err := r.Client.Order.Query().Paginate(ctx, after, first, before, last,
 		ent.WithOrderOrder(orderBy), ent.WithOrderFilter(where.Filter))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, len(conn.Edges))
+	for i, e := range conn.Edges {
+		ids[i] = e.Node.ID
+	}
+	l := loadersFor(ctx, r.Client)
+	primeHealth(ctx, l.orderHealth, ids, []string{"edges", "node"}, "jeopardy", "falloutCount")
+	if selects(ctx, []string{"edges", "node", "plan"}, "jeopardy") {
+		var plans []int
+		for _, e := range conn.Edges {
+			if p := e.Node.Edges.Plan; p != nil {
+				plans = append(plans, p.ID)
+			}
+		}
+		primeHealth(ctx, l.planHealth, plans, nil)
+	}
+	return conn, nil
 }
 
 // Plans is the resolver for the plans field.
 func (r *queryResolver) Plans(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PlanOrder, where *ent.PlanWhereInput) (*ent.PlanConnection, error) {
-	return r.Client.Plan.Query().Paginate(ctx, after, first, before, last,
+	conn, err := r.Client.Plan.Query().Paginate(ctx, after, first, before, last,
 		ent.WithPlanOrder(orderBy), ent.WithPlanFilter(where.Filter))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, len(conn.Edges))
+	for i, e := range conn.Edges {
+		ids[i] = e.Node.ID
+	}
+	primeHealth(ctx, loadersFor(ctx, r.Client).planHealth, ids, []string{"edges", "node"}, "jeopardy")
+	return conn, nil
 }
 
 // Steps is the resolver for the steps field.
 func (r *queryResolver) Steps(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) (*ent.StepConnection, error) {
 	return r.Client.Step.Query().Paginate(ctx, after, first, before, last,
 		ent.WithStepOrder(orderBy), ent.WithStepFilter(where.Filter))
+}
+
+// Systems is the resolver for the systems field.
+func (r *queryResolver) Systems(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) (*ent.SystemConnection, error) {
+	panic(fmt.Errorf("not implemented: Systems - systems"))
 }
 
 // CatalogVersion returns generated.CatalogVersionResolver implementation.

@@ -33,14 +33,20 @@ var codes = map[engine.Code]string{
 // without a code are logged and shown as "internal error".
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
-		var gqlErr *gqlerror.Error
-		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
-			// gqlgen's own parse and validation errors carry their codes.
-			return graphql.DefaultErrorPresenter(ctx, err)
-		}
 		pres := graphql.DefaultErrorPresenter(ctx, err)
 		var e *engine.Error
+		var gqlErr *gqlerror.Error
 		switch {
+		case !errors.As(err, &e) && errors.As(err, &gqlErr):
+			// gqlgen's own errors: parse and validation errors carry their
+			// codes; an argument it could not read (an ID that is not a
+			// number, say) is the client's mistake.
+			if pres.Extensions == nil || pres.Extensions["code"] == nil {
+				if pres.Extensions == nil {
+					pres.Extensions = map[string]any{}
+				}
+				pres.Extensions["code"] = codes[engine.CodeBadUserInput]
+			}
 		case errors.As(err, &e):
 			pres.Message = e.Message
 			if pres.Extensions == nil {

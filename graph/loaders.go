@@ -3,9 +3,12 @@ package graph
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/batonhq/baton/engine"
@@ -99,4 +102,45 @@ func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (
 		out[r.Key] = h
 	}
 	return out, nil
+}
+
+// primeHealth loads, in one query, the health of a page's orders or plans
+// when the request selects one of fields at path (below the current
+// field), so that a list costs one query for it however its items'
+// resolvers interleave.
+func primeHealth(ctx context.Context, l *dataloadgen.Loader[int, health], ids []int, path []string, fields ...string) {
+	if len(ids) == 0 || (len(fields) > 0 && !selects(ctx, path, fields...)) {
+		return
+	}
+	l.LoadAll(ctx, ids)
+}
+
+// selects reports whether the current field's selection reaches any of
+// fields through path (e.g. edges, node).
+func selects(ctx context.Context, path []string, fields ...string) bool {
+	oc := graphql.GetOperationContext(ctx)
+	fc := graphql.GetFieldContext(ctx)
+	if oc == nil || fc == nil {
+		return false
+	}
+	sels := []ast.SelectionSet{fc.Field.Selections}
+	for _, name := range path {
+		var next []ast.SelectionSet
+		for _, set := range sels {
+			for _, f := range graphql.CollectFields(oc, set, nil) {
+				if f.Name == name {
+					next = append(next, f.Selections)
+				}
+			}
+		}
+		sels = next
+	}
+	for _, set := range sels {
+		for _, f := range graphql.CollectFields(oc, set, nil) {
+			if slices.Contains(fields, f.Name) {
+				return true
+			}
+		}
+	}
+	return false
 }

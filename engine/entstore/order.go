@@ -46,7 +46,7 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 	if err != nil {
 		return nil, fmt.Errorf("load plan of order %d: %w", orderID, err)
 	}
-	o := &engine.StoredOrder{Plan: p, LineIDs: map[string]int{}, Steps: map[string]*engine.ExistingStep{}}
+	o := &engine.StoredOrder{Plan: p, LineIDs: map[string]int{}, Steps: map[string]*engine.ExistingStep{}, Groups: map[string]int{}}
 	var status string
 	var rc timeScan
 	err = t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id, external_id, account_id, account_ref, input_hash, status,
@@ -113,6 +113,24 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 				Quantity: it.Quantity, Attributes: it.Attributes}
 		}
 		o.Items = append(o.Items, &it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	o.Groups = map[string]int{}
+	rows, err = t.query(ctx, `SELECT id, scenario, name FROM step_groups WHERE plan_id = $1`, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load groups: %w", err)
+	}
+	for rows.Next() {
+		var id int
+		var scenario, name string
+		if err := rows.Scan(&id, &scenario, &name); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan group: %w", err)
+		}
+		o.Groups[scenario+"|"+name] = id
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

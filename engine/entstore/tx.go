@@ -369,7 +369,11 @@ func planCounts(p *engine.NewPlan, counts map[string]int) {
 	if !p.Extend {
 		counts["plans"] = 1
 	}
-	counts["step_groups"] = len(p.Graph.Groups)
+	for _, g := range p.Graph.Groups {
+		if _, ok := p.Groups[g.Scenario+"|"+g.Name]; !ok {
+			counts["step_groups"]++
+		}
+	}
 	counts["steps"] = len(p.Graph.NewSteps())
 	n := 0
 	for _, it := range p.Items {
@@ -435,8 +439,14 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 	}
 	groupIDs := map[*engine.PlannedGroup]int{}
 	var groupRows [][]any
-	for i, grp := range g.Groups {
-		id := ids["step_groups"][i]
+	next := 0
+	for _, grp := range g.Groups {
+		if id, ok := p.Groups[grp.Scenario+"|"+grp.Name]; ok {
+			groupIDs[grp] = id // extending a plan: the swimlane exists
+			continue
+		}
+		id := ids["step_groups"][next]
+		next++
 		groupIDs[grp] = id
 		groupRows = append(groupRows, []any{id, p.ID, grp.Name, grp.Scenario, grp.Position})
 	}
@@ -461,11 +471,12 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 	}
 	var depRows [][]any
 	for _, d := range g.Deps {
-		sid := stepIDs[d.Step]
+		// Planning only emits dependencies with at least one new side: an
+		// existing step that takes a new prerequisite gets the row too.
+		sid, pid := stepIDs[d.Step], stepIDs[d.Prereq]
 		if sid == 0 {
-			continue // existing steps keep their prerequisites
+			sid = d.Step.Existing.ID
 		}
-		pid := stepIDs[d.Prereq]
 		if pid == 0 {
 			pid = d.Prereq.Existing.ID
 		}
