@@ -41,6 +41,8 @@ type Engine struct {
 	signaler func()
 	signals  chan struct{}
 
+	systems systemCache
+
 	mu       sync.Mutex
 	catalogs map[int]*Catalog // compiled, by CatalogVersion id
 	run      *runner
@@ -80,6 +82,10 @@ func (e *Engine) SetWorkSignaler(fn func()) { e.signaler = fn }
 // NotifyWork is called when another replica signals work: the poller claims
 // at once instead of at its next poll.
 func (e *Engine) NotifyWork() {
+	e.invalidateSystems()
+	if r := e.runner(); r != nil {
+		r.wakeReleaser()
+	}
 	select {
 	case e.signals <- struct{}{}:
 	default:

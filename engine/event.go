@@ -20,10 +20,13 @@ const (
 	EventPlanStatus EventKind = "PLAN_STATUS"
 	// EventStepAssigned: a manual task was assigned (From/To are assignees).
 	EventStepAssigned EventKind = "STEP_ASSIGNED"
+	// EventSystemStatus: a system went OFFLINE or ONLINE, or its circuit
+	// opened (From/To are statuses; System names it).
+	EventSystemStatus EventKind = "SYSTEM_STATUS"
 )
 
 // EventKinds lists every event kind.
-var EventKinds = []EventKind{EventStepStatus, EventJeopardy, EventOrderStatus, EventPlanStatus, EventStepAssigned}
+var EventKinds = []EventKind{EventStepStatus, EventJeopardy, EventOrderStatus, EventPlanStatus, EventStepAssigned, EventSystemStatus}
 
 // Event is one change, stored in the transaction of the change and then
 // published. ID is assigned at commit, in commit order: it is the cursor a
@@ -40,6 +43,7 @@ type Event struct {
 	Actor   string // who did it, for operator actions
 	Note    string // why
 	Step    *EventStep
+	System  string // for SYSTEM_STATUS events
 }
 
 // EventStep is a snapshot of the step an event is about, as of the event.

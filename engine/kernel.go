@@ -37,6 +37,9 @@ type txState struct {
 	itemSets  map[int]map[string]any
 	leftReady bool // some READY step was left for other replicas
 	contexts  map[int]*ExecContext
+	circuit   circuitOutcomes
+	// systemsChanged: a circuit opened; other replicas must reread.
+	systemsChanged bool
 }
 
 // Claim is a step claimed for execution by this replica's workers.
@@ -156,6 +159,12 @@ func (s *txState) activate(r *StepRecord, def *StepDef) error {
 			return s.runInTransaction(r, def, a)
 		}
 	}
+	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil && s.e.systemHeld(s.ctx, def.Callout.System.Name, s.now) {
+		// Integration hold (offline, or circuit open): wait without
+		// spending an attempt; the releaser lets it go when the system is
+		// back.
+		return s.move(r, StepOnHold, "", "system "+def.Callout.System.Name+" is on hold")
+	}
 	// Callouts and out-of-transaction actions go to workers.
 	if len(s.claimed) < s.claimCap {
 		return s.claim(r, def)
@@ -253,6 +262,9 @@ func (e *StepError) Error() string { return e.Message }
 
 // finishAttempt applies an attempt's outcome to a RUNNING step.
 func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
+	if r.Type == Callout {
+		s.countCircuit(def, o.Err)
+	}
 	att := &Attempt{StepID: r.ID, Number: o.Attempt, StartedAt: o.StartedAt, FinishedAt: o.FinishedAt, Worker: o.Worker}
 	s.attempts = append(s.attempts, att)
 	r.LeaseOwner, r.LeaseUntil = "", nil
@@ -286,7 +298,7 @@ func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
 func (s *txState) fail(r *StepRecord, def *StepDef, msg string, retryable bool) error {
 	r.Error = msg
 	if retryable {
-		if at, ok := def.Retry.Next(r.Attempts, s.now); ok {
+		if at, ok := def.Retry.Next(r.Attempts-r.AttemptBase, s.now); ok {
 			if err := s.move(r, StepFailed, "", ""); err != nil {
 				return err
 			}
@@ -384,6 +396,9 @@ func (s *txState) settle() error {
 				}
 			}
 		}
+	}
+	if err := s.applyCircuits(); err != nil {
+		return err
 	}
 	if err := s.tx.MergeAttributes(s.ctx, s.orderSets, s.itemSets); err != nil {
 		return err

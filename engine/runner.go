@@ -68,6 +68,7 @@ type runner struct {
 	outcomes  chan Outcome
 	kick      chan struct{}
 	timerKick chan struct{}
+	relKick   chan struct{}
 	stopping  chan struct{}
 	inflight  atomic.Int64
 	nextWake  atomic.Int64 // unix nanos of the timer loop's next wake
@@ -92,15 +93,16 @@ func (e *Engine) Start(cfg RunnerConfig) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{e: e, cfg: cfg, ctx: ctx, cancel: cancel,
 		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan Outcome, cfg.Workers*2),
-		kick: make(chan struct{}, 1), timerKick: make(chan struct{}, 1), stopping: make(chan struct{})}
+		kick: make(chan struct{}, 1), timerKick: make(chan struct{}, 1), relKick: make(chan struct{}, 1), stopping: make(chan struct{})}
 	e.run = r
 	for range cfg.Committers {
 		r.commits.Add(1)
 		go r.committer()
 	}
-	r.loops.Add(2)
+	r.loops.Add(3)
 	go r.poller()
 	go r.timers()
+	go r.releaser()
 	r.wake()
 	return nil
 }
@@ -320,6 +322,11 @@ func (e *Engine) afterCommit(events []*Event, st *txState) {
 			}
 		}
 	}
+	if st.systemsChanged {
+		e.invalidateSystems()
+		e.signalWork()
+		r.wakeReleaser()
+	}
 	if st.leftReady {
 		r.wake()
 		e.signalWork()
@@ -518,4 +525,84 @@ func (e *Engine) leaseFor(def *StepDef) time.Duration {
 		return def.Callout.Timeout + cfg.LeaseGrace
 	}
 	return cfg.ActionLease
+}
+
+func (r *runner) wakeReleaser() {
+	select {
+	case r.relKick <- struct{}{}:
+	default:
+	}
+}
+
+// releaser lets held callouts go when their system is back (ONLINE, circuit
+// closed), at the system's releaseRate: a system that just came back is not
+// flooded with everything that waited for it.
+func (r *runner) releaser() {
+	defer r.loops.Done()
+	tick := min(r.cfg.PollInterval, time.Second)
+	for {
+		select {
+		case <-r.stopping:
+			return
+		case <-r.relKick:
+		case <-r.e.clock.After(tick):
+		}
+		r.release()
+	}
+}
+
+func (r *runner) release() {
+	ctx := context.WithoutCancel(r.ctx)
+	held, err := r.e.store.HeldCounts(ctx)
+	if err != nil || len(held) == 0 {
+		if err != nil {
+			r.e.log.Warn("count held callouts", "err", err)
+		}
+		return
+	}
+	cat, err := r.e.CurrentCatalog(ctx)
+	if err != nil {
+		r.e.log.Warn("release held callouts: no catalog", "err", err)
+		return
+	}
+	for name, n := range held {
+		now := r.e.clock.Now()
+		if n == 0 || r.e.systemHeld(ctx, name, now) {
+			continue
+		}
+		interval := time.Duration(0)
+		if def := cat.Systems[name]; def != nil {
+			interval = releaseInterval(def.ReleaseRate)
+		}
+		var st *txState
+		events, err := r.e.store.Write(ctx, func(tx Tx) error {
+			st = r.e.newTxState(ctx, tx, r.free())
+			take, err := tx.TakeRelease(ctx, name, tx.Now(), interval, min(n, 200))
+			if err != nil || take == 0 {
+				return err
+			}
+			steps, err := tx.HeldSteps(ctx, name, take)
+			if err != nil {
+				return err
+			}
+			for _, rec := range steps {
+				def, err := st.def(rec)
+				if err != nil {
+					return err
+				}
+				if err := st.move(rec, StepReady, "", "system "+name+" is back: released"); err != nil {
+					return err
+				}
+				if err := st.activate(rec, def); err != nil {
+					return err
+				}
+			}
+			return st.settle()
+		})
+		if err != nil {
+			r.e.log.Error("release held callouts", "system", name, "err", err)
+			continue
+		}
+		r.e.afterCommit(events, st)
+	}
 }

@@ -34,6 +34,13 @@ type Store interface {
 	// NextDue returns the earliest timer of any step (wake_at, lease_until,
 	// jeopardy_at), or ok false when none is armed.
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	// SystemStates reads every system's state (rows exist once a system
+	// was switched or failed).
+	SystemStates(ctx context.Context) (map[string]*SystemState, error)
+	// HeldCounts counts ON_HOLD steps per system.
+	HeldCounts(ctx context.Context) (map[string]int, error)
+	// PlanTimelines reads what forecasting the plans needs.
+	PlanTimelines(ctx context.Context, planIDs []int) ([]*PlanTimeline, error)
 	// StepContexts is Tx.StepContexts outside a transaction.
 	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
 	// Close releases the database.
@@ -127,6 +134,22 @@ type Tx interface {
 	// RecordSignal stores a signal on a plan, for pauses that are not
 	// waiting yet.
 	RecordSignal(ctx context.Context, planID int, event string, payload map[string]any) error
+
+	// SetSystemStatus switches a system (creating its row), returning the
+	// previous status. ONLINE also closes its circuit and restarts the
+	// release of held callouts (one at once, then one per interval).
+	SetSystemStatus(ctx context.Context, name string, status SystemStatus, actor string, interval time.Duration) (SystemStatus, *SystemState, error)
+	// RecordSystemOutcome counts a transaction's callout outcomes for a
+	// system with a breaker: ok resets the count, failures add to it; at
+	// threshold the circuit opens for coolDown. It returns the state when
+	// the circuit opened now, else nil.
+	RecordSystemOutcome(ctx context.Context, name string, failures int, ok bool, threshold int, coolDown, interval time.Duration) (*SystemState, error)
+	// TakeRelease reserves up to max held callouts of a system for release
+	// at now, at one per interval (0: all), locking the system's row.
+	TakeRelease(ctx context.Context, name string, now time.Time, interval time.Duration, max int) (int, error)
+	// HeldSteps returns up to limit ON_HOLD steps of a system, oldest
+	// first, locked and skipping those others hold.
+	HeldSteps(ctx context.Context, system string, limit int) ([]*StepRecord, error)
 
 	// Emit queues events to be written at commit.
 	Emit(events ...*Event)
@@ -276,6 +299,9 @@ type StepRecord struct {
 	System      string
 	Pending     int
 	Attempts    int
+	// AttemptBase is Attempts when an operator last retried the step: the
+	// retry policy counts attempts from there.
+	AttemptBase int
 	Output      map[string]any
 	Error       string
 	Note        string

@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
+	"github.com/batonhq/baton/ent/system"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -94,6 +95,7 @@ func checkColumn(t, c string) error {
 			plan.Table:            plan.ValidColumn,
 			step.Table:            step.ValidColumn,
 			stepgroup.Table:       stepgroup.ValidColumn,
+			system.Table:          system.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -17,6 +17,7 @@ import (
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
+	"github.com/batonhq/baton/ent/system"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -1142,11 +1143,6 @@ func (_q *PlanQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, plan.FieldRequestedCompletion)
 				fieldSeen[plan.FieldRequestedCompletion] = struct{}{}
 			}
-		case "predictedCompletion":
-			if _, ok := fieldSeen[plan.FieldPredictedCompletion]; !ok {
-				selectedFields = append(selectedFields, plan.FieldPredictedCompletion)
-				fieldSeen[plan.FieldPredictedCompletion] = struct{}{}
-			}
 		case "createdAt":
 			if _, ok := fieldSeen[plan.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, plan.FieldCreatedAt)
@@ -1649,6 +1645,98 @@ func newStepGroupPaginateArgs(rv map[string]any) *stepgroupPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*StepGroupWhereInput); ok {
 		args.opts = append(args.opts, WithStepGroupFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SystemQuery) CollectFields(ctx context.Context, satisfies ...string) (*SystemQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SystemQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(system.Columns))
+		selectedFields = []string{system.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "name":
+			if _, ok := fieldSeen[system.FieldName]; !ok {
+				selectedFields = append(selectedFields, system.FieldName)
+				fieldSeen[system.FieldName] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[system.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, system.FieldStatus)
+				fieldSeen[system.FieldStatus] = struct{}{}
+			}
+		case "consecutiveFailures":
+			if _, ok := fieldSeen[system.FieldConsecutiveFailures]; !ok {
+				selectedFields = append(selectedFields, system.FieldConsecutiveFailures)
+				fieldSeen[system.FieldConsecutiveFailures] = struct{}{}
+			}
+		case "circuitOpenUntil":
+			if _, ok := fieldSeen[system.FieldCircuitOpenUntil]; !ok {
+				selectedFields = append(selectedFields, system.FieldCircuitOpenUntil)
+				fieldSeen[system.FieldCircuitOpenUntil] = struct{}{}
+			}
+		case "changedBy":
+			if _, ok := fieldSeen[system.FieldChangedBy]; !ok {
+				selectedFields = append(selectedFields, system.FieldChangedBy)
+				fieldSeen[system.FieldChangedBy] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[system.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, system.FieldUpdatedAt)
+				fieldSeen[system.FieldUpdatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type systemPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SystemPaginateOption
+}
+
+func newSystemPaginateArgs(rv map[string]any) *systemPaginateArgs {
+	args := &systemPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*SystemWhereInput); ok {
+		args.opts = append(args.opts, WithSystemFilter(v.Filter))
 	}
 	return args
 }

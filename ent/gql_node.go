@@ -20,6 +20,7 @@ import (
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
+	"github.com/batonhq/baton/ent/system"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -77,6 +78,11 @@ var stepgroupImplementors = []string{"StepGroup", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*StepGroup) IsNode() {}
+
+var systemImplementors = []string{"System", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*System) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -241,6 +247,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(stepgroup.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, stepgroupImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case system.Table:
+		query := c.System.Query().
+			Where(system.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, systemImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -466,6 +481,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.StepGroup.Query().
 			Where(stepgroup.IDIn(ids...))
 		query, err := query.CollectFields(ctx, stepgroupImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case system.Table:
+		query := c.System.Query().
+			Where(system.IDIn(ids...))
+		query, err := query.CollectFields(ctx, systemImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/batonhq/baton/ent/predicate"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
+	"github.com/batonhq/baton/ent/system"
 )
 
 // AccountWhereInput represents a where input for filtering Account queries.
@@ -3249,18 +3250,6 @@ type PlanWhereInput struct {
 	RequestedCompletionIsNil  bool        `json:"requestedCompletionIsNil,omitempty"`
 	RequestedCompletionNotNil bool        `json:"requestedCompletionNotNil,omitempty"`
 
-	// "predicted_completion" field predicates.
-	PredictedCompletion       *time.Time  `json:"predictedCompletion,omitempty"`
-	PredictedCompletionNEQ    *time.Time  `json:"predictedCompletionNEQ,omitempty"`
-	PredictedCompletionIn     []time.Time `json:"predictedCompletionIn,omitempty"`
-	PredictedCompletionNotIn  []time.Time `json:"predictedCompletionNotIn,omitempty"`
-	PredictedCompletionGT     *time.Time  `json:"predictedCompletionGT,omitempty"`
-	PredictedCompletionGTE    *time.Time  `json:"predictedCompletionGTE,omitempty"`
-	PredictedCompletionLT     *time.Time  `json:"predictedCompletionLT,omitempty"`
-	PredictedCompletionLTE    *time.Time  `json:"predictedCompletionLTE,omitempty"`
-	PredictedCompletionIsNil  bool        `json:"predictedCompletionIsNil,omitempty"`
-	PredictedCompletionNotNil bool        `json:"predictedCompletionNotNil,omitempty"`
-
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
 	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
@@ -3578,36 +3567,6 @@ func (i *PlanWhereInput) P() (predicate.Plan, error) {
 	}
 	if i.RequestedCompletionNotNil {
 		predicates = append(predicates, plan.RequestedCompletionNotNil())
-	}
-	if i.PredictedCompletion != nil {
-		predicates = append(predicates, plan.PredictedCompletionEQ(*i.PredictedCompletion))
-	}
-	if i.PredictedCompletionNEQ != nil {
-		predicates = append(predicates, plan.PredictedCompletionNEQ(*i.PredictedCompletionNEQ))
-	}
-	if len(i.PredictedCompletionIn) > 0 {
-		predicates = append(predicates, plan.PredictedCompletionIn(i.PredictedCompletionIn...))
-	}
-	if len(i.PredictedCompletionNotIn) > 0 {
-		predicates = append(predicates, plan.PredictedCompletionNotIn(i.PredictedCompletionNotIn...))
-	}
-	if i.PredictedCompletionGT != nil {
-		predicates = append(predicates, plan.PredictedCompletionGT(*i.PredictedCompletionGT))
-	}
-	if i.PredictedCompletionGTE != nil {
-		predicates = append(predicates, plan.PredictedCompletionGTE(*i.PredictedCompletionGTE))
-	}
-	if i.PredictedCompletionLT != nil {
-		predicates = append(predicates, plan.PredictedCompletionLT(*i.PredictedCompletionLT))
-	}
-	if i.PredictedCompletionLTE != nil {
-		predicates = append(predicates, plan.PredictedCompletionLTE(*i.PredictedCompletionLTE))
-	}
-	if i.PredictedCompletionIsNil {
-		predicates = append(predicates, plan.PredictedCompletionIsNil())
-	}
-	if i.PredictedCompletionNotNil {
-		predicates = append(predicates, plan.PredictedCompletionNotNil())
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, plan.CreatedAtEQ(*i.CreatedAt))
@@ -5413,5 +5372,373 @@ func (i *StepGroupWhereInput) P() (predicate.StepGroup, error) {
 		return predicates[0], nil
 	default:
 		return stepgroup.And(predicates...), nil
+	}
+}
+
+// SystemWhereInput represents a where input for filtering System queries.
+type SystemWhereInput struct {
+	Predicates []predicate.System  `json:"-"`
+	Not        *SystemWhereInput   `json:"not,omitempty"`
+	Or         []*SystemWhereInput `json:"or,omitempty"`
+	And        []*SystemWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *system.Status  `json:"status,omitempty"`
+	StatusNEQ   *system.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []system.Status `json:"statusIn,omitempty"`
+	StatusNotIn []system.Status `json:"statusNotIn,omitempty"`
+
+	// "consecutive_failures" field predicates.
+	ConsecutiveFailures      *int  `json:"consecutiveFailures,omitempty"`
+	ConsecutiveFailuresNEQ   *int  `json:"consecutiveFailuresNEQ,omitempty"`
+	ConsecutiveFailuresIn    []int `json:"consecutiveFailuresIn,omitempty"`
+	ConsecutiveFailuresNotIn []int `json:"consecutiveFailuresNotIn,omitempty"`
+	ConsecutiveFailuresGT    *int  `json:"consecutiveFailuresGT,omitempty"`
+	ConsecutiveFailuresGTE   *int  `json:"consecutiveFailuresGTE,omitempty"`
+	ConsecutiveFailuresLT    *int  `json:"consecutiveFailuresLT,omitempty"`
+	ConsecutiveFailuresLTE   *int  `json:"consecutiveFailuresLTE,omitempty"`
+
+	// "circuit_open_until" field predicates.
+	CircuitOpenUntil       *time.Time  `json:"circuitOpenUntil,omitempty"`
+	CircuitOpenUntilNEQ    *time.Time  `json:"circuitOpenUntilNEQ,omitempty"`
+	CircuitOpenUntilIn     []time.Time `json:"circuitOpenUntilIn,omitempty"`
+	CircuitOpenUntilNotIn  []time.Time `json:"circuitOpenUntilNotIn,omitempty"`
+	CircuitOpenUntilGT     *time.Time  `json:"circuitOpenUntilGT,omitempty"`
+	CircuitOpenUntilGTE    *time.Time  `json:"circuitOpenUntilGTE,omitempty"`
+	CircuitOpenUntilLT     *time.Time  `json:"circuitOpenUntilLT,omitempty"`
+	CircuitOpenUntilLTE    *time.Time  `json:"circuitOpenUntilLTE,omitempty"`
+	CircuitOpenUntilIsNil  bool        `json:"circuitOpenUntilIsNil,omitempty"`
+	CircuitOpenUntilNotNil bool        `json:"circuitOpenUntilNotNil,omitempty"`
+
+	// "changed_by" field predicates.
+	ChangedBy             *string  `json:"changedBy,omitempty"`
+	ChangedByNEQ          *string  `json:"changedByNEQ,omitempty"`
+	ChangedByIn           []string `json:"changedByIn,omitempty"`
+	ChangedByNotIn        []string `json:"changedByNotIn,omitempty"`
+	ChangedByGT           *string  `json:"changedByGT,omitempty"`
+	ChangedByGTE          *string  `json:"changedByGTE,omitempty"`
+	ChangedByLT           *string  `json:"changedByLT,omitempty"`
+	ChangedByLTE          *string  `json:"changedByLTE,omitempty"`
+	ChangedByContains     *string  `json:"changedByContains,omitempty"`
+	ChangedByHasPrefix    *string  `json:"changedByHasPrefix,omitempty"`
+	ChangedByHasSuffix    *string  `json:"changedByHasSuffix,omitempty"`
+	ChangedByIsNil        bool     `json:"changedByIsNil,omitempty"`
+	ChangedByNotNil       bool     `json:"changedByNotNil,omitempty"`
+	ChangedByEqualFold    *string  `json:"changedByEqualFold,omitempty"`
+	ChangedByContainsFold *string  `json:"changedByContainsFold,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SystemWhereInput) AddPredicates(predicates ...predicate.System) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SystemWhereInput filter on the SystemQuery builder.
+func (i *SystemWhereInput) Filter(q *SystemQuery) (*SystemQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySystemWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySystemWhereInput is returned in case the SystemWhereInput is empty.
+var ErrEmptySystemWhereInput = errors.New("ent: empty predicate SystemWhereInput")
+
+// P returns a predicate for filtering systems.
+// An error is returned if the input is empty or invalid.
+func (i *SystemWhereInput) P() (predicate.System, error) {
+	var predicates []predicate.System
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, system.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.System, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, system.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.System, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, system.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, system.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, system.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, system.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, system.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, system.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, system.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, system.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, system.IDLTE(*i.IDLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, system.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, system.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, system.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, system.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, system.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, system.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, system.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, system.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, system.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, system.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, system.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, system.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, system.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, system.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, system.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, system.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, system.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.ConsecutiveFailures != nil {
+		predicates = append(predicates, system.ConsecutiveFailuresEQ(*i.ConsecutiveFailures))
+	}
+	if i.ConsecutiveFailuresNEQ != nil {
+		predicates = append(predicates, system.ConsecutiveFailuresNEQ(*i.ConsecutiveFailuresNEQ))
+	}
+	if len(i.ConsecutiveFailuresIn) > 0 {
+		predicates = append(predicates, system.ConsecutiveFailuresIn(i.ConsecutiveFailuresIn...))
+	}
+	if len(i.ConsecutiveFailuresNotIn) > 0 {
+		predicates = append(predicates, system.ConsecutiveFailuresNotIn(i.ConsecutiveFailuresNotIn...))
+	}
+	if i.ConsecutiveFailuresGT != nil {
+		predicates = append(predicates, system.ConsecutiveFailuresGT(*i.ConsecutiveFailuresGT))
+	}
+	if i.ConsecutiveFailuresGTE != nil {
+		predicates = append(predicates, system.ConsecutiveFailuresGTE(*i.ConsecutiveFailuresGTE))
+	}
+	if i.ConsecutiveFailuresLT != nil {
+		predicates = append(predicates, system.ConsecutiveFailuresLT(*i.ConsecutiveFailuresLT))
+	}
+	if i.ConsecutiveFailuresLTE != nil {
+		predicates = append(predicates, system.ConsecutiveFailuresLTE(*i.ConsecutiveFailuresLTE))
+	}
+	if i.CircuitOpenUntil != nil {
+		predicates = append(predicates, system.CircuitOpenUntilEQ(*i.CircuitOpenUntil))
+	}
+	if i.CircuitOpenUntilNEQ != nil {
+		predicates = append(predicates, system.CircuitOpenUntilNEQ(*i.CircuitOpenUntilNEQ))
+	}
+	if len(i.CircuitOpenUntilIn) > 0 {
+		predicates = append(predicates, system.CircuitOpenUntilIn(i.CircuitOpenUntilIn...))
+	}
+	if len(i.CircuitOpenUntilNotIn) > 0 {
+		predicates = append(predicates, system.CircuitOpenUntilNotIn(i.CircuitOpenUntilNotIn...))
+	}
+	if i.CircuitOpenUntilGT != nil {
+		predicates = append(predicates, system.CircuitOpenUntilGT(*i.CircuitOpenUntilGT))
+	}
+	if i.CircuitOpenUntilGTE != nil {
+		predicates = append(predicates, system.CircuitOpenUntilGTE(*i.CircuitOpenUntilGTE))
+	}
+	if i.CircuitOpenUntilLT != nil {
+		predicates = append(predicates, system.CircuitOpenUntilLT(*i.CircuitOpenUntilLT))
+	}
+	if i.CircuitOpenUntilLTE != nil {
+		predicates = append(predicates, system.CircuitOpenUntilLTE(*i.CircuitOpenUntilLTE))
+	}
+	if i.CircuitOpenUntilIsNil {
+		predicates = append(predicates, system.CircuitOpenUntilIsNil())
+	}
+	if i.CircuitOpenUntilNotNil {
+		predicates = append(predicates, system.CircuitOpenUntilNotNil())
+	}
+	if i.ChangedBy != nil {
+		predicates = append(predicates, system.ChangedByEQ(*i.ChangedBy))
+	}
+	if i.ChangedByNEQ != nil {
+		predicates = append(predicates, system.ChangedByNEQ(*i.ChangedByNEQ))
+	}
+	if len(i.ChangedByIn) > 0 {
+		predicates = append(predicates, system.ChangedByIn(i.ChangedByIn...))
+	}
+	if len(i.ChangedByNotIn) > 0 {
+		predicates = append(predicates, system.ChangedByNotIn(i.ChangedByNotIn...))
+	}
+	if i.ChangedByGT != nil {
+		predicates = append(predicates, system.ChangedByGT(*i.ChangedByGT))
+	}
+	if i.ChangedByGTE != nil {
+		predicates = append(predicates, system.ChangedByGTE(*i.ChangedByGTE))
+	}
+	if i.ChangedByLT != nil {
+		predicates = append(predicates, system.ChangedByLT(*i.ChangedByLT))
+	}
+	if i.ChangedByLTE != nil {
+		predicates = append(predicates, system.ChangedByLTE(*i.ChangedByLTE))
+	}
+	if i.ChangedByContains != nil {
+		predicates = append(predicates, system.ChangedByContains(*i.ChangedByContains))
+	}
+	if i.ChangedByHasPrefix != nil {
+		predicates = append(predicates, system.ChangedByHasPrefix(*i.ChangedByHasPrefix))
+	}
+	if i.ChangedByHasSuffix != nil {
+		predicates = append(predicates, system.ChangedByHasSuffix(*i.ChangedByHasSuffix))
+	}
+	if i.ChangedByIsNil {
+		predicates = append(predicates, system.ChangedByIsNil())
+	}
+	if i.ChangedByNotNil {
+		predicates = append(predicates, system.ChangedByNotNil())
+	}
+	if i.ChangedByEqualFold != nil {
+		predicates = append(predicates, system.ChangedByEqualFold(*i.ChangedByEqualFold))
+	}
+	if i.ChangedByContainsFold != nil {
+		predicates = append(predicates, system.ChangedByContainsFold(*i.ChangedByContainsFold))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, system.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, system.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, system.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, system.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, system.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, system.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, system.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, system.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySystemWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return system.And(predicates...), nil
 	}
 }

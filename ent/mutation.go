@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/ent/predicate"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
+	"github.com/batonhq/baton/ent/system"
 )
 
 const (
@@ -45,6 +46,7 @@ const (
 	TypePlan            = "Plan"
 	TypeStep            = "Step"
 	TypeStepGroup       = "StepGroup"
+	TypeSystem          = "System"
 )
 
 // AccountMutation represents an operation that mutates the Account nodes in the graph.
@@ -8296,7 +8298,6 @@ type PlanMutation struct {
 	addawaiting_lines      *int
 	signals                *map[string]interface{}
 	requested_completion   *time.Time
-	predicted_completion   *time.Time
 	created_at             *time.Time
 	started_at             *time.Time
 	completed_at           *time.Time
@@ -8967,55 +8968,6 @@ func (m *PlanMutation) ResetRequestedCompletion() {
 	delete(m.clearedFields, plan.FieldRequestedCompletion)
 }
 
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (m *PlanMutation) SetPredictedCompletion(t time.Time) {
-	m.predicted_completion = &t
-}
-
-// PredictedCompletion returns the value of the "predicted_completion" field in the mutation.
-func (m *PlanMutation) PredictedCompletion() (r time.Time, exists bool) {
-	v := m.predicted_completion
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldPredictedCompletion returns the old "predicted_completion" field's value of the Plan entity.
-// If the Plan object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PlanMutation) OldPredictedCompletion(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldPredictedCompletion is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldPredictedCompletion requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldPredictedCompletion: %w", err)
-	}
-	return oldValue.PredictedCompletion, nil
-}
-
-// ClearPredictedCompletion clears the value of the "predicted_completion" field.
-func (m *PlanMutation) ClearPredictedCompletion() {
-	m.predicted_completion = nil
-	m.clearedFields[plan.FieldPredictedCompletion] = struct{}{}
-}
-
-// PredictedCompletionCleared returns if the "predicted_completion" field was cleared in this mutation.
-func (m *PlanMutation) PredictedCompletionCleared() bool {
-	_, ok := m.clearedFields[plan.FieldPredictedCompletion]
-	return ok
-}
-
-// ResetPredictedCompletion resets all changes to the "predicted_completion" field.
-func (m *PlanMutation) ResetPredictedCompletion() {
-	m.predicted_completion = nil
-	delete(m.clearedFields, plan.FieldPredictedCompletion)
-}
-
 // SetCreatedAt sets the "created_at" field.
 func (m *PlanMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -9400,7 +9352,7 @@ func (m *PlanMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PlanMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 15)
 	if m._order != nil {
 		fields = append(fields, plan.FieldOrderID)
 	}
@@ -9436,9 +9388,6 @@ func (m *PlanMutation) Fields() []string {
 	}
 	if m.requested_completion != nil {
 		fields = append(fields, plan.FieldRequestedCompletion)
-	}
-	if m.predicted_completion != nil {
-		fields = append(fields, plan.FieldPredictedCompletion)
 	}
 	if m.created_at != nil {
 		fields = append(fields, plan.FieldCreatedAt)
@@ -9481,8 +9430,6 @@ func (m *PlanMutation) Field(name string) (ent.Value, bool) {
 		return m.Signals()
 	case plan.FieldRequestedCompletion:
 		return m.RequestedCompletion()
-	case plan.FieldPredictedCompletion:
-		return m.PredictedCompletion()
 	case plan.FieldCreatedAt:
 		return m.CreatedAt()
 	case plan.FieldStartedAt:
@@ -9522,8 +9469,6 @@ func (m *PlanMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldSignals(ctx)
 	case plan.FieldRequestedCompletion:
 		return m.OldRequestedCompletion(ctx)
-	case plan.FieldPredictedCompletion:
-		return m.OldPredictedCompletion(ctx)
 	case plan.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case plan.FieldStartedAt:
@@ -9623,13 +9568,6 @@ func (m *PlanMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRequestedCompletion(v)
 		return nil
-	case plan.FieldPredictedCompletion:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetPredictedCompletion(v)
-		return nil
 	case plan.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -9726,9 +9664,6 @@ func (m *PlanMutation) ClearedFields() []string {
 	if m.FieldCleared(plan.FieldRequestedCompletion) {
 		fields = append(fields, plan.FieldRequestedCompletion)
 	}
-	if m.FieldCleared(plan.FieldPredictedCompletion) {
-		fields = append(fields, plan.FieldPredictedCompletion)
-	}
 	if m.FieldCleared(plan.FieldStartedAt) {
 		fields = append(fields, plan.FieldStartedAt)
 	}
@@ -9766,9 +9701,6 @@ func (m *PlanMutation) ClearField(name string) error {
 		return nil
 	case plan.FieldRequestedCompletion:
 		m.ClearRequestedCompletion()
-		return nil
-	case plan.FieldPredictedCompletion:
-		m.ClearPredictedCompletion()
 		return nil
 	case plan.FieldStartedAt:
 		m.ClearStartedAt()
@@ -9819,9 +9751,6 @@ func (m *PlanMutation) ResetField(name string) error {
 		return nil
 	case plan.FieldRequestedCompletion:
 		m.ResetRequestedCompletion()
-		return nil
-	case plan.FieldPredictedCompletion:
-		m.ResetPredictedCompletion()
 		return nil
 	case plan.FieldCreatedAt:
 		m.ResetCreatedAt()
@@ -10032,6 +9961,8 @@ type StepMutation struct {
 	addpending              *int
 	attempt_count           *int
 	addattempt_count        *int
+	attempt_base            *int
+	addattempt_base         *int
 	output                  *map[string]interface{}
 	error                   *string
 	note                    *string
@@ -11002,6 +10933,62 @@ func (m *StepMutation) ResetAttemptCount() {
 	m.addattempt_count = nil
 }
 
+// SetAttemptBase sets the "attempt_base" field.
+func (m *StepMutation) SetAttemptBase(i int) {
+	m.attempt_base = &i
+	m.addattempt_base = nil
+}
+
+// AttemptBase returns the value of the "attempt_base" field in the mutation.
+func (m *StepMutation) AttemptBase() (r int, exists bool) {
+	v := m.attempt_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttemptBase returns the old "attempt_base" field's value of the Step entity.
+// If the Step object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepMutation) OldAttemptBase(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttemptBase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttemptBase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttemptBase: %w", err)
+	}
+	return oldValue.AttemptBase, nil
+}
+
+// AddAttemptBase adds i to the "attempt_base" field.
+func (m *StepMutation) AddAttemptBase(i int) {
+	if m.addattempt_base != nil {
+		*m.addattempt_base += i
+	} else {
+		m.addattempt_base = &i
+	}
+}
+
+// AddedAttemptBase returns the value that was added to the "attempt_base" field in this mutation.
+func (m *StepMutation) AddedAttemptBase() (r int, exists bool) {
+	v := m.addattempt_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttemptBase resets all changes to the "attempt_base" field.
+func (m *StepMutation) ResetAttemptBase() {
+	m.attempt_base = nil
+	m.addattempt_base = nil
+}
+
 // SetOutput sets the "output" field.
 func (m *StepMutation) SetOutput(value map[string]interface{}) {
 	m.output = &value
@@ -11917,7 +11904,7 @@ func (m *StepMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StepMutation) Fields() []string {
-	fields := make([]string, 0, 32)
+	fields := make([]string, 0, 33)
 	if m.plan != nil {
 		fields = append(fields, step.FieldPlanID)
 	}
@@ -11974,6 +11961,9 @@ func (m *StepMutation) Fields() []string {
 	}
 	if m.attempt_count != nil {
 		fields = append(fields, step.FieldAttemptCount)
+	}
+	if m.attempt_base != nil {
+		fields = append(fields, step.FieldAttemptBase)
 	}
 	if m.output != nil {
 		fields = append(fields, step.FieldOutput)
@@ -12060,6 +12050,8 @@ func (m *StepMutation) Field(name string) (ent.Value, bool) {
 		return m.Pending()
 	case step.FieldAttemptCount:
 		return m.AttemptCount()
+	case step.FieldAttemptBase:
+		return m.AttemptBase()
 	case step.FieldOutput:
 		return m.Output()
 	case step.FieldError:
@@ -12133,6 +12125,8 @@ func (m *StepMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPending(ctx)
 	case step.FieldAttemptCount:
 		return m.OldAttemptCount(ctx)
+	case step.FieldAttemptBase:
+		return m.OldAttemptBase(ctx)
 	case step.FieldOutput:
 		return m.OldOutput(ctx)
 	case step.FieldError:
@@ -12301,6 +12295,13 @@ func (m *StepMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAttemptCount(v)
 		return nil
+	case step.FieldAttemptBase:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttemptBase(v)
+		return nil
 	case step.FieldOutput:
 		v, ok := value.(map[string]interface{})
 		if !ok {
@@ -12409,6 +12410,9 @@ func (m *StepMutation) AddedFields() []string {
 	if m.addattempt_count != nil {
 		fields = append(fields, step.FieldAttemptCount)
 	}
+	if m.addattempt_base != nil {
+		fields = append(fields, step.FieldAttemptBase)
+	}
 	return fields
 }
 
@@ -12423,6 +12427,8 @@ func (m *StepMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedPending()
 	case step.FieldAttemptCount:
 		return m.AddedAttemptCount()
+	case step.FieldAttemptBase:
+		return m.AddedAttemptBase()
 	}
 	return nil, false
 }
@@ -12452,6 +12458,13 @@ func (m *StepMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttemptCount(v)
+		return nil
+	case step.FieldAttemptBase:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttemptBase(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Step numeric field %s", name)
@@ -12647,6 +12660,9 @@ func (m *StepMutation) ResetField(name string) error {
 		return nil
 	case step.FieldAttemptCount:
 		m.ResetAttemptCount()
+		return nil
+	case step.FieldAttemptBase:
+		m.ResetAttemptBase()
 		return nil
 	case step.FieldOutput:
 		m.ResetOutput()
@@ -13560,4 +13576,750 @@ func (m *StepGroupMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown StepGroup edge %s", name)
+}
+
+// SystemMutation represents an operation that mutates the System nodes in the graph.
+type SystemMutation struct {
+	config
+	op                      Op
+	typ                     string
+	id                      *int
+	name                    *string
+	status                  *system.Status
+	consecutive_failures    *int
+	addconsecutive_failures *int
+	circuit_open_until      *time.Time
+	release_at              *time.Time
+	changed_by              *string
+	updated_at              *time.Time
+	clearedFields           map[string]struct{}
+	done                    bool
+	oldValue                func(context.Context) (*System, error)
+	predicates              []predicate.System
+}
+
+var _ ent.Mutation = (*SystemMutation)(nil)
+
+// systemOption allows management of the mutation configuration using functional options.
+type systemOption func(*SystemMutation)
+
+// newSystemMutation creates new mutation for the System entity.
+func newSystemMutation(c config, op Op, opts ...systemOption) *SystemMutation {
+	m := &SystemMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSystem,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSystemID sets the ID field of the mutation.
+func withSystemID(id int) systemOption {
+	return func(m *SystemMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *System
+		)
+		m.oldValue = func(ctx context.Context) (*System, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().System.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSystem sets the old System of the mutation.
+func withSystem(node *System) systemOption {
+	return func(m *SystemMutation) {
+		m.oldValue = func(context.Context) (*System, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SystemMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SystemMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SystemMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SystemMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().System.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *SystemMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SystemMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SystemMutation) ResetName() {
+	m.name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *SystemMutation) SetStatus(s system.Status) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *SystemMutation) Status() (r system.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldStatus(ctx context.Context) (v system.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *SystemMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetConsecutiveFailures sets the "consecutive_failures" field.
+func (m *SystemMutation) SetConsecutiveFailures(i int) {
+	m.consecutive_failures = &i
+	m.addconsecutive_failures = nil
+}
+
+// ConsecutiveFailures returns the value of the "consecutive_failures" field in the mutation.
+func (m *SystemMutation) ConsecutiveFailures() (r int, exists bool) {
+	v := m.consecutive_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConsecutiveFailures returns the old "consecutive_failures" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldConsecutiveFailures(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConsecutiveFailures is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConsecutiveFailures requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConsecutiveFailures: %w", err)
+	}
+	return oldValue.ConsecutiveFailures, nil
+}
+
+// AddConsecutiveFailures adds i to the "consecutive_failures" field.
+func (m *SystemMutation) AddConsecutiveFailures(i int) {
+	if m.addconsecutive_failures != nil {
+		*m.addconsecutive_failures += i
+	} else {
+		m.addconsecutive_failures = &i
+	}
+}
+
+// AddedConsecutiveFailures returns the value that was added to the "consecutive_failures" field in this mutation.
+func (m *SystemMutation) AddedConsecutiveFailures() (r int, exists bool) {
+	v := m.addconsecutive_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConsecutiveFailures resets all changes to the "consecutive_failures" field.
+func (m *SystemMutation) ResetConsecutiveFailures() {
+	m.consecutive_failures = nil
+	m.addconsecutive_failures = nil
+}
+
+// SetCircuitOpenUntil sets the "circuit_open_until" field.
+func (m *SystemMutation) SetCircuitOpenUntil(t time.Time) {
+	m.circuit_open_until = &t
+}
+
+// CircuitOpenUntil returns the value of the "circuit_open_until" field in the mutation.
+func (m *SystemMutation) CircuitOpenUntil() (r time.Time, exists bool) {
+	v := m.circuit_open_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCircuitOpenUntil returns the old "circuit_open_until" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldCircuitOpenUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCircuitOpenUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCircuitOpenUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCircuitOpenUntil: %w", err)
+	}
+	return oldValue.CircuitOpenUntil, nil
+}
+
+// ClearCircuitOpenUntil clears the value of the "circuit_open_until" field.
+func (m *SystemMutation) ClearCircuitOpenUntil() {
+	m.circuit_open_until = nil
+	m.clearedFields[system.FieldCircuitOpenUntil] = struct{}{}
+}
+
+// CircuitOpenUntilCleared returns if the "circuit_open_until" field was cleared in this mutation.
+func (m *SystemMutation) CircuitOpenUntilCleared() bool {
+	_, ok := m.clearedFields[system.FieldCircuitOpenUntil]
+	return ok
+}
+
+// ResetCircuitOpenUntil resets all changes to the "circuit_open_until" field.
+func (m *SystemMutation) ResetCircuitOpenUntil() {
+	m.circuit_open_until = nil
+	delete(m.clearedFields, system.FieldCircuitOpenUntil)
+}
+
+// SetReleaseAt sets the "release_at" field.
+func (m *SystemMutation) SetReleaseAt(t time.Time) {
+	m.release_at = &t
+}
+
+// ReleaseAt returns the value of the "release_at" field in the mutation.
+func (m *SystemMutation) ReleaseAt() (r time.Time, exists bool) {
+	v := m.release_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReleaseAt returns the old "release_at" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldReleaseAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReleaseAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReleaseAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReleaseAt: %w", err)
+	}
+	return oldValue.ReleaseAt, nil
+}
+
+// ClearReleaseAt clears the value of the "release_at" field.
+func (m *SystemMutation) ClearReleaseAt() {
+	m.release_at = nil
+	m.clearedFields[system.FieldReleaseAt] = struct{}{}
+}
+
+// ReleaseAtCleared returns if the "release_at" field was cleared in this mutation.
+func (m *SystemMutation) ReleaseAtCleared() bool {
+	_, ok := m.clearedFields[system.FieldReleaseAt]
+	return ok
+}
+
+// ResetReleaseAt resets all changes to the "release_at" field.
+func (m *SystemMutation) ResetReleaseAt() {
+	m.release_at = nil
+	delete(m.clearedFields, system.FieldReleaseAt)
+}
+
+// SetChangedBy sets the "changed_by" field.
+func (m *SystemMutation) SetChangedBy(s string) {
+	m.changed_by = &s
+}
+
+// ChangedBy returns the value of the "changed_by" field in the mutation.
+func (m *SystemMutation) ChangedBy() (r string, exists bool) {
+	v := m.changed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangedBy returns the old "changed_by" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldChangedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangedBy: %w", err)
+	}
+	return oldValue.ChangedBy, nil
+}
+
+// ClearChangedBy clears the value of the "changed_by" field.
+func (m *SystemMutation) ClearChangedBy() {
+	m.changed_by = nil
+	m.clearedFields[system.FieldChangedBy] = struct{}{}
+}
+
+// ChangedByCleared returns if the "changed_by" field was cleared in this mutation.
+func (m *SystemMutation) ChangedByCleared() bool {
+	_, ok := m.clearedFields[system.FieldChangedBy]
+	return ok
+}
+
+// ResetChangedBy resets all changes to the "changed_by" field.
+func (m *SystemMutation) ResetChangedBy() {
+	m.changed_by = nil
+	delete(m.clearedFields, system.FieldChangedBy)
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SystemMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SystemMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SystemMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the SystemMutation builder.
+func (m *SystemMutation) Where(ps ...predicate.System) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SystemMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SystemMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.System, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SystemMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SystemMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (System).
+func (m *SystemMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SystemMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.name != nil {
+		fields = append(fields, system.FieldName)
+	}
+	if m.status != nil {
+		fields = append(fields, system.FieldStatus)
+	}
+	if m.consecutive_failures != nil {
+		fields = append(fields, system.FieldConsecutiveFailures)
+	}
+	if m.circuit_open_until != nil {
+		fields = append(fields, system.FieldCircuitOpenUntil)
+	}
+	if m.release_at != nil {
+		fields = append(fields, system.FieldReleaseAt)
+	}
+	if m.changed_by != nil {
+		fields = append(fields, system.FieldChangedBy)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, system.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SystemMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case system.FieldName:
+		return m.Name()
+	case system.FieldStatus:
+		return m.Status()
+	case system.FieldConsecutiveFailures:
+		return m.ConsecutiveFailures()
+	case system.FieldCircuitOpenUntil:
+		return m.CircuitOpenUntil()
+	case system.FieldReleaseAt:
+		return m.ReleaseAt()
+	case system.FieldChangedBy:
+		return m.ChangedBy()
+	case system.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SystemMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case system.FieldName:
+		return m.OldName(ctx)
+	case system.FieldStatus:
+		return m.OldStatus(ctx)
+	case system.FieldConsecutiveFailures:
+		return m.OldConsecutiveFailures(ctx)
+	case system.FieldCircuitOpenUntil:
+		return m.OldCircuitOpenUntil(ctx)
+	case system.FieldReleaseAt:
+		return m.OldReleaseAt(ctx)
+	case system.FieldChangedBy:
+		return m.OldChangedBy(ctx)
+	case system.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown System field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SystemMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case system.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case system.FieldStatus:
+		v, ok := value.(system.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case system.FieldConsecutiveFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConsecutiveFailures(v)
+		return nil
+	case system.FieldCircuitOpenUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCircuitOpenUntil(v)
+		return nil
+	case system.FieldReleaseAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReleaseAt(v)
+		return nil
+	case system.FieldChangedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangedBy(v)
+		return nil
+	case system.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown System field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SystemMutation) AddedFields() []string {
+	var fields []string
+	if m.addconsecutive_failures != nil {
+		fields = append(fields, system.FieldConsecutiveFailures)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SystemMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case system.FieldConsecutiveFailures:
+		return m.AddedConsecutiveFailures()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SystemMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case system.FieldConsecutiveFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddConsecutiveFailures(v)
+		return nil
+	}
+	return fmt.Errorf("unknown System numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SystemMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(system.FieldCircuitOpenUntil) {
+		fields = append(fields, system.FieldCircuitOpenUntil)
+	}
+	if m.FieldCleared(system.FieldReleaseAt) {
+		fields = append(fields, system.FieldReleaseAt)
+	}
+	if m.FieldCleared(system.FieldChangedBy) {
+		fields = append(fields, system.FieldChangedBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SystemMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SystemMutation) ClearField(name string) error {
+	switch name {
+	case system.FieldCircuitOpenUntil:
+		m.ClearCircuitOpenUntil()
+		return nil
+	case system.FieldReleaseAt:
+		m.ClearReleaseAt()
+		return nil
+	case system.FieldChangedBy:
+		m.ClearChangedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown System nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SystemMutation) ResetField(name string) error {
+	switch name {
+	case system.FieldName:
+		m.ResetName()
+		return nil
+	case system.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case system.FieldConsecutiveFailures:
+		m.ResetConsecutiveFailures()
+		return nil
+	case system.FieldCircuitOpenUntil:
+		m.ResetCircuitOpenUntil()
+		return nil
+	case system.FieldReleaseAt:
+		m.ResetReleaseAt()
+		return nil
+	case system.FieldChangedBy:
+		m.ResetChangedBy()
+		return nil
+	case system.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown System field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SystemMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SystemMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SystemMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SystemMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SystemMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SystemMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SystemMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown System unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SystemMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown System edge %s", name)
 }

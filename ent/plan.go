@@ -44,8 +44,6 @@ type Plan struct {
 	Signals map[string]interface{} `json:"signals,omitempty"`
 	// RequestedCompletion holds the value of the "requested_completion" field.
 	RequestedCompletion *time.Time `json:"requested_completion,omitempty"`
-	// PredictedCompletion holds the value of the "predicted_completion" field.
-	PredictedCompletion *time.Time `json:"predicted_completion,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
@@ -141,7 +139,7 @@ func (*Plan) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case plan.FieldUsage, plan.FieldType, plan.FieldSubjectID, plan.FieldContextHash, plan.FieldStatus:
 			values[i] = new(sql.NullString)
-		case plan.FieldRequestedCompletion, plan.FieldPredictedCompletion, plan.FieldCreatedAt, plan.FieldStartedAt, plan.FieldCompletedAt:
+		case plan.FieldRequestedCompletion, plan.FieldCreatedAt, plan.FieldStartedAt, plan.FieldCompletedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -242,13 +240,6 @@ func (_m *Plan) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RequestedCompletion = new(time.Time)
 				*_m.RequestedCompletion = value.Time
-			}
-		case plan.FieldPredictedCompletion:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field predicted_completion", values[i])
-			} else if value.Valid {
-				_m.PredictedCompletion = new(time.Time)
-				*_m.PredictedCompletion = value.Time
 			}
 		case plan.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -369,11 +360,6 @@ func (_m *Plan) String() string {
 	builder.WriteString(", ")
 	if v := _m.RequestedCompletion; v != nil {
 		builder.WriteString("requested_completion=")
-		builder.WriteString(v.Format(time.ANSIC))
-	}
-	builder.WriteString(", ")
-	if v := _m.PredictedCompletion; v != nil {
-		builder.WriteString("predicted_completion=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

@@ -139,20 +139,6 @@ func (_c *PlanCreate) SetNillableRequestedCompletion(v *time.Time) *PlanCreate {
 	return _c
 }
 
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (_c *PlanCreate) SetPredictedCompletion(v time.Time) *PlanCreate {
-	_c.mutation.SetPredictedCompletion(v)
-	return _c
-}
-
-// SetNillablePredictedCompletion sets the "predicted_completion" field if the given value is not nil.
-func (_c *PlanCreate) SetNillablePredictedCompletion(v *time.Time) *PlanCreate {
-	if v != nil {
-		_c.SetPredictedCompletion(*v)
-	}
-	return _c
-}
-
 // SetCreatedAt sets the "created_at" field.
 func (_c *PlanCreate) SetCreatedAt(v time.Time) *PlanCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -386,10 +372,6 @@ func (_c *PlanCreate) createSpec() (*Plan, *sqlgraph.CreateSpec) {
 		_spec.SetField(plan.FieldRequestedCompletion, field.TypeTime, value)
 		_node.RequestedCompletion = &value
 	}
-	if value, ok := _c.mutation.PredictedCompletion(); ok {
-		_spec.SetField(plan.FieldPredictedCompletion, field.TypeTime, value)
-		_node.PredictedCompletion = &value
-	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(plan.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -620,24 +602,6 @@ func (u *PlanUpsert) ClearRequestedCompletion() *PlanUpsert {
 	return u
 }
 
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (u *PlanUpsert) SetPredictedCompletion(v time.Time) *PlanUpsert {
-	u.Set(plan.FieldPredictedCompletion, v)
-	return u
-}
-
-// UpdatePredictedCompletion sets the "predicted_completion" field to the value that was provided on create.
-func (u *PlanUpsert) UpdatePredictedCompletion() *PlanUpsert {
-	u.SetExcluded(plan.FieldPredictedCompletion)
-	return u
-}
-
-// ClearPredictedCompletion clears the value of the "predicted_completion" field.
-func (u *PlanUpsert) ClearPredictedCompletion() *PlanUpsert {
-	u.SetNull(plan.FieldPredictedCompletion)
-	return u
-}
-
 // SetStartedAt sets the "started_at" field.
 func (u *PlanUpsert) SetStartedAt(v time.Time) *PlanUpsert {
 	u.Set(plan.FieldStartedAt, v)
@@ -835,27 +799,6 @@ func (u *PlanUpsertOne) UpdateRequestedCompletion() *PlanUpsertOne {
 func (u *PlanUpsertOne) ClearRequestedCompletion() *PlanUpsertOne {
 	return u.Update(func(s *PlanUpsert) {
 		s.ClearRequestedCompletion()
-	})
-}
-
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (u *PlanUpsertOne) SetPredictedCompletion(v time.Time) *PlanUpsertOne {
-	return u.Update(func(s *PlanUpsert) {
-		s.SetPredictedCompletion(v)
-	})
-}
-
-// UpdatePredictedCompletion sets the "predicted_completion" field to the value that was provided on create.
-func (u *PlanUpsertOne) UpdatePredictedCompletion() *PlanUpsertOne {
-	return u.Update(func(s *PlanUpsert) {
-		s.UpdatePredictedCompletion()
-	})
-}
-
-// ClearPredictedCompletion clears the value of the "predicted_completion" field.
-func (u *PlanUpsertOne) ClearPredictedCompletion() *PlanUpsertOne {
-	return u.Update(func(s *PlanUpsert) {
-		s.ClearPredictedCompletion()
 	})
 }
 
@@ -1228,27 +1171,6 @@ func (u *PlanUpsertBulk) UpdateRequestedCompletion() *PlanUpsertBulk {
 func (u *PlanUpsertBulk) ClearRequestedCompletion() *PlanUpsertBulk {
 	return u.Update(func(s *PlanUpsert) {
 		s.ClearRequestedCompletion()
-	})
-}
-
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (u *PlanUpsertBulk) SetPredictedCompletion(v time.Time) *PlanUpsertBulk {
-	return u.Update(func(s *PlanUpsert) {
-		s.SetPredictedCompletion(v)
-	})
-}
-
-// UpdatePredictedCompletion sets the "predicted_completion" field to the value that was provided on create.
-func (u *PlanUpsertBulk) UpdatePredictedCompletion() *PlanUpsertBulk {
-	return u.Update(func(s *PlanUpsert) {
-		s.UpdatePredictedCompletion()
-	})
-}
-
-// ClearPredictedCompletion clears the value of the "predicted_completion" field.
-func (u *PlanUpsertBulk) ClearPredictedCompletion() *PlanUpsertBulk {
-	return u.Update(func(s *PlanUpsert) {
-		s.ClearPredictedCompletion()
 	})
 }
 

@@ -120,26 +120,6 @@ func (_u *PlanUpdate) ClearRequestedCompletion() *PlanUpdate {
 	return _u
 }
 
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (_u *PlanUpdate) SetPredictedCompletion(v time.Time) *PlanUpdate {
-	_u.mutation.SetPredictedCompletion(v)
-	return _u
-}
-
-// SetNillablePredictedCompletion sets the "predicted_completion" field if the given value is not nil.
-func (_u *PlanUpdate) SetNillablePredictedCompletion(v *time.Time) *PlanUpdate {
-	if v != nil {
-		_u.SetPredictedCompletion(*v)
-	}
-	return _u
-}
-
-// ClearPredictedCompletion clears the value of the "predicted_completion" field.
-func (_u *PlanUpdate) ClearPredictedCompletion() *PlanUpdate {
-	_u.mutation.ClearPredictedCompletion()
-	return _u
-}
-
 // SetStartedAt sets the "started_at" field.
 func (_u *PlanUpdate) SetStartedAt(v time.Time) *PlanUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -386,12 +366,6 @@ func (_u *PlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.RequestedCompletionCleared() {
 		_spec.ClearField(plan.FieldRequestedCompletion, field.TypeTime)
-	}
-	if value, ok := _u.mutation.PredictedCompletion(); ok {
-		_spec.SetField(plan.FieldPredictedCompletion, field.TypeTime, value)
-	}
-	if _u.mutation.PredictedCompletionCleared() {
-		_spec.ClearField(plan.FieldPredictedCompletion, field.TypeTime)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(plan.FieldStartedAt, field.TypeTime, value)
@@ -647,26 +621,6 @@ func (_u *PlanUpdateOne) SetNillableRequestedCompletion(v *time.Time) *PlanUpdat
 // ClearRequestedCompletion clears the value of the "requested_completion" field.
 func (_u *PlanUpdateOne) ClearRequestedCompletion() *PlanUpdateOne {
 	_u.mutation.ClearRequestedCompletion()
-	return _u
-}
-
-// SetPredictedCompletion sets the "predicted_completion" field.
-func (_u *PlanUpdateOne) SetPredictedCompletion(v time.Time) *PlanUpdateOne {
-	_u.mutation.SetPredictedCompletion(v)
-	return _u
-}
-
-// SetNillablePredictedCompletion sets the "predicted_completion" field if the given value is not nil.
-func (_u *PlanUpdateOne) SetNillablePredictedCompletion(v *time.Time) *PlanUpdateOne {
-	if v != nil {
-		_u.SetPredictedCompletion(*v)
-	}
-	return _u
-}
-
-// ClearPredictedCompletion clears the value of the "predicted_completion" field.
-func (_u *PlanUpdateOne) ClearPredictedCompletion() *PlanUpdateOne {
-	_u.mutation.ClearPredictedCompletion()
 	return _u
 }
 
@@ -946,12 +900,6 @@ func (_u *PlanUpdateOne) sqlSave(ctx context.Context) (_node *Plan, err error) {
 	}
 	if _u.mutation.RequestedCompletionCleared() {
 		_spec.ClearField(plan.FieldRequestedCompletion, field.TypeTime)
-	}
-	if value, ok := _u.mutation.PredictedCompletion(); ok {
-		_spec.SetField(plan.FieldPredictedCompletion, field.TypeTime, value)
-	}
-	if _u.mutation.PredictedCompletionCleared() {
-		_spec.ClearField(plan.FieldPredictedCompletion, field.TypeTime)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(plan.FieldStartedAt, field.TypeTime, value)

@@ -11,6 +11,7 @@ import (
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/schema"
 	"github.com/batonhq/baton/ent/step"
+	"github.com/batonhq/baton/ent/system"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -83,4 +84,18 @@ func init() {
 	stepDescAttemptCount := stepFields[18].Descriptor()
 	// step.DefaultAttemptCount holds the default value on creation for the attempt_count field.
 	step.DefaultAttemptCount = stepDescAttemptCount.Default.(int)
+	// stepDescAttemptBase is the schema descriptor for attempt_base field.
+	stepDescAttemptBase := stepFields[19].Descriptor()
+	// step.DefaultAttemptBase holds the default value on creation for the attempt_base field.
+	step.DefaultAttemptBase = stepDescAttemptBase.Default.(int)
+	systemFields := schema.System{}.Fields()
+	_ = systemFields
+	// systemDescName is the schema descriptor for name field.
+	systemDescName := systemFields[0].Descriptor()
+	// system.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	system.NameValidator = systemDescName.Validators[0].(func(string) error)
+	// systemDescConsecutiveFailures is the schema descriptor for consecutive_failures field.
+	systemDescConsecutiveFailures := systemFields[2].Descriptor()
+	// system.DefaultConsecutiveFailures holds the default value on creation for the consecutive_failures field.
+	system.DefaultConsecutiveFailures = systemDescConsecutiveFailures.Default.(int)
 }

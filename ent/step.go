@@ -60,6 +60,8 @@ type Step struct {
 	Pending int `json:"pending,omitempty"`
 	// AttemptCount holds the value of the "attempt_count" field.
 	AttemptCount int `json:"attempt_count,omitempty"`
+	// attempt_count when an operator last retried the step: the retry policy counts from here
+	AttemptBase int `json:"attempt_base,omitempty"`
 	// Output holds the value of the "output" field.
 	Output map[string]interface{} `json:"output,omitempty"`
 	// Error holds the value of the "error" field.
@@ -199,7 +201,7 @@ func (*Step) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case step.FieldPointOfNoReturn:
 			values[i] = new(sql.NullBool)
-		case step.FieldID, step.FieldPlanID, step.FieldGroupID, step.FieldOrderID, step.FieldFulfillmentLineID, step.FieldAccountRef, step.FieldPending, step.FieldAttemptCount:
+		case step.FieldID, step.FieldPlanID, step.FieldGroupID, step.FieldOrderID, step.FieldFulfillmentLineID, step.FieldAccountRef, step.FieldPending, step.FieldAttemptCount, step.FieldAttemptBase:
 			values[i] = new(sql.NullInt64)
 		case step.FieldName, step.FieldScenario, step.FieldType, step.FieldScope, step.FieldInstanceKey, step.FieldBundleKey, step.FieldStatus, step.FieldJeopardy, step.FieldQueue, step.FieldAssignee, step.FieldSystem, step.FieldError, step.FieldNote, step.FieldLeaseOwner:
 			values[i] = new(sql.NullString)
@@ -346,6 +348,12 @@ func (_m *Step) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field attempt_count", values[i])
 			} else if value.Valid {
 				_m.AttemptCount = int(value.Int64)
+			}
+		case step.FieldAttemptBase:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field attempt_base", values[i])
+			} else if value.Valid {
+				_m.AttemptBase = int(value.Int64)
 			}
 		case step.FieldOutput:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -577,6 +585,9 @@ func (_m *Step) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("attempt_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AttemptCount))
+	builder.WriteString(", ")
+	builder.WriteString("attempt_base=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AttemptBase))
 	builder.WriteString(", ")
 	builder.WriteString("output=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Output))

@@ -221,6 +221,20 @@ func (_c *StepCreate) SetNillableAttemptCount(v *int) *StepCreate {
 	return _c
 }
 
+// SetAttemptBase sets the "attempt_base" field.
+func (_c *StepCreate) SetAttemptBase(v int) *StepCreate {
+	_c.mutation.SetAttemptBase(v)
+	return _c
+}
+
+// SetNillableAttemptBase sets the "attempt_base" field if the given value is not nil.
+func (_c *StepCreate) SetNillableAttemptBase(v *int) *StepCreate {
+	if v != nil {
+		_c.SetAttemptBase(*v)
+	}
+	return _c
+}
+
 // SetOutput sets the "output" field.
 func (_c *StepCreate) SetOutput(v map[string]interface{}) *StepCreate {
 	_c.mutation.SetOutput(v)
@@ -491,6 +505,10 @@ func (_c *StepCreate) defaults() {
 		v := step.DefaultAttemptCount
 		_c.mutation.SetAttemptCount(v)
 	}
+	if _, ok := _c.mutation.AttemptBase(); !ok {
+		v := step.DefaultAttemptBase
+		_c.mutation.SetAttemptBase(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -550,6 +568,9 @@ func (_c *StepCreate) check() error {
 	}
 	if _, ok := _c.mutation.AttemptCount(); !ok {
 		return &ValidationError{Name: "attempt_count", err: errors.New(`ent: missing required field "Step.attempt_count"`)}
+	}
+	if _, ok := _c.mutation.AttemptBase(); !ok {
+		return &ValidationError{Name: "attempt_base", err: errors.New(`ent: missing required field "Step.attempt_base"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Step.created_at"`)}
@@ -649,6 +670,10 @@ func (_c *StepCreate) createSpec() (*Step, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AttemptCount(); ok {
 		_spec.SetField(step.FieldAttemptCount, field.TypeInt, value)
 		_node.AttemptCount = value
+	}
+	if value, ok := _c.mutation.AttemptBase(); ok {
+		_spec.SetField(step.FieldAttemptBase, field.TypeInt, value)
+		_node.AttemptBase = value
 	}
 	if value, ok := _c.mutation.Output(); ok {
 		_spec.SetField(step.FieldOutput, field.TypeJSON, value)
@@ -963,6 +988,24 @@ func (u *StepUpsert) UpdateAttemptCount() *StepUpsert {
 // AddAttemptCount adds v to the "attempt_count" field.
 func (u *StepUpsert) AddAttemptCount(v int) *StepUpsert {
 	u.Add(step.FieldAttemptCount, v)
+	return u
+}
+
+// SetAttemptBase sets the "attempt_base" field.
+func (u *StepUpsert) SetAttemptBase(v int) *StepUpsert {
+	u.Set(step.FieldAttemptBase, v)
+	return u
+}
+
+// UpdateAttemptBase sets the "attempt_base" field to the value that was provided on create.
+func (u *StepUpsert) UpdateAttemptBase() *StepUpsert {
+	u.SetExcluded(step.FieldAttemptBase)
+	return u
+}
+
+// AddAttemptBase adds v to the "attempt_base" field.
+func (u *StepUpsert) AddAttemptBase(v int) *StepUpsert {
+	u.Add(step.FieldAttemptBase, v)
 	return u
 }
 
@@ -1369,6 +1412,27 @@ func (u *StepUpsertOne) AddAttemptCount(v int) *StepUpsertOne {
 func (u *StepUpsertOne) UpdateAttemptCount() *StepUpsertOne {
 	return u.Update(func(s *StepUpsert) {
 		s.UpdateAttemptCount()
+	})
+}
+
+// SetAttemptBase sets the "attempt_base" field.
+func (u *StepUpsertOne) SetAttemptBase(v int) *StepUpsertOne {
+	return u.Update(func(s *StepUpsert) {
+		s.SetAttemptBase(v)
+	})
+}
+
+// AddAttemptBase adds v to the "attempt_base" field.
+func (u *StepUpsertOne) AddAttemptBase(v int) *StepUpsertOne {
+	return u.Update(func(s *StepUpsert) {
+		s.AddAttemptBase(v)
+	})
+}
+
+// UpdateAttemptBase sets the "attempt_base" field to the value that was provided on create.
+func (u *StepUpsertOne) UpdateAttemptBase() *StepUpsertOne {
+	return u.Update(func(s *StepUpsert) {
+		s.UpdateAttemptBase()
 	})
 }
 
@@ -1976,6 +2040,27 @@ func (u *StepUpsertBulk) AddAttemptCount(v int) *StepUpsertBulk {
 func (u *StepUpsertBulk) UpdateAttemptCount() *StepUpsertBulk {
 	return u.Update(func(s *StepUpsert) {
 		s.UpdateAttemptCount()
+	})
+}
+
+// SetAttemptBase sets the "attempt_base" field.
+func (u *StepUpsertBulk) SetAttemptBase(v int) *StepUpsertBulk {
+	return u.Update(func(s *StepUpsert) {
+		s.SetAttemptBase(v)
+	})
+}
+
+// AddAttemptBase adds v to the "attempt_base" field.
+func (u *StepUpsertBulk) AddAttemptBase(v int) *StepUpsertBulk {
+	return u.Update(func(s *StepUpsert) {
+		s.AddAttemptBase(v)
+	})
+}
+
+// UpdateAttemptBase sets the "attempt_base" field to the value that was provided on create.
+func (u *StepUpsertBulk) UpdateAttemptBase() *StepUpsertBulk {
+	return u.Update(func(s *StepUpsert) {
+		s.UpdateAttemptBase()
 	})
 }
 

@@ -140,6 +140,27 @@ func (_u *StepUpdate) AddAttemptCount(v int) *StepUpdate {
 	return _u
 }
 
+// SetAttemptBase sets the "attempt_base" field.
+func (_u *StepUpdate) SetAttemptBase(v int) *StepUpdate {
+	_u.mutation.ResetAttemptBase()
+	_u.mutation.SetAttemptBase(v)
+	return _u
+}
+
+// SetNillableAttemptBase sets the "attempt_base" field if the given value is not nil.
+func (_u *StepUpdate) SetNillableAttemptBase(v *int) *StepUpdate {
+	if v != nil {
+		_u.SetAttemptBase(*v)
+	}
+	return _u
+}
+
+// AddAttemptBase adds value to the "attempt_base" field.
+func (_u *StepUpdate) AddAttemptBase(v int) *StepUpdate {
+	_u.mutation.AddAttemptBase(v)
+	return _u
+}
+
 // SetOutput sets the "output" field.
 func (_u *StepUpdate) SetOutput(v map[string]interface{}) *StepUpdate {
 	_u.mutation.SetOutput(v)
@@ -584,6 +605,12 @@ func (_u *StepUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedAttemptCount(); ok {
 		_spec.AddField(step.FieldAttemptCount, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.AttemptBase(); ok {
+		_spec.SetField(step.FieldAttemptBase, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttemptBase(); ok {
+		_spec.AddField(step.FieldAttemptBase, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Output(); ok {
 		_spec.SetField(step.FieldOutput, field.TypeJSON, value)
 	}
@@ -917,6 +944,27 @@ func (_u *StepUpdateOne) SetNillableAttemptCount(v *int) *StepUpdateOne {
 // AddAttemptCount adds value to the "attempt_count" field.
 func (_u *StepUpdateOne) AddAttemptCount(v int) *StepUpdateOne {
 	_u.mutation.AddAttemptCount(v)
+	return _u
+}
+
+// SetAttemptBase sets the "attempt_base" field.
+func (_u *StepUpdateOne) SetAttemptBase(v int) *StepUpdateOne {
+	_u.mutation.ResetAttemptBase()
+	_u.mutation.SetAttemptBase(v)
+	return _u
+}
+
+// SetNillableAttemptBase sets the "attempt_base" field if the given value is not nil.
+func (_u *StepUpdateOne) SetNillableAttemptBase(v *int) *StepUpdateOne {
+	if v != nil {
+		_u.SetAttemptBase(*v)
+	}
+	return _u
+}
+
+// AddAttemptBase adds value to the "attempt_base" field.
+func (_u *StepUpdateOne) AddAttemptBase(v int) *StepUpdateOne {
+	_u.mutation.AddAttemptBase(v)
 	return _u
 }
 
@@ -1393,6 +1441,12 @@ func (_u *StepUpdateOne) sqlSave(ctx context.Context) (_node *Step, err error) {
 	}
 	if value, ok := _u.mutation.AddedAttemptCount(); ok {
 		_spec.AddField(step.FieldAttemptCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AttemptBase(); ok {
+		_spec.SetField(step.FieldAttemptBase, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttemptBase(); ok {
+		_spec.AddField(step.FieldAttemptBase, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Output(); ok {
 		_spec.SetField(step.FieldOutput, field.TypeJSON, value)

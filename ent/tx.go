@@ -36,6 +36,8 @@ type Tx struct {
 	Step *StepClient
 	// StepGroup is the client for interacting with the StepGroup builders.
 	StepGroup *StepGroupClient
+	// System is the client for interacting with the System builders.
+	System *SystemClient
 
 	// lazily loaded.
 	client     *Client
@@ -178,6 +180,7 @@ func (tx *Tx) init() {
 	tx.Plan = NewPlanClient(tx.config)
 	tx.Step = NewStepClient(tx.config)
 	tx.StepGroup = NewStepGroupClient(tx.config)
+	tx.System = NewSystemClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

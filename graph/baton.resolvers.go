@@ -7,11 +7,15 @@ package graph
 
 import (
 	"context"
+	"slices"
+	"time"
 
+	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/step"
+	"github.com/batonhq/baton/ent/system"
 	"github.com/batonhq/baton/graph/generated"
 	"github.com/batonhq/baton/graph/model"
 )
@@ -117,6 +121,55 @@ func (r *mutationResolver) ResumeStep(ctx context.Context, stepID int) (*ent.Ste
 	return r.stepByID(ctx, stepID)
 }
 
+// RetrySteps is the resolver for the retrySteps field.
+func (r *mutationResolver) RetrySteps(ctx context.Context, ids []int, note *string) ([]*ent.Step, error) {
+	results, err := r.Engine.RetrySteps(ctx, ids, deref(note))
+	if err != nil {
+		return nil, err
+	}
+	found, err := r.stepsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int]*ent.Step{}
+	for _, s := range found {
+		byID[s.ID] = s
+	}
+	out := make([]*ent.Step, len(ids))
+	for i, res := range results {
+		out[i] = byID[res.StepID]
+		if res.Err != nil {
+			perStepError(ctx, i, res.StepID, res.Err)
+		}
+	}
+	return out, nil
+}
+
+// MarkStepComplete is the resolver for the markStepComplete field.
+func (r *mutationResolver) MarkStepComplete(ctx context.Context, stepID int, note string, output map[string]any) (*ent.Step, error) {
+	if err := r.Engine.MarkStepComplete(ctx, stepID, note, output); err != nil {
+		return nil, err
+	}
+	return r.stepByID(ctx, stepID)
+}
+
+// SkipStep is the resolver for the skipStep field.
+func (r *mutationResolver) SkipStep(ctx context.Context, stepID int, note string) (*ent.Step, error) {
+	if err := r.Engine.SkipStep(ctx, stepID, note); err != nil {
+		return nil, err
+	}
+	return r.stepByID(ctx, stepID)
+}
+
+// SetSystemStatus is the resolver for the setSystemStatus field.
+func (r *mutationResolver) SetSystemStatus(ctx context.Context, system string, status system.Status, note *string) (*ent.System, error) {
+	st, err := r.Engine.SetSystemStatus(ctx, system, engine.SystemStatus(status), deref(note))
+	if err != nil {
+		return nil, err
+	}
+	return r.systemByName(ctx, st.Name)
+}
+
 // Jeopardy is the resolver for the jeopardy field.
 func (r *orderResolver) Jeopardy(ctx context.Context, obj *ent.Order) (step.Jeopardy, error) {
 	h, err := loadersFor(ctx, r.Client).orderHealth.Load(ctx, obj.ID)
@@ -131,8 +184,49 @@ func (r *orderResolver) FalloutCount(ctx context.Context, obj *ent.Order) (int, 
 
 // Jeopardy is the resolver for the jeopardy field.
 func (r *planResolver) Jeopardy(ctx context.Context, obj *ent.Plan) (step.Jeopardy, error) {
-	h, err := loadersFor(ctx, r.Client).planHealth.Load(ctx, obj.ID)
-	return step.Jeopardy(h.Jeopardy), err
+	l := loadersFor(ctx, r.Client)
+	h, err := l.planHealth.Load(ctx, obj.ID)
+	if err != nil {
+		return "", err
+	}
+	j := h.Jeopardy
+	if obj.RequestedCompletion != nil {
+		f, err := l.forecast(r.Engine).Load(ctx, obj.ID)
+		if err != nil {
+			return "", err
+		}
+		if f != nil && f.Jeopardy.Rank() > j.Rank() {
+			j = f.Jeopardy
+		}
+	}
+	return step.Jeopardy(j), nil
+}
+
+// PredictedCompletion is the resolver for the predictedCompletion field.
+func (r *planResolver) PredictedCompletion(ctx context.Context, obj *ent.Plan) (*time.Time, error) {
+	f, err := loadersFor(ctx, r.Client).forecast(r.Engine).Load(ctx, obj.ID)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return f.Predicted, nil
+}
+
+// CriticalPath is the resolver for the criticalPath field.
+func (r *planResolver) CriticalPath(ctx context.Context, obj *ent.Plan) ([]*ent.Step, error) {
+	f, err := loadersFor(ctx, r.Client).forecast(r.Engine).Load(ctx, obj.ID)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	steps, err := r.stepsByID(ctx, f.CriticalPath)
+	if err != nil {
+		return nil, err
+	}
+	order := map[int]int{}
+	for i, id := range f.CriticalPath {
+		order[id] = i
+	}
+	slices.SortFunc(steps, func(a, b *ent.Step) int { return order[a.ID] - order[b.ID] })
+	return steps, nil
 }
 
 // Order is the resolver for the order field.
@@ -219,6 +313,19 @@ func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderID *
 // Events is the resolver for the events field.
 func (r *subscriptionResolver) Events(ctx context.Context, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) (<-chan *model.Event, error) {
 	return r.subscribe(ctx, filter(orderID, planID, queue, kinds), after)
+}
+
+// HeldSteps is the resolver for the heldSteps field.
+func (r *systemResolver) HeldSteps(ctx context.Context, obj *ent.System) (int, error) {
+	return r.Client.Step.Query().Where(step.System(obj.Name), step.StatusEQ(step.StatusON_HOLD)).Count(ctx)
+}
+
+// Circuit is the resolver for the circuit field.
+func (r *systemResolver) Circuit(ctx context.Context, obj *ent.System) (model.CircuitState, error) {
+	if obj.CircuitOpenUntil != nil && r.Engine.Clock().Now().Before(*obj.CircuitOpenUntil) {
+		return model.CircuitStateOpen, nil
+	}
+	return model.CircuitStateClosed, nil
 }
 
 // Mutation returns generated.MutationResolver implementation.

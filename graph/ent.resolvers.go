@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/batonhq/baton/ent"
@@ -88,7 +87,7 @@ func (r *queryResolver) Steps(ctx context.Context, after *entgql.Cursor[int], fi
 
 // Systems is the resolver for the systems field.
 func (r *queryResolver) Systems(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) (*ent.SystemConnection, error) {
-	panic(fmt.Errorf("not implemented: Systems - systems"))
+	return r.Client.System.Query().Paginate(ctx, after, first, before, last, ent.WithSystemFilter(where.Filter))
 }
 
 // CatalogVersion returns generated.CatalogVersionResolver implementation.
@@ -105,9 +104,13 @@ func (r *Resolver) Plan() generated.PlanResolver { return &planResolver{r} }
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// System returns generated.SystemResolver implementation.
+func (r *Resolver) System() generated.SystemResolver { return &systemResolver{r} }
+
 type (
 	catalogVersionResolver struct{ *Resolver }
 	orderResolver          struct{ *Resolver }
 	planResolver           struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
+	systemResolver         struct{ *Resolver }
 )

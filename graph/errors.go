@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batonhq/baton/engine"
@@ -78,4 +80,16 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return pres
 	}
+}
+
+// perStepError reports, beside the data, why one step of a bulk request
+// was left as it was (path <field>.<index>, extensions.stepId).
+func perStepError(ctx context.Context, index, stepID int, err error) {
+	pres := ErrorPresenter(slog.Default())(ctx, err)
+	pres.Path = append(graphql.GetPath(ctx), ast.PathIndex(index))
+	if pres.Extensions == nil {
+		pres.Extensions = map[string]any{}
+	}
+	pres.Extensions["stepId"] = strconv.Itoa(stepID)
+	graphql.AddError(ctx, pres)
 }

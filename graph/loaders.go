@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -27,6 +28,22 @@ type health struct {
 type loaders struct {
 	orderHealth *dataloadgen.Loader[int, health]
 	planHealth  *dataloadgen.Loader[int, health]
+
+	mu        sync.Mutex
+	forecasts *dataloadgen.Loader[int, *engine.Forecast]
+}
+
+// forecast is the loader of plan forecasts (created on first use: it needs
+// the engine).
+func (l *loaders) forecast(e *engine.Engine) *dataloadgen.Loader[int, *engine.Forecast] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.forecasts == nil {
+		l.forecasts = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*engine.Forecast, error) {
+			return e.Forecasts(ctx, ids)
+		}, dataloadgen.WithWait(500*time.Microsecond))
+	}
+	return l.forecasts
 }
 
 type loadersKey struct{}

@@ -13,6 +13,7 @@ import (
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
+	"github.com/batonhq/baton/ent/system"
 )
 
 // Resolver is the root resolver; one per server.
@@ -72,4 +73,8 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func (r *Resolver) systemByName(ctx context.Context, name string) (*ent.System, error) {
+	return r.Client.System.Query().Where(system.Name(name)).Only(ctx)
 }

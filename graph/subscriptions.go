@@ -6,8 +6,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
-	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/graph/model"
 )
 
@@ -82,7 +82,7 @@ func stepKinds(asked []model.EventKind) []model.EventKind {
 
 func eventModel(e *engine.Event) *model.Event {
 	m := &model.Event{Cursor: e.Cursor(), Kind: model.EventKind(e.Kind), At: e.At, To: e.To,
-		From: strPtr(e.From), Actor: strPtr(e.Actor), Note: strPtr(e.Note)}
+		From: strPtr(e.From), Actor: strPtr(e.Actor), Note: strPtr(e.Note), System: strPtr(e.System)}
 	if e.OrderID != 0 {
 		m.OrderID = &e.OrderID
 	}

@@ -16,7 +16,7 @@ import (
 // version comes along (steps are read joined to their plan as p).
 const stepColumns = `s.id, s.plan_id, s.group_id, s.order_id, s.fulfillment_line_id, s.account_ref, p.catalog_version_id,
 	s.name, s.scenario, s.type, s.scope, s.instance_key, s.bundle_key, s.status, s.jeopardy, s.queue, s.assignee, s.system,
-	s.pending, s.attempt_count, s.output, s.error, s.note, s.ready_at, s.started_at, s.completed_at, s.due_at,
+	s.pending, s.attempt_count, s.attempt_base, s.output, s.error, s.note, s.ready_at, s.started_at, s.completed_at, s.due_at,
 	s.jeopardy_at, s.wake_at, s.lease_owner, s.lease_until, s.updated_at`
 
 func scanSteps(rows *sql.Rows) ([]*engine.StepRecord, error) {
@@ -28,7 +28,7 @@ func scanSteps(rows *sql.Rows) ([]*engine.StepRecord, error) {
 		var ready, started, completed, due, jat, wake, lease, updated timeScan
 		if err := rows.Scan(&r.ID, &r.PlanID, &r.GroupID, intScan{&r.OrderID}, intScan{&r.ItemID}, intScan{&r.AccountRef}, &r.CatalogID,
 			&r.Name, &r.Scenario, &typ, &scope, &r.InstanceKey, strScan{&r.BundleKey}, &status, &jeopardy, strScan{&r.Queue},
-			strScan{&r.Assignee}, strScan{&r.System}, &r.Pending, &r.Attempts, jsonScan{&r.Output}, strScan{&r.Error}, strScan{&r.Note},
+			strScan{&r.Assignee}, strScan{&r.System}, &r.Pending, &r.Attempts, &r.AttemptBase, jsonScan{&r.Output}, strScan{&r.Error}, strScan{&r.Note},
 			&ready, &started, &completed, &due, &jat, &wake, strScan{&r.LeaseOwner}, &lease, &updated); err != nil {
 			return nil, fmt.Errorf("scan step: %w", err)
 		}
@@ -74,14 +74,14 @@ func (t *txn) LockSteps(ctx context.Context, ids []int) ([]*engine.StepRecord, e
 // stepSaveColumns are the columns SaveSteps writes, with their PostgreSQL
 // types (VALUES lists need them).
 var stepSaveColumns = []struct{ name, pgType string }{
-	{"status", "text"}, {"jeopardy", "text"}, {"queue", "text"}, {"assignee", "text"}, {"attempt_count", "bigint"},
+	{"status", "text"}, {"jeopardy", "text"}, {"queue", "text"}, {"assignee", "text"}, {"attempt_count", "bigint"}, {"attempt_base", "bigint"},
 	{"output", "jsonb"}, {"error", "text"}, {"note", "text"}, {"ready_at", "timestamptz"}, {"started_at", "timestamptz"},
 	{"completed_at", "timestamptz"}, {"due_at", "timestamptz"}, {"jeopardy_at", "timestamptz"}, {"wake_at", "timestamptz"},
 	{"lease_owner", "text"}, {"lease_until", "timestamptz"}, {"updated_at", "timestamptz"},
 }
 
 func stepSaveRow(r *engine.StepRecord) []any {
-	return []any{string(r.Status), string(r.Jeopardy), nullStr(r.Queue), nullStr(r.Assignee), r.Attempts, jsonValue(r.Output),
+	return []any{string(r.Status), string(r.Jeopardy), nullStr(r.Queue), nullStr(r.Assignee), r.Attempts, r.AttemptBase, jsonValue(r.Output),
 		nullStr(r.Error), nullStr(r.Note), r.ReadyAt, r.StartedAt, r.CompletedAt, r.DueAt, r.JeopardyAt, r.WakeAt,
 		nullStr(r.LeaseOwner), r.LeaseUntil, r.UpdatedAt}
 }
@@ -576,4 +576,76 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
 	return at.t, at.valid, nil
+}
+
+// PlanTimelines implements engine.Store: three queries for any number of
+// plans.
+func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.PlanTimeline, error) {
+	if len(planIDs) == 0 {
+		return nil, nil
+	}
+	ids := s.d.ids(sortedIDs(planIDs))
+	rows, err := s.query(ctx, `SELECT id, status, requested_completion, completed_at FROM plans WHERE id {ids $1}`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("plan timelines: %w", err)
+	}
+	byPlan := map[int]*engine.PlanTimeline{}
+	var out []*engine.PlanTimeline
+	for rows.Next() {
+		var tl engine.PlanTimeline
+		var status string
+		var due, done timeScan
+		if err := rows.Scan(&tl.PlanID, &status, &due, &done); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan plan: %w", err)
+		}
+		tl.Status, tl.RequestedCompletion, tl.CompletedAt = engine.PlanStatus(status), due.ptr(), done.ptr()
+		byPlan[tl.PlanID] = &tl
+		out = append(out, &tl)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.query(ctx, `SELECT s.id, s.plan_id, s.name, s.status, p.catalog_version_id, s.ready_at, s.completed_at
+		FROM steps s JOIN plans p ON p.id = s.plan_id WHERE s.plan_id {ids $1} ORDER BY s.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("timeline steps: %w", err)
+	}
+	steps := map[int]*engine.TimelineStep{}
+	for rows.Next() {
+		var st engine.TimelineStep
+		var planID int
+		var status string
+		var ready, done timeScan
+		if err := rows.Scan(&st.ID, &planID, &st.Name, &status, &st.CatalogID, &ready, &done); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan timeline step: %w", err)
+		}
+		st.Status, st.ReadyAt, st.CompletedAt = engine.StepStatus(status), ready.ptr(), done.ptr()
+		steps[st.ID] = &st
+		if tl := byPlan[planID]; tl != nil {
+			tl.Steps = append(tl.Steps, &st)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.query(ctx, `SELECT d.step_id, d.prerequisite_id FROM step_dependencies d JOIN steps s ON s.id = d.step_id
+		WHERE s.plan_id {ids $1}`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("timeline dependencies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sid, pid int
+		if err := rows.Scan(&sid, &pid); err != nil {
+			return nil, fmt.Errorf("scan dependency: %w", err)
+		}
+		if st := steps[sid]; st != nil && steps[pid] != nil {
+			st.Prereqs = append(st.Prereqs, pid)
+		}
+	}
+	return out, rows.Err()
 }

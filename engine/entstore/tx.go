@@ -40,6 +40,12 @@ func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
+// eventData is an event's data column: the step snapshot, or the system.
+type eventData struct {
+	Step   *engine.EventStep `json:"step,omitempty"`
+	System string            `json:"system,omitempty"`
+}
+
 const eventColumns = `id, kind, order_id, plan_id, step_id, "from", "to", at, actor, note, data`
 
 // flushEvents writes the transaction's events last, so that event ids
@@ -61,8 +67,8 @@ func (t *txn) flushEvents(ctx context.Context) error {
 	rows := make([][]any, len(t.events))
 	for i, e := range t.events {
 		var data any
-		if e.Step != nil {
-			b, err := json.Marshal(e.Step)
+		if e.Step != nil || e.System != "" {
+			b, err := json.Marshal(eventData{Step: e.Step, System: e.System})
 			if err != nil {
 				return fmt.Errorf("encode event: %w", err)
 			}
@@ -585,10 +591,11 @@ func scanEvents(rows *sql.Rows) ([]*engine.Event, error) {
 		}
 		e.Kind, e.At = engine.EventKind(kind), at.t
 		if len(data) > 0 {
-			e.Step = &engine.EventStep{}
-			if err := json.Unmarshal(data, e.Step); err != nil {
+			var d eventData
+			if err := json.Unmarshal(data, &d); err != nil {
 				return nil, fmt.Errorf("decode event %d: %w", e.ID, err)
 			}
+			e.Step, e.System = d.Step, d.System
 		}
 		out = append(out, &e)
 	}

@@ -63,6 +63,7 @@ type wireEvent struct {
 	Actor   string            `json:"u,omitempty"`
 	Note    string            `json:"n,omitempty"`
 	Step    *engine.EventStep `json:"d,omitempty"`
+	System  string            `json:"y,omitempty"`
 }
 
 // Open connects to Redis (redis://host:port/db) and subscribes. origin
@@ -133,7 +134,7 @@ func (b *Bus) receive(ch <-chan any) {
 					m.Events = make([]*engine.Event, len(wm.Events))
 					for i, e := range wm.Events {
 						m.Events[i] = &engine.Event{ID: e.ID, Kind: e.Kind, OrderID: e.OrderID, PlanID: e.PlanID, StepID: e.StepID,
-							From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step}
+							From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System}
 					}
 				default:
 					continue
@@ -196,7 +197,7 @@ func (b *Bus) Publish(_ context.Context, events []*engine.Event) error {
 	wm := message{Origin: b.origin, Events: make([]wireEvent, len(events)), Sent: time.Now().UnixNano()}
 	for i, e := range events {
 		wm.Events[i] = wireEvent{ID: e.ID, Kind: e.Kind, OrderID: e.OrderID, PlanID: e.PlanID, StepID: e.StepID,
-			From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step}
+			From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System}
 	}
 	p, err := json.Marshal(wm)
 	if err != nil {

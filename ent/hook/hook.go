@@ -141,6 +141,18 @@ func (f StepGroupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StepGroupMutation", m)
 }
 
+// The SystemFunc type is an adapter to allow the use of ordinary
+// function as System mutator.
+type SystemFunc func(context.Context, *ent.SystemMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SystemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SystemMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SystemMutation", m)
+}
+
 // Condition is a hook condition function.
 type Condition func(context.Context, ent.Mutation) bool
 

@@ -306,7 +306,6 @@ var (
 		{Name: "awaiting_lines", Type: field.TypeInt, Default: 0},
 		{Name: "signals", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "requested_completion", Type: field.TypeTime, Nullable: true},
-		{Name: "predicted_completion", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
@@ -321,13 +320,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "plans_orders_plan",
-				Columns:    []*schema.Column{PlansColumns[15]},
+				Columns:    []*schema.Column{PlansColumns[14]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "plans_catalog_versions_catalog_version",
-				Columns:    []*schema.Column{PlansColumns[16]},
+				Columns:    []*schema.Column{PlansColumns[15]},
 				RefColumns: []*schema.Column{CatalogVersionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -366,6 +365,7 @@ var (
 		{Name: "point_of_no_return", Type: field.TypeBool, Default: false},
 		{Name: "pending", Type: field.TypeInt},
 		{Name: "attempt_count", Type: field.TypeInt, Default: 0},
+		{Name: "attempt_base", Type: field.TypeInt, Default: 0},
 		{Name: "output", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "note", Type: field.TypeString, Nullable: true, Size: 2147483647},
@@ -392,25 +392,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "steps_fulfillment_lines_steps",
-				Columns:    []*schema.Column{StepsColumns[29]},
+				Columns:    []*schema.Column{StepsColumns[30]},
 				RefColumns: []*schema.Column{FulfillmentLinesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "steps_plans_steps",
-				Columns:    []*schema.Column{StepsColumns[30]},
+				Columns:    []*schema.Column{StepsColumns[31]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "steps_orders_order",
-				Columns:    []*schema.Column{StepsColumns[31]},
+				Columns:    []*schema.Column{StepsColumns[32]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "steps_step_groups_steps",
-				Columns:    []*schema.Column{StepsColumns[32]},
+				Columns:    []*schema.Column{StepsColumns[33]},
 				RefColumns: []*schema.Column{StepGroupsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -419,17 +419,17 @@ var (
 			{
 				Name:    "step_plan_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[30], StepsColumns[8]},
+				Columns: []*schema.Column{StepsColumns[31], StepsColumns[8]},
 			},
 			{
 				Name:    "step_plan_id_name_instance_key",
 				Unique:  true,
-				Columns: []*schema.Column{StepsColumns[30], StepsColumns[2], StepsColumns[6]},
+				Columns: []*schema.Column{StepsColumns[31], StepsColumns[2], StepsColumns[6]},
 			},
 			{
 				Name:    "step_status_ready_at",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[8], StepsColumns[19]},
+				Columns: []*schema.Column{StepsColumns[8], StepsColumns[20]},
 			},
 			{
 				Name:    "step_queue_status",
@@ -444,17 +444,17 @@ var (
 			{
 				Name:    "step_order_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[31], StepsColumns[8]},
+				Columns: []*schema.Column{StepsColumns[32], StepsColumns[8]},
 			},
 			{
 				Name:    "step_fulfillment_line_id",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[29]},
+				Columns: []*schema.Column{StepsColumns[30]},
 			},
 			{
 				Name:    "step_wake_at",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[24]},
+				Columns: []*schema.Column{StepsColumns[25]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "wake_at IS NOT NULL",
 				},
@@ -462,7 +462,7 @@ var (
 			{
 				Name:    "step_jeopardy_at",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[23]},
+				Columns: []*schema.Column{StepsColumns[24]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "jeopardy_at IS NOT NULL",
 				},
@@ -470,7 +470,7 @@ var (
 			{
 				Name:    "step_lease_until",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[26]},
+				Columns: []*schema.Column{StepsColumns[27]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "lease_until IS NOT NULL",
 				},
@@ -478,7 +478,7 @@ var (
 			{
 				Name:    "step_due_at",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[22]},
+				Columns: []*schema.Column{StepsColumns[23]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "due_at IS NOT NULL",
 				},
@@ -521,6 +521,23 @@ var (
 				Columns: []*schema.Column{StepGroupsColumns[4], StepGroupsColumns[3]},
 			},
 		},
+	}
+	// SystemsColumns holds the columns for the "systems" table.
+	SystemsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ONLINE", "OFFLINE"}, Default: "ONLINE"},
+		{Name: "consecutive_failures", Type: field.TypeInt, Default: 0},
+		{Name: "circuit_open_until", Type: field.TypeTime, Nullable: true},
+		{Name: "release_at", Type: field.TypeTime, Nullable: true},
+		{Name: "changed_by", Type: field.TypeString, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// SystemsTable holds the schema information for the "systems" table.
+	SystemsTable = &schema.Table{
+		Name:       "systems",
+		Columns:    SystemsColumns,
+		PrimaryKey: []*schema.Column{SystemsColumns[0]},
 	}
 	// FulfillmentLineSourcesColumns holds the columns for the "fulfillment_line_sources" table.
 	FulfillmentLineSourcesColumns = []*schema.Column{
@@ -585,6 +602,7 @@ var (
 		PlansTable,
 		StepsTable,
 		StepGroupsTable,
+		SystemsTable,
 		FulfillmentLineSourcesTable,
 		StepDependenciesTable,
 	}
@@ -638,6 +656,9 @@ func init() {
 	StepGroupsTable.ForeignKeys[0].RefTable = PlansTable
 	StepGroupsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
+	SystemsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
 	FulfillmentLineSourcesTable.ForeignKeys[0].RefTable = FulfillmentLinesTable
 	FulfillmentLineSourcesTable.ForeignKeys[1].RefTable = OrderLinesTable

@@ -40,8 +40,6 @@ const (
 	FieldSignals = "signals"
 	// FieldRequestedCompletion holds the string denoting the requested_completion field in the database.
 	FieldRequestedCompletion = "requested_completion"
-	// FieldPredictedCompletion holds the string denoting the predicted_completion field in the database.
-	FieldPredictedCompletion = "predicted_completion"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
@@ -112,7 +110,6 @@ var Columns = []string{
 	FieldAwaitingLines,
 	FieldSignals,
 	FieldRequestedCompletion,
-	FieldPredictedCompletion,
 	FieldCreatedAt,
 	FieldStartedAt,
 	FieldCompletedAt,
@@ -238,11 +235,6 @@ func ByAwaitingLines(opts ...sql.OrderTermOption) OrderOption {
 // ByRequestedCompletion orders the results by the requested_completion field.
 func ByRequestedCompletion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRequestedCompletion, opts...).ToFunc()
-}
-
-// ByPredictedCompletion orders the results by the predicted_completion field.
-func ByPredictedCompletion(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldPredictedCompletion, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -95,11 +95,6 @@ func RequestedCompletion(v time.Time) predicate.Plan {
 	return predicate.Plan(sql.FieldEQ(FieldRequestedCompletion, v))
 }
 
-// PredictedCompletion applies equality check predicate on the "predicted_completion" field. It's identical to PredictedCompletionEQ.
-func PredictedCompletion(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldEQ(FieldPredictedCompletion, v))
-}
-
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Plan {
 	return predicate.Plan(sql.FieldEQ(FieldCreatedAt, v))
@@ -568,56 +563,6 @@ func RequestedCompletionIsNil() predicate.Plan {
 // RequestedCompletionNotNil applies the NotNil predicate on the "requested_completion" field.
 func RequestedCompletionNotNil() predicate.Plan {
 	return predicate.Plan(sql.FieldNotNull(FieldRequestedCompletion))
-}
-
-// PredictedCompletionEQ applies the EQ predicate on the "predicted_completion" field.
-func PredictedCompletionEQ(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldEQ(FieldPredictedCompletion, v))
-}
-
-// PredictedCompletionNEQ applies the NEQ predicate on the "predicted_completion" field.
-func PredictedCompletionNEQ(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldNEQ(FieldPredictedCompletion, v))
-}
-
-// PredictedCompletionIn applies the In predicate on the "predicted_completion" field.
-func PredictedCompletionIn(vs ...time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldIn(FieldPredictedCompletion, vs...))
-}
-
-// PredictedCompletionNotIn applies the NotIn predicate on the "predicted_completion" field.
-func PredictedCompletionNotIn(vs ...time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldNotIn(FieldPredictedCompletion, vs...))
-}
-
-// PredictedCompletionGT applies the GT predicate on the "predicted_completion" field.
-func PredictedCompletionGT(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldGT(FieldPredictedCompletion, v))
-}
-
-// PredictedCompletionGTE applies the GTE predicate on the "predicted_completion" field.
-func PredictedCompletionGTE(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldGTE(FieldPredictedCompletion, v))
-}
-
-// PredictedCompletionLT applies the LT predicate on the "predicted_completion" field.
-func PredictedCompletionLT(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldLT(FieldPredictedCompletion, v))
-}
-
-// PredictedCompletionLTE applies the LTE predicate on the "predicted_completion" field.
-func PredictedCompletionLTE(v time.Time) predicate.Plan {
-	return predicate.Plan(sql.FieldLTE(FieldPredictedCompletion, v))
-}
-
-// PredictedCompletionIsNil applies the IsNil predicate on the "predicted_completion" field.
-func PredictedCompletionIsNil() predicate.Plan {
-	return predicate.Plan(sql.FieldIsNull(FieldPredictedCompletion))
-}
-
-// PredictedCompletionNotNil applies the NotNil predicate on the "predicted_completion" field.
-func PredictedCompletionNotNil() predicate.Plan {
-	return predicate.Plan(sql.FieldNotNull(FieldPredictedCompletion))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -38,3 +38,6 @@ type Step func(*sql.Selector)
 
 // StepGroup is the predicate function for stepgroup builders.
 type StepGroup func(*sql.Selector)
+
+// System is the predicate function for system builders.
+type System func(*sql.Selector)

@@ -36,7 +36,6 @@ func (Plan) Fields() []ent.Field {
 			Comment("order lines still AWAITING_DATA"),
 		jsonMap("signals", false, entgql.Skip()),
 		field.Time("requested_completion").Optional().Nillable(),
-		field.Time("predicted_completion").Optional().Nillable(),
 		field.Time("created_at").Immutable().Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("completed_at").Optional().Nillable(),

@@ -45,6 +45,8 @@ func (Step) Fields() []ent.Field {
 		field.Int("pending").Annotations(entgql.Skip()).
 			Comment("prerequisites neither COMPLETED nor SKIPPED"),
 		field.Int("attempt_count").Default(0),
+		field.Int("attempt_base").Default(0).Annotations(entgql.Skip()).
+			Comment("attempt_count when an operator last retried the step: the retry policy counts from here"),
 		jsonMap("output", false),
 		field.Text("error").Optional().Nillable(),
 		field.Text("note").Optional().Nillable().Comment("the last operator note"),

@@ -54,6 +54,8 @@ const (
 	FieldPending = "pending"
 	// FieldAttemptCount holds the string denoting the attempt_count field in the database.
 	FieldAttemptCount = "attempt_count"
+	// FieldAttemptBase holds the string denoting the attempt_base field in the database.
+	FieldAttemptBase = "attempt_base"
 	// FieldOutput holds the string denoting the output field in the database.
 	FieldOutput = "output"
 	// FieldError holds the string denoting the error field in the database.
@@ -159,6 +161,7 @@ var Columns = []string{
 	FieldPointOfNoReturn,
 	FieldPending,
 	FieldAttemptCount,
+	FieldAttemptBase,
 	FieldOutput,
 	FieldError,
 	FieldNote,
@@ -198,6 +201,8 @@ var (
 	DefaultPointOfNoReturn bool
 	// DefaultAttemptCount holds the default value on creation for the "attempt_count" field.
 	DefaultAttemptCount int
+	// DefaultAttemptBase holds the default value on creation for the "attempt_base" field.
+	DefaultAttemptBase int
 )
 
 // Type defines the type for the "type" enum field.
@@ -410,6 +415,11 @@ func ByPending(opts ...sql.OrderTermOption) OrderOption {
 // ByAttemptCount orders the results by the attempt_count field.
 func ByAttemptCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAttemptCount, opts...).ToFunc()
+}
+
+// ByAttemptBase orders the results by the attempt_base field.
+func ByAttemptBase(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAttemptBase, opts...).ToFunc()
 }
 
 // ByError orders the results by the error field.

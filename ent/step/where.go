@@ -130,6 +130,11 @@ func AttemptCount(v int) predicate.Step {
 	return predicate.Step(sql.FieldEQ(FieldAttemptCount, v))
 }
 
+// AttemptBase applies equality check predicate on the "attempt_base" field. It's identical to AttemptBaseEQ.
+func AttemptBase(v int) predicate.Step {
+	return predicate.Step(sql.FieldEQ(FieldAttemptBase, v))
+}
+
 // Error applies equality check predicate on the "error" field. It's identical to ErrorEQ.
 func Error(v string) predicate.Step {
 	return predicate.Step(sql.FieldEQ(FieldError, v))
@@ -1003,6 +1008,46 @@ func AttemptCountLT(v int) predicate.Step {
 // AttemptCountLTE applies the LTE predicate on the "attempt_count" field.
 func AttemptCountLTE(v int) predicate.Step {
 	return predicate.Step(sql.FieldLTE(FieldAttemptCount, v))
+}
+
+// AttemptBaseEQ applies the EQ predicate on the "attempt_base" field.
+func AttemptBaseEQ(v int) predicate.Step {
+	return predicate.Step(sql.FieldEQ(FieldAttemptBase, v))
+}
+
+// AttemptBaseNEQ applies the NEQ predicate on the "attempt_base" field.
+func AttemptBaseNEQ(v int) predicate.Step {
+	return predicate.Step(sql.FieldNEQ(FieldAttemptBase, v))
+}
+
+// AttemptBaseIn applies the In predicate on the "attempt_base" field.
+func AttemptBaseIn(vs ...int) predicate.Step {
+	return predicate.Step(sql.FieldIn(FieldAttemptBase, vs...))
+}
+
+// AttemptBaseNotIn applies the NotIn predicate on the "attempt_base" field.
+func AttemptBaseNotIn(vs ...int) predicate.Step {
+	return predicate.Step(sql.FieldNotIn(FieldAttemptBase, vs...))
+}
+
+// AttemptBaseGT applies the GT predicate on the "attempt_base" field.
+func AttemptBaseGT(v int) predicate.Step {
+	return predicate.Step(sql.FieldGT(FieldAttemptBase, v))
+}
+
+// AttemptBaseGTE applies the GTE predicate on the "attempt_base" field.
+func AttemptBaseGTE(v int) predicate.Step {
+	return predicate.Step(sql.FieldGTE(FieldAttemptBase, v))
+}
+
+// AttemptBaseLT applies the LT predicate on the "attempt_base" field.
+func AttemptBaseLT(v int) predicate.Step {
+	return predicate.Step(sql.FieldLT(FieldAttemptBase, v))
+}
+
+// AttemptBaseLTE applies the LTE predicate on the "attempt_base" field.
+func AttemptBaseLTE(v int) predicate.Step {
+	return predicate.Step(sql.FieldLTE(FieldAttemptBase, v))
 }
 
 // OutputIsNil applies the IsNil predicate on the "output" field.

@@ -11,6 +11,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/system"
 	"github.com/batonhq/baton/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -30,6 +31,7 @@ type ResolverRoot interface {
 	Plan() PlanResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	System() SystemResolver
 }
 
 type DirectiveRoot struct {
@@ -133,6 +135,7 @@ type ComplexityRoot struct {
 		OrderID func(childComplexity int) int
 		PlanID  func(childComplexity int) int
 		Step    func(childComplexity int) int
+		System  func(childComplexity int) int
 		To      func(childComplexity int) int
 	}
 
@@ -181,9 +184,13 @@ type ComplexityRoot struct {
 		CompleteTask       func(childComplexity int, stepID int, output map[string]any, note *string) int
 		EnrichOrder        func(childComplexity int, orderID int, attributes map[string]any, lineAttributes []*model.LineAttributesInput) int
 		ImportCatalog      func(childComplexity int, document string) int
+		MarkStepComplete   func(childComplexity int, stepID int, note string, output map[string]any) int
 		RespondToCallout   func(childComplexity int, stepID int, success bool, output map[string]any, error *string) int
 		ResumeStep         func(childComplexity int, stepID int) int
+		RetrySteps         func(childComplexity int, ids []int, note *string) int
+		SetSystemStatus    func(childComplexity int, system string, status system.Status, note *string) int
 		Signal             func(childComplexity int, orderID int, event string, payload map[string]any) int
+		SkipStep           func(childComplexity int, stepID int, note string) int
 		StartOrchestration func(childComplexity int, typeArg string, subjectID string, context map[string]any) int
 		SubmitOrder        func(childComplexity int, input model.SubmitOrderInput) int
 	}
@@ -260,6 +267,7 @@ type ComplexityRoot struct {
 		CompletedAt         func(childComplexity int) int
 		Context             func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
+		CriticalPath        func(childComplexity int) int
 		Groups              func(childComplexity int) int
 		ID                  func(childComplexity int) int
 		Items               func(childComplexity int) int
@@ -346,6 +354,7 @@ type ComplexityRoot struct {
 		PreviewOrder      func(childComplexity int, input model.SubmitOrderInput) int
 		Step              func(childComplexity int, id int) int
 		Steps             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) int
+		Systems           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) int
 	}
 
 	Step struct {
@@ -412,6 +421,29 @@ type ComplexityRoot struct {
 		JeopardyChanged    func(childComplexity int, orderID *int, planID *int, queue *string, after *string) int
 		OrderStatusChanged func(childComplexity int, orderID *int, after *string) int
 		StepStatusChanged  func(childComplexity int, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) int
+	}
+
+	System struct {
+		ChangedBy           func(childComplexity int) int
+		Circuit             func(childComplexity int) int
+		CircuitOpenUntil    func(childComplexity int) int
+		ConsecutiveFailures func(childComplexity int) int
+		HeldSteps           func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Name                func(childComplexity int) int
+		Status              func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
+	}
+
+	SystemConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SystemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 }
 
@@ -818,6 +850,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Step(childComplexity), true
+	case "Event.system":
+		if e.ComplexityRoot.Event.System == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.System(childComplexity), true
 	case "Event.to":
 		if e.ComplexityRoot.Event.To == nil {
 			break
@@ -1041,6 +1079,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportCatalog(childComplexity, args["document"].(string)), true
+	case "Mutation.markStepComplete":
+		if e.ComplexityRoot.Mutation.MarkStepComplete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markStepComplete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkStepComplete(childComplexity, args["stepId"].(int), args["note"].(string), args["output"].(map[string]any)), true
 	case "Mutation.respondToCallout":
 		if e.ComplexityRoot.Mutation.RespondToCallout == nil {
 			break
@@ -1063,6 +1112,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeStep(childComplexity, args["stepId"].(int)), true
+	case "Mutation.retrySteps":
+		if e.ComplexityRoot.Mutation.RetrySteps == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retrySteps_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetrySteps(childComplexity, args["ids"].([]int), args["note"].(*string)), true
+	case "Mutation.setSystemStatus":
+		if e.ComplexityRoot.Mutation.SetSystemStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSystemStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSystemStatus(childComplexity, args["system"].(string), args["status"].(system.Status), args["note"].(*string)), true
 	case "Mutation.signal":
 		if e.ComplexityRoot.Mutation.Signal == nil {
 			break
@@ -1074,6 +1145,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Signal(childComplexity, args["orderId"].(int), args["event"].(string), args["payload"].(map[string]any)), true
+	case "Mutation.skipStep":
+		if e.ComplexityRoot.Mutation.SkipStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skipStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkipStep(childComplexity, args["stepId"].(int), args["note"].(string)), true
 	case "Mutation.startOrchestration":
 		if e.ComplexityRoot.Mutation.StartOrchestration == nil {
 			break
@@ -1421,6 +1503,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.CreatedAt(childComplexity), true
+	case "Plan.criticalPath":
+		if e.ComplexityRoot.Plan.CriticalPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.CriticalPath(childComplexity), true
 	case "Plan.groups":
 		if e.ComplexityRoot.Plan.Groups == nil {
 			break
@@ -1884,6 +1972,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Steps(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.StepOrder), args["where"].(*ent.StepWhereInput)), true
+	case "Query.systems":
+		if e.ComplexityRoot.Query.Systems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_systems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Systems(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.SystemWhereInput)), true
 
 	case "Step.assignee":
 		if e.ComplexityRoot.Step.Assignee == nil {
@@ -2216,6 +2315,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.StepStatusChanged(childComplexity, args["orderId"].(*int), args["planId"].(*int), args["queue"].(*string), args["kinds"].([]model.EventKind), args["after"].(*string)), true
 
+	case "System.changedBy":
+		if e.ComplexityRoot.System.ChangedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.ChangedBy(childComplexity), true
+	case "System.circuit":
+		if e.ComplexityRoot.System.Circuit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.Circuit(childComplexity), true
+	case "System.circuitOpenUntil":
+		if e.ComplexityRoot.System.CircuitOpenUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.CircuitOpenUntil(childComplexity), true
+	case "System.consecutiveFailures":
+		if e.ComplexityRoot.System.ConsecutiveFailures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.ConsecutiveFailures(childComplexity), true
+	case "System.heldSteps":
+		if e.ComplexityRoot.System.HeldSteps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.HeldSteps(childComplexity), true
+	case "System.id":
+		if e.ComplexityRoot.System.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.ID(childComplexity), true
+	case "System.name":
+		if e.ComplexityRoot.System.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.Name(childComplexity), true
+	case "System.status":
+		if e.ComplexityRoot.System.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.Status(childComplexity), true
+	case "System.updatedAt":
+		if e.ComplexityRoot.System.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.System.UpdatedAt(childComplexity), true
+
+	case "SystemConnection.edges":
+		if e.ComplexityRoot.SystemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemConnection.Edges(childComplexity), true
+	case "SystemConnection.pageInfo":
+		if e.ComplexityRoot.SystemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemConnection.PageInfo(childComplexity), true
+	case "SystemConnection.totalCount":
+		if e.ComplexityRoot.SystemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemConnection.TotalCount(childComplexity), true
+
+	case "SystemEdge.cursor":
+		if e.ComplexityRoot.SystemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemEdge.Cursor(childComplexity), true
+	case "SystemEdge.node":
+		if e.ComplexityRoot.SystemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemEdge.Node(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -2241,6 +2427,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputStepOrder,
 		ec.unmarshalInputStepWhereInput,
 		ec.unmarshalInputSubmitOrderInput,
+		ec.unmarshalInputSystemWhereInput,
 	)
 	first := true
 
@@ -2364,8 +2551,32 @@ extend type Order {
 }
 
 extend type Plan {
-  "The worst jeopardy of the plan's open steps."
+  """
+  The plan's jeopardy: the worst of its open steps', and, against its
+  requested completion, AT_RISK when the prediction passes it and LATE when
+  it has passed.
+  """
   jeopardy: StepJeopardy!
+  """
+  When the plan should complete, along its critical path: actual times for
+  finished steps, estimated durations for the rest. Null when no step has an
+  estimatedDuration.
+  """
+  predictedCompletion: Time
+  "The steps that determine predictedCompletion, in execution order."
+  criticalPath: [Step!]!
+}
+
+extend type System {
+  "Callouts to the system waiting ON_HOLD."
+  heldSteps: Int!
+  "OPEN while consecutive failures hold the system's callouts."
+  circuit: CircuitState!
+}
+
+enum CircuitState {
+  CLOSED
+  OPEN
 }
 
 extend type CatalogVersion {
@@ -2522,6 +2733,33 @@ extend type Mutation {
   signal(orderId: ID!, event: String!, payload: JSON): [Step!]!
   "Complete a waiting pause by hand. Errors: NOT_FOUND; INVALID_STATE."
   resumeStep(stepId: ID!): Step!
+  """
+  Retry many steps at once: each FALLOUT (or FAILED) step goes back to READY
+  with a fresh retry budget. Every step is checked against its own state:
+  the list returns each step as it now is, and each step that was not
+  retried also gets an entry in ` + "`" + `errors` + "`" + ` (path retrySteps.<index>,
+  extensions.code NOT_FOUND or INVALID_STATE, extensions.stepId) saying why.
+  """
+  retrySteps(ids: [ID!]!, note: String): [Step]!
+  """
+  Complete a step by hand so its dependents proceed (the billing system is
+  down; the operator bills by hand). For READY, WAITING, FAILED, FALLOUT and
+  ON_HOLD steps. Errors: NOT_FOUND; BAD_USER_INPUT without a note;
+  INVALID_STATE.
+  """
+  markStepComplete(stepId: ID!, note: String!, output: JSON): Step!
+  """
+  Skip a step (it counts as done for its dependents). For any step not
+  finished and not running. Errors: NOT_FOUND; BAD_USER_INPUT without a
+  note; INVALID_STATE.
+  """
+  skipStep(stepId: ID!, note: String!): Step!
+  """
+  Integration hold: OFFLINE holds the system's callouts ON_HOLD (no attempt
+  spent); ONLINE closes its circuit and releases them at the system's
+  releaseRate per minute. Errors: NOT_FOUND (not in the current catalog).
+  """
+  setSystemStatus(system: String!, status: SystemStatus!, note: String): System!
 }
 
 """
@@ -2548,6 +2786,7 @@ enum EventKind {
   ORDER_STATUS
   PLAN_STATUS
   STEP_ASSIGNED
+  SYSTEM_STATUS
 }
 
 "One change. ` + "`" + `from` + "`" + `/` + "`" + `to` + "`" + ` are statuses (or jeopardy levels, or assignees)."
@@ -2565,6 +2804,8 @@ type Event {
   "Who did it, for operator actions."
   actor: String
   note: String
+  "The system of a SYSTEM_STATUS event."
+  system: String
 }
 
 type EventStep {
@@ -3861,7 +4102,6 @@ type Plan implements Node {
   status: PlanStatus!
   catalogVersionID: ID!
   requestedCompletion: Time
-  predictedCompletion: Time
   createdAt: Time!
   startedAt: Time
   completedAt: Time
@@ -4034,19 +4274,6 @@ input PlanWhereInput {
   requestedCompletionLTE: Time
   requestedCompletionIsNil: Boolean
   requestedCompletionNotNil: Boolean
-  """
-  predicted_completion field predicates
-  """
-  predictedCompletion: Time
-  predictedCompletionNEQ: Time
-  predictedCompletionIn: [Time!]
-  predictedCompletionNotIn: [Time!]
-  predictedCompletionGT: Time
-  predictedCompletionGTE: Time
-  predictedCompletionLT: Time
-  predictedCompletionLTE: Time
-  predictedCompletionIsNil: Boolean
-  predictedCompletionNotNil: Boolean
   """
   created_at field predicates
   """
@@ -4305,6 +4532,32 @@ type Query {
     """
     where: StepWhereInput
   ): StepConnection!
+  systems(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Filtering options for Systems returned from the connection.
+    """
+    where: SystemWhereInput
+  ): SystemConnection!
 }
 type Step implements Node {
   id: ID!
@@ -4921,6 +5174,151 @@ input StepWhereInput {
   hasAttempts: Boolean
   hasAttemptsWith: [AttemptWhereInput!]
 }
+type System implements Node {
+  id: ID!
+  name: String!
+  status: SystemStatus!
+  consecutiveFailures: Int!
+  """
+  while in the future, callouts to the system are held
+  """
+  circuitOpenUntil: Time
+  changedBy: String
+  updatedAt: Time!
+}
+"""
+A connection to a list of items.
+"""
+type SystemConnection {
+  """
+  A list of edges.
+  """
+  edges: [SystemEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type SystemEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: System
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+SystemStatus is enum for the field status
+"""
+enum SystemStatus @goModel(model: "github.com/batonhq/baton/ent/system.Status") {
+  ONLINE
+  OFFLINE
+}
+"""
+SystemWhereInput is used for filtering System objects.
+Input was generated by ent.
+"""
+input SystemWhereInput {
+  not: SystemWhereInput
+  and: [SystemWhereInput!]
+  or: [SystemWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  status field predicates
+  """
+  status: SystemStatus
+  statusNEQ: SystemStatus
+  statusIn: [SystemStatus!]
+  statusNotIn: [SystemStatus!]
+  """
+  consecutive_failures field predicates
+  """
+  consecutiveFailures: Int
+  consecutiveFailuresNEQ: Int
+  consecutiveFailuresIn: [Int!]
+  consecutiveFailuresNotIn: [Int!]
+  consecutiveFailuresGT: Int
+  consecutiveFailuresGTE: Int
+  consecutiveFailuresLT: Int
+  consecutiveFailuresLTE: Int
+  """
+  circuit_open_until field predicates
+  """
+  circuitOpenUntil: Time
+  circuitOpenUntilNEQ: Time
+  circuitOpenUntilIn: [Time!]
+  circuitOpenUntilNotIn: [Time!]
+  circuitOpenUntilGT: Time
+  circuitOpenUntilGTE: Time
+  circuitOpenUntilLT: Time
+  circuitOpenUntilLTE: Time
+  circuitOpenUntilIsNil: Boolean
+  circuitOpenUntilNotNil: Boolean
+  """
+  changed_by field predicates
+  """
+  changedBy: String
+  changedByNEQ: String
+  changedByIn: [String!]
+  changedByNotIn: [String!]
+  changedByGT: String
+  changedByGTE: String
+  changedByLT: String
+  changedByLTE: String
+  changedByContains: String
+  changedByHasPrefix: String
+  changedByHasSuffix: String
+  changedByIsNil: Boolean
+  changedByNotNil: Boolean
+  changedByEqualFold: String
+  changedByContainsFold: String
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+}
 """
 The builtin Time type
 """
@@ -5129,6 +5527,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_actor(ctx, field)
 	case "note":
 		return ec.fieldContext_Event_note(ctx, field)
+	case "system":
+		return ec.fieldContext_Event_system(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
 }
@@ -5353,8 +5753,6 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_catalogVersionID(ctx, field)
 	case "requestedCompletion":
 		return ec.fieldContext_Plan_requestedCompletion(ctx, field)
-	case "predictedCompletion":
-		return ec.fieldContext_Plan_predictedCompletion(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Plan_createdAt(ctx, field)
 	case "startedAt":
@@ -5373,6 +5771,10 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_items(ctx, field)
 	case "jeopardy":
 		return ec.fieldContext_Plan_jeopardy(ctx, field)
+	case "predictedCompletion":
+		return ec.fieldContext_Plan_predictedCompletion(ctx, field)
+	case "criticalPath":
+		return ec.fieldContext_Plan_criticalPath(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
@@ -5603,6 +6005,52 @@ func (ec *executionContext) childFields_StepGroup(ctx context.Context, field gra
 		return ec.fieldContext_StepGroup_steps(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StepGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_System(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_System_id(ctx, field)
+	case "name":
+		return ec.fieldContext_System_name(ctx, field)
+	case "status":
+		return ec.fieldContext_System_status(ctx, field)
+	case "consecutiveFailures":
+		return ec.fieldContext_System_consecutiveFailures(ctx, field)
+	case "circuitOpenUntil":
+		return ec.fieldContext_System_circuitOpenUntil(ctx, field)
+	case "changedBy":
+		return ec.fieldContext_System_changedBy(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_System_updatedAt(ctx, field)
+	case "heldSteps":
+		return ec.fieldContext_System_heldSteps(ctx, field)
+	case "circuit":
+		return ec.fieldContext_System_circuit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type System", field.Name)
+}
+
+func (ec *executionContext) childFields_SystemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SystemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SystemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SystemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SystemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SystemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SystemEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SystemEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SystemEdge", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -19,6 +19,7 @@ type Event struct {
 	To      string     `json:"to"`
 	Actor   *string    `json:"actor,omitempty"`
 	Note    *string    `json:"note,omitempty"`
+	System  *string    `json:"system,omitempty"`
 }
 
 // EventStep is the step an event is about, as of the event.

@@ -117,6 +117,61 @@ type SubmitOrderInput struct {
 type Subscription struct {
 }
 
+type CircuitState string
+
+const (
+	CircuitStateClosed CircuitState = "CLOSED"
+	CircuitStateOpen   CircuitState = "OPEN"
+)
+
+var AllCircuitState = []CircuitState{
+	CircuitStateClosed,
+	CircuitStateOpen,
+}
+
+func (e CircuitState) IsValid() bool {
+	switch e {
+	case CircuitStateClosed, CircuitStateOpen:
+		return true
+	}
+	return false
+}
+
+func (e CircuitState) String() string {
+	return string(e)
+}
+
+func (e *CircuitState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CircuitState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CircuitState", str)
+	}
+	return nil
+}
+
+func (e CircuitState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CircuitState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CircuitState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type EventKind string
 
 const (
@@ -125,6 +180,7 @@ const (
 	EventKindOrderStatus  EventKind = "ORDER_STATUS"
 	EventKindPlanStatus   EventKind = "PLAN_STATUS"
 	EventKindStepAssigned EventKind = "STEP_ASSIGNED"
+	EventKindSystemStatus EventKind = "SYSTEM_STATUS"
 )
 
 var AllEventKind = []EventKind{
@@ -133,11 +189,12 @@ var AllEventKind = []EventKind{
 	EventKindOrderStatus,
 	EventKindPlanStatus,
 	EventKindStepAssigned,
+	EventKindSystemStatus,
 }
 
 func (e EventKind) IsValid() bool {
 	switch e {
-	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned:
+	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned, EventKindSystemStatus:
 		return true
 	}
 	return false

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SystemStatus is an operator's switch on an external system.
+type SystemStatus string
+
+const (
+	// SystemOnline: callouts run.
+	SystemOnline SystemStatus = "ONLINE"
+	// SystemOffline: integration hold; callouts wait ON_HOLD, spending no
+	// attempt, until the system is back ONLINE.
+	SystemOffline SystemStatus = "OFFLINE"
+)
+
+// SystemState is a system's live state, shared by all replicas.
+type SystemState struct {
+	Name      string
+	Status    SystemStatus
+	Failures  int        // consecutive retryable callout failures
+	OpenUntil *time.Time // circuit open (callouts held) until then
+	ReleaseAt *time.Time // held callouts are released at the rate from here
+	ChangedBy string
+	UpdatedAt time.Time
+}
+
+// Held reports whether callouts to the system must wait at now.
+func (s *SystemState) Held(now time.Time) bool {
+	if s == nil {
+		return false
+	}
+	return s.Status == SystemOffline || (s.OpenUntil != nil && now.Before(*s.OpenUntil))
+}
+
+// systemCache keeps the systems' states for a second, so that claiming a
+// callout does not read the database; changes made here, and the work
+// signal other replicas send after changing one, invalidate it.
+type systemCache struct {
+	mu     sync.Mutex
+	states map[string]*SystemState
+	at     time.Time
+	valid  bool
+}
+
+const systemCacheTTL = time.Second
+
+func (e *Engine) invalidateSystems() {
+	e.systems.mu.Lock()
+	e.systems.valid = false
+	e.systems.mu.Unlock()
+}
+
+// systemHeld reports whether callouts to the system wait at now.
+func (e *Engine) systemHeld(ctx context.Context, name string, now time.Time) bool {
+	c := &e.systems
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || time.Since(c.at) > systemCacheTTL {
+		states, err := e.store.SystemStates(ctx)
+		if err != nil {
+			e.log.Warn("read system states; assuming online", "err", err)
+			return false
+		}
+		c.states, c.at, c.valid = states, time.Now(), true
+	}
+	return c.states[name].Held(now)
+}
+
+// SetSystemStatus takes a system OFFLINE (its callouts wait ON_HOLD) or
+// brings it ONLINE (its circuit closes and held callouts are released at
+// the system's releaseRate per minute). Errors: NOT_FOUND for a system the
+// current catalog does not define; BAD_USER_INPUT for another status.
+func (e *Engine) SetSystemStatus(ctx context.Context, name string, status SystemStatus, note string) (*SystemState, error) {
+	if status != SystemOnline && status != SystemOffline {
+		return nil, Errorf(CodeBadUserInput, "status must be ONLINE or OFFLINE, not %q", status)
+	}
+	cat, err := e.CurrentCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	def := cat.Systems[name]
+	if def == nil {
+		return nil, Errorf(CodeNotFound, "system %q is not in the current catalog (systems: %s)", name, strings.Join(cat.SystemNames(), ", "))
+	}
+	actor := ActorFrom(ctx)
+	var state *SystemState
+	err = e.mutate(ctx, func(st *txState) error {
+		prev, cur, err := st.tx.SetSystemStatus(st.ctx, name, status, actor, releaseInterval(def.ReleaseRate))
+		if err != nil {
+			return err
+		}
+		state = cur
+		if prev != cur.Status {
+			st.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: string(prev), To: string(cur.Status), At: st.now,
+				Actor: actor, Note: note})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.invalidateSystems()
+	e.signalWork()
+	if r := e.runner(); r != nil {
+		r.wakeReleaser()
+	}
+	return state, nil
+}
+
+// releaseInterval is the pause between two released callouts of a
+// system (0: release all at once).
+func releaseInterval(perMinute int) time.Duration {
+	if perMinute <= 0 {
+		return 0
+	}
+	return time.Minute / time.Duration(perMinute)
+}
+
+// circuitOutcomes counts, per system with a breaker, the callout outcomes
+// of a transaction.
+type circuitOutcomes struct {
+	failed map[string]int
+	ok     map[string]bool
+	defs   map[string]*SystemDef
+}
+
+func (s *txState) countCircuit(def *StepDef, err error) {
+	if def.Callout == nil || def.Callout.System == nil || def.Callout.System.CircuitFailures <= 0 {
+		return
+	}
+	sys := def.Callout.System
+	if s.circuit.defs == nil {
+		s.circuit = circuitOutcomes{failed: map[string]int{}, ok: map[string]bool{}, defs: map[string]*SystemDef{}}
+	}
+	s.circuit.defs[sys.Name] = sys
+	if err == nil {
+		s.circuit.ok[sys.Name] = true
+		return
+	}
+	if se, isStep := err.(*StepError); isStep && !se.Retryable {
+		return // the system answered; the request was wrong
+	}
+	s.circuit.failed[sys.Name]++
+}
+
+// applyCircuits records the transaction's outcomes per system and opens
+// the circuit of a system that reached its failure threshold.
+func (s *txState) applyCircuits() error {
+	for name, sys := range s.circuit.defs {
+		opened, err := s.tx.RecordSystemOutcome(s.ctx, name, s.circuit.failed[name], s.circuit.ok[name],
+			sys.CircuitFailures, sys.CircuitCoolDown, releaseInterval(sys.ReleaseRate))
+		if err != nil {
+			return err
+		}
+		if opened != nil {
+			s.systemsChanged = true
+			s.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: "CIRCUIT_CLOSED", To: "CIRCUIT_OPEN", At: s.now,
+				Note: "circuit opened after " + strconv.Itoa(opened.Failures) + " consecutive failures, until " + opened.OpenUntil.Format(time.RFC3339)})
+		}
+	}
+	return nil
+}
