@@ -21,8 +21,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,6 +131,10 @@ func newLogger(c config) (*slog.Logger, error) {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-healthcheck" {
+		// Container health checks without a shell: GET the URL, exit 0 on 200.
+		os.Exit(healthcheck(os.Args[2]))
+	}
 	cfg, err := loadConfig(os.Args[1:], os.Getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -148,6 +154,21 @@ func main() {
 		log.Error("baton stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+func healthcheck(url string) int {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
 }
 
 // run serves until ctx is cancelled, then shuts down gracefully.
@@ -249,6 +270,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if os.Getenv("BATON_PPROF") == "true" {
+		// Profiling for benchmarks and diagnostics; off by default.
+		runtime.SetBlockProfileRate(10000)
+		runtime.SetMutexProfileFraction(100)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -166,6 +166,24 @@ func (e *Engine) CatalogByID(ctx context.Context, id int) (*Catalog, error) {
 	return e.compiled(rec)
 }
 
+// catalogInTx is CatalogByID for code holding a transaction: a miss reads
+// through the transaction, never a second connection (a pool of N
+// connections held by N transactions each waiting for one more would
+// deadlock).
+func (e *Engine) catalogInTx(ctx context.Context, tx Tx, id int) (*Catalog, error) {
+	e.mu.Lock()
+	cat := e.catalogs[id]
+	e.mu.Unlock()
+	if cat != nil {
+		return cat, nil
+	}
+	rec, err := tx.CatalogByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.compiled(rec)
+}
+
 // compiled compiles a stored version once per process.
 func (e *Engine) compiled(rec *CatalogRecord) (*Catalog, error) {
 	e.mu.Lock()

@@ -29,7 +29,7 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 		if o.Status == OrderCompleted || o.Status == OrderCancelled {
 			return Errorf(CodeInvalidState, "order %d is %s; it takes no more data", orderID, o.Status)
 		}
-		cat, err := e.CatalogByID(ctx, o.CatalogID)
+		cat, err := e.catalogInTx(ctx, tx, o.CatalogID)
 		if err != nil {
 			return err
 		}

@@ -89,7 +89,7 @@ func (s *txState) move(r *StepRecord, to StepStatus, actor, note string) error {
 }
 
 func (s *txState) def(r *StepRecord) (*StepDef, error) {
-	cat, err := s.e.CatalogByID(s.ctx, r.CatalogID)
+	cat, err := s.e.catalogInTx(s.ctx, s.tx, r.CatalogID)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (s *txState) activate(r *StepRecord, def *StepDef) error {
 			return s.runInTransaction(r, def, a)
 		}
 	}
-	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil && s.e.systemHeld(s.ctx, def.Callout.System.Name, s.now) {
+	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil && s.e.systemHeld(s.ctx, s.tx, def.Callout.System.Name, s.now) {
 		// Integration hold (offline, or circuit open): wait without
 		// spending an attempt; the releaser lets it go when the system is
 		// back.
@@ -207,6 +207,40 @@ func (s *txState) runInTransaction(r *StepRecord, def *StepDef, a *Action) error
 		Result: res, Err: runErr, Worker: s.owner})
 }
 
+// prefetch loads, in one query, the contexts of the steps about to be
+// activated whose activation evaluates expressions (in-transaction actions,
+// pauses).
+func (s *txState) prefetch(recs []*StepRecord) error {
+	var ids []int
+	for _, r := range recs {
+		if _, ok := s.contexts[r.ID]; ok {
+			continue
+		}
+		if r.Type == AutoTask || r.Type == Pause {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) < 2 {
+		return nil // one is loaded on demand at the same cost
+	}
+	m, err := s.tx.StepContexts(s.ctx, ids)
+	if err != nil {
+		return err
+	}
+	for id, ec := range m {
+		s.adopt(id, ec)
+	}
+	return nil
+}
+
+// adopt keeps a loaded context, with the attributes this transaction has
+// set already.
+func (s *txState) adopt(id int, ec *ExecContext) {
+	maps.Copy(ec.Order.Attributes, s.orderSets[ec.Order.ID])
+	maps.Copy(ec.Item.Attributes, s.itemSets[ec.Item.ID])
+	s.contexts[id] = ec
+}
+
 // execContext loads (once per transaction) what a step's expressions see.
 func (s *txState) execContext(r *StepRecord) (*ExecContext, error) {
 	if ec := s.contexts[r.ID]; ec != nil {
@@ -221,9 +255,7 @@ func (s *txState) execContext(r *StepRecord) (*ExecContext, error) {
 		return nil, fmt.Errorf("step %d: no context", r.ID)
 	}
 	// Attributes this transaction set already are visible to later steps.
-	maps.Copy(ec.Order.Attributes, s.orderSets[ec.Order.ID])
-	maps.Copy(ec.Item.Attributes, s.itemSets[ec.Item.ID])
-	s.contexts[r.ID] = ec
+	s.adopt(r.ID, ec)
 	return ec, nil
 }
 
@@ -360,6 +392,15 @@ func mergeOutput(old, add map[string]any) map[string]any {
 
 // readyNew activates steps created READY (plan creation, enrichment).
 func (s *txState) readyNew(steps []*StepRecord) error {
+	var ready []*StepRecord
+	for _, r := range steps {
+		if r.Status == StepReady {
+			ready = append(ready, r)
+		}
+	}
+	if err := s.prefetch(ready); err != nil {
+		return err
+	}
 	for _, r := range steps {
 		if r.Status == StepReady {
 			if err := s.becomeReady(r); err != nil {
@@ -382,6 +423,15 @@ func (s *txState) settle() error {
 		s.finished = nil
 		deps, err := s.tx.ReleaseDependents(s.ctx, done)
 		if err != nil {
+			return err
+		}
+		var ready []*StepRecord
+		for _, d := range deps {
+			if d.Pending <= 0 && d.Status == StepPending {
+				ready = append(ready, d)
+			}
+		}
+		if err := s.prefetch(ready); err != nil {
 			return err
 		}
 		for _, d := range deps {

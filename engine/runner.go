@@ -567,7 +567,7 @@ func (r *runner) release() {
 	}
 	for name, n := range held {
 		now := r.e.clock.Now()
-		if n == 0 || r.e.systemHeld(ctx, name, now) {
+		if n == 0 || r.e.systemHeld(ctx, nil, name, now) {
 			continue
 		}
 		interval := time.Duration(0)

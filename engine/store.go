@@ -54,6 +54,12 @@ type Tx interface {
 	// transaction (or its retry) began.
 	Now() time.Time
 
+	// CatalogByID is Store.CatalogByID inside the transaction (code that
+	// holds a transaction must not wait for a second connection).
+	CatalogByID(ctx context.Context, id int) (*CatalogRecord, error)
+	// SystemStates is Store.SystemStates inside the transaction.
+	SystemStates(ctx context.Context) (map[string]*SystemState, error)
+
 	// InsertCatalog stores a catalog document as the next version.
 	InsertCatalog(ctx context.Context, text, checksum string) (*CatalogRecord, error)
 

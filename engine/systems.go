@@ -56,13 +56,21 @@ func (e *Engine) invalidateSystems() {
 	e.systems.mu.Unlock()
 }
 
-// systemHeld reports whether callouts to the system wait at now.
-func (e *Engine) systemHeld(ctx context.Context, name string, now time.Time) bool {
+// systemHeld reports whether callouts to the system wait at now. A stale
+// cache is refreshed through tx when one is given (code holding a
+// transaction must not wait for a second connection).
+func (e *Engine) systemHeld(ctx context.Context, tx Tx, name string, now time.Time) bool {
 	c := &e.systems
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.valid || time.Since(c.at) > systemCacheTTL {
-		states, err := e.store.SystemStates(ctx)
+		var states map[string]*SystemState
+		var err error
+		if tx != nil {
+			states, err = tx.SystemStates(ctx)
+		} else {
+			states, err = e.store.SystemStates(ctx)
+		}
 		if err != nil {
 			e.log.Warn("read system states; assuming online", "err", err)
 			return false

@@ -83,11 +83,29 @@ func (d *sqlDialect) sql(q string) string {
 		return m
 	})
 	if !d.postgres {
-		// SQLite binds ?NNN by number; $NNN would bind by first appearance.
-		r = placeholderRe.ReplaceAllString(r, "?$1")
+		r = sqlitePlaceholders(r)
 	}
 	d.cache[q] = r
 	return r
+}
+
+// sqlitePlaceholders rewrites $N for SQLite: plain ? when every $N appears
+// once, in order (binding ?NNN costs a name lookup per parameter, which a
+// bulk insert of thousands of values feels); ?NNN otherwise ($NNN would
+// bind by first appearance, not by number).
+func sqlitePlaceholders(q string) string {
+	ms := placeholderRe.FindAllStringSubmatch(q, -1)
+	sequential := true
+	for i, m := range ms {
+		if n, _ := strconv.Atoi(m[1]); n != i+1 {
+			sequential = false
+			break
+		}
+	}
+	if sequential {
+		return placeholderRe.ReplaceAllString(q, "?")
+	}
+	return placeholderRe.ReplaceAllString(q, "?$1")
 }
 
 // ids encodes a list of ids as one parameter.

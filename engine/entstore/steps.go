@@ -293,7 +293,7 @@ func (t *txn) StepContexts(ctx context.Context, ids []int) (map[int]*engine.Exec
 
 // StepContexts implements engine.Store.
 func (s *Store) StepContexts(ctx context.Context, ids []int) (map[int]*engine.ExecContext, error) {
-	return stepContexts(ctx, s.rdb, s.d, ids)
+	return stepContexts(ctx, s.reads, s.d, ids)
 }
 
 // MergeAttributes implements engine.Tx: one statement per table.
@@ -568,7 +568,7 @@ func (t *txn) RecordSignal(ctx context.Context, planID int, event string, payloa
 // NextDue implements engine.Store.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at timeScan
-	err := s.rdb.QueryRowContext(ctx, s.d.sql(`SELECT MIN(t) FROM (
+	err := s.reads.QueryRowContext(ctx, s.d.sql(`SELECT MIN(t) FROM (
 		SELECT MIN(wake_at) AS t FROM steps WHERE wake_at IS NOT NULL
 		UNION ALL SELECT MIN(lease_until) FROM steps WHERE lease_until IS NOT NULL
 		UNION ALL SELECT MIN(jeopardy_at) FROM steps WHERE jeopardy_at IS NOT NULL) x`)).Scan(&at)

@@ -36,6 +36,11 @@ type Options struct {
 	MaxConns int
 	// Driver wraps the ent driver used for reads (tests count queries).
 	Driver func(dialect.Driver) dialect.Driver
+	// Writers is how many transactions write at once on PostgreSQL
+	// (default 4); concurrent writes share those transactions (group
+	// commit). SQLite has one. Negative: no grouping, a transaction per
+	// write.
+	Writers int
 }
 
 // Store implements engine.Store.
@@ -48,6 +53,14 @@ type Store struct {
 	log     *slog.Logger
 	url     string
 	sqlPath string
+
+	wstmts *stmtCache // prepared statements of the write pool
+	rstmts *stmtCache // of the read pool
+	reads  cachedDB
+
+	queue       chan *writeReq
+	writers     sync.WaitGroup
+	writersDone chan struct{}
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -109,6 +122,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 			// One round trip per parameterized statement instead of two.
 			q.Set("binary_parameters", "yes")
 		}
+		if q.Get("plan_cache_mode") == "" {
+			// The store's statements are prepared once per connection and
+			// are all index lookups: plan them once, not per execution.
+			q.Set("plan_cache_mode", "force_generic_plan")
+		}
 		if q.Get("sslmode") == "" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
 			q.Set("sslmode", "disable")
 		}
@@ -134,11 +152,26 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.wstmts = newStmtCache(s.db)
+	s.rstmts = s.wstmts
+	if s.rdb != s.db {
+		s.rstmts = newStmtCache(s.rdb)
+	}
+	s.reads = cachedDB{s.rdb, s.rstmts}
 	var drv dialect.Driver = entsql.OpenDB(drvName, s.rdb)
 	if opts.Driver != nil {
 		drv = opts.Driver(drv)
 	}
 	s.client = ent.NewClient(ent.Driver(drv))
+	switch {
+	case opts.Writers < 0:
+	case !s.d.postgres:
+		s.startWriters(1)
+	case opts.Writers == 0:
+		s.startWriters(4)
+	default:
+		s.startWriters(opts.Writers)
+	}
 	return s, nil
 }
 
@@ -194,6 +227,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close releases the database.
 func (s *Store) Close() error {
+	s.stopWriters()
+	if s.wstmts != nil {
+		s.wstmts.close()
+		s.rstmts.close()
+	}
 	var errs []error
 	if s.client != nil {
 		errs = append(errs, s.client.Close())
@@ -209,6 +247,19 @@ func (s *Store) Close() error {
 
 // Write implements engine.Store.
 func (s *Store) Write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.Event, error) {
+	if s.queue != nil {
+		r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+		select {
+		case s.queue <- r:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		<-r.done
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.events, nil
+	}
 	for attempt := 1; ; attempt++ {
 		events, err := s.write(ctx, fn)
 		if err == nil || !retryable(err) || attempt == 8 || ctx.Err() != nil {
@@ -226,7 +277,7 @@ func (s *Store) write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	t := &txn{s: s, tx: sqlTx, now: s.clock.Now().UTC()}
+	t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: s.clock.Now().UTC()}
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return nil, err
@@ -276,7 +327,7 @@ func uniqueViolation(err error) bool {
 
 // query and exec run a dialect query on the read pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.rdb.QueryContext(ctx, s.d.sql(q), args...)
+	return s.reads.QueryContext(ctx, s.d.sql(q), args...)
 }
 
 // CurrentCatalog implements engine.Store.
@@ -294,7 +345,16 @@ func (s *Store) CurrentCatalog(ctx context.Context) (*engine.CatalogRecord, erro
 
 // CatalogByID implements engine.Store.
 func (s *Store) CatalogByID(ctx context.Context, id int) (*engine.CatalogRecord, error) {
-	rows, err := s.query(ctx, `SELECT id, version, document, checksum, created_at FROM catalog_versions WHERE id = $1`, id)
+	return catalogByID(ctx, s.reads, s.d, id)
+}
+
+// CatalogByID implements engine.Tx.
+func (t *txn) CatalogByID(ctx context.Context, id int) (*engine.CatalogRecord, error) {
+	return catalogByID(ctx, t, t.s.d, id)
+}
+
+func catalogByID(ctx context.Context, db querier, d *sqlDialect, id int) (*engine.CatalogRecord, error) {
+	rows, err := db.QueryContext(ctx, d.sql(`SELECT id, version, document, checksum, created_at FROM catalog_versions WHERE id = $1`), id)
 	if err != nil {
 		return nil, fmt.Errorf("catalog %d: %w", id, err)
 	}
@@ -325,7 +385,7 @@ func scanCatalogs(rows *sql.Rows) ([]*engine.CatalogRecord, error) {
 
 // OrderByExternalID implements engine.Store.
 func (s *Store) OrderByExternalID(ctx context.Context, externalID string) (*engine.OrderRecord, error) {
-	return orderByExternalID(ctx, s.rdb, s.d, externalID)
+	return orderByExternalID(ctx, s.reads, s.d, externalID)
 }
 
 type querier interface {
@@ -368,7 +428,7 @@ func (s *Store) AccountState(ctx context.Context, accountID string) (*engine.Acc
 	if ref == 0 {
 		return &engine.AccountState{ID: accountID}, nil
 	}
-	return accountState(ctx, s.rdb, s.d, ref, accountID)
+	return accountState(ctx, s.reads, s.d, ref, accountID)
 }
 
 func accountState(ctx context.Context, db querier, d *sqlDialect, ref int, accountID string) (*engine.AccountState, error) {
@@ -448,7 +508,7 @@ func (s *Store) EventsFor(ctx context.Context, after int64, orderID, planID, lim
 // LastEventID implements engine.Store.
 func (s *Store) LastEventID(ctx context.Context) (int64, error) {
 	var id sql.NullInt64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
+	if err := s.reads.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("last event: %w", err)
 	}
 	return id.Int64, nil

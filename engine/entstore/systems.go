@@ -23,7 +23,16 @@ func scanSystem(row interface{ Scan(...any) error }) (*engine.SystemState, error
 
 // SystemStates implements engine.Store.
 func (s *Store) SystemStates(ctx context.Context) (map[string]*engine.SystemState, error) {
-	rows, err := s.query(ctx, `SELECT `+systemColumns+` FROM systems`)
+	return systemStates(ctx, s.reads, s.d)
+}
+
+// SystemStates implements engine.Tx.
+func (t *txn) SystemStates(ctx context.Context) (map[string]*engine.SystemState, error) {
+	return systemStates(ctx, t, t.s.d)
+}
+
+func systemStates(ctx context.Context, db querier, d *sqlDialect) (map[string]*engine.SystemState, error) {
+	rows, err := db.QueryContext(ctx, d.sql(`SELECT `+systemColumns+` FROM systems`))
 	if err != nil {
 		return nil, fmt.Errorf("system states: %w", err)
 	}

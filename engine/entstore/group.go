@@ -1,0 +1,179 @@
+package entstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/batonhq/baton/engine"
+)
+
+// Group commit. Writes queue for a few writer loops (one on SQLite, the
+// database's single writer; Options.Writers on PostgreSQL); each loop runs
+// whatever is queued, up to maxGroup writes, in one database transaction,
+// each write in a savepoint of its own so that one write's error undoes
+// only that write. Every write still commits atomically with its events;
+// a group just shares the commit (one fsync, one turn at the events lock)
+// and the database sees a few busy connections instead of many.
+
+const maxGroup = 32 // PostgreSQL keeps up to 64 subtransactions cheap
+
+type writeReq struct {
+	ctx    context.Context
+	fn     func(engine.Tx) error
+	events []*engine.Event
+	err    error
+	done   chan struct{}
+}
+
+func (s *Store) startWriters(n int) {
+	s.queue = make(chan *writeReq, 4096)
+	s.writersDone = make(chan struct{})
+	s.writers.Add(n)
+	for range n {
+		go s.writer()
+	}
+}
+
+func (s *Store) stopWriters() {
+	if s.queue == nil {
+		return
+	}
+	close(s.writersDone)
+	s.writers.Wait()
+}
+
+func (s *Store) writer() {
+	defer s.writers.Done()
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.queue:
+		case <-s.writersDone:
+			// Fail what is still queued rather than leave callers waiting.
+			for {
+				select {
+				case r := <-s.queue:
+					r.err = errors.New("store closed")
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+		group := []*writeReq{first}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.queue:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.runGroup(group)
+	}
+}
+
+// runGroup commits a group, retrying it whole when the database reports a
+// conflict (deadlock, serialization failure, busy); writes whose context
+// ended before their turn are dropped.
+func (s *Store) runGroup(group []*writeReq) {
+	live := group[:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	group = live
+	if len(group) == 0 {
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.commitGroup(group)
+		if err == nil {
+			for _, r := range group {
+				close(r.done)
+			}
+			return
+		}
+		if retryable(err) && attempt < 8 {
+			s.log.Debug("retrying group", "attempt", attempt, "writes", len(group), "err", err)
+			time.Sleep(time.Duration(rand.IntN(attempt*2000)+500) * time.Microsecond)
+			continue
+		}
+		if len(group) > 1 {
+			// Something failed the group as a whole: run each write on its
+			// own, so that only the culprit fails.
+			for _, r := range group {
+				s.runGroup([]*writeReq{r})
+			}
+			return
+		}
+		group[0].err = err
+		close(group[0].done)
+		return
+	}
+}
+
+// commitGroup runs the writes in one transaction. A write's own error is
+// recorded on it (and its savepoint rolled back); an error of the
+// transaction is returned.
+func (s *Store) commitGroup(group []*writeReq) error {
+	ctx := context.Background()
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	now := s.clock.Now().UTC()
+	single := len(group) == 1
+	var all []*engine.Event
+	for _, r := range group {
+		r.events, r.err = nil, nil
+		if !single {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				sqlTx.Rollback()
+				return fmt.Errorf("savepoint: %w", err)
+			}
+		}
+		t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now}
+		if err := r.fn(t); err != nil {
+			if retryable(err) || single {
+				sqlTx.Rollback()
+				if single && !retryable(err) {
+					r.err = err
+					return nil
+				}
+				return err
+			}
+			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); rerr != nil {
+				sqlTx.Rollback()
+				return fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err)
+			}
+			r.err = err
+			continue
+		}
+		if !single {
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT w"); err != nil {
+				sqlTx.Rollback()
+				return fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+		r.events = t.events
+		all = append(all, t.events...)
+	}
+	t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now, events: all}
+	if err := t.flushEvents(ctx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

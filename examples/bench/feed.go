@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// feed is one graphql-transport-ws subscription to orderStatusChanged on
+// one replica. Completions are routed to the goroutine waiting for that
+// order; every event's commit-to-here latency is recorded.
+type feed struct {
+	conn *websocket.Conn
+	wmu  sync.Mutex
+
+	mu       sync.Mutex
+	waiting  map[string]chan struct{}
+	done     map[string]bool // completed before anyone waited
+	latency  []float64       // ms, commit (event time) to receipt
+	record   bool
+	received int
+	closed   chan struct{}
+}
+
+func dialFeed(base string, route bool) (*feed, error) {
+	url := "ws" + strings.TrimPrefix(base, "http") + "/graphql"
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 10 * time.Second}
+	conn, resp, err := d.Dial(url, http.Header{"Origin": []string{base}})
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", url, err)
+	}
+	resp.Body.Close()
+	f := &feed{conn: conn, waiting: map[string]chan struct{}{}, done: map[string]bool{}, closed: make(chan struct{})}
+	if err := f.write(map[string]any{"type": "connection_init", "payload": map[string]any{"user": "bench"}}); err != nil {
+		return nil, err
+	}
+	var ack struct{ Type string }
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.ReadJSON(&ack); err != nil || ack.Type != "connection_ack" {
+		return nil, fmt.Errorf("connection_ack: %v %v", err, ack.Type)
+	}
+	conn.SetReadDeadline(time.Time{})
+	q := `subscription { orderStatusChanged { orderId to at } }`
+	if err := f.write(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": q}}); err != nil {
+		return nil, err
+	}
+	go f.read(route)
+	return f, nil
+}
+
+func (f *feed) write(v any) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return f.conn.WriteJSON(v)
+}
+
+func (f *feed) read(route bool) {
+	defer close(f.closed)
+	for {
+		_, b, err := f.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var msg struct {
+			Type    string `json:"type"`
+			Payload struct {
+				Data struct {
+					E struct {
+						OrderID string    `json:"orderId"`
+						To      string    `json:"to"`
+						At      time.Time `json:"at"`
+					} `json:"orderStatusChanged"`
+				} `json:"data"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(b, &msg); err != nil {
+			continue
+		}
+		switch msg.Type {
+		case "ping":
+			f.write(map[string]any{"type": "pong"})
+			continue
+		case "next":
+		default:
+			continue
+		}
+		e := msg.Payload.Data.E
+		f.mu.Lock()
+		f.received++
+		if f.record {
+			f.latency = append(f.latency, float64(now.Sub(e.At).Microseconds())/1000)
+		}
+		if route && e.To == "COMPLETED" {
+			if ch := f.waiting[e.OrderID]; ch != nil {
+				close(ch)
+				delete(f.waiting, e.OrderID)
+			} else {
+				f.done[e.OrderID] = true
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+// wait returns a channel closed when the order completes.
+func (f *feed) wait(orderID string) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan struct{})
+	if f.done[orderID] {
+		delete(f.done, orderID)
+		close(ch)
+		return ch
+	}
+	f.waiting[orderID] = ch
+	return ch
+}
+
+// forget drops an order that will not be waited for.
+func (f *feed) forget(orderID string) {
+	f.mu.Lock()
+	delete(f.waiting, orderID)
+	f.mu.Unlock()
+}
+
+func (f *feed) startRecording() {
+	f.mu.Lock()
+	f.record, f.latency = true, nil
+	f.mu.Unlock()
+}
+
+func (f *feed) latencies() []float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]float64(nil), f.latency...)
+}
+
+func (f *feed) Close() {
+	f.write(map[string]any{"id": "1", "type": "complete"})
+	f.wmu.Lock()
+	f.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	f.wmu.Unlock()
+	select {
+	case <-f.closed:
+	case <-time.After(2 * time.Second):
+	}
+	f.conn.Close()
+}
