@@ -121,7 +121,9 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 	} else if parsed != nil {
 		res.Output = map[string]any{"body": parsed}
 	}
-	if len(def.Set) > 0 {
+	// A 202 only acknowledges: `set` maps the answer, which comes later
+	// with respondToCallout.
+	if len(def.Set) > 0 && !res.Wait {
 		headers := map[string]string{}
 		for k := range resp.Header {
 			headers[k] = resp.Header.Get(k)

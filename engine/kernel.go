@@ -136,13 +136,16 @@ func (s *txState) activate(r *StepRecord, def *StepDef) error {
 	case ManualTask:
 		return s.move(r, StepWaiting, "", "")
 	case Pause:
-		ec, err := s.execContext(r)
-		if err != nil {
-			return err
-		}
 		if def.Pause.Until != "" {
-			if _, ok := ec.Signals[def.Pause.Until]; ok {
-				r.Output = mergeOutput(r.Output, map[string]any{"signal": def.Pause.Until})
+			// Read the plan's signals under the plan's lock, which Signal
+			// takes too: a signal commits either before this read (and is
+			// seen here) or after this pause is WAITING (and finds it).
+			signals, err := s.tx.LockPlanSignals(s.ctx, r.PlanID)
+			if err != nil {
+				return err
+			}
+			if payload, ok := signals[def.Pause.Until]; ok {
+				r.Output = mergeOutput(r.Output, map[string]any{"signal": def.Pause.Until, "payload": payload})
 				if err := s.move(r, StepWaiting, "", ""); err != nil {
 					return err
 				}

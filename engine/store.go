@@ -137,6 +137,9 @@ type Tx interface {
 	// WaitingPauses returns the plan of an order and its waiting pauses,
 	// locked. Errors: NOT_FOUND.
 	WaitingPauses(ctx context.Context, orderID int) (planID int, steps []*StepRecord, err error)
+	// LockPlanSignals locks a plan and returns the signals it received
+	// (event → payload).
+	LockPlanSignals(ctx context.Context, planID int) (map[string]any, error)
 	// RecordSignal stores a signal on a plan, for pauses that are not
 	// waiting yet.
 	RecordSignal(ctx context.Context, planID int, event string, payload map[string]any) error

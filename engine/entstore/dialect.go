@@ -78,7 +78,7 @@ func (d *sqlDialect) sql(q string) string {
 			if d.postgres {
 				return "COALESCE(" + col + ", '{}'::jsonb) || $" + n + "::jsonb"
 			}
-			return "json_patch(COALESCE(" + col + ", '{}'), $" + n + ")"
+			return sqliteMerge(col, "$"+n)
 		}
 		return m
 	})
@@ -87,6 +87,18 @@ func (d *sqlDialect) sql(q string) string {
 	}
 	d.cache[q] = r
 	return r
+}
+
+// sqliteMerge merges the JSON object patch into col the way PostgreSQL's
+// jsonb || does: top-level keys replaced (nested objects too), nulls
+// stored — not json_patch's deep merge that deletes nulls.
+func sqliteMerge(col, patch string) string {
+	// json_each gives true/false as 1/0 and objects as text whose JSON
+	// subtype a subquery drops: carry the type out and rebuild the JSON.
+	const v = "CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE value END AS v, type AS t"
+	return "(SELECT json_group_object(key, CASE WHEN t IN ('object', 'array', 'true', 'false') THEN json(v) ELSE v END) FROM (" +
+		"SELECT key, " + v + " FROM json_each(COALESCE(" + col + ", '{}')) WHERE key NOT IN (SELECT key FROM json_each(" + patch + ")) " +
+		"UNION ALL SELECT key, " + v + " FROM json_each(" + patch + ")))"
 }
 
 // sqlitePlaceholders rewrites $N for SQLite: plain ? when every $N appears

@@ -313,7 +313,7 @@ func (t *txn) MergeAttributes(ctx context.Context, orders, items map[int]map[str
 		q, args := t.valuesCTE("v", []string{"id", "a"}, []string{"bigint", "jsonb"}, rows)
 		merge := "COALESCE(" + m.table + ".attributes, '{}'::jsonb) || v.a"
 		if !t.s.d.postgres {
-			merge = "json_patch(COALESCE(" + m.table + ".attributes, '{}'), v.a)"
+			merge = sqliteMerge(m.table+".attributes", "v.a")
 		}
 		stmt := q + " UPDATE " + m.table + " SET attributes = " + merge
 		if m.table == "orders" {
@@ -551,6 +551,16 @@ func (t *txn) WaitingPauses(ctx context.Context, orderID int) (int, []*engine.St
 	}
 	steps, err := scanSteps(rows)
 	return planID, steps, err
+}
+
+// LockPlanSignals implements engine.Tx.
+func (t *txn) LockPlanSignals(ctx context.Context, planID int) (map[string]any, error) {
+	var signals map[string]any
+	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT signals FROM plans WHERE id = $1{forupdate}`), planID).Scan(jsonScan{&signals})
+	if err != nil {
+		return nil, fmt.Errorf("plan %d signals: %w", planID, err)
+	}
+	return orEmpty(signals), nil
 }
 
 // RecordSignal implements engine.Tx.
