@@ -71,6 +71,7 @@ type runner struct {
 	relKick   chan struct{}
 	stopping  chan struct{}
 	inflight  atomic.Int64
+	starved   atomic.Bool  // a transaction left READY steps for lack of room here
 	nextWake  atomic.Int64 // unix nanos of the timer loop's next wake
 
 	mu       sync.Mutex
@@ -249,6 +250,9 @@ func (r *runner) committer() {
 		}
 		r.apply(batch)
 		r.inflight.Add(-int64(len(batch)))
+		if r.starved.Swap(false) {
+			r.wake()
+		}
 	}
 }
 
@@ -328,7 +332,7 @@ func (e *Engine) afterCommit(events []*Event, st *txState) {
 		r.wakeReleaser()
 	}
 	if st.leftReady {
-		r.wake()
+		r.starved.Store(true)
 		e.signalWork()
 	}
 }

@@ -138,8 +138,9 @@ func TestKillNineLosesNothing(t *testing.T) {
 	cfg := repConfig{DatabaseURL: dbURL, Env: []string{
 		"BATON_CATALOG=" + repCatalogFile(t, "1s"),
 		"BATON_SANDBOX_URL=" + stub.srv.URL,
-		// A short lease when the server reads it (else timeout + 30s).
-		"BATON_LEASE_GRACE=2s",
+		// A short lease (1s timeout + 5s): recovery in seconds, not in
+		// the default 31s.
+		"BATON_LEASE_GRACE=5s",
 	}}
 	if redisBin != "" {
 		cfg.RedisURL = repStartRedis(t, redisBin).url()
@@ -175,6 +176,13 @@ func TestKillNineLosesNothing(t *testing.T) {
 	for _, s := range steps {
 		if s.Status == "RUNNING" && repWorkerPID(s.LeaseOwner) == a.pid() {
 			held[s.ID] = s
+		}
+	}
+	if early, err := repAttempts(db); err == nil {
+		for _, at := range early {
+			if at.Outcome == "LOST" {
+				t.Fatalf("a lease had expired already when the test looked at what A held (step %d): the machine is too slow for a %s lease", at.StepID, lease)
+			}
 		}
 	}
 	sent := 0
@@ -331,16 +339,45 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 		cfg.RedisURL = repStartRedis(t, redisBin).url()
 	}
 	cfgA := cfg
-	// Two workers: A claims up to four steps, two of which wait for a
-	// worker: claimed, not started.
-	cfgA.Env = append(slices.Clone(cfg.Env), "BATON_WORKERS=2")
+	// One worker: A takes on two steps at most, one running and one
+	// waiting for the worker: claimed, not started.
+	cfgA.Env = append(slices.Clone(cfg.Env), "BATON_WORKERS=1")
 	a := repStart(t, "A", cfgA)
 	b := repStart(t, "B", cfg)
 
-	const n = 10
+	// The orders run on B up to their manual tasks; completing those
+	// through A makes A claim the orders' SetupBilling callouts (two, the
+	// rest are left READY for B). SetupBilling is the last callout of an
+	// order: recording its outcome while A stops makes no new callout
+	// READY. (When it does, A claims it while stopping and never runs or
+	// releases it: TestBUG_StopClaimsStepsItNeverRuns.)
+	const n = 6
 	var ids []string
 	for i := range n {
-		ids = append(ids, a.submit(fmt.Sprintf("graceful-%d", i)))
+		ids = append(ids, b.submit(fmt.Sprintf("graceful-%d", i)))
+	}
+	installs := map[string]string{}
+	repWait(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		for _, id := range ids {
+			if installs[id] != "" {
+				continue
+			}
+			step, err := b.waitingInstall(id)
+			if err != nil {
+				return false, err.Error()
+			}
+			installs[id] = step
+		}
+		waiting := 0
+		for _, s := range installs {
+			if s != "" {
+				waiting++
+			}
+		}
+		return waiting == n, fmt.Sprintf("%d of %d Install tasks waiting", waiting, n)
+	}, "the orders' Install tasks never waited")
+	for _, id := range ids {
+		a.mustGQL(`mutation($s: ID!) { completeTask(stepId: $s) { status } }`, map[string]any{"s": installs[id]})
 	}
 	var held []repStep
 	repWait(t, 15*time.Second, 5*time.Millisecond, func() (bool, string) {
@@ -354,8 +391,8 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 				held = append(held, s)
 			}
 		}
-		return len(held) >= 3 && stub.inFlight() >= 1, fmt.Sprintf("A holds %d steps; %d requests in flight", len(held), stub.inFlight())
-	}, "A never held 3 steps with a request in flight")
+		return len(held) >= 2 && stub.inFlight() >= 1, fmt.Sprintf("A holds %d steps; %d requests in flight", len(held), stub.inFlight())
+	}, "A never held 2 steps with a request in flight")
 	lease := repLease(t, db)
 
 	termed := time.Now()
@@ -386,11 +423,7 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 		}
 	}
 
-	deadline := termed.Add(40 * time.Second)
-	for _, id := range ids {
-		b.completeInstall(id, deadline)
-	}
-	repWaitOrdersCompleted(t, db, n, deadline)
+	repWaitOrdersCompleted(t, db, n, termed.Add(40*time.Second))
 	t.Logf("all %d orders COMPLETED %s after SIGTERM", n, time.Since(termed).Round(time.Millisecond))
 	repCheckStepsCompletedOnce(t, db, n)
 
@@ -414,10 +447,71 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 		}
 	}
 	t.Logf("A handed back %d claimed, unstarted steps at shutdown", released)
+	if released == 0 {
+		t.Errorf("A held %d steps with one worker when it got SIGTERM but handed none back (no RUNNING → READY event noted \"released at shutdown\")", len(held))
+	}
 	// A request the system got twice would be an attempt that ran on both.
 	for key, hs := range stub.snapshot() {
 		if len(hs) > 1 {
 			t.Errorf("step %s (%s) was sent %d times", key, hs[0].Step, len(hs))
 		}
+	}
+}
+
+// TestBUG_StopClaimsStepsItNeverRuns: a replica stopped (SIGTERM) while
+// its only running attempts finish. Recording their outcomes makes a
+// dependent callout READY, and the committer claims it for this replica
+// (free capacity) after the workers were already waited for: the claim is
+// dispatched to a worker that either runs it and reports on the closed
+// outcomes channel (panic: send on closed channel, exit status 2) or adds
+// it to the released list after releaseUnstarted has read it. Either way
+// the step stays RUNNING under the dead replica's lease until the lease
+// expires (callout timeout + lease grace), instead of being recorded or
+// handed back.
+//
+// Each round: a fresh database, one replica, one order (its three first
+// callouts are claimed by the submit and all run on the 1s stub), SIGTERM
+// while they run. A round passes only if the replica exits 0 and leaves no
+// step RUNNING under its lease.
+func TestBUG_StopClaimsStepsItNeverRuns(t *testing.T) {
+	repPostgresAvailable(t)
+	t.Parallel()
+	for round := 1; round <= 6; round++ {
+		dbURL := repPostgres(t)
+		db := repOpenDB(t, dbURL)
+		stub := newRepStub(t, time.Second)
+		cfg := repConfig{DatabaseURL: dbURL, Env: []string{
+			"BATON_CATALOG=" + repCatalogFile(t, "5s"),
+			"BATON_SANDBOX_URL=" + stub.srv.URL,
+			"BATON_LEASE_GRACE=60s",
+		}}
+		a := repStart(t, fmt.Sprintf("A%d", round), cfg)
+		a.submit(fmt.Sprintf("stop-%d", round))
+		repWait(t, 10*time.Second, 2*time.Millisecond, func() (bool, string) {
+			return stub.inFlight() >= 3, fmt.Sprintf("%d requests in flight", stub.inFlight())
+		}, "round %d: the order's first three callouts never ran", round)
+		if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if !a.waitExit(30 * time.Second) {
+			t.Fatalf("round %d: replica still running 30s after SIGTERM", round)
+		}
+		steps, err := repSteps(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stranded []string
+		for _, s := range steps {
+			if s.Status == "RUNNING" && repWorkerPID(s.LeaseOwner) == a.pid() {
+				stranded = append(stranded, fmt.Sprintf("%s (step %d, attempt %d)", s.Name, s.ID, s.Attempts))
+			}
+		}
+		panicLines := repLogLines(a, "panic", "goroutine ", "runner.go", "released claimed")
+		if !a.state.Success() || len(stranded) > 0 {
+			t.Errorf("round %d: after SIGTERM the replica exited with %v and left %d steps RUNNING under its lease until it expires (5s timeout + 60s grace): %s\nits log:\n%s",
+				round, a.state, len(stranded), strings.Join(stranded, ", "), strings.Join(panicLines, "\n"))
+			return
+		}
+		t.Logf("round %d: clean shutdown (exit 0, nothing left RUNNING)", round)
 	}
 }
