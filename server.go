@@ -202,7 +202,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	var broker engine.Broker = engine.NewLocalBroker()
 	var redisPing func(context.Context) error
 	if cfg.RedisURL != "" {
-		bus, err := redisbus.Open(ctx, cfg.RedisURL, eng.WorkerID(), log)
+		bus, err := redisbus.Open(ctx, cfg.RedisURL, store.DeploymentID(), eng.WorkerID(), log)
 		if err != nil {
 			return err
 		}

@@ -310,13 +310,10 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 	var rec *OrderRecord
 	var st *txState
 	events, err := e.store.Write(ctx, func(tx Tx) error {
+		// A concurrent submission of the same externalId makes the order
+		// insert fail on the unique index; the read after the failure
+		// below tells a resubmission from a conflict.
 		rec, st = nil, nil
-		if prev, err := tx.OrderByExternalID(ctx, in.ExternalID); err != nil {
-			return err
-		} else if prev != nil {
-			rec = prev
-			return nil
-		}
 		ref, err := tx.EnsureAccount(ctx, in.AccountID)
 		if err != nil {
 			return err

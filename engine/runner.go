@@ -119,7 +119,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
+	r.mu.Lock()
 	close(r.stopping)
+	r.mu.Unlock()
 	r.loops.Wait()
 	done := make(chan struct{})
 	go func() { r.workers.Wait(); close(done) }()
@@ -145,6 +147,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // free is how many more steps this replica takes on.
 func (r *runner) free() int {
+	select {
+	case <-r.stopping:
+		return 0 // stopping: claim nothing more
+	default:
+	}
 	return max(0, 2*r.cfg.Workers-int(r.inflight.Load()))
 }
 
@@ -167,27 +174,41 @@ func (r *runner) armTimer(at time.Time) {
 }
 
 // dispatch hands claims to the workers, once their contexts are loaded.
+// Workers start under r.mu, and Stop closes r.stopping under it: a claim
+// either gets its worker before Stop waits for them, or is handed back.
 func (r *runner) dispatch(claims []*Claim) {
 	if len(claims) == 0 {
 		return
 	}
-	r.inflight.Add(int64(len(claims)))
 	ids := make([]int, len(claims))
 	for i, c := range claims {
 		ids[i] = c.Step.ID
 	}
 	ctxs, err := r.e.store.StepContexts(r.ctx, ids)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.stopping:
+		// Claimed by a transaction that began before Stop.
+		r.released = append(r.released, claims...)
+		return
+	default:
+	}
+	r.inflight.Add(int64(len(claims)))
 	for _, c := range claims {
 		c.Ctx = ctxs[c.Step.ID]
+		r.workers.Add(1)
 		if err != nil || c.Ctx == nil {
 			msg := "load step context"
 			if err != nil {
 				msg += ": " + err.Error()
 			}
-			r.report(c, Outcome{Err: errors.New(msg)}, time.Now())
+			go func() {
+				defer r.workers.Done()
+				r.report(c, Outcome{Err: errors.New(msg)}, time.Now())
+			}()
 			continue
 		}
-		r.workers.Add(1)
 		go r.execute(c)
 	}
 }
@@ -201,6 +222,7 @@ func (r *runner) execute(c *Claim) {
 		r.mu.Lock()
 		r.released = append(r.released, c)
 		r.mu.Unlock()
+		r.inflight.Add(-1)
 		return
 	}
 	defer func() { <-r.sem }()

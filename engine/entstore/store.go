@@ -7,7 +7,9 @@ package entstore
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,14 +47,15 @@ type Options struct {
 
 // Store implements engine.Store.
 type Store struct {
-	db      *sql.DB // writes (SQLite: one connection)
-	rdb     *sql.DB // reads (SQLite: a pool of read connections)
-	client  *ent.Client
-	d       *sqlDialect
-	clock   engine.Clock
-	log     *slog.Logger
-	url     string
-	sqlPath string
+	db         *sql.DB // writes (SQLite: one connection)
+	rdb        *sql.DB // reads (SQLite: a pool of read connections)
+	client     *ent.Client
+	d          *sqlDialect
+	clock      engine.Clock
+	log        *slog.Logger
+	url        string
+	sqlPath    string
+	deployment string
 
 	wstmts *stmtCache // prepared statements of the write pool
 	rstmts *stmtCache // of the read pool
@@ -204,17 +207,32 @@ func (s *Store) migrate(ctx context.Context, drvName string) error {
 	if err := mc.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
-	// Indexes ent cannot declare (on a join table).
+	// Indexes ent cannot declare (on a join table), and the deployment's
+	// identity.
 	for _, q := range []string{
 		"CREATE INDEX IF NOT EXISTS step_dependencies_prerequisite_id ON step_dependencies (prerequisite_id)",
 		"CREATE INDEX IF NOT EXISTS fulfillment_line_sources_order_line_id ON fulfillment_line_sources (order_line_id)",
+		"CREATE TABLE IF NOT EXISTS baton_deployment (id TEXT PRIMARY KEY)",
 	} {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("migrate: %s: %w", q, err)
 		}
 	}
+	var b [8]byte
+	crand.Read(b[:])
+	if _, err := s.db.ExecContext(ctx, s.d.sql(`INSERT INTO baton_deployment (id) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM baton_deployment)`),
+		hex.EncodeToString(b[:])); err != nil {
+		return fmt.Errorf("migrate: deployment id: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT id FROM baton_deployment LIMIT 1`).Scan(&s.deployment); err != nil {
+		return fmt.Errorf("migrate: deployment id: %w", err)
+	}
 	return nil
 }
+
+// DeploymentID names the database: every replica of one deployment reads
+// the same id; another deployment (another database) has another.
+func (s *Store) DeploymentID() string { return s.deployment }
 
 // Client is the ent client for reads (GraphQL queries).
 func (s *Store) Client() *ent.Client { return s.client }

@@ -18,6 +18,9 @@ type txn struct {
 	tx     cachedTx
 	now    time.Time
 	events []*engine.Event
+
+	deferInserts bool // PostgreSQL: queue bulk inserts for flushInserts
+	pending      []pendingInsert
 }
 
 var _ engine.Tx = (*txn)(nil)
@@ -217,10 +220,22 @@ func valuesSQL(table string, cols []string, rows [][]any) (string, []any) {
 	return b.String(), args
 }
 
+// pendingInsert is a bulk insert deferred to flushInserts.
+type pendingInsert struct {
+	table string
+	cols  []string
+	rows  [][]any
+}
+
 // bulkInsert inserts rows with explicit ids, in chunks that respect the
-// dialect's parameter limit.
+// dialect's parameter limit. While inserts are deferred (PostgreSQL, in
+// InsertOrder and InsertPlan) they are queued for flushInserts instead.
 func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows [][]any) error {
 	if len(rows) == 0 {
+		return nil
+	}
+	if t.deferInserts {
+		t.pending = append(t.pending, pendingInsert{table, cols, rows})
 		return nil
 	}
 	per := max(1, t.s.d.maxParams()/len(cols))
@@ -229,6 +244,60 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 		if _, err := t.tx.ExecContext(ctx, t.s.d.sql(q), args...); err != nil {
 			return fmt.Errorf("insert %s: %w", table, err)
 		}
+	}
+	return nil
+}
+
+// flushInserts runs the queued inserts as few statements as the parameter
+// limit allows: one INSERT per table, chained as data-modifying CTEs of one
+// statement (foreign keys are checked at its end, when every row is in).
+func (t *txn) flushInserts(ctx context.Context) error {
+	pending := t.pending
+	t.pending, t.deferInserts = nil, false
+	var parts []string
+	var args []any
+	flush := func() error {
+		if len(parts) == 0 {
+			return nil
+		}
+		var q string
+		if len(parts) == 1 {
+			q = parts[0]
+		} else {
+			var b strings.Builder
+			b.WriteString("WITH ")
+			for i, p := range parts[:len(parts)-1] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "i%d AS (%s)", i, p)
+			}
+			b.WriteString(" ")
+			b.WriteString(parts[len(parts)-1])
+			q = b.String()
+		}
+		_, err := t.tx.ExecContext(ctx, q, args...)
+		parts, args = nil, nil
+		return err
+	}
+	limit := t.s.d.maxParams()
+	for _, p := range pending {
+		per := max(1, limit/len(p.cols))
+		for start := 0; start < len(p.rows); start += per {
+			chunk := p.rows[start:min(len(p.rows), start+per)]
+			if len(args)+len(chunk)*len(p.cols) > limit {
+				if err := flush(); err != nil {
+					return fmt.Errorf("insert: %w", err)
+				}
+			}
+			q, a := valuesSQL(p.table, p.cols, chunk)
+			q = shiftPlaceholders(q, len(args))
+			parts = append(parts, q)
+			args = append(args, a...)
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("insert: %w", err)
 	}
 	return nil
 }
@@ -326,6 +395,17 @@ func (t *txn) OrderByExternalID(ctx context.Context, externalID string) (*engine
 // EnsureAccount implements engine.Tx.
 func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) {
 	var ref int
+	if t.s.d.postgres {
+		// One round trip: create the account or read the one a
+		// concurrent order created.
+		err := t.tx.QueryRowContext(ctx, `WITH ins AS (INSERT INTO accounts (external_id, created_at) VALUES ($1, $2)
+			ON CONFLICT (external_id) DO NOTHING RETURNING id)
+			SELECT id FROM ins UNION ALL SELECT id FROM accounts WHERE external_id = $1 LIMIT 1`, accountID, t.now).Scan(&ref)
+		if err != nil {
+			return 0, fmt.Errorf("account %q: %w", accountID, err)
+		}
+		return ref, nil
+	}
 	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM accounts WHERE external_id = $1`), accountID).Scan(&ref)
 	if err == nil {
 		return ref, nil
@@ -370,10 +450,11 @@ func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.St
 		return nil, err
 	}
 	o.ID = ids["orders"][0]
-	if _, err := t.exec(ctx, `INSERT INTO orders (id, external_id, account_id, account_ref, status, attributes, input_hash,
-		requested_completion, catalog_version_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, {json $6}, $7, $8, $9, $10, $10)`,
-		o.ID, o.ExternalID, o.AccountID, o.AccountRef, string(engine.OrderSubmitted), jsonValue(o.Attributes), o.InputHash,
-		o.RequestedCompletion, o.CatalogID, t.now); err != nil {
+	t.deferInserts = t.s.d.postgres
+	if err := t.bulkInsert(ctx, "orders", []string{"id", "external_id", "account_id", "account_ref", "status", "attributes",
+		"input_hash", "requested_completion", "catalog_version_id", "created_at", "updated_at"},
+		[][]any{{o.ID, o.ExternalID, o.AccountID, o.AccountRef, string(engine.OrderSubmitted), jsonValue(o.Attributes), o.InputHash,
+			o.RequestedCompletion, o.CatalogID, t.now, t.now}}); err != nil {
 		return nil, fmt.Errorf("insert order: %w", err)
 	}
 	o.LineIDs = map[string]int{}
@@ -400,7 +481,14 @@ func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.St
 		return nil, err
 	}
 	p.OrderID = o.ID
-	return t.insertPlan(ctx, p, ids)
+	recs, err := t.insertPlan(ctx, p, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.flushInserts(ctx); err != nil {
+		return nil, err
+	}
+	return recs, nil
 }
 
 func (t *txn) insertItems(ctx context.Context, orderID, planID, accountRef int, items []*engine.Item, lineIDs map[string]int) error {
@@ -452,7 +540,16 @@ func (t *txn) InsertPlan(ctx context.Context, p *engine.NewPlan) ([]*engine.Step
 	if err != nil {
 		return nil, err
 	}
-	return t.insertPlan(ctx, p, ids)
+	t.deferInserts = t.s.d.postgres
+	recs, err := t.insertPlan(ctx, p, ids)
+	if err == nil {
+		err = t.flushInserts(ctx)
+	}
+	t.pending, t.deferInserts = nil, false
+	if err != nil && uniqueViolation(err) && p.Usage == engine.UsageGeneric {
+		return nil, engine.Errorf(engine.CodeConflict, "an orchestration of type %q for subject %q was started concurrently", p.Type, p.SubjectID)
+	}
+	return recs, err
 }
 
 // insertPlan writes a plan with ids already allocated.
@@ -467,11 +564,10 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 				open++
 			}
 		}
-		if _, err := t.exec(ctx, `INSERT INTO plans (id, order_id, usage, type, subject_id, context, context_hash, status,
-			catalog_version_id, open_steps, awaiting_lines, requested_completion, created_at)
-			VALUES ($1, $2, $3, $4, $5, {json $6}, $7, $8, $9, $10, $11, $12, $13)`,
-			p.ID, nullInt(p.OrderID), string(p.Usage), p.Type, nullStr(p.SubjectID), jsonValue(p.Context), nullStr(p.ContextHash),
-			string(engine.PlanPending), p.CatalogID, open, p.AwaitingLines, p.RequestedCompletion, t.now); err != nil {
+		if err := t.bulkInsert(ctx, "plans", []string{"id", "order_id", "usage", "type", "subject_id", "context", "context_hash",
+			"status", "catalog_version_id", "open_steps", "awaiting_lines", "requested_completion", "created_at"},
+			[][]any{{p.ID, nullInt(p.OrderID), string(p.Usage), p.Type, nullStr(p.SubjectID), jsonValue(p.Context), nullStr(p.ContextHash),
+				string(engine.PlanPending), p.CatalogID, open, p.AwaitingLines, p.RequestedCompletion, t.now}}); err != nil {
 			if uniqueViolation(err) && p.Usage == engine.UsageGeneric {
 				return nil, engine.Errorf(engine.CodeConflict, "an orchestration of type %q for subject %q was started concurrently", p.Type, p.SubjectID)
 			}

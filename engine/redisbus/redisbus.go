@@ -23,14 +23,18 @@ import (
 	"github.com/batonhq/baton/engine"
 )
 
-// Channel names.
-const (
-	EventsChannel = "baton:events"
-	WorkChannel   = "baton:work"
-)
+// Channel names: baton:<deployment>:events and baton:<deployment>:work.
+// Redis pub/sub ignores the database number, so two deployments on one
+// Redis would otherwise hear each other.
+func channels(deployment string) (events, work string) {
+	prefix := "baton:" + deployment
+	return prefix + ":events", prefix + ":work"
+}
 
 // Bus implements engine.Broker.
 type Bus struct {
+	events string
+	work   string
 	client *redis.Client
 	ps     *redis.PubSub
 	origin string
@@ -66,10 +70,10 @@ type wireEvent struct {
 	System  string            `json:"y,omitempty"`
 }
 
-// Open connects to Redis (redis://host:port/db) and subscribes. origin
-// names this process: its own messages, which its hub already has, are
-// not delivered back to it.
-func Open(ctx context.Context, url, origin string, log *slog.Logger) (*Bus, error) {
+// Open connects to Redis (redis://host:port/db) and subscribes to the
+// deployment's channels. origin names this process: its own messages,
+// which its hub already has, are not delivered back to it.
+func Open(ctx context.Context, url, deployment, origin string, log *slog.Logger) (*Bus, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -84,7 +88,8 @@ func Open(ctx context.Context, url, origin string, log *slog.Logger) (*Bus, erro
 	}
 	b := &Bus{client: client, origin: origin, log: log, msgs: make(chan engine.BrokerMessage, 1024),
 		out: make(chan []byte, 4096), done: make(chan struct{})}
-	b.ps = client.Subscribe(ctx, EventsChannel, WorkChannel)
+	b.events, b.work = channels(deployment)
+	b.ps = client.Subscribe(ctx, b.events, b.work)
 	// The first subscription confirmation arrives as a *redis.Subscription
 	// on the channel below, like every resubscription after a reconnect.
 	ch := b.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096), redis.WithChannelHealthCheckInterval(3*time.Second))
@@ -117,12 +122,12 @@ func (b *Bus) receive(ch <-chan any) {
 				m.Reset = true
 			case *redis.Message:
 				switch v.Channel {
-				case WorkChannel:
+				case b.work:
 					if v.Payload == b.origin {
 						continue
 					}
 					m.Work = true
-				case EventsChannel:
+				case b.events:
 					var wm message
 					if err := json.Unmarshal([]byte(v.Payload), &wm); err != nil {
 						b.log.Warn("redisbus: undecodable message", "err", err)
@@ -174,11 +179,11 @@ func (b *Bus) publish() {
 		}
 		var err error
 		if len(batch) == 1 {
-			err = b.client.Publish(ctx, EventsChannel, batch[0]).Err()
+			err = b.client.Publish(ctx, b.events, batch[0]).Err()
 		} else {
 			pipe := b.client.Pipeline()
 			for _, p := range batch {
-				pipe.Publish(ctx, EventsChannel, p)
+				pipe.Publish(ctx, b.events, p)
 			}
 			_, err = pipe.Exec(ctx)
 		}
@@ -211,9 +216,18 @@ func (b *Bus) Publish(_ context.Context, events []*engine.Event) error {
 	}
 }
 
-// Signal implements engine.Broker.
-func (b *Bus) Signal(ctx context.Context) error {
-	return b.client.Publish(ctx, WorkChannel, b.origin).Err()
+// Signal implements engine.Broker. It returns at once: a Redis that does
+// not answer must not hold up the transaction that left work behind
+// (the other replicas' slow poll finds it anyway).
+func (b *Bus) Signal(context.Context) error {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := b.client.Publish(ctx, b.work, b.origin).Err(); err != nil {
+			b.log.Debug("redisbus: signal work", "err", err)
+		}
+	}()
+	return nil
 }
 
 // Messages implements engine.Broker.

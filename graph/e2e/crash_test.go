@@ -458,22 +458,18 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 	}
 }
 
-// TestBUG_StopClaimsStepsItNeverRuns: a replica stopped (SIGTERM) while
+// TestStopHandsBackClaimsItNeverRuns: a replica stopped (SIGTERM) while
 // its only running attempts finish. Recording their outcomes makes a
-// dependent callout READY, and the committer claims it for this replica
-// (free capacity) after the workers were already waited for: the claim is
-// dispatched to a worker that either runs it and reports on the closed
-// outcomes channel (panic: send on closed channel, exit status 2) or adds
-// it to the released list after releaseUnstarted has read it. Either way
-// the step stays RUNNING under the dead replica's lease until the lease
-// expires (callout timeout + lease grace), instead of being recorded or
-// handed back.
+// dependent callout READY; a stopping runner claims nothing more (and a
+// claim made by a transaction that began before Stop is handed back, not
+// given to a new worker), so the replica exits 0 and leaves no step RUNNING
+// under its lease. (It used to panic on the closed outcomes channel, or
+// leave the step to lease expiry.)
 //
 // Each round: a fresh database, one replica, one order (its three first
 // callouts are claimed by the submit and all run on the 1s stub), SIGTERM
-// while they run. A round passes only if the replica exits 0 and leaves no
-// step RUNNING under its lease.
-func TestBUG_StopClaimsStepsItNeverRuns(t *testing.T) {
+// while they run.
+func TestStopHandsBackClaimsItNeverRuns(t *testing.T) {
 	repPostgresAvailable(t)
 	t.Parallel()
 	for round := 1; round <= 6; round++ {

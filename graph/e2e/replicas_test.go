@@ -1014,14 +1014,12 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 	t.Logf("%d orders, %d events on B's feed, all in order, none twice", len(ids), len(got))
 }
 
-// TestBUG_TwoDeploymentsOnOnePubSubServerMixFeeds: two independent deployments
+// TestTwoDeploymentsOnOneRedisStaySeparate: two independent deployments
 // (each its own database) that use one Redis server with different DB
 // numbers, as REDIS_URL redis://host:port/DB invites. Pub/sub ignores the
-// DB number and the channel names are fixed (baton:events, baton:work), so
-// each deployment's hubs receive the other's events. A subscriber must
-// still get exactly its own deployment's events: the events table of its
-// database.
-func TestBUG_TwoDeploymentsOnOnePubSubServerMixFeeds(t *testing.T) {
+// DB number, so the channels carry the deployment's id (kept in its
+// database): a subscriber gets exactly its own deployment's events.
+func TestTwoDeploymentsOnOneRedisStaySeparate(t *testing.T) {
 	bin := repRedisServerBinary(t)
 	repPostgresAvailable(t)
 	t.Parallel()
