@@ -350,7 +350,7 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 	// rest are left READY for B). SetupBilling is the last callout of an
 	// order: recording its outcome while A stops makes no new callout
 	// READY. (When it does, A claims it while stopping and never runs or
-	// releases it: TestBUG_StopClaimsStepsItNeverRuns.)
+	// releases it: TestStopHandsBackClaimsItNeverRuns.)
 	const n = 6
 	var ids []string
 	for i := range n {
