@@ -378,16 +378,20 @@ func sameOrConflict(prev *OrderRecord, hash string) (*OrderRecord, error) {
 
 // emitCreated records the creation of an order's (or generic) plan and its
 // steps.
+//
+// Steps are not announced one by one: the plan event says how many were
+// created (a dashboard reads the plan when it sees it), and every step's
+// transitions from its first status on are events. A 10,000-line order
+// would otherwise write 50,000 events of nothing happening.
 func (e *Engine) emitCreated(tx Tx, orderID int, p *NewPlan, steps []*StepRecord) {
 	now := tx.Now()
-	if orderID != 0 {
+	if orderID != 0 && !p.Extend {
 		tx.Emit(&Event{Kind: EventOrderStatus, OrderID: orderID, PlanID: p.ID, To: string(OrderSubmitted), At: now})
 	}
-	if !p.Extend {
-		tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, To: string(PlanPending), At: now})
+	note := fmt.Sprintf("%d steps created", len(steps))
+	if p.Extend {
+		tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, From: string(PlanInProgress), To: string(PlanInProgress), At: now, Note: note})
+		return
 	}
-	for _, s := range steps {
-		tx.Emit(&Event{Kind: EventStepStatus, OrderID: orderID, PlanID: p.ID, StepID: s.ID, To: string(s.Status),
-			At: now, Step: s.Snapshot()})
-	}
+	tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, To: string(PlanPending), At: now, Note: note})
 }

@@ -304,11 +304,16 @@ func (b *xBundle) stepEvents(t *testing.T, stepID int) []*ent.Event {
 }
 
 // trail is a step's status history: the To of its STEP_STATUS events.
+// trail is the statuses a step went through: the status it was created
+// with (the first event's from), then each event's to.
 func (b *xBundle) trail(t *testing.T, stepID int) string {
 	t.Helper()
 	var to []string
 	for _, ev := range b.stepEvents(t, stepID) {
 		if ev.Kind == event.KindSTEP_STATUS {
+			if len(to) == 0 && ev.From != "" {
+				to = append(to, ev.From)
+			}
 			to = append(to, ev.To)
 		}
 	}

@@ -111,20 +111,24 @@ func (s *txState) becomeReady(r *StepRecord) error {
 	if err != nil {
 		return err
 	}
+	// The jeopardy clock starts at the first READY (a retry keeps it).
 	if r.ReadyAt == nil || r.Attempts == 0 {
-		r.ReadyAt = &s.now
+		if r.ReadyAt == nil || !r.ReadyAt.Equal(s.now) {
+			r.ReadyAt = &s.now
+			s.dirty[r.ID] = r
+		}
 		if def.EstimatedDuration > 0 {
 			due := s.now.Add(def.EstimatedDuration)
 			risk := due.Add(-def.JeopardyThreshold)
 			r.DueAt = &due
-			if risk.After(s.now) {
-				r.JeopardyAt = &risk
-			} else {
-				r.JeopardyAt = &due
+			r.JeopardyAt = &risk
+			s.dirty[r.ID] = r
+			if !risk.After(s.now) {
+				// A threshold as long as the estimate: at risk from the start.
+				s.jeopardy(r)
 			}
 		}
 	}
-	s.dirty[r.ID] = r
 	return s.activate(r, def)
 }
 

@@ -312,6 +312,26 @@ func (b *planBuilder) link() {
 	}
 	type pair struct{ a, b *PlannedStep }
 	seen := map[pair]bool{}
+	// Instances of a definition by item and by bundle, so that ITEM and
+	// BUNDLE dependencies pair in linear time on large orders.
+	type index struct{ byItem, byBundle map[string][]*PlannedStep }
+	indexes := map[*StepDef]*index{}
+	indexOf := func(def *StepDef) *index {
+		if ix := indexes[def]; ix != nil {
+			return ix
+		}
+		ix := &index{byItem: map[string][]*PlannedStep{}, byBundle: map[string][]*PlannedStep{}}
+		for _, p := range b.byDef[def] {
+			if p.Item != nil {
+				ix.byItem[p.Item.Key] = append(ix.byItem[p.Item.Key], p)
+			}
+			if p.BundleKey != "" {
+				ix.byBundle[p.BundleKey] = append(ix.byBundle[p.BundleKey], p)
+			}
+		}
+		indexes[def] = ix
+		return ix
+	}
 	for _, sc := range b.scenarios {
 		for _, dep := range sc.Dependencies {
 			if !selected[dep.Step.Scenario] {
@@ -322,7 +342,17 @@ func (b *planBuilder) link() {
 					continue
 				}
 				for _, s := range b.byDef[dep.Step] {
-					for _, p := range b.byDef[pre] {
+					candidates := b.byDef[pre]
+					switch dep.Scope {
+					case ScopeItem:
+						candidates = nil
+						if s.Item != nil {
+							candidates = indexOf(pre).byItem[s.Item.Key]
+						}
+					case ScopeBundle:
+						candidates = indexOf(pre).byBundle[s.BundleKey]
+					}
+					for _, p := range candidates {
 						if !pairs(dep.Scope, s, p) || seen[pair{s, p}] {
 							continue
 						}

@@ -181,6 +181,9 @@ func TestOrderRunsToCompletion(t *testing.T) {
 		perStep := map[int][]string{}
 		for _, ev := range events {
 			if ev.Kind == engine.EventStepStatus {
+				if len(perStep[ev.StepID]) == 0 {
+					perStep[ev.StepID] = append(perStep[ev.StepID], ev.From) // created with
+				}
 				perStep[ev.StepID] = append(perStep[ev.StepID], ev.To)
 			}
 		}

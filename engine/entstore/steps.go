@@ -92,6 +92,9 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 		return nil
 	}
 	sort.Slice(steps, func(i, j int) bool { return steps[i].ID < steps[j].ID })
+	if !t.s.d.postgres {
+		return t.sqliteSaveSteps(ctx, steps)
+	}
 	ncol := len(stepSaveColumns) + 1
 	per := max(1, t.s.d.maxParams()/ncol)
 	for start := 0; start < len(steps); start += per {
@@ -142,6 +145,37 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 		}
 		if n, err := res.RowsAffected(); err == nil && int(n) != len(chunk) {
 			return fmt.Errorf("save steps: %d of %d rows updated", n, len(chunk))
+		}
+	}
+	return nil
+}
+
+// sqliteSaveSteps updates steps one prepared statement execution each: on
+// SQLite that is cheap (in-process, by primary key), where a VALUES list
+// joined to steps is planned as a scan.
+func (t *txn) sqliteSaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
+	var b strings.Builder
+	b.WriteString("UPDATE steps SET ")
+	for i, c := range stepSaveColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = ?", c.name)
+	}
+	b.WriteString(" WHERE id = ?")
+	q := b.String()
+	if len(steps) == 1 {
+		_, err := t.tx.ExecContext(ctx, q, append(stepSaveRow(steps[0]), int64(steps[0].ID))...)
+		return err
+	}
+	stmt, err := t.tx.Tx.PrepareContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("save steps: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range steps {
+		if _, err := stmt.ExecContext(ctx, append(stepSaveRow(r), int64(r.ID))...); err != nil {
+			return fmt.Errorf("save step %d: %w", r.ID, err)
 		}
 	}
 	return nil

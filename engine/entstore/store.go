@@ -99,8 +99,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		s.sqlPath = path
 		s.d = &sqlDialect{}
 		drvName = dialect.SQLite
+		// A 64 MB page cache keeps a large order's transaction from
+		// spilling pages before it commits.
 		pragmas := "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-			"&_pragma=synchronous(FULL)&_time_format=sqlite"
+			"&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_time_format=sqlite"
 		w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -176,8 +176,56 @@ func (t *txn) insertReturningIDs(ctx context.Context, table string, cols []strin
 			}
 			continue
 		}
-		// SQLite: one statement on the one writer assigns consecutive ids.
-		res, err := t.tx.ExecContext(ctx, t.s.d.sql(q), args...)
+		_ = args
+		got, err := t.sqliteInsert(ctx, table, cols, chunk)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	if len(ids) != len(rows) {
+		return nil, fmt.Errorf("insert %s: %d ids for %d rows", table, len(ids), len(rows))
+	}
+	return ids, nil
+}
+
+// sqliteChunk is how many rows one SQLite insert statement carries: the
+// statement is prepared once per call and executed per chunk (parsing a
+// statement of thousands of values costs more than executing it).
+func sqliteChunk(cols int) int { return max(1, min(64, 30000/cols)) }
+
+// sqliteInsert inserts rows in prepared chunks and returns, per row, the
+// id SQLite assigned (consecutive within a statement on the one writer).
+func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, rows [][]any) ([]int64, error) {
+	per := sqliteChunk(len(cols))
+	ids := make([]int64, 0, len(rows))
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	args := make([]any, 0, per*len(cols))
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(len(rows), start+per)]
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		var res sql.Result
+		var err error
+		if len(chunk) == per {
+			if stmt == nil {
+				q, _ := valuesSQL(table, cols, chunk)
+				if stmt, err = t.tx.Tx.PrepareContext(ctx, t.s.d.sql(q)); err != nil {
+					return nil, err
+				}
+			}
+			res, err = stmt.ExecContext(ctx, args...)
+		} else {
+			q, _ := valuesSQL(table, cols, chunk)
+			res, err = t.tx.ExecContext(ctx, t.s.d.sql(q), args...)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -188,9 +236,6 @@ func (t *txn) insertReturningIDs(ctx context.Context, table string, cols []strin
 		for i := range chunk {
 			ids = append(ids, last-int64(len(chunk)-1-i))
 		}
-	}
-	if len(ids) != len(rows) {
-		return nil, fmt.Errorf("insert %s: %d ids for %d rows", table, len(ids), len(rows))
 	}
 	return ids, nil
 }
@@ -236,6 +281,12 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 	}
 	if t.deferInserts {
 		t.pending = append(t.pending, pendingInsert{table, cols, rows})
+		return nil
+	}
+	if !t.s.d.postgres {
+		if _, err := t.sqliteInsert(ctx, table, cols, rows); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
 		return nil
 	}
 	per := max(1, t.s.d.maxParams()/len(cols))

@@ -162,6 +162,9 @@ func TestFeedHasEveryTransitionInCommitOrder(t *testing.T) {
 		moves := map[string][]string{}
 		for _, e := range got {
 			if e.Kind == "STEP_STATUS" {
+				if len(moves[e.Step.Name]) == 0 {
+					moves[e.Step.Name] = append(moves[e.Step.Name], e.From) // created with
+				}
 				moves[e.Step.Name] = append(moves[e.Step.Name], e.To)
 			}
 		}
