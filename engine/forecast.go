@@ -78,8 +78,12 @@ func ForecastPlan(t *PlanTimeline, now time.Time) *Forecast {
 			if depth < len(t.Steps) { // a cycle cannot happen; stay finite anyway
 				for _, p := range s.Prereqs {
 					if ps := byID[p]; ps != nil {
-						if pe := visit(ps, depth+1); pe.After(start) {
-							start, via[s.ID] = pe, p
+						// >= : a prerequisite that ends exactly now (an
+						// overdue one) is still what the step waits for.
+						if pe := visit(ps, depth+1); !pe.Before(start) {
+							if _, chosen := via[s.ID]; !chosen || pe.After(start) {
+								start, via[s.ID] = pe, p
+							}
 						}
 					}
 				}

@@ -40,6 +40,10 @@ type txState struct {
 	circuit   circuitOutcomes
 	// systemsChanged: a circuit opened; other replicas must reread.
 	systemsChanged bool
+	// openedNow: systems whose circuit this transaction opened.
+	openedNow map[string]bool
+	// immediate: FAILED steps to retry at once, after the circuits count.
+	immediate []*StepRecord
 }
 
 // Claim is a step claimed for execution by this replica's workers.
@@ -166,7 +170,8 @@ func (s *txState) activate(r *StepRecord, def *StepDef) error {
 			return s.runInTransaction(r, def, a)
 		}
 	}
-	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil && s.e.systemHeld(s.ctx, s.tx, def.Callout.System.Name, s.now) {
+	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil &&
+		(s.openedNow[def.Callout.System.Name] || s.e.systemHeld(s.ctx, s.tx, def.Callout.System.Name, s.now)) {
 		// Integration hold (offline, or circuit open): wait without
 		// spending an attempt; the releaser lets it go when the system is
 		// back.
@@ -343,8 +348,11 @@ func (s *txState) fail(r *StepRecord, def *StepDef, msg string, retryable bool) 
 			}
 			r.WakeAt = &at
 			if !at.After(s.now) {
-				// IMMEDIATE: try again in this transaction.
-				return s.retryNow(r, def)
+				// IMMEDIATE: try again in this transaction — once the
+				// transaction's callout outcomes have been counted, so that
+				// a failure that opens its system's circuit holds the retry
+				// instead of spending an attempt on it.
+				s.immediate = append(s.immediate, r)
 			}
 			return nil
 		}
@@ -425,7 +433,24 @@ func (s *txState) readyNew(steps []*StepRecord) error {
 // settle releases the dependents of finished steps until nothing more
 // moves, then writes everything and rolls plans up.
 func (s *txState) settle() error {
-	for len(s.finished) > 0 {
+	for len(s.finished) > 0 || len(s.immediate) > 0 {
+		if len(s.finished) == 0 {
+			if err := s.applyCircuits(); err != nil {
+				return err
+			}
+			retry := s.immediate
+			s.immediate = nil
+			for _, r := range retry {
+				def, err := s.def(r)
+				if err != nil {
+					return err
+				}
+				if err := s.retryNow(r, def); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		done := s.finished
 		s.finished = nil
 		deps, err := s.tx.ReleaseDependents(s.ctx, done)

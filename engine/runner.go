@@ -563,9 +563,12 @@ func (r *runner) wakeReleaser() {
 // releaser lets held callouts go when their system is back (ONLINE, circuit
 // closed), at the system's releaseRate: a system that just came back is not
 // flooded with everything that waited for it.
+// releaseTick is how often the releaser runs.
+func (r *runner) releaseTick() time.Duration { return min(r.cfg.PollInterval, time.Second) }
+
 func (r *runner) releaser() {
 	defer r.loops.Done()
-	tick := min(r.cfg.PollInterval, time.Second)
+	tick := r.releaseTick()
 	for {
 		select {
 		case <-r.stopping:
@@ -603,9 +606,16 @@ func (r *runner) release() {
 		var st *txState
 		events, err := r.e.store.Write(ctx, func(tx Tx) error {
 			st = r.e.newTxState(ctx, tx, r.free())
-			take, err := tx.TakeRelease(ctx, name, tx.Now(), interval, min(n, 200))
-			if err != nil || take == 0 {
+			take, closed, err := tx.TakeRelease(ctx, name, tx.Now(), interval, r.releaseTick(), min(n, 200))
+			if err != nil {
 				return err
+			}
+			if closed {
+				st.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
+					Note: "cool-down over"})
+			}
+			if take == 0 {
+				return nil
 			}
 			steps, err := tx.HeldSteps(ctx, name, take)
 			if err != nil {

@@ -154,8 +154,10 @@ type Tx interface {
 	// the circuit opened now, else nil.
 	RecordSystemOutcome(ctx context.Context, name string, failures int, ok bool, threshold int, coolDown, interval time.Duration) (*SystemState, error)
 	// TakeRelease reserves up to max held callouts of a system for release
-	// at now, at one per interval (0: all), locking the system's row.
-	TakeRelease(ctx context.Context, name string, now time.Time, interval time.Duration, max int) (int, error)
+	// at now, at one per interval (0: all), counting at most window back
+	// (so an idle system saves up no burst), locking the system's row.
+	// closed reports a circuit whose cool-down ran out, now cleared.
+	TakeRelease(ctx context.Context, name string, now time.Time, interval, window time.Duration, max int) (n int, closed bool, err error)
 	// HeldSteps returns up to limit ON_HOLD steps of a system, oldest
 	// first, locked and skipping those others hold.
 	HeldSteps(ctx context.Context, system string, limit int) ([]*StepRecord, error)

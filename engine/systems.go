@@ -94,11 +94,29 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status System
 	}
 	def := cat.Systems[name]
 	if def == nil {
-		return nil, Errorf(CodeNotFound, "system %q is not in the current catalog (systems: %s)", name, strings.Join(cat.SystemNames(), ", "))
+		// A system an older catalog version defined still has plans that
+		// call it (and may have callouts held for it).
+		states, err := e.store.SystemStates(ctx)
+		if err != nil {
+			return nil, err
+		}
+		held, err := e.store.HeldCounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if states[name] == nil && held[name] == 0 {
+			return nil, Errorf(CodeNotFound, "system %q is not in the current catalog (systems: %s)", name, strings.Join(cat.SystemNames(), ", "))
+		}
+		def = &SystemDef{Name: name}
 	}
 	actor := ActorFrom(ctx)
 	var state *SystemState
 	err = e.mutate(ctx, func(st *txState) error {
+		states, err := st.tx.SystemStates(st.ctx)
+		if err != nil {
+			return err
+		}
+		wasOpen := states[name] != nil && states[name].OpenUntil != nil && st.now.Before(*states[name].OpenUntil)
 		prev, cur, err := st.tx.SetSystemStatus(st.ctx, name, status, actor, releaseInterval(def.ReleaseRate))
 		if err != nil {
 			return err
@@ -106,6 +124,10 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status System
 		state = cur
 		if prev != cur.Status {
 			st.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: string(prev), To: string(cur.Status), At: st.now,
+				Actor: actor, Note: note})
+		}
+		if wasOpen && status == SystemOnline {
+			st.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
 				Actor: actor, Note: note})
 		}
 		return nil
@@ -160,14 +182,20 @@ func (s *txState) countCircuit(def *StepDef, err error) {
 // applyCircuits records the transaction's outcomes per system and opens
 // the circuit of a system that reached its failure threshold.
 func (s *txState) applyCircuits() error {
-	for name, sys := range s.circuit.defs {
-		opened, err := s.tx.RecordSystemOutcome(s.ctx, name, s.circuit.failed[name], s.circuit.ok[name],
+	defs, failed, ok := s.circuit.defs, s.circuit.failed, s.circuit.ok
+	s.circuit = circuitOutcomes{}
+	for name, sys := range defs {
+		opened, err := s.tx.RecordSystemOutcome(s.ctx, name, failed[name], ok[name],
 			sys.CircuitFailures, sys.CircuitCoolDown, releaseInterval(sys.ReleaseRate))
 		if err != nil {
 			return err
 		}
 		if opened != nil {
 			s.systemsChanged = true
+			if s.openedNow == nil {
+				s.openedNow = map[string]bool{}
+			}
+			s.openedNow[name] = true
 			s.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: "CIRCUIT_CLOSED", To: "CIRCUIT_OPEN", At: s.now,
 				Note: "circuit opened after " + strconv.Itoa(opened.Failures) + " consecutive failures, until " + opened.OpenUntil.Format(time.RFC3339)})
 		}

@@ -58,7 +58,7 @@ func (s *txState) jeopardy(r *StepRecord) {
 	}
 	from := r.Jeopardy
 	r.Jeopardy = next
-	r.UpdatedAt = s.now
+	// updated_at stays: it orders held callouts by when they were held.
 	s.tx.Emit(&Event{Kind: EventJeopardy, OrderID: r.OrderID, PlanID: r.PlanID, StepID: r.ID, From: string(from), To: string(next),
 		At: s.now, Step: r.Snapshot()})
 }

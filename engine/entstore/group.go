@@ -41,8 +41,10 @@ func (s *Store) stopWriters() {
 	if s.queue == nil {
 		return
 	}
-	close(s.writersDone)
-	s.writers.Wait()
+	s.stopOnce.Do(func() {
+		close(s.writersDone)
+		s.writers.Wait()
+	})
 }
 
 func (s *Store) writer() {

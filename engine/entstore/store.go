@@ -64,6 +64,9 @@ type Store struct {
 	queue       chan *writeReq
 	writers     sync.WaitGroup
 	writersDone chan struct{}
+	stopOnce    sync.Once
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -247,6 +250,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close releases the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	s.stopWriters()
 	if s.wstmts != nil {
 		s.wstmts.close()

@@ -135,18 +135,26 @@ func (t *txn) RecordSystemOutcome(ctx context.Context, name string, failures int
 }
 
 // TakeRelease implements engine.Tx.
-func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, interval time.Duration, max int) (int, error) {
+func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, interval, window time.Duration, max int) (int, bool, error) {
 	cur, err := t.ensureSystem(ctx, name)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if cur.Held(now) {
-		return 0, nil
+		return 0, false, nil
+	}
+	closed := false
+	if cur.OpenUntil != nil {
+		// The cool-down ran out: the circuit closes.
+		if _, err := t.exec(ctx, `UPDATE systems SET circuit_open_until = NULL, updated_at = $1 WHERE name = $2`, now, name); err != nil {
+			return 0, false, fmt.Errorf("close circuit of %s: %w", name, err)
+		}
+		closed = true
 	}
 	if interval <= 0 {
-		return max, nil
+		return max, closed, nil
 	}
-	from := now.Add(-interval)
+	from := now.Add(-max2(interval, window))
 	if cur.ReleaseAt != nil && cur.ReleaseAt.After(from) {
 		from = *cur.ReleaseAt
 	}
@@ -155,13 +163,13 @@ func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, inter
 		n = max
 	}
 	if n <= 0 {
-		return 0, nil
+		return 0, closed, nil
 	}
 	next := from.Add(time.Duration(n) * interval)
 	if _, err := t.exec(ctx, `UPDATE systems SET release_at = $1 WHERE name = $2`, next, name); err != nil {
-		return 0, fmt.Errorf("release from %s: %w", name, err)
+		return 0, false, fmt.Errorf("release from %s: %w", name, err)
 	}
-	return n, nil
+	return n, closed, nil
 }
 
 // HeldSteps implements engine.Tx.
@@ -176,4 +184,11 @@ func (t *txn) HeldSteps(ctx context.Context, system string, limit int) ([]*engin
 		return nil, fmt.Errorf("held steps: %w", err)
 	}
 	return scanSteps(rows)
+}
+
+func max2(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
 }
