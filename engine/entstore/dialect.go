@@ -17,7 +17,7 @@ import (
 // dialect hides the few places where SQLite and PostgreSQL differ. Queries
 // are written once, with $N placeholders and these markers:
 //
-//	{ids $N}      "= ANY($N)" / "IN (SELECT value FROM json_each(?N))" for a list of ids
+//	{ids $N}      "IN (SELECT unnest($N))" / "IN (SELECT value FROM json_each(?N))" for a list of ids
 //	{strs $N}     the same for a list of strings
 //	{forupdate}   " FOR UPDATE" / "" (SQLite has one writer)
 //	{skiplocked}  " FOR UPDATE SKIP LOCKED" / ""
@@ -61,12 +61,15 @@ func (d *sqlDialect) sql(q string) string {
 		switch kind {
 		case "ids":
 			if d.postgres {
-				return "= ANY($" + n + "::bigint[])"
+				// IN (SELECT unnest) rather than = ANY: the generic plan of
+				// a prepared statement then estimates a few ids and joins
+				// by index, where = ANY can be planned as a scan.
+				return "IN (SELECT unnest($" + n + "::bigint[]))"
 			}
 			return "IN (SELECT value FROM json_each($" + n + "))"
 		case "strs":
 			if d.postgres {
-				return "= ANY($" + n + "::text[])"
+				return "IN (SELECT unnest($" + n + "::text[]))"
 			}
 			return "IN (SELECT value FROM json_each($" + n + "))"
 		case "json":

@@ -41,6 +41,7 @@ type config struct {
 	Workers     int
 	Timeout     time.Duration
 	Profile     string
+	KeepDB      bool
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", 0, "BATON_WORKERS of each server (0: server default)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long one order may take before it counts as an error")
 	flag.StringVar(&cfg.Profile, "profile", "", "write a CPU profile of replica 1 to this file (pprof)")
+	flag.BoolVar(&cfg.KeepDB, "keep-db", false, "keep each run's database (its URL is logged) for inspection")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")

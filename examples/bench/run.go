@@ -92,7 +92,11 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cleanupDB()
+	if cfg.KeepDB {
+		fmt.Fprintf(os.Stderr, "bench: database kept: %s\n", dbURL)
+	} else {
+		defer cleanupDB()
+	}
 	redisURL := os.Getenv("BATON_TEST_REDIS_URL")
 	if cfg.Backend == "sqlite" {
 		if cfg.Replicas != 1 {
