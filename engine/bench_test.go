@@ -204,6 +204,9 @@ func BenchmarkStepCycle(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		if b.Failed() {
+			return
+		}
 		b.ResetTimer()
 		if err := e.Start(engine.RunnerConfig{PollInterval: 10 * time.Millisecond}); err != nil {
 			b.Fatal(err)

@@ -185,6 +185,42 @@ func TestSubmitOrderConcurrentSameExternalID(t *testing.T) {
 	})
 }
 
+// Orders of an account nobody has seen, submitted at once: every one is
+// accepted, and they share one account and its account-scoped items.
+func TestSubmitOrderConcurrentNewAccount(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		tb := setup(t, url)
+		const n = 16
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, err := tb.engine.SubmitOrder(tb.ctx, proServerOrder(fmt.Sprint("new-", i), "brand-new"))
+				errs <- err
+			}()
+		}
+		for range n {
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Errorf("concurrent submit for a new account: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("timeout")
+			}
+		}
+		if c := tb.client.Order.Query().CountX(tb.ctx); c != n {
+			t.Errorf("orders = %d; want %d", c, n)
+		}
+		if c := tb.client.Account.Query().CountX(tb.ctx); c != 1 {
+			t.Errorf("accounts = %d; want 1", c)
+		}
+		if c := tb.client.Step.Query().Where(step.Name("WelcomeCall")).CountX(tb.ctx); c != 1 {
+			t.Errorf("WelcomeCall steps = %d; want 1 for the account", c)
+		}
+	})
+}
+
 func TestSubmitOrderValidation(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {

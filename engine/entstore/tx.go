@@ -452,6 +452,12 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 		err := t.tx.QueryRowContext(ctx, `WITH ins AS (INSERT INTO accounts (external_id, created_at) VALUES ($1, $2)
 			ON CONFLICT (external_id) DO NOTHING RETURNING id)
 			SELECT id FROM ins UNION ALL SELECT id FROM accounts WHERE external_id = $1 LIMIT 1`, accountID, t.now).Scan(&ref)
+		if err == sql.ErrNoRows {
+			// The account was being created by a concurrent order: the
+			// insert waited for it to commit, but this statement's
+			// snapshot predates that commit. The next statement sees it.
+			err = t.tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE external_id = $1`, accountID).Scan(&ref)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("account %q: %w", accountID, err)
 		}
