@@ -72,7 +72,7 @@ func (t *txn) LockSteps(ctx context.Context, ids []int) ([]*engine.StepRecord, e
 }
 
 // stepSaveColumns are the columns SaveSteps writes, with their PostgreSQL
-// types (VALUES lists need them).
+// types (the casts of its unnested arrays).
 var stepSaveColumns = []struct{ name, pgType string }{
 	{"status", "text"}, {"jeopardy", "text"}, {"queue", "text"}, {"assignee", "text"}, {"attempt_count", "bigint"}, {"attempt_base", "bigint"},
 	{"output", "jsonb"}, {"error", "text"}, {"note", "text"}, {"ready_at", "timestamptz"}, {"started_at", "timestamptz"},
@@ -86,7 +86,7 @@ func stepSaveRow(r *engine.StepRecord) []any {
 		nullStr(r.LeaseOwner), r.LeaseUntil, r.UpdatedAt}
 }
 
-// SaveSteps implements engine.Tx: one multi-row UPDATE per chunk.
+// SaveSteps implements engine.Tx: one UPDATE of all the steps.
 func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 	if len(steps) == 0 {
 		return nil
@@ -95,57 +95,49 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 	if !t.s.d.postgres {
 		return t.sqliteSaveSteps(ctx, steps)
 	}
-	ncol := len(stepSaveColumns) + 1
-	per := max(1, t.s.d.maxParams()/ncol)
-	for start := 0; start < len(steps); start += per {
-		chunk := steps[start:min(len(steps), start+per)]
-		var b strings.Builder
-		args := make([]any, 0, len(chunk)*ncol)
-		names := []string{"id"}
-		for _, c := range stepSaveColumns {
-			names = append(names, c.name)
+	// One UPDATE joined to the unnested arrays of the new values.
+	cols := make([][]any, len(stepSaveColumns)+1)
+	for j := range cols {
+		cols[j] = make([]any, len(steps))
+	}
+	for i, r := range steps {
+		cols[0][i] = int64(r.ID)
+		for j, v := range stepSaveRow(r) {
+			cols[j+1][i] = v
 		}
-		fmt.Fprintf(&b, "WITH v(%s) AS (VALUES ", strings.Join(names, ", "))
-		n := 1
-		for i, r := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			row := append([]any{int64(r.ID)}, stepSaveRow(r)...)
-			for j, v := range row {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				if t.s.d.postgres {
-					typ := "bigint"
-					if j > 0 {
-						typ = stepSaveColumns[j-1].pgType
-					}
-					fmt.Fprintf(&b, "$%d::%s", n, typ)
-				} else {
-					fmt.Fprintf(&b, "$%d", n)
-				}
-				n++
-				args = append(args, v)
-			}
-			b.WriteByte(')')
+	}
+	var b strings.Builder
+	args := make([]any, len(cols))
+	b.WriteString("UPDATE steps SET ")
+	for i, c := range stepSaveColumns {
+		if i > 0 {
+			b.WriteString(", ")
 		}
-		b.WriteString(") UPDATE steps SET ")
-		for i, c := range stepSaveColumns {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s = v.%s", c.name, c.name)
-		}
-		b.WriteString(" FROM v WHERE steps.id = v.id")
-		res, err := t.tx.ExecContext(ctx, t.s.d.sql(b.String()), args...)
+		fmt.Fprintf(&b, "%s = v.%s", c.name, c.name)
+	}
+	b.WriteString(" FROM unnest($1::bigint[]")
+	for i, c := range stepSaveColumns {
+		fmt.Fprintf(&b, ", $%d::%s[]", i+2, c.pgType)
+	}
+	b.WriteString(") AS v(id")
+	for _, c := range stepSaveColumns {
+		b.WriteString(", ")
+		b.WriteString(c.name)
+	}
+	b.WriteString(") WHERE steps.id = v.id")
+	for j, col := range cols {
+		lit, err := pgArray(col)
 		if err != nil {
 			return fmt.Errorf("save steps: %w", err)
 		}
-		if n, err := res.RowsAffected(); err == nil && int(n) != len(chunk) {
-			return fmt.Errorf("save steps: %d of %d rows updated", n, len(chunk))
-		}
+		args[j] = lit
+	}
+	res, err := t.tx.ExecContext(ctx, b.String(), args...)
+	if err != nil {
+		return fmt.Errorf("save steps: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && int(n) != len(steps) {
+		return fmt.Errorf("save steps: %d of %d rows updated", n, len(steps))
 	}
 	return nil
 }
@@ -188,12 +180,20 @@ func (t *txn) ReleaseDependents(ctx context.Context, done []int) ([]*engine.Step
 	}
 	ids := t.s.d.ids(sortedIDs(done))
 	if t.s.d.postgres {
-		// Lock the dependents in id order first, so that two transactions
-		// releasing overlapping dependents queue instead of deadlocking.
-		if _, err := t.exec(ctx, `SELECT id FROM steps WHERE id IN (SELECT step_id FROM step_dependencies WHERE prerequisite_id {ids $1})
-			ORDER BY id FOR UPDATE`, ids); err != nil {
-			return nil, fmt.Errorf("lock dependents: %w", err)
+		// One statement: lock the dependents in id order (so that two
+		// transactions releasing overlapping dependents queue instead of
+		// deadlocking: the update only touches rows the lock produced),
+		// count the finished prerequisites off, return the new rows.
+		rows, err := t.query(ctx, `WITH c AS (
+				SELECT step_id, count(*) AS n FROM step_dependencies WHERE prerequisite_id {ids $1} GROUP BY step_id),
+			l AS (SELECT id FROM steps WHERE id IN (SELECT step_id FROM c) ORDER BY id FOR UPDATE),
+			u AS (UPDATE steps SET pending = steps.pending - c.n, updated_at = $2 FROM c
+				WHERE steps.id = c.step_id AND steps.id IN (SELECT id FROM l) RETURNING steps.*)
+			SELECT `+stepColumns+` FROM u s JOIN plans p ON p.id = s.plan_id ORDER BY s.id`, ids, t.now)
+		if err != nil {
+			return nil, fmt.Errorf("release dependents: %w", err)
 		}
+		return scanSteps(rows)
 	}
 	if _, err := t.exec(ctx, `UPDATE steps SET pending = pending - (SELECT count(*) FROM step_dependencies d
 		WHERE d.step_id = steps.id AND d.prerequisite_id {ids $1}), updated_at = $2
@@ -467,9 +467,35 @@ func (t *txn) AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*engine
 	return finished, r.Err()
 }
 
-// valuesCTE renders `WITH name(cols) AS (VALUES (...), ...)` with typed
+// valuesCTE renders `WITH name(cols) AS (VALUES (...), ...)` (PostgreSQL:
+// `WITH name AS (SELECT * FROM unnest(...) AS name(cols))`) with typed
 // placeholders on PostgreSQL (a VALUES list does not infer types).
 func (t *txn) valuesCTE(name string, cols, pgTypes []string, rows [][]any) (string, []any) {
+	if t.s.d.postgres {
+		// Arrays, unnested: one statement text for any number of rows
+		// (unnest.go).
+		var b strings.Builder
+		args := make([]any, len(cols))
+		col := make([]any, len(rows))
+		fmt.Fprintf(&b, "WITH %s AS (SELECT * FROM unnest(", name)
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d::%s[]", j+1, pgTypes[j])
+			for i, r := range rows {
+				col[i] = r[j]
+			}
+			lit, err := pgArray(col)
+			if err != nil {
+				// The callers pass ints and JSON text only.
+				panic(fmt.Sprintf("valuesCTE: %v", err))
+			}
+			args[j] = lit
+		}
+		fmt.Fprintf(&b, ") AS %s(%s))", name, strings.Join(cols, ", "))
+		return b.String(), args
+	}
 	var b strings.Builder
 	args := make([]any, 0, len(rows)*len(cols))
 	fmt.Fprintf(&b, "WITH %s(%s) AS (VALUES ", name, strings.Join(cols, ", "))

@@ -102,47 +102,37 @@ var eventTypes = []string{"text", "bigint", "bigint", "bigint", "text", "text", 
 // statement (one round trip less while holding the lock): the lock
 // function runs once, before any row takes its id from the sequence.
 func (t *txn) insertEventsLocked(ctx context.Context, cols []string, rows [][]any) ([]int64, error) {
-	ids := make([]int64, 0, len(rows))
-	per := max(1, t.s.d.maxParams()/len(cols))
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(len(rows), start+per)]
-		var b strings.Builder
-		args := make([]any, 0, len(chunk)*len(cols)+1)
-		args = append(args, int64(lockEvents))
-		fmt.Fprintf(&b, "INSERT INTO events (%s) SELECT v.* FROM (SELECT pg_advisory_xact_lock($1)) l, (VALUES ", strings.Join(cols, ", "))
-		n := 2
-		for i, row := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j := range cols {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "$%d::%s", n, eventTypes[j])
-				n++
-			}
-			b.WriteByte(')')
-			args = append(args, row...)
-		}
-		b.WriteString(") AS v RETURNING id")
-		r, err := t.tx.QueryContext(ctx, b.String(), args...)
-		if err != nil {
+	sel, args, err := t.s.unnestSelect("events", cols, rows, 2)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("INSERT INTO events (%s) SELECT v.* FROM (SELECT pg_advisory_xact_lock($1)) l, (%s) AS v RETURNING id",
+		strings.Join(cols, ", "), sel)
+	return t.returningIDs(ctx, q, append([]any{int64(lockEvents)}, args...), len(rows))
+}
+
+// returningIDs runs an INSERT ... RETURNING id and reads the ids (in row
+// order: PostgreSQL inserts, and returns, the rows of INSERT ... SELECT in
+// the order the SELECT produces them, as ent relies on too).
+func (t *txn) returningIDs(ctx context.Context, q string, args []any, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	r, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int64
+		if err := r.Scan(&id); err != nil {
 			return nil, err
 		}
-		for r.Next() {
-			var id int64
-			if err := r.Scan(&id); err != nil {
-				r.Close()
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		r.Close()
-		if err := r.Err(); err != nil {
-			return nil, err
-		}
+		ids = append(ids, id)
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("%d ids for %d rows", len(ids), n)
 	}
 	return ids, nil
 }
@@ -150,38 +140,19 @@ func (t *txn) insertEventsLocked(ctx context.Context, cols []string, rows [][]an
 // insertReturningIDs inserts rows that take their ids from the table's
 // sequence and returns the ids in row order.
 func (t *txn) insertReturningIDs(ctx context.Context, table string, cols []string, rows [][]any) ([]int64, error) {
-	ids := make([]int64, 0, len(rows))
-	per := max(1, t.s.d.maxParams()/len(cols))
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(len(rows), start+per)]
-		q, args := valuesSQL(table, cols, chunk)
-		if t.s.d.postgres {
-			// PostgreSQL returns the rows of a multi-row VALUES insert in
-			// order (ent relies on it too).
-			r, err := t.tx.QueryContext(ctx, q+" RETURNING id", args...)
-			if err != nil {
-				return nil, err
-			}
-			for r.Next() {
-				var id int64
-				if err := r.Scan(&id); err != nil {
-					r.Close()
-					return nil, err
-				}
-				ids = append(ids, id)
-			}
-			r.Close()
-			if err := r.Err(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		_ = args
-		got, err := t.sqliteInsert(ctx, table, cols, chunk)
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	if t.s.d.postgres {
+		sel, args, err := t.s.unnestSelect(table, cols, rows, 1)
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, got...)
+		return t.returningIDs(ctx, fmt.Sprintf("INSERT INTO %s (%s) %s RETURNING id", table, strings.Join(cols, ", "), sel), args, len(rows))
+	}
+	ids, err := t.sqliteInsert(ctx, table, cols, rows)
+	if err != nil {
+		return nil, err
 	}
 	if len(ids) != len(rows) {
 		return nil, fmt.Errorf("insert %s: %d ids for %d rows", table, len(ids), len(rows))
@@ -289,65 +260,48 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 		}
 		return nil
 	}
-	per := max(1, t.s.d.maxParams()/len(cols))
-	for start := 0; start < len(rows); start += per {
-		q, args := valuesSQL(table, cols, rows[start:min(len(rows), start+per)])
-		if _, err := t.tx.ExecContext(ctx, t.s.d.sql(q), args...); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
-		}
+	sel, args, err := t.s.unnestSelect(table, cols, rows, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) %s", table, strings.Join(cols, ", "), sel), args...); err != nil {
+		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil
 }
 
-// flushInserts runs the queued inserts as few statements as the parameter
-// limit allows: one INSERT per table, chained as data-modifying CTEs of one
-// statement (foreign keys are checked at its end, when every row is in).
+// flushInserts runs the queued inserts (PostgreSQL) as one statement: an
+// INSERT per table, chained as data-modifying CTEs (foreign keys are
+// checked at its end, when every row is in), each unnesting one array
+// per column.
 func (t *txn) flushInserts(ctx context.Context) error {
 	pending := t.pending
 	t.pending, t.deferInserts = nil, false
-	var parts []string
+	if len(pending) == 0 {
+		return nil
+	}
+	var b strings.Builder
 	var args []any
-	flush := func() error {
-		if len(parts) == 0 {
-			return nil
+	for i, p := range pending {
+		sel, a, err := t.s.unnestSelect(p.table, p.cols, p.rows, len(args)+1)
+		if err != nil {
+			return err
 		}
-		var q string
-		if len(parts) == 1 {
-			q = parts[0]
-		} else {
-			var b strings.Builder
-			b.WriteString("WITH ")
-			for i, p := range parts[:len(parts)-1] {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "i%d AS (%s)", i, p)
-			}
+		ins := fmt.Sprintf("INSERT INTO %s (%s) %s", p.table, strings.Join(p.cols, ", "), sel)
+		switch {
+		case len(pending) == 1:
+			b.WriteString(ins)
+		case i == 0:
+			fmt.Fprintf(&b, "WITH i0 AS (%s)", ins)
+		case i < len(pending)-1:
+			fmt.Fprintf(&b, ", i%d AS (%s)", i, ins)
+		default:
 			b.WriteString(" ")
-			b.WriteString(parts[len(parts)-1])
-			q = b.String()
+			b.WriteString(ins)
 		}
-		_, err := t.tx.ExecContext(ctx, q, args...)
-		parts, args = nil, nil
-		return err
+		args = append(args, a...)
 	}
-	limit := t.s.d.maxParams()
-	for _, p := range pending {
-		per := max(1, limit/len(p.cols))
-		for start := 0; start < len(p.rows); start += per {
-			chunk := p.rows[start:min(len(p.rows), start+per)]
-			if len(args)+len(chunk)*len(p.cols) > limit {
-				if err := flush(); err != nil {
-					return fmt.Errorf("insert: %w", err)
-				}
-			}
-			q, a := valuesSQL(p.table, p.cols, chunk)
-			q = shiftPlaceholders(q, len(args))
-			parts = append(parts, q)
-			args = append(args, a...)
-		}
-	}
-	if err := flush(); err != nil {
+	if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
 	return nil

@@ -427,29 +427,41 @@ var (
 				Columns: []*schema.Column{StepsColumns[31], StepsColumns[2], StepsColumns[6]},
 			},
 			{
-				Name:    "step_status_ready_at",
-				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[8], StepsColumns[20]},
-			},
-			{
-				Name:    "step_queue_status",
-				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[10], StepsColumns[8]},
-			},
-			{
-				Name:    "step_system_status",
-				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[12], StepsColumns[8]},
-			},
-			{
 				Name:    "step_order_id_status",
 				Unique:  false,
 				Columns: []*schema.Column{StepsColumns[32], StepsColumns[8]},
 			},
 			{
-				Name:    "step_fulfillment_line_id",
+				Name:    "step_ready_at_ready",
+				Unique:  false,
+				Columns: []*schema.Column{StepsColumns[20]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'READY'",
+				},
+			},
+			{
+				Name:    "step_queue_status_tasks",
+				Unique:  false,
+				Columns: []*schema.Column{StepsColumns[10], StepsColumns[8]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "queue IS NOT NULL",
+				},
+			},
+			{
+				Name:    "step_system_on_hold",
+				Unique:  false,
+				Columns: []*schema.Column{StepsColumns[12], StepsColumns[29]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'ON_HOLD'",
+				},
+			},
+			{
+				Name:    "step_fulfillment_line_id_items",
 				Unique:  false,
 				Columns: []*schema.Column{StepsColumns[30]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "fulfillment_line_id IS NOT NULL",
+				},
 			},
 			{
 				Name:    "step_wake_at",

@@ -92,11 +92,19 @@ func (Step) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("plan_id", "status"),
 		index.Fields("plan_id", "name", "instance_key").Unique(),
-		index.Fields("status", "ready_at"),
-		index.Fields("queue", "status"),
-		index.Fields("system", "status"),
 		index.Fields("order_id", "status"),
-		index.Fields("fulfillment_line_id"),
+		// Partial indexes, each holding only the rows its query wants: a
+		// step changes status three or four times, and every change that
+		// is not a HOT update adds an entry to every index whose
+		// predicate the new row meets.
+		index.Fields("ready_at").StorageKey("step_ready_at_ready").
+			Annotations(entsql.IndexWhere("status = 'READY'")), // claims
+		index.Fields("queue", "status").StorageKey("step_queue_status_tasks").
+			Annotations(entsql.IndexWhere("queue IS NOT NULL")), // task lists
+		index.Fields("system", "updated_at").StorageKey("step_system_on_hold").
+			Annotations(entsql.IndexWhere("status = 'ON_HOLD'")), // integration holds
+		index.Fields("fulfillment_line_id").StorageKey("step_fulfillment_line_id_items").
+			Annotations(entsql.IndexWhere("fulfillment_line_id IS NOT NULL")),
 		index.Fields("wake_at").Annotations(entsql.IndexWhere("wake_at IS NOT NULL")),
 		index.Fields("jeopardy_at").Annotations(entsql.IndexWhere("jeopardy_at IS NOT NULL")),
 		index.Fields("lease_until").Annotations(entsql.IndexWhere("lease_until IS NOT NULL")),
