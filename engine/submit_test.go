@@ -320,3 +320,33 @@ func TestAccountScopeAcrossOrders(t *testing.T) {
 		}
 	})
 }
+
+// The database enforces no foreign keys; CheckIntegrity finds a reference
+// to a missing row (and every test's end runs it).
+func TestCheckIntegrityFindsDanglingReferences(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		tb := setup(t, url)
+		if _, err := tb.engine.SubmitOrder(tb.ctx, proServerOrder("o1", "acme")); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := tb.store.CheckIntegrity(tb.ctx); err != nil || len(p) > 0 {
+			t.Fatalf("after a submit: problems %v, err %v", p, err)
+		}
+		s := tb.client.Step.Query().FirstX(tb.ctx)
+		db := tb.store.DB()
+		if _, err := db.ExecContext(tb.ctx, `INSERT INTO step_dependencies (step_id, prerequisite_id) VALUES ($1, 999999999)`, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		p, err := tb.store.CheckIntegrity(tb.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) != 1 || p[0] != "1 rows of step_dependencies.prerequisite_id refer to no steps" {
+			t.Errorf("problems = %q; want the one dangling dependency", p)
+		}
+		if _, err := db.ExecContext(tb.ctx, `DELETE FROM step_dependencies WHERE prerequisite_id = 999999999`); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // PostgreSQL driver
+
+	"github.com/batonhq/baton/engine/entstore"
 )
 
 // Epoch is where fake clocks start in tests.
@@ -53,7 +55,26 @@ func EachBackend(t *testing.T, fn func(t *testing.T, url string)) {
 
 // SQLiteURL returns a SQLite database in the test's temporary directory.
 func SQLiteURL(t testing.TB) string {
-	return "sqlite://" + filepath.Join(t.TempDir(), "baton.db")
+	u := "sqlite://" + filepath.Join(t.TempDir(), "baton.db")
+	checkAtEnd(t, u)
+	return u
+}
+
+// checkAtEnd makes the test fail if, once it is over, a row of the
+// database refers to a row that does not exist (the database enforces no
+// foreign keys; see entstore.CheckIntegrity).
+func checkAtEnd(t testing.TB, url string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		problems, err := entstore.CheckURL(ctx, url)
+		if err != nil {
+			t.Errorf("integrity check: %v", err)
+		}
+		for _, p := range problems {
+			t.Errorf("integrity: %s", p)
+		}
+	})
 }
 
 // PostgresURL returns the test PostgreSQL with a schema of the test's own,
@@ -90,6 +111,7 @@ func PostgresURL(t testing.TB) string {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
+	checkAtEnd(t, u.String())
 	return u.String()
 }
 

@@ -271,9 +271,8 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 }
 
 // flushInserts runs the queued inserts (PostgreSQL) as one statement: an
-// INSERT per table, chained as data-modifying CTEs (foreign keys are
-// checked at its end, when every row is in), each unnesting one array
-// per column.
+// INSERT per table, chained as data-modifying CTEs, each unnesting one
+// array per column.
 func (t *txn) flushInserts(ctx context.Context) error {
 	pending := t.pending
 	t.pending, t.deferInserts = nil, false
