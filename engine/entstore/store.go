@@ -210,6 +210,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		s.reads = cachedDB{s.rdb, s.rstmts}
 	}
 	var drv dialect.Driver = entsql.OpenDB(drvName, s.rdb)
+	if !s.d.postgres {
+		drv = inListDriver{drv}
+	}
 	if opts.Driver != nil {
 		drv = opts.Driver(drv)
 	}
