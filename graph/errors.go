@@ -38,17 +38,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		pres := graphql.DefaultErrorPresenter(ctx, err)
 		var e *engine.Error
 		var gqlErr *gqlerror.Error
+		var re *resolverError
 		switch {
-		case !errors.As(err, &e) && errors.As(err, &gqlErr):
-			// gqlgen's own errors: parse and validation errors carry their
-			// codes; an argument it could not read (an ID that is not a
-			// number, say) is the client's mistake.
-			if pres.Extensions == nil || pres.Extensions["code"] == nil {
-				if pres.Extensions == nil {
-					pres.Extensions = map[string]any{}
-				}
-				pres.Extensions["code"] = codes[engine.CodeBadUserInput]
-			}
 		case errors.As(err, &e):
 			pres.Message = e.Message
 			if pres.Extensions == nil {
@@ -73,6 +64,17 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			pres.Message = "request cancelled"
 			pres.Extensions = map[string]any{"code": "CANCELLED"}
+		case !errors.As(err, &re) && errors.As(err, &gqlErr):
+			// gqlgen's own errors: parse and validation errors carry their
+			// codes; an argument it could not read (an ID that is not a
+			// number, say) is the client's mistake. (Errors of resolvers
+			// are marked, below, and never land here.)
+			if pres.Extensions == nil || pres.Extensions["code"] == nil {
+				if pres.Extensions == nil {
+					pres.Extensions = map[string]any{}
+				}
+				pres.Extensions["code"] = codes[engine.CodeBadUserInput]
+			}
 		default:
 			log.Error("internal error", "path", pres.Path.String(), "err", err)
 			pres.Message = "internal error"
@@ -80,6 +82,24 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return pres
 	}
+}
+
+// resolverError marks an error a resolver returned (or a panic in one):
+// gqlgen wraps every error in a *gqlerror.Error with its path, so without
+// the mark a failed database query would look like gqlgen's own error
+// about the request.
+type resolverError struct{ err error }
+
+func (e *resolverError) Error() string { return e.err.Error() }
+func (e *resolverError) Unwrap() error { return e.err }
+
+// markResolverErrors is the field middleware that marks resolvers' errors.
+func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil {
+		err = &resolverError{err}
+	}
+	return res, err
 }
 
 // perStepError reports, beside the data, why one step of a bulk request

@@ -84,9 +84,10 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.Use(depthLimit{max: cfg.DepthLimit})
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.AroundFields(markResolverErrors)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
-		return fmt.Errorf("panic: %v", p)
+		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
 	return withActor(cfg.Authenticate, Loaders(cfg.Client, srv))
 }
