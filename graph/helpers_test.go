@@ -72,7 +72,7 @@ func (d *countingDriver) count() int64 { return d.n.Load() }
 // env is one test's server: a store on a fresh database, an engine (no
 // runner) and the real /graphql handler behind httptest.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	store   *entstore.Store
 	eng     *engine.Engine
@@ -90,7 +90,7 @@ type envOptions struct {
 	authenticate func(string) (string, error)
 }
 
-func newEnv(t *testing.T, dbURL string, opts envOptions) *env {
+func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	counter := &countingDriver{}
@@ -236,7 +236,7 @@ func (e *env) fail(code, query string, vars map[string]any) gqlError {
 	return expectError(e.t, r, code)
 }
 
-func expectError(t *testing.T, r *gqlResponse, code string) gqlError {
+func expectError(t testing.TB, r *gqlResponse, code string) gqlError {
 	t.Helper()
 	if len(r.Errors) == 0 {
 		t.Fatalf("want a %s error; got none (HTTP %d): %s", code, r.Status, r.Body)

@@ -3712,7 +3712,7 @@ func (ec *executionContext) marshalNOrderPreview2ᚖgithubᚗcomᚋbatonhqᚋbat
 }
 
 func (ec *executionContext) marshalNPreviewFulfillmentLine2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewFulfillmentLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PreviewFulfillmentLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPreviewFulfillmentLine2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewFulfillmentLine(ctx, sel, v[i])
@@ -3738,7 +3738,7 @@ func (ec *executionContext) marshalNPreviewFulfillmentLine2ᚖgithubᚗcomᚋbat
 }
 
 func (ec *executionContext) marshalNPreviewGroup2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PreviewGroup) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPreviewGroup2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewGroup(ctx, sel, v[i])
@@ -3764,7 +3764,7 @@ func (ec *executionContext) marshalNPreviewGroup2ᚖgithubᚗcomᚋbatonhqᚋbat
 }
 
 func (ec *executionContext) marshalNPreviewLine2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PreviewLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPreviewLine2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewLine(ctx, sel, v[i])
@@ -3790,7 +3790,7 @@ func (ec *executionContext) marshalNPreviewLine2ᚖgithubᚗcomᚋbatonhqᚋbato
 }
 
 func (ec *executionContext) marshalNPreviewStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PreviewStep) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPreviewStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐPreviewStep(ctx, sel, v[i])
@@ -3841,7 +3841,7 @@ func (ec *executionContext) marshalOEventKind2ᚕgithubᚗcomᚋbatonhqᚋbaton�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEventKind2githubᚗcomᚋbatonhqᚋbatonᚋgraphᚋmodelᚐEventKind(ctx, sel, v[i])

@@ -18017,7 +18017,7 @@ func (ec *executionContext) unmarshalNFulfillmentLineWhereInput2ᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋbatonhqᚋbatonᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋbatonhqᚋbatonᚋentᚐNoder(ctx, sel, v[i])
@@ -18188,7 +18188,7 @@ func (ec *executionContext) unmarshalNPlanWhereInput2ᚖgithubᚗcomᚋbatonhq�
 }
 
 func (ec *executionContext) marshalNStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx context.Context, sel ast.SelectionSet, v []*ent.Step) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx, sel, v[i])
@@ -18198,7 +18198,7 @@ func (ec *executionContext) marshalNStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋ
 }
 
 func (ec *executionContext) marshalNStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Step) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx, sel, v[i])
@@ -18371,7 +18371,7 @@ func (ec *executionContext) marshalOAccountEdge2ᚕᚖgithubᚗcomᚋbatonhqᚋb
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAccountEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐAccountEdge(ctx, sel, v[i])
@@ -18416,7 +18416,7 @@ func (ec *executionContext) marshalOAsset2ᚕᚖgithubᚗcomᚋbatonhqᚋbaton�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAsset2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐAsset(ctx, sel, v[i])
@@ -18442,7 +18442,7 @@ func (ec *executionContext) marshalOAssetEdge2ᚕᚖgithubᚗcomᚋbatonhqᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAssetEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐAssetEdge(ctx, sel, v[i])
@@ -18479,7 +18479,7 @@ func (ec *executionContext) marshalOAssetStatus2ᚕgithubᚗcomᚋbatonhqᚋbato
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAssetStatus2githubᚗcomᚋbatonhqᚋbatonᚋentᚋassetᚐStatus(ctx, sel, v[i])
@@ -18539,7 +18539,7 @@ func (ec *executionContext) marshalOAttempt2ᚕᚖgithubᚗcomᚋbatonhqᚋbaton
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAttempt2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐAttempt(ctx, sel, v[i])
@@ -18575,7 +18575,7 @@ func (ec *executionContext) marshalOAttemptOutcome2ᚕgithubᚗcomᚋbatonhqᚋb
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAttemptOutcome2githubᚗcomᚋbatonhqᚋbatonᚋentᚋattemptᚐOutcome(ctx, sel, v[i])
@@ -18642,7 +18642,7 @@ func (ec *executionContext) marshalOCatalogVersionEdge2ᚕᚖgithubᚗcomᚋbato
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCatalogVersionEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐCatalogVersionEdge(ctx, sel, v[i])
@@ -18711,7 +18711,7 @@ func (ec *executionContext) marshalOFulfillmentLine2ᚕᚖgithubᚗcomᚋbatonhq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentLine2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐFulfillmentLine(ctx, sel, v[i])
@@ -18737,7 +18737,7 @@ func (ec *executionContext) marshalOFulfillmentLineEdge2ᚕᚖgithubᚗcomᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOFulfillmentLineEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐFulfillmentLineEdge(ctx, sel, v[i])
@@ -18774,7 +18774,7 @@ func (ec *executionContext) marshalOFulfillmentLineScope2ᚕgithubᚗcomᚋbaton
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentLineScope2githubᚗcomᚋbatonhqᚋbatonᚋentᚋfulfillmentlineᚐScope(ctx, sel, v[i])
@@ -18841,7 +18841,7 @@ func (ec *executionContext) marshalOOrder2ᚕᚖgithubᚗcomᚋbatonhqᚋbaton�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrder2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐOrder(ctx, sel, v[i])
@@ -18867,7 +18867,7 @@ func (ec *executionContext) marshalOOrderEdge2ᚕᚖgithubᚗcomᚋbatonhqᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOOrderEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐOrderEdge(ctx, sel, v[i])
@@ -18887,7 +18887,7 @@ func (ec *executionContext) marshalOOrderLine2ᚕᚖgithubᚗcomᚋbatonhqᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderLine2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐOrderLine(ctx, sel, v[i])
@@ -18930,7 +18930,7 @@ func (ec *executionContext) marshalOOrderLineAction2ᚕgithubᚗcomᚋbatonhqᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderLineAction2githubᚗcomᚋbatonhqᚋbatonᚋentᚋorderlineᚐAction(ctx, sel, v[i])
@@ -18982,7 +18982,7 @@ func (ec *executionContext) marshalOOrderLineStatus2ᚕgithubᚗcomᚋbatonhqᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderLineStatus2githubᚗcomᚋbatonhqᚋbatonᚋentᚋorderlineᚐStatus(ctx, sel, v[i])
@@ -19067,7 +19067,7 @@ func (ec *executionContext) marshalOOrderStatus2ᚕgithubᚗcomᚋbatonhqᚋbato
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderStatus2githubᚗcomᚋbatonhqᚋbatonᚋentᚋorderᚐStatus(ctx, sel, v[i])
@@ -19134,7 +19134,7 @@ func (ec *executionContext) marshalOPlanEdge2ᚕᚖgithubᚗcomᚋbatonhqᚋbato
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPlanEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐPlanEdge(ctx, sel, v[i])
@@ -19179,7 +19179,7 @@ func (ec *executionContext) marshalOPlanStatus2ᚕgithubᚗcomᚋbatonhqᚋbaton
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPlanStatus2githubᚗcomᚋbatonhqᚋbatonᚋentᚋplanᚐStatus(ctx, sel, v[i])
@@ -19231,7 +19231,7 @@ func (ec *executionContext) marshalOPlanUsage2ᚕgithubᚗcomᚋbatonhqᚋbaton�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPlanUsage2githubᚗcomᚋbatonhqᚋbatonᚋentᚋplanᚐUsage(ctx, sel, v[i])
@@ -19291,7 +19291,7 @@ func (ec *executionContext) marshalOStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx, sel, v[i])
@@ -19317,7 +19317,7 @@ func (ec *executionContext) marshalOStepEdge2ᚕᚖgithubᚗcomᚋbatonhqᚋbato
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOStepEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStepEdge(ctx, sel, v[i])
@@ -19337,7 +19337,7 @@ func (ec *executionContext) marshalOStepGroup2ᚕᚖgithubᚗcomᚋbatonhqᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStepGroup2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStepGroup(ctx, sel, v[i])
@@ -19398,7 +19398,7 @@ func (ec *executionContext) marshalOStepJeopardy2ᚕgithubᚗcomᚋbatonhqᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStepJeopardy2githubᚗcomᚋbatonhqᚋbatonᚋentᚋstepᚐJeopardy(ctx, sel, v[i])
@@ -19458,7 +19458,7 @@ func (ec *executionContext) marshalOStepScope2ᚕgithubᚗcomᚋbatonhqᚋbaton�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStepScope2githubᚗcomᚋbatonhqᚋbatonᚋentᚋstepᚐScope(ctx, sel, v[i])
@@ -19510,7 +19510,7 @@ func (ec *executionContext) marshalOStepStatus2ᚕgithubᚗcomᚋbatonhqᚋbaton
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStepStatus2githubᚗcomᚋbatonhqᚋbatonᚋentᚋstepᚐStatus(ctx, sel, v[i])
@@ -19562,7 +19562,7 @@ func (ec *executionContext) marshalOStepType2ᚕgithubᚗcomᚋbatonhqᚋbaton�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStepType2githubᚗcomᚋbatonhqᚋbatonᚋentᚋstepᚐType(ctx, sel, v[i])
@@ -19629,7 +19629,7 @@ func (ec *executionContext) marshalOSystemEdge2ᚕᚖgithubᚗcomᚋbatonhqᚋba
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOSystemEdge2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐSystemEdge(ctx, sel, v[i])
@@ -19666,7 +19666,7 @@ func (ec *executionContext) marshalOSystemStatus2ᚕgithubᚗcomᚋbatonhqᚋbat
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSystemStatus2githubᚗcomᚋbatonhqᚋbatonᚋentᚋsystemᚐStatus(ctx, sel, v[i])
