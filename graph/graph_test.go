@@ -721,6 +721,25 @@ func TestDatabaseFailureIsInternal(t *testing.T) {
 	})
 }
 
+// TestRequestBodyLimit: a body over the limit is refused before anything
+// runs.
+func TestRequestBodyLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, enginetest.SQLiteURL(t), envOptions{})
+	big := strings.Repeat("x", 33<<20)
+	body, _ := json.Marshal(map[string]any{"query": `mutation($in: SubmitOrderInput!) { submitOrder(input: $in) { id } }`,
+		"variables": map[string]any{"in": map[string]any{"externalId": big, "accountId": "a",
+			"lines": []any{map[string]any{"id": "L1", "productCode": "PRO-SERVER-PKG"}}}}})
+	r := e.postRaw(nil, body)
+	if r.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("HTTP %d; want 413", r.Status)
+	}
+	expectError(t, r, "REQUEST_TOO_LARGE")
+	if n := e.client.Order.Query().CountX(e.ctx); n != 0 {
+		t.Errorf("%d orders stored; want none", n)
+	}
+}
+
 func TestConnections(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
