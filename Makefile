@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build generate check-generate run test test-short vet fmt bench bench-go clean
+.PHONY: all build generate check-generate run test test-short vet fmt bench clean
 
 all: build
 
@@ -38,6 +38,14 @@ test:
 # Without the services (SQLite only; PostgreSQL and Redis tests skip).
 test-short:
 	$(GO) test -count=1 ./...
+
+# Benchmarks on this machine, against a durable PostgreSQL and Redis started
+# like make test's: the Go benchmarks, then the reference workload through
+# the API, one JSON line per run (see .ci/bench and README "Performance").
+# BENCH_ARGS runs only the workload driver, with those flags:
+#   make bench BENCH_ARGS="-orders 2000 -concurrency 50 -replicas 2 -backend postgres"
+bench:
+	BATON_SERVICES_MODE=bench ./.ci/with-services ./.ci/bench $(BENCH_ARGS)
 
 clean:
 	rm -f baton baton.db baton.db-wal baton.db-shm

@@ -87,17 +87,17 @@ func peakRSSMB(pid int) float64 {
 	return 0
 }
 
-// treeRSSMB is the current resident set of a process and its live
-// children, in MB (PostgreSQL: shared buffers counted once per process
-// that touched them, so an upper bound).
-func treeRSSMB(root int) float64 {
+// treePSSMB is the current proportional set size of a process and its
+// live children, in MB: each shared page (PostgreSQL's shared buffers)
+// counted once across them, where RSS would count it per process.
+func treePSSMB(root int) float64 {
 	rss := func(pid int) float64 {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
 		if err != nil {
 			return 0
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmRSS:") {
+			if strings.HasPrefix(line, "Pss:") {
 				f := strings.Fields(line)
 				if len(f) >= 2 {
 					kb, _ := strconv.ParseFloat(f[1], 64)

@@ -60,6 +60,10 @@ type percentiles struct {
 	P99 float64 `json:"p99"`
 }
 
+// procUsage is one process's (or PostgreSQL's process tree's) share of
+// the run. peak_rss_mb is the peak resident set (VmHWM); for PostgreSQL,
+// whose processes share their buffers, it is the sum of their PSS at the
+// end of the run.
 type procUsage struct {
 	CPUS      float64 `json:"cpu_s"`
 	AvgCores  float64 `json:"avg_cores"`
@@ -205,7 +209,7 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 	}
 	if pgPID != 0 {
 		cpu := after.pg - before.pg
-		res.Postgres = &procUsage{CPUS: round(cpu), AvgCores: round(cpu / wall), PeakRSSMB: round(treeRSSMB(pgPID))}
+		res.Postgres = &procUsage{CPUS: round(cpu), AvgCores: round(cpu / wall), PeakRSSMB: round(treePSSMB(pgPID))}
 	}
 	if redisPID != 0 {
 		cpu := after.redis - before.redis
