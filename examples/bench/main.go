@@ -1,6 +1,7 @@
 // Command bench runs Baton's reference workload (../../shared/WORKLOAD.md,
 // "Pro Server Package") through the public API and prints one JSON line
-// per run: orders submitted by GraphQL mutation, their completion observed
+// per run, and with -runs > 1 a line of the medians of each configuration
+// ("summary": "median"): orders submitted by GraphQL mutation, their completion observed
 // on the subscription feed, against N fresh server processes, a callout
 // stub and the database on this machine.
 //
@@ -104,6 +105,7 @@ func main() {
 	failed := false
 	for _, backend := range strings.Split(backends, ",") {
 		for _, p := range points {
+			var done []result
 			for i := 0; i < runs; i++ {
 				c := cfg
 				c.Backend, c.Orders, c.Concurrency = strings.TrimSpace(backend), p.n, p.c
@@ -117,6 +119,11 @@ func main() {
 					continue
 				}
 				b, _ := json.Marshal(res)
+				fmt.Println(string(b))
+				done = append(done, *res)
+			}
+			if sum, ok := summarize(done); ok && runs > 1 {
+				b, _ := json.Marshal(sum)
 				fmt.Println(string(b))
 			}
 		}
