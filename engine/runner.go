@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -431,6 +432,10 @@ func (r *runner) claimReady() bool {
 func (r *runner) timers() {
 	defer r.loops.Done()
 	for {
+		// Until the loop sleeps again, any timer that is set must wake it:
+		// one committed after NextDue read the table would otherwise wait
+		// for the poll (armTimer compares with nextWake).
+		r.nextWake.Store(math.MaxInt64)
 		wait := r.cfg.PollInterval
 		now := r.e.clock.Now()
 		if at, ok, err := r.e.store.NextDue(r.ctx); err != nil {
@@ -445,6 +450,7 @@ func (r *runner) timers() {
 		case <-r.timerKick:
 		case <-r.e.clock.After(wait):
 		}
+		r.nextWake.Store(math.MaxInt64)
 		for r.sweep() {
 		}
 	}
