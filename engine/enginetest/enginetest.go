@@ -53,6 +53,21 @@ func EachBackend(t *testing.T, fn func(t *testing.T, url string)) {
 	}
 }
 
+// RequirePostgres skips the test when PostgreSQL is not configured, and
+// fails it when the test services are expected (BATON_TEST_SERVICES, which
+// make test and CI set) but BATON_TEST_POSTGRES_URL is missing: in CI a
+// PostgreSQL test never passes by being skipped.
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	if os.Getenv("BATON_TEST_POSTGRES_URL") != "" {
+		return
+	}
+	if os.Getenv("BATON_TEST_SERVICES") == "" {
+		t.Skip("PostgreSQL not configured: set BATON_TEST_POSTGRES_URL (make test does)")
+	}
+	t.Fatal("BATON_TEST_SERVICES is set but BATON_TEST_POSTGRES_URL is not")
+}
+
 // SQLiteURL returns a SQLite database in the test's temporary directory.
 func SQLiteURL(t testing.TB) string {
 	u := "sqlite://" + filepath.Join(t.TempDir(), "baton.db")
@@ -61,7 +76,7 @@ func SQLiteURL(t testing.TB) string {
 }
 
 // checkAtEnd makes the test fail if, once it is over, a row of the
-// database refers to a row that does not exist (the database enforces no
+// database refers to a row that does not exist (PostgreSQL enforces no
 // foreign keys; see entstore.CheckIntegrity).
 func checkAtEnd(t testing.TB, url string) {
 	t.Cleanup(func() {

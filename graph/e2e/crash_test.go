@@ -130,7 +130,7 @@ func repLease(t *testing.T, db *sql.DB) time.Duration {
 // twice.
 func TestKillNineLosesNothing(t *testing.T) {
 	redisBin := os.Getenv("BATON_TEST_REDIS_SERVER")
-	repPostgresAvailable(t)
+	enginetest.RequirePostgres(t) // before t.Parallel
 	t.Parallel()
 	dbURL := repPostgres(t)
 	db := repOpenDB(t, dbURL)
@@ -307,25 +307,13 @@ func TestKillNineLosesNothing(t *testing.T) {
 	}
 }
 
-// repPostgresAvailable skips or fails before t.Parallel when PostgreSQL is
-// not configured.
-func repPostgresAvailable(t *testing.T) {
-	t.Helper()
-	if os.Getenv("BATON_TEST_POSTGRES_URL") == "" {
-		if os.Getenv("BATON_TEST_SERVICES") == "" {
-			t.Skip("PostgreSQL not configured: set BATON_TEST_POSTGRES_URL (make test does)")
-		}
-		t.Fatal("BATON_TEST_SERVICES is set but BATON_TEST_POSTGRES_URL is not")
-	}
-}
-
 // TestGracefulShutdownReleasesClaims: SIGTERM to a replica that holds
 // claims. It finishes what is running, hands back what it claimed but never
 // started, and exits; the other replica finishes everything long before any
 // lease could expire.
 func TestGracefulShutdownReleasesClaims(t *testing.T) {
 	redisBin := os.Getenv("BATON_TEST_REDIS_SERVER")
-	repPostgresAvailable(t)
+	enginetest.RequirePostgres(t) // before t.Parallel
 	t.Parallel()
 	dbURL := repPostgres(t)
 	db := repOpenDB(t, dbURL)
@@ -470,7 +458,7 @@ func TestGracefulShutdownReleasesClaims(t *testing.T) {
 // callouts are claimed by the submit and all run on the 1s stub), SIGTERM
 // while they run.
 func TestStopHandsBackClaimsItNeverRuns(t *testing.T) {
-	repPostgresAvailable(t)
+	enginetest.RequirePostgres(t) // before t.Parallel
 	t.Parallel()
 	for round := 1; round <= 6; round++ {
 		dbURL := repPostgres(t)

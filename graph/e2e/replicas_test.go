@@ -40,16 +40,10 @@ import (
 // Services.
 
 // repPostgres returns a DATABASE_URL with a schema of the test's own (every
-// replica of the test uses it). It skips without the test services and
-// fails when they are expected but PostgreSQL is not configured.
+// replica of the test uses it); see enginetest.RequirePostgres.
 func repPostgres(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("BATON_TEST_POSTGRES_URL") == "" {
-		if os.Getenv("BATON_TEST_SERVICES") == "" {
-			t.Skip("PostgreSQL not configured: set BATON_TEST_POSTGRES_URL (make test does)")
-		}
-		t.Fatal("BATON_TEST_SERVICES is set but BATON_TEST_POSTGRES_URL is not")
-	}
+	enginetest.RequirePostgres(t)
 	return enginetest.PostgresURL(t)
 }
 
@@ -1021,7 +1015,7 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 // database): a subscriber gets exactly its own deployment's events.
 func TestTwoDeploymentsOnOneRedisStaySeparate(t *testing.T) {
 	bin := repRedisServerBinary(t)
-	repPostgresAvailable(t)
+	enginetest.RequirePostgres(t) // before t.Parallel
 	t.Parallel()
 	rs := repStartRedis(t, bin)
 	db1URL, db2URL := repPostgres(t), repPostgres(t)
