@@ -145,14 +145,6 @@ func (d *sqlDialect) strs(s []string) any {
 	return string(b)
 }
 
-// maxParams is how many parameters one statement may carry.
-func (d *sqlDialect) maxParams() int {
-	if d.postgres {
-		return 60000
-	}
-	return 30000
-}
-
 // jsonValue encodes a JSON column value (NULL for a nil map).
 func jsonValue(m map[string]any) any {
 	if m == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/batonhq/baton/engine"
@@ -31,11 +32,18 @@ type writeReq struct {
 func (s *Store) startWriters(n int) {
 	s.queue = make(chan *writeReq, 4096)
 	s.writersDone = make(chan struct{})
+	s.writersExited = make(chan struct{})
 	s.writers.Add(n)
 	for range n {
 		go s.writer()
 	}
+	go func() {
+		s.writers.Wait()
+		close(s.writersExited)
+	}()
 }
+
+var errStoreClosed = errors.New("store closed")
 
 func (s *Store) stopWriters() {
 	if s.queue == nil {
@@ -58,7 +66,7 @@ func (s *Store) writer() {
 			for {
 				select {
 				case r := <-s.queue:
-					r.err = errors.New("store closed")
+					r.err = errStoreClosed
 					close(r.done)
 				default:
 					return
@@ -144,7 +152,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 			}
 		}
 		t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now}
-		if err := r.fn(t); err != nil {
+		if err := s.runWrite(r, t); err != nil {
 			if retryable(err) || single {
 				sqlTx.Rollback()
 				if single && !retryable(err) {
@@ -178,4 +186,17 @@ func (s *Store) commitGroup(group []*writeReq) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// runWrite runs one write's function. It runs on a writer goroutine, not
+// the caller's: a panic becomes that write's error (and is logged with its
+// stack) instead of ending the process and the group with it.
+func (s *Store) runWrite(r *writeReq, t *txn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in a write", "panic", p, "stack", string(debug.Stack()))
+			err = engine.Errorf(engine.CodeInternal, "internal error: %v", p)
+		}
+	}()
+	return r.fn(t)
 }

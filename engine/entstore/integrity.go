@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/batonhq/baton/ent/migrate"
 )
@@ -18,7 +17,7 @@ var extraReferences = []struct{ table, column, refTable string }{
 }
 
 // CheckIntegrity reports every reference that points at no row: for each
-// relation of the schema (the foreign keys the database does not enforce;
+// relation of the schema (the foreign keys PostgreSQL does not enforce;
 // see migrate), how many rows refer to a missing one. No problems: nil.
 func (s *Store) CheckIntegrity(ctx context.Context) ([]string, error) {
 	return checkIntegrity(ctx, s.rdb)
@@ -26,17 +25,23 @@ func (s *Store) CheckIntegrity(ctx context.Context) ([]string, error) {
 
 // CheckURL runs CheckIntegrity on the database at rawURL without opening
 // a Store (no migration): tests run it on every database they used. A
-// database without Baton's tables has no problems.
+// database without Baton's tables has no problems; one that cannot be
+// read is an error.
 func CheckURL(ctx context.Context, rawURL string) ([]string, error) {
 	var db *sql.DB
 	var err error
-	switch {
-	case strings.HasPrefix(rawURL, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+	exists := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'steps'`
+	if path, ok := sqlitePath(rawURL); ok {
 		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
-	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		db, err = sql.Open("postgres", rawURL)
-	default:
+	} else if isPostgres(rawURL) {
+		u, q, perr := postgresURL(rawURL)
+		if perr != nil {
+			return nil, perr
+		}
+		u.RawQuery = q.Encode()
+		db, err = sql.Open("postgres", u.String())
+		exists = `SELECT count(*) FROM (SELECT to_regclass('steps') AS t) x WHERE t IS NOT NULL`
+	} else {
 		return nil, fmt.Errorf("check %q: not a sqlite or postgres URL", rawURL)
 	}
 	if err != nil {
@@ -44,7 +49,10 @@ func CheckURL(ctx context.Context, rawURL string) ([]string, error) {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM steps`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return nil, fmt.Errorf("check %s: %w", rawURL, err)
+	}
+	if n == 0 {
 		return nil, nil // no schema (the test never opened a store)
 	}
 	return checkIntegrity(ctx, db)

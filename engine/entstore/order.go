@@ -118,7 +118,6 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	o.Groups = map[string]int{}
 	rows, err = t.query(ctx, `SELECT id, scenario, name FROM step_groups WHERE plan_id = $1`, p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load groups: %w", err)

@@ -146,6 +146,26 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 // SQLite that is cheap (in-process, by primary key), where a VALUES list
 // joined to steps is planned as a scan.
 func (t *txn) sqliteSaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
+	if len(steps) == 1 {
+		_, err := t.tx.ExecContext(ctx, sqliteSaveStep, append(stepSaveRow(steps[0]), int64(steps[0].ID))...)
+		return err
+	}
+	stmt, done, err := t.tx.prepare(ctx, sqliteSaveStep)
+	if err != nil {
+		return fmt.Errorf("save steps: %w", err)
+	}
+	defer done()
+	ctx = context.WithoutCancel(ctx) // see cachedTx
+	for _, r := range steps {
+		if _, err := stmt.ExecContext(ctx, append(stepSaveRow(r), int64(r.ID))...); err != nil {
+			return fmt.Errorf("save step %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// sqliteSaveStep is UPDATE steps SET <every saved column> WHERE id = ?.
+var sqliteSaveStep = func() string {
 	var b strings.Builder
 	b.WriteString("UPDATE steps SET ")
 	for i, c := range stepSaveColumns {
@@ -155,23 +175,8 @@ func (t *txn) sqliteSaveSteps(ctx context.Context, steps []*engine.StepRecord) e
 		fmt.Fprintf(&b, "%s = ?", c.name)
 	}
 	b.WriteString(" WHERE id = ?")
-	q := b.String()
-	if len(steps) == 1 {
-		_, err := t.tx.ExecContext(ctx, q, append(stepSaveRow(steps[0]), int64(steps[0].ID))...)
-		return err
-	}
-	stmt, err := t.tx.Tx.PrepareContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("save steps: %w", err)
-	}
-	defer stmt.Close()
-	for _, r := range steps {
-		if _, err := stmt.ExecContext(ctx, append(stepSaveRow(r), int64(r.ID))...); err != nil {
-			return fmt.Errorf("save step %d: %w", r.ID, err)
-		}
-	}
-	return nil
-}
+	return b.String()
+}()
 
 // ReleaseDependents implements engine.Tx.
 func (t *txn) ReleaseDependents(ctx context.Context, done []int) ([]*engine.StepRecord, error) {
@@ -470,8 +475,8 @@ func (t *txn) AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*engine
 }
 
 // valuesCTE renders `WITH name(cols) AS (VALUES (...), ...)` (PostgreSQL:
-// `WITH name AS (SELECT * FROM unnest(...) AS name(cols))`) with typed
-// placeholders on PostgreSQL (a VALUES list does not infer types).
+// `WITH name AS (SELECT * FROM unnest($1::type[], ...) AS name(cols))`,
+// typed with pgTypes).
 func (t *txn) valuesCTE(name string, cols, pgTypes []string, rows [][]any) (string, []any) {
 	if t.s.d.postgres {
 		// Arrays, unnested: one statement text for any number of rows
@@ -511,11 +516,7 @@ func (t *txn) valuesCTE(name string, cols, pgTypes []string, rows [][]any) (stri
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			if t.s.d.postgres {
-				fmt.Fprintf(&b, "$%d::%s", n, pgTypes[j])
-			} else {
-				fmt.Fprintf(&b, "$%d", n)
-			}
+			fmt.Fprintf(&b, "$%d", n)
 			n++
 			args = append(args, v)
 		}

@@ -6,24 +6,30 @@ import (
 	"sync"
 )
 
-// Prepared statements. Every query text the store runs is prepared once
-// per connection and reused: PostgreSQL plans it once (not at each
-// execution), SQLite parses it once. A text seen for the first time runs
-// unprepared and is prepared in the background, outside any transaction
-// (on SQLite the writer's one connection is busy inside it).
+// Prepared statements. Every query text the store runs again is prepared
+// once per connection and reused: PostgreSQL plans it once (not at each
+// execution), SQLite parses it once. A text runs unprepared the first time
+// it is seen (texts that vary with a row count may never come back, and
+// must not fill the cache), and is prepared in the background when it
+// comes back, outside any transaction (on SQLite the writer's one
+// connection is busy inside it).
 
-const maxStatements = 512
+const (
+	maxStatements = 512
+	maxSeen       = 4096 // texts seen once, remembered until this many
+)
 
 type stmtCache struct {
 	db      *sql.DB
 	mu      sync.Mutex
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool
+	seen    map[string]bool
 	closed  bool
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}, seen: map[string]bool{}}
 }
 
 // get returns the prepared statement of q, or nil (and starts preparing
@@ -37,6 +43,14 @@ func (c *stmtCache) get(q string) *sql.Stmt {
 	if c.closed || c.pending[q] || len(c.stmts)+len(c.pending) >= maxStatements {
 		return nil
 	}
+	if !c.seen[q] {
+		if len(c.seen) >= maxSeen {
+			clear(c.seen)
+		}
+		c.seen[q] = true
+		return nil
+	}
+	delete(c.seen, q)
 	c.pending[q] = true
 	go func() {
 		st, err := c.db.PrepareContext(context.Background(), q)
@@ -64,13 +78,19 @@ func (c *stmtCache) close() {
 	c.stmts = map[string]*sql.Stmt{}
 }
 
-// cachedTx runs a transaction's statements prepared.
+// cachedTx runs a transaction's statements prepared. Statements do not
+// end with the caller's context: a write of a group shares its transaction
+// with others, and a cancelled statement breaks the connection (lib/pq) or
+// rolls back the whole transaction (SQLite's interrupt), not just the
+// write's savepoint. A write whose context ended before its turn is not
+// run at all (runGroup).
 type cachedTx struct {
 	*sql.Tx
 	c *stmtCache
 }
 
 func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.c.get(q); st != nil {
 		return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -78,6 +98,7 @@ func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 }
 
 func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.c.get(q); st != nil {
 		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -85,10 +106,26 @@ func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql
 }
 
 func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.c.get(q); st != nil {
 		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// prepare returns q prepared in the transaction, for a caller about to
+// run it many times: the cached statement when there is one, else a new
+// one, which the caller closes (close is a no-op for the cached one).
+func (t cachedTx) prepare(ctx context.Context, q string) (st *sql.Stmt, close func() error, err error) {
+	ctx = context.WithoutCancel(ctx)
+	if c := t.c.get(q); c != nil {
+		return t.Tx.StmtContext(ctx, c), func() error { return nil }, nil
+	}
+	st, err = t.Tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Close, nil
 }
 
 // cachedDB runs reads prepared.

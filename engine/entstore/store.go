@@ -63,15 +63,15 @@ type Store struct {
 	wstmts *stmtCache // prepared statements of the write pool
 	// colTypes maps "table.column" to its PostgreSQL type (unnest.go).
 	colTypes map[string]string
-	rstmts   *stmtCache // of the read pool
 	reads    cachedDB
 
-	queue       chan *writeReq
-	writers     sync.WaitGroup
-	writersDone chan struct{}
-	stopOnce    sync.Once
-	closeOnce   sync.Once
-	closeErr    error
+	queue         chan *writeReq
+	writers       sync.WaitGroup
+	writersDone   chan struct{} // closed when Close starts
+	writersExited chan struct{} // closed when the last writer returned
+	stopOnce      sync.Once
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -98,9 +98,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	s := &Store{clock: opts.Clock, log: opts.Logger, url: rawURL}
 	var drvName string
+	path, isSQLite := sqlitePath(rawURL)
 	switch {
-	case strings.HasPrefix(rawURL, "sqlite://"), strings.HasPrefix(rawURL, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+	case isSQLite:
 		if path == "" {
 			return nil, fmt.Errorf("sqlite URL %q has no path", rawURL)
 		}
@@ -127,18 +127,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		r.SetMaxOpenConns(min(opts.MaxConns, 8))
 		r.SetMaxIdleConns(min(opts.MaxConns, 8))
 		s.db, s.rdb = w, r
-	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		u, err := url.Parse(rawURL)
+	case isPostgres(rawURL):
+		u, q, err := postgresURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-		}
-		q := u.Query()
-		if q.Get("binary_parameters") == "" {
-			// One round trip per parameterized statement instead of two.
-			q.Set("binary_parameters", "yes")
-		}
-		if q.Get("sslmode") == "" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
-			q.Set("sslmode", "disable")
+			return nil, err
 		}
 		// Two pools. The engine's own statements (every write, and the
 		// engine's reads) are prepared once per connection and are all
@@ -203,11 +195,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	s.wstmts = newStmtCache(s.db)
 	if s.d.postgres {
 		// The engine's reads share the engine's pool (see above).
-		s.rstmts = s.wstmts
 		s.reads = cachedDB{s.db, s.wstmts}
 	} else {
-		s.rstmts = newStmtCache(s.rdb)
-		s.reads = cachedDB{s.rdb, s.rstmts}
+		s.reads = cachedDB{s.rdb, newStmtCache(s.rdb)}
 	}
 	var drv dialect.Driver = entsql.OpenDB(drvName, s.rdb)
 	if !s.d.postgres {
@@ -232,6 +222,36 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 // migrateMu serializes migrations within a process: ent's migration
 // writes to the package-level table descriptions it reads.
 var migrateMu sync.Mutex
+
+// sqlitePath is the file of a sqlite:PATH or sqlite://PATH URL.
+func sqlitePath(rawURL string) (path string, ok bool) {
+	if !strings.HasPrefix(rawURL, "sqlite:") {
+		return "", false
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//"), true
+}
+
+func isPostgres(rawURL string) bool {
+	return strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://")
+}
+
+// postgresURL parses a PostgreSQL URL and returns it with its query and
+// the defaults Baton adds: binary parameters (one round trip per
+// parameterized statement instead of two) and no TLS on the loopback.
+func postgresURL(rawURL string) (*url.URL, url.Values, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	if q.Get("binary_parameters") == "" {
+		q.Set("binary_parameters", "yes")
+	}
+	if q.Get("sslmode") == "" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
+		q.Set("sslmode", "disable")
+	}
+	return u, q, nil
+}
 
 // migrate creates or updates the schema. On PostgreSQL an advisory lock
 // makes replicas that start together migrate one after the other.
@@ -317,7 +337,7 @@ func (s *Store) close() error {
 	s.stopWriters()
 	if s.wstmts != nil {
 		s.wstmts.close()
-		s.rstmts.close()
+		s.reads.c.close() // the same cache on PostgreSQL: close is idempotent
 	}
 	var errs []error
 	if s.client != nil {
@@ -340,8 +360,20 @@ func (s *Store) Write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.
 		case s.queue <- r:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-s.writersDone:
+			return nil, errStoreClosed
 		}
-		<-r.done
+		select {
+		case <-r.done:
+		case <-s.writersExited:
+			// No writer is left: r ran (and done is closed) or it never
+			// will.
+			select {
+			case <-r.done:
+			default:
+				return nil, errStoreClosed
+			}
+		}
 		if r.err != nil {
 			return nil, r.err
 		}

@@ -171,11 +171,8 @@ func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, row
 	per := sqliteChunk(len(cols))
 	ids := make([]int64, 0, len(rows))
 	var stmt *sql.Stmt
-	defer func() {
-		if stmt != nil {
-			stmt.Close()
-		}
-	}()
+	done := func() error { return nil }
+	defer func() { done() }()
 	args := make([]any, 0, per*len(cols))
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(len(rows), start+per)]
@@ -187,15 +184,13 @@ func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, row
 		var err error
 		if len(chunk) == per {
 			if stmt == nil {
-				q, _ := valuesSQL(table, cols, chunk)
-				if stmt, err = t.tx.Tx.PrepareContext(ctx, t.s.d.sql(q)); err != nil {
+				if stmt, done, err = t.tx.prepare(ctx, t.s.d.sql(valuesSQL(table, cols, len(chunk)))); err != nil {
 					return nil, err
 				}
 			}
-			res, err = stmt.ExecContext(ctx, args...)
+			res, err = stmt.ExecContext(context.WithoutCancel(ctx), args...) // see cachedTx
 		} else {
-			q, _ := valuesSQL(table, cols, chunk)
-			res, err = t.tx.ExecContext(ctx, t.s.d.sql(q), args...)
+			res, err = t.tx.ExecContext(ctx, t.s.d.sql(valuesSQL(table, cols, len(chunk))), args...)
 		}
 		if err != nil {
 			return nil, err
@@ -211,14 +206,13 @@ func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, row
 	return ids, nil
 }
 
-// valuesSQL renders INSERT INTO table (cols) VALUES (...), (...) with
-// numbered placeholders.
-func valuesSQL(table string, cols []string, rows [][]any) (string, []any) {
+// valuesSQL renders INSERT INTO table (cols) VALUES (...), (...) for n
+// rows, with numbered placeholders.
+func valuesSQL(table string, cols []string, n int) string {
 	var b strings.Builder
-	args := make([]any, 0, len(rows)*len(cols))
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
-	n := 1
-	for i, row := range rows {
+	p := 1
+	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -227,13 +221,12 @@ func valuesSQL(table string, cols []string, rows [][]any) (string, []any) {
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "$%d", n)
-			n++
+			fmt.Fprintf(&b, "$%d", p)
+			p++
 		}
 		b.WriteByte(')')
-		args = append(args, row...)
 	}
-	return b.String(), args
+	return b.String()
 }
 
 // pendingInsert is a bulk insert deferred to flushInserts.
