@@ -390,7 +390,9 @@ func (e *Engine) emitCreated(tx Tx, orderID int, p *NewPlan, steps []*StepRecord
 	}
 	note := fmt.Sprintf("%d steps created", len(steps))
 	if p.Extend {
-		tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, From: string(PlanInProgress), To: string(PlanInProgress), At: now, Note: note})
+		// The plan keeps its status (settle moves it on, with an event
+		// of its own, if the new steps start it).
+		tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, From: string(p.Status), To: string(p.Status), At: now, Note: note})
 		return
 	}
 	tx.Emit(&Event{Kind: EventPlanStatus, OrderID: orderID, PlanID: p.ID, To: string(PlanPending), At: now, Note: note})

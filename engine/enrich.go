@@ -94,7 +94,7 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 			return err
 		}
 		np := &NewPlan{ID: o.Plan.ID, OrderID: o.ID, AccountRef: o.AccountRef, AccountID: o.AccountID, Usage: UsageSales,
-			CatalogID: o.CatalogID, Graph: plan, Extend: true, Groups: o.Groups, Items: newItems, LineIDs: o.LineIDs}
+			CatalogID: o.CatalogID, Graph: plan, Extend: true, Status: o.Plan.Status, Groups: o.Groups, Items: newItems, LineIDs: o.LineIDs}
 		steps, err := tx.InsertPlan(ctx, np)
 		if err != nil {
 			return err

@@ -277,9 +277,11 @@ type NewPlan struct {
 	AwaitingLines       int
 	RequestedCompletion *time.Time
 	Graph               *PlanGraph
-	// Extend adds Graph's new steps to the existing plan ID; Groups are
-	// its step groups (scenario|name → id), reused rather than created.
+	// Extend adds Graph's new steps to the existing plan ID, whose status
+	// is Status; Groups are its step groups (scenario|name → id), reused
+	// rather than created.
 	Extend bool
+	Status PlanStatus
 	Groups map[string]int
 	// Items are items to write with the plan (GENERIC plans, and items of
 	// an order's lines decomposed after enrichOrder).

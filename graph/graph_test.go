@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/batonhq/baton/engine/enginetest"
+	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/event"
 	"github.com/batonhq/baton/graph"
 )
 
@@ -1722,6 +1724,41 @@ func TestAuthentication(t *testing.T) {
 		}
 		if _, err := graph.TokenAuth("ops:short"); err == nil {
 			t.Error("TokenAuth accepted a token shorter than 16 characters")
+		}
+	})
+}
+
+// TestEnrichOrderPlanEventKeepsStatus: when enrichment adds steps to a
+// plan that has not started (its only line was waiting for data), the
+// plan's event says PENDING → PENDING; the plan's start, if the new steps
+// start it, is an event of its own.
+func TestEnrichOrderPlanEventKeepsStatus(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		// Approve a callout: READY, never claimed (no runner), so the plan
+		// stays PENDING until enrichment's manual tasks start it.
+		cat := strings.Replace(stagingCatalog, "{name: Approve, type: MANUAL_TASK, task: {queue: ops}}",
+			"{name: Approve, type: CALLOUT, callout: {system: erp, path: /approve}}", 1)
+		e := newEnv(t, url, envOptions{catalog: cat})
+		id := e.submit(map[string]any{"externalId": "stag-only", "accountId": "acme",
+			"lines": []any{map[string]any{"id": "R2", "productCode": "ROUTER"}}})
+		e.do(`mutation($id: ID!, $la: [LineAttributesInput!]) { enrichOrder(orderId: $id, lineAttributes: $la) { id } }`,
+			map[string]any{"id": id, "la": []any{map[string]any{"lineId": "R2", "attributes": map[string]any{"serial": "X"}}}}, nil)
+		evs := e.client.Event.Query().Where(event.OrderID(atoi(t, id)), event.KindEQ(event.KindPLAN_STATUS)).
+			Order(ent.Asc(event.FieldID)).AllX(e.ctx)
+		var trail []string
+		for _, ev := range evs {
+			trail = append(trail, ev.From+"→"+ev.To)
+		}
+		prev := ""
+		for _, ev := range evs {
+			if ev.From != "" && prev != "" && ev.From != prev {
+				t.Errorf("plan events %v: one starts from %s after the plan was %s", trail, ev.From, prev)
+			}
+			prev = ev.To
+		}
+		if want := []string{"→PENDING", "PENDING→PENDING", "PENDING→IN_PROGRESS"}; !slices.Equal(trail, want) {
+			t.Errorf("plan events %v; want %v", trail, want)
 		}
 	})
 }
