@@ -170,12 +170,21 @@ func (s *txState) activate(r *StepRecord, def *StepDef) error {
 			return s.runInTransaction(r, def, a)
 		}
 	}
-	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil &&
-		(s.openedNow[def.Callout.System.Name] || s.e.systemHeld(s.ctx, s.tx, def.Callout.System.Name, s.now)) {
-		// Integration hold (offline, or circuit open): wait without
-		// spending an attempt; the releaser lets it go when the system is
-		// back.
-		return s.move(r, StepOnHold, "", "system "+def.Callout.System.Name+" is on hold")
+	if r.Type == Callout && def.Callout != nil && def.Callout.System != nil {
+		name := def.Callout.System.Name
+		held := s.openedNow[name]
+		if !held {
+			var err error
+			if held, err = s.e.systemHeld(s.ctx, s.tx, name, s.now); err != nil {
+				return err
+			}
+		}
+		if held {
+			// Integration hold (offline, or circuit open): wait without
+			// spending an attempt; the releaser lets it go when the
+			// system is back.
+			return s.move(r, StepOnHold, "", "system "+name+" is on hold")
+		}
 	}
 	// Callouts and out-of-transaction actions go to workers.
 	if len(s.claimed) < s.claimCap {

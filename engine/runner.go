@@ -341,6 +341,11 @@ func (e *Engine) afterCommit(events []*Event, st *txState) {
 		}
 		return
 	}
+	if st.leftReady {
+		// Before dispatch: the claims may finish (and the committer look
+		// for starved work) before this function gets further.
+		r.starved.Store(true)
+	}
 	r.dispatch(st.claimed)
 	for _, s := range st.dirty {
 		for _, t := range []*time.Time{s.WakeAt, s.JeopardyAt} {
@@ -355,7 +360,6 @@ func (e *Engine) afterCommit(events []*Event, st *txState) {
 		r.wakeReleaser()
 	}
 	if st.leftReady {
-		r.starved.Store(true)
 		e.signalWork()
 	}
 }
@@ -602,7 +606,13 @@ func (r *runner) release() {
 	}
 	for name, n := range held {
 		now := r.e.clock.Now()
-		if n == 0 || r.e.systemHeld(ctx, nil, name, now) {
+		if n == 0 {
+			continue
+		}
+		if held, err := r.e.systemHeld(ctx, nil, name, now); err != nil || held {
+			if err != nil {
+				r.e.log.Warn("release held callouts", "system", name, "err", err)
+			}
 			continue
 		}
 		interval := time.Duration(0)

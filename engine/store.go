@@ -144,10 +144,10 @@ type Tx interface {
 	// waiting yet.
 	RecordSignal(ctx context.Context, planID int, event string, payload map[string]any) error
 
-	// SetSystemStatus switches a system (creating its row), returning the
-	// previous status. ONLINE also closes its circuit and restarts the
+	// SetSystemStatus switches a system (creating its row), returning its
+	// state before (read under the row's lock) and after. ONLINE also closes its circuit and restarts the
 	// release of held callouts (one at once, then one per interval).
-	SetSystemStatus(ctx context.Context, name string, status SystemStatus, actor string, interval time.Duration) (SystemStatus, *SystemState, error)
+	SetSystemStatus(ctx context.Context, name string, status SystemStatus, actor string, interval time.Duration) (prev, cur *SystemState, err error)
 	// RecordSystemOutcome counts a transaction's callout outcomes for a
 	// system with a breaker: ok resets the count, failures add to it; at
 	// threshold the circuit opens for coolDown. It returns the state when

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +60,7 @@ func (e *Engine) invalidateSystems() {
 // systemHeld reports whether callouts to the system wait at now. A stale
 // cache is refreshed through tx when one is given (code holding a
 // transaction must not wait for a second connection).
-func (e *Engine) systemHeld(ctx context.Context, tx Tx, name string, now time.Time) bool {
+func (e *Engine) systemHeld(ctx context.Context, tx Tx, name string, now time.Time) (bool, error) {
 	c := &e.systems
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -72,12 +73,13 @@ func (e *Engine) systemHeld(ctx context.Context, tx Tx, name string, now time.Ti
 			states, err = e.store.SystemStates(ctx)
 		}
 		if err != nil {
-			e.log.Warn("read system states; assuming online", "err", err)
-			return false
+			// In a transaction the failed read has aborted it (PostgreSQL):
+			// the caller must fail, not carry on as if the system were up.
+			return false, fmt.Errorf("read system states: %w", err)
 		}
 		c.states, c.at, c.valid = states, time.Now(), true
 	}
-	return c.states[name].Held(now)
+	return c.states[name].Held(now), nil
 }
 
 // SetSystemStatus takes a system OFFLINE (its callouts wait ON_HOLD) or
@@ -112,18 +114,16 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status System
 	actor := ActorFrom(ctx)
 	var state *SystemState
 	err = e.mutate(ctx, func(st *txState) error {
-		states, err := st.tx.SystemStates(st.ctx)
-		if err != nil {
-			return err
-		}
-		wasOpen := states[name] != nil && states[name].OpenUntil != nil && st.now.Before(*states[name].OpenUntil)
+		// prev is read under the row lock SetSystemStatus takes: a circuit
+		// that opened concurrently is seen, and its closing announced.
 		prev, cur, err := st.tx.SetSystemStatus(st.ctx, name, status, actor, releaseInterval(def.ReleaseRate))
 		if err != nil {
 			return err
 		}
+		wasOpen := prev.OpenUntil != nil && st.now.Before(*prev.OpenUntil)
 		state = cur
-		if prev != cur.Status {
-			st.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: string(prev), To: string(cur.Status), At: st.now,
+		if prev.Status != cur.Status {
+			st.tx.Emit(&Event{Kind: EventSystemStatus, System: name, From: string(prev.Status), To: string(cur.Status), At: st.now,
 				Actor: actor, Note: note})
 		}
 		if wasOpen && status == SystemOnline {

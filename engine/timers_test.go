@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,6 +94,47 @@ func TestTimerCommittedWhileTheTimerLoopReads(t *testing.T) {
 				t.Fatalf("Survey is %s at +5m; want AT_RISK (the timer committed during the loop's read was lost)", s.Jeopardy)
 			}
 			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}
+
+// systemsFailStore fails every transaction's read of system states.
+type systemsFailStore struct{ *entstore.Store }
+
+type systemsFailTx struct{ engine.Tx }
+
+func (systemsFailTx) SystemStates(context.Context) (map[string]*engine.SystemState, error) {
+	return nil, errors.New("system states unreadable")
+}
+
+func (s systemsFailStore) Write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.Event, error) {
+	return s.Store.Write(ctx, func(tx engine.Tx) error { return fn(systemsFailTx{tx}) })
+}
+
+// A callout whose system's state cannot be read inside the transaction
+// that activates it fails that transaction (on PostgreSQL the failed read
+// has aborted it) instead of going ahead as if the system were online.
+func TestSystemStateReadFailureFailsTheTransaction(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		inner, err := entstore.Open(ctx, url, entstore.Options{Logger: enginetest.Logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inner.Close()
+		e := engine.New(engine.Config{Store: systemsFailStore{inner}, Logger: enginetest.Logger(t),
+			Getenv: func(string) string { return "http://127.0.0.1:9" }})
+		if _, err := e.ImportCatalog(ctx, oneCalloutCatalog); err != nil {
+			t.Fatalf("import catalog: %v", err)
+		}
+		_, err = e.SubmitOrder(ctx, engine.OrderInput{ExternalID: "x", AccountID: "a",
+			Lines: []engine.LineInput{{ID: "L", ProductCode: "P", Quantity: 1}}})
+		if err == nil || !strings.Contains(err.Error(), "system states unreadable") {
+			t.Fatalf("SubmitOrder: %v; want the failed read of system states", err)
+		}
+		if n := inner.Client().Order.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d orders stored; want none", n)
 		}
 	})
 }

@@ -81,12 +81,12 @@ func (t *txn) ensureSystem(ctx context.Context, name string) (*engine.SystemStat
 }
 
 // SetSystemStatus implements engine.Tx.
-func (t *txn) SetSystemStatus(ctx context.Context, name string, status engine.SystemStatus, actor string, interval time.Duration) (engine.SystemStatus, *engine.SystemState, error) {
+func (t *txn) SetSystemStatus(ctx context.Context, name string, status engine.SystemStatus, actor string, interval time.Duration) (*engine.SystemState, *engine.SystemState, error) {
 	cur, err := t.ensureSystem(ctx, name)
 	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
-	prev := cur.Status
+	prev := *cur
 	if status == engine.SystemOnline {
 		release := t.now.Add(-interval) // one at once, then one per interval
 		_, err = t.exec(ctx, `UPDATE systems SET status = 'ONLINE', consecutive_failures = 0, circuit_open_until = NULL,
@@ -98,10 +98,10 @@ func (t *txn) SetSystemStatus(ctx context.Context, name string, status engine.Sy
 		cur.Status = status
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("set system %s: %w", name, err)
+		return nil, nil, fmt.Errorf("set system %s: %w", name, err)
 	}
 	cur.ChangedBy, cur.UpdatedAt = actor, t.now
-	return prev, cur, nil
+	return &prev, cur, nil
 }
 
 // RecordSystemOutcome implements engine.Tx.
