@@ -60,6 +60,7 @@ type config struct {
 	PollInterval    time.Duration
 	Sandbox         bool
 	APITokens       string
+	Pprof           bool
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -80,6 +81,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("BATON_ALLOWED_ORIGINS", ""), "extra websocket origins, comma-separated; * for any (BATON_ALLOWED_ORIGINS)")
 	fs.IntVar(&c.Workers, "workers", atoi(env("BATON_WORKERS", "256")), "concurrent step attempts on this replica (BATON_WORKERS)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
+	fs.BoolVar(&c.Pprof, "pprof", env("BATON_PPROF", "false") == "true", "serve /debug/pprof/ and sample blocking and mutex contention (BATON_PPROF)")
 	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "name:token pairs, comma-separated; when set /graphql needs `Authorization: Bearer <token>` (BATON_API_TOKENS)")
 	durations := []struct {
 		flag, env, def, usage string
@@ -270,8 +272,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	if os.Getenv("BATON_PPROF") == "true" {
-		// Profiling for benchmarks and diagnostics; off by default.
+	if cfg.Pprof {
+		// Profiling for diagnostics; off by default (the sampling of
+		// blocking and contention costs on every blocking event).
 		runtime.SetBlockProfileRate(10000)
 		runtime.SetMutexProfileFraction(100)
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

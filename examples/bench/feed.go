@@ -36,21 +36,27 @@ func dialFeed(base string, route bool) (*feed, error) {
 	}
 	resp.Body.Close()
 	f := &feed{conn: conn, waiting: map[string]chan struct{}{}, done: map[string]bool{}, closed: make(chan struct{})}
-	if err := f.write(map[string]any{"type": "connection_init", "payload": map[string]any{"user": "bench"}}); err != nil {
-		return nil, err
-	}
-	var ack struct{ Type string }
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if err := conn.ReadJSON(&ack); err != nil || ack.Type != "connection_ack" {
-		return nil, fmt.Errorf("connection_ack: %v %v", err, ack.Type)
-	}
-	conn.SetReadDeadline(time.Time{})
-	q := `subscription { orderStatusChanged { orderId to at } }`
-	if err := f.write(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": q}}); err != nil {
+	if err := f.start(); err != nil {
+		conn.Close()
 		return nil, err
 	}
 	go f.read(route)
 	return f, nil
+}
+
+// start says connection_init, waits for the ack, and subscribes.
+func (f *feed) start() error {
+	if err := f.write(map[string]any{"type": "connection_init", "payload": map[string]any{"user": "bench"}}); err != nil {
+		return err
+	}
+	var ack struct{ Type string }
+	f.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := f.conn.ReadJSON(&ack); err != nil || ack.Type != "connection_ack" {
+		return fmt.Errorf("connection_ack: %v %v", err, ack.Type)
+	}
+	f.conn.SetReadDeadline(time.Time{})
+	q := `subscription { orderStatusChanged { orderId to at } }`
+	return f.write(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": q}})
 }
 
 func (f *feed) write(v any) error {

@@ -45,7 +45,11 @@ type config struct {
 	KeepDB      bool
 }
 
-func main() {
+func main() { os.Exit(realMain()) }
+
+// realMain is main with an exit code, so that its deferred clean-ups (the
+// built binary, the stub, the signal handler) run whatever way it ends.
+func realMain() int {
 	var cfg config
 	var matrix bool
 	var runs int
@@ -73,7 +77,8 @@ func main() {
 
 	root, err := repoRoot()
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
+		return 1
 	}
 	if cfg.Catalog == "" {
 		cfg.Catalog = filepath.Join(root, "examples", "bench", "catalog.yaml")
@@ -81,19 +86,22 @@ func main() {
 	if cfg.Binary == "" {
 		dir, err := os.MkdirTemp("", "baton-bench-")
 		if err != nil {
-			log.Fatal(err)
+			log.Print(err)
+			return 1
 		}
 		defer os.RemoveAll(dir)
 		cfg.Binary = filepath.Join(dir, "baton")
 		cmd := exec.Command("go", "build", "-o", cfg.Binary, ".")
 		cmd.Dir, cmd.Stderr = root, os.Stderr
 		if err := cmd.Run(); err != nil {
-			log.Fatalf("build baton: %v", err)
+			log.Printf("build baton: %v", err)
+			return 1
 		}
 	}
 	stub, err := startStub()
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
+		return 1
 	}
 	defer stub.Close()
 
@@ -114,7 +122,7 @@ func main() {
 					log.Printf("run %s n=%d c=%d: %v", c.Backend, c.Orders, c.Concurrency, err)
 					failed = true
 					if errors.Is(err, context.Canceled) {
-						os.Exit(1)
+						return 1
 					}
 					continue
 				}
@@ -129,8 +137,9 @@ func main() {
 		}
 	}
 	if failed {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // repoRoot finds the repository (where go.mod is) from the working

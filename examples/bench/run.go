@@ -157,6 +157,11 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 		feeds[i] = f
 	}
 	var extra []*feed
+	defer func() {
+		for _, f := range extra {
+			f.Close()
+		}
+	}()
 	for i := 0; i < cfg.Subscribers; i++ {
 		f, err := dialFeed(reps[i%len(reps)].base, false)
 		if err != nil {
@@ -164,11 +169,6 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 		}
 		extra = append(extra, f)
 	}
-	defer func() {
-		for _, f := range extra {
-			f.Close()
-		}
-	}()
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 
 	// Warm-up: not counted.
@@ -347,7 +347,11 @@ func startReplica(ctx context.Context, cfg config, i int, dbURL, redisURL, stubU
 	cmd := exec.Command(cfg.Binary)
 	cmd.Env = append(os.Environ(),
 		"BATON_ADDR="+addr, "DATABASE_URL="+dbURL, "REDIS_URL="+redisURL, "BATON_CATALOG="+cfg.Catalog,
-		"BATON_BENCH_STUB_URL="+stubURL, "BATON_SANDBOX=false", "BATON_LOG_LEVEL=warn", "BATON_PPROF=true")
+		"BATON_BENCH_STUB_URL="+stubURL, "BATON_SANDBOX=false", "BATON_LOG_LEVEL=warn")
+	if cfg.Profile != "" && i == 0 {
+		// Only the profiled replica; the others run as in production.
+		cmd.Env = append(cmd.Env, "BATON_PPROF=true")
+	}
 	if cfg.Workers > 0 {
 		cmd.Env = append(cmd.Env, "BATON_WORKERS="+strconv.Itoa(cfg.Workers))
 	}
