@@ -172,26 +172,26 @@ func (r *mutationResolver) SetSystemStatus(ctx context.Context, system string, s
 
 // Jeopardy is the resolver for the jeopardy field.
 func (r *orderResolver) Jeopardy(ctx context.Context, obj *ent.Order) (step.Jeopardy, error) {
-	h, err := loadersFor(ctx, r.Client).orderHealth.Load(ctx, obj.ID)
+	h, err := r.loaders(ctx).orderHealth.Load(ctx, obj.ID)
 	return step.Jeopardy(h.Jeopardy), err
 }
 
 // FalloutCount is the resolver for the falloutCount field.
 func (r *orderResolver) FalloutCount(ctx context.Context, obj *ent.Order) (int, error) {
-	h, err := loadersFor(ctx, r.Client).orderHealth.Load(ctx, obj.ID)
+	h, err := r.loaders(ctx).orderHealth.Load(ctx, obj.ID)
 	return h.Fallout, err
 }
 
 // Jeopardy is the resolver for the jeopardy field.
 func (r *planResolver) Jeopardy(ctx context.Context, obj *ent.Plan) (step.Jeopardy, error) {
-	l := loadersFor(ctx, r.Client)
+	l := r.loaders(ctx)
 	h, err := l.planHealth.Load(ctx, obj.ID)
 	if err != nil {
 		return "", err
 	}
 	j := h.Jeopardy
 	if obj.RequestedCompletion != nil {
-		f, err := l.forecast(r.Engine).Load(ctx, obj.ID)
+		f, err := l.forecasts.Load(ctx, obj.ID)
 		if err != nil {
 			return "", err
 		}
@@ -204,7 +204,7 @@ func (r *planResolver) Jeopardy(ctx context.Context, obj *ent.Plan) (step.Jeopar
 
 // PredictedCompletion is the resolver for the predictedCompletion field.
 func (r *planResolver) PredictedCompletion(ctx context.Context, obj *ent.Plan) (*time.Time, error) {
-	f, err := loadersFor(ctx, r.Client).forecast(r.Engine).Load(ctx, obj.ID)
+	f, err := r.loaders(ctx).forecasts.Load(ctx, obj.ID)
 	if err != nil || f == nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (r *planResolver) PredictedCompletion(ctx context.Context, obj *ent.Plan) (
 
 // CriticalPath is the resolver for the criticalPath field.
 func (r *planResolver) CriticalPath(ctx context.Context, obj *ent.Plan) ([]*ent.Step, error) {
-	f, err := loadersFor(ctx, r.Client).forecast(r.Engine).Load(ctx, obj.ID)
+	f, err := r.loaders(ctx).forecasts.Load(ctx, obj.ID)
 	if err != nil || f == nil {
 		return nil, err
 	}
@@ -317,7 +317,7 @@ func (r *subscriptionResolver) Events(ctx context.Context, orderID *int, planID 
 
 // HeldSteps is the resolver for the heldSteps field.
 func (r *systemResolver) HeldSteps(ctx context.Context, obj *ent.System) (int, error) {
-	return r.Client.Step.Query().Where(step.System(obj.Name), step.StatusEQ(step.StatusON_HOLD)).Count(ctx)
+	return r.loaders(ctx).held.Load(ctx, obj.Name)
 }
 
 // Circuit is the resolver for the circuit field.

@@ -50,8 +50,8 @@ func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], f
 	for i, e := range conn.Edges {
 		ids[i] = e.Node.ID
 	}
-	l := loadersFor(ctx, r.Client)
-	primeHealth(ctx, l.orderHealth, ids, []string{"edges", "node"}, "jeopardy", "falloutCount")
+	l := r.loaders(ctx)
+	prime(ctx, l.orderHealth, ids, []string{"edges", "node"}, "jeopardy", "falloutCount")
 	if selects(ctx, []string{"edges", "node", "plan"}, "jeopardy") {
 		var plans []int
 		for _, e := range conn.Edges {
@@ -59,7 +59,7 @@ func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], f
 				plans = append(plans, p.ID)
 			}
 		}
-		primeHealth(ctx, l.planHealth, plans, nil)
+		prime(ctx, l.planHealth, plans, nil)
 	}
 	return conn, nil
 }
@@ -75,7 +75,7 @@ func (r *queryResolver) Plans(ctx context.Context, after *entgql.Cursor[int], fi
 	for i, e := range conn.Edges {
 		ids[i] = e.Node.ID
 	}
-	primeHealth(ctx, loadersFor(ctx, r.Client).planHealth, ids, []string{"edges", "node"}, "jeopardy")
+	prime(ctx, r.loaders(ctx).planHealth, ids, []string{"edges", "node"}, "jeopardy")
 	return conn, nil
 }
 
@@ -87,7 +87,16 @@ func (r *queryResolver) Steps(ctx context.Context, after *entgql.Cursor[int], fi
 
 // Systems is the resolver for the systems field.
 func (r *queryResolver) Systems(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) (*ent.SystemConnection, error) {
-	return r.Client.System.Query().Paginate(ctx, after, first, before, last, ent.WithSystemFilter(where.Filter))
+	conn, err := r.Client.System.Query().Paginate(ctx, after, first, before, last, ent.WithSystemFilter(where.Filter))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(conn.Edges))
+	for i, e := range conn.Edges {
+		names[i] = e.Node.Name
+	}
+	prime(ctx, r.loaders(ctx).held, names, []string{"edges", "node"}, "heldSteps")
+	return conn, nil
 }
 
 // CatalogVersion returns generated.CatalogVersionResolver implementation.

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -732,13 +733,20 @@ func TestRequestBodyLimit(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"query": `mutation($in: SubmitOrderInput!) { submitOrder(input: $in) { id } }`,
 		"variables": map[string]any{"in": map[string]any{"externalId": big, "accountId": "a",
 			"lines": []any{map[string]any{"id": "L1", "productCode": "PRO-SERVER-PKG"}}}}})
-	r := e.postRaw(nil, body)
-	if r.Status != http.StatusRequestEntityTooLarge {
-		t.Errorf("HTTP %d; want 413", r.Status)
-	}
-	expectError(t, r, "REQUEST_TOO_LARGE")
-	if n := e.client.Order.Query().CountX(e.ctx); n != 0 {
-		t.Errorf("%d orders stored; want none", n)
+	for _, chunked := range []bool{false, true} {
+		var r *gqlResponse
+		if chunked {
+			r = e.postReader(nil, io.MultiReader(bytes.NewReader(body))) // no Content-Length
+		} else {
+			r = e.postRaw(nil, body)
+		}
+		if r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked %v: HTTP %d; want 413", chunked, r.Status)
+		}
+		expectError(t, r, "REQUEST_TOO_LARGE")
+		if n := e.client.Order.Query().CountX(e.ctx); n != 0 {
+			t.Errorf("chunked %v: %d orders stored; want none", chunked, n)
+		}
 	}
 }
 
@@ -1410,6 +1418,25 @@ func TestQueryCountOrdersWithPlansIsConstant(t *testing.T) {
 			logSQL(t, "20 orders, worst run", m20)
 		}
 	})
+}
+
+func TestQueryCountSystemsHeldStepsIsOne(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, enginetest.SQLiteURL(t), envOptions{})
+	for _, sys := range []string{"erp", "billing"} {
+		e.do(`mutation($s: String!) { setSystemStatus(system: $s, status: OFFLINE) { name } }`, map[string]any{"s": sys}, nil)
+	}
+	m := e.queriesFor(`{ systems { edges { node { name heldSteps } } } }`, nil, nil)
+	held := 0
+	for _, q := range m.sql {
+		if strings.Contains(q, "COUNT(") && strings.Contains(q, "steps") {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("heldSteps of every system cost %d queries; want 1", held)
+		logSQL(t, "systems with heldSteps", m)
+	}
 }
 
 // ---------------------------------------------------------------- limits

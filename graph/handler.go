@@ -1,15 +1,18 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,28 +98,50 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
-	return limitBody(cfg.MaxBodyBytes, withActor(cfg.Authenticate, Loaders(cfg.Client, srv)))
+	return limitBody(cfg.MaxBodyBytes, withActor(cfg.Authenticate, Loaders(cfg.Client, cfg.Engine, srv)))
 }
 
-// limitBody refuses request bodies over max bytes: 413 with
-// extensions.code REQUEST_TOO_LARGE when Content-Length says so up front,
-// and a body that turns out longer is cut off (its JSON then fails to
-// decode: a 400, and nothing runs).
+// limitBody refuses request bodies over max bytes with 413 and
+// extensions.code REQUEST_TOO_LARGE, before anything runs: at once when
+// Content-Length says so, and for a body of unknown length (chunked) once
+// reading it passes the limit (it is read whole first).
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func(size string) {
+			writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+				fmt.Sprintf("request body of %s bytes is over the limit of %d", size, max))
+		}
 		if r.ContentLength > max {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-				"message":    fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, max),
-				"extensions": map[string]any{"code": "REQUEST_TOO_LARGE"}}}})
+			tooLarge(strconv.FormatInt(r.ContentLength, 10))
 			return
 		}
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, max)
+			if r.ContentLength < 0 {
+				b, err := io.ReadAll(r.Body)
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					tooLarge("more than " + strconv.FormatInt(max, 10))
+					return
+				}
+				if err != nil {
+					writeHTTPError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body: "+err.Error())
+					return
+				}
+				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeHTTPError answers a request refused before GraphQL saw it, in
+// GraphQL's error shape.
+func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message": msg, "extensions": map[string]any{"code": code}}}})
 }
 
 // websocketTransport serves subscriptions over gorilla/websocket, in both
@@ -171,11 +196,8 @@ func withActor(auth func(string) (string, error), next http.Handler) http.Handle
 		if auth != nil && r.Method != http.MethodOptions && !upgrade {
 			name, err := auth(r.Header.Get("Authorization"))
 			if err != nil {
-				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("WWW-Authenticate", "Bearer")
-				w.WriteHeader(http.StatusUnauthorized)
-				json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-					"message": err.Error(), "extensions": map[string]any{"code": "UNAUTHENTICATED"}}}})
+				writeHTTPError(w, http.StatusUnauthorized, "UNAUTHENTICATED", err.Error())
 				return
 			}
 			actor = name
@@ -239,6 +261,9 @@ func connectionCosts(c *generated.ComplexityRoot) {
 		return page(child, first, last)
 	}
 	c.Query.Assets = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AssetWhereInput) int {
+		return page(child, first, last)
+	}
+	c.Query.Systems = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.SystemWhereInput) int {
 		return page(child, first, last)
 	}
 	c.Query.CatalogVersions = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.CatalogVersionOrder, _ *ent.CatalogVersionWhereInput) int {

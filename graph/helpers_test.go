@@ -185,7 +185,14 @@ func (e *env) postWith(header http.Header, query string, vars map[string]any) *g
 
 func (e *env) postRaw(header http.Header, body []byte) *gqlResponse {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.srv.URL, bytes.NewReader(body))
+	return e.postReader(header, bytes.NewReader(body))
+}
+
+// postReader posts a body from r (a reader other than bytes.Reader and
+// the like is sent chunked, without a Content-Length).
+func (e *env) postReader(header http.Header, body io.Reader) *gqlResponse {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.srv.URL, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}

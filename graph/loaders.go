@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -28,27 +27,14 @@ type health struct {
 type loaders struct {
 	orderHealth *dataloadgen.Loader[int, health]
 	planHealth  *dataloadgen.Loader[int, health]
-
-	mu        sync.Mutex
-	forecasts *dataloadgen.Loader[int, *engine.Forecast]
-}
-
-// forecast is the loader of plan forecasts (created on first use: it needs
-// the engine).
-func (l *loaders) forecast(e *engine.Engine) *dataloadgen.Loader[int, *engine.Forecast] {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.forecasts == nil {
-		l.forecasts = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*engine.Forecast, error) {
-			return e.Forecasts(ctx, ids)
-		}, dataloadgen.WithWait(500*time.Microsecond))
-	}
-	return l.forecasts
+	forecasts   *dataloadgen.Loader[int, *engine.Forecast]
+	steps       *dataloadgen.Loader[int, *ent.Step] // by id (critical paths)
+	held        *dataloadgen.Loader[string, int]    // ON_HOLD steps by system
 }
 
 type loadersKey struct{}
 
-func newLoaders(client *ent.Client) *loaders {
+func newLoaders(client *ent.Client, eng *engine.Engine) *loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(500 * time.Microsecond)}
 	return &loaders{
 		orderHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
@@ -57,22 +43,41 @@ func newLoaders(client *ent.Client) *loaders {
 		planHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
 			return loadHealth(ctx, client, step.FieldPlanID, ids)
 		}, opts...),
+		forecasts: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*engine.Forecast, error) {
+			return eng.Forecasts(ctx, ids)
+		}, opts...),
+		held: dataloadgen.NewMappedLoader(func(ctx context.Context, systems []string) (map[string]int, error) {
+			var rows []struct {
+				System string `json:"system"`
+				Count  int    `json:"count"`
+			}
+			err := client.Step.Query().Where(step.SystemIn(systems...), step.StatusEQ(step.StatusON_HOLD)).
+				GroupBy(step.FieldSystem).Aggregate(ent.Count()).Scan(ctx, &rows)
+			out := make(map[string]int, len(systems))
+			for _, s := range systems {
+				out[s] = 0
+			}
+			for _, r := range rows {
+				out[r.System] = r.Count
+			}
+			return out, err
+		}, opts...),
 	}
 }
 
 // Loaders installs fresh loaders in each request's context.
-func Loaders(client *ent.Client, next http.Handler) http.Handler {
+func Loaders(client *ent.Client, eng *engine.Engine, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(client))
+		ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(client, eng))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-func loadersFor(ctx context.Context, client *ent.Client) *loaders {
+func (r *Resolver) loaders(ctx context.Context) *loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
 		return l
 	}
-	return newLoaders(client)
+	return newLoaders(r.Client, r.Engine)
 }
 
 // loadHealth reads, in one query, the jeopardy and fallout of the open
@@ -121,15 +126,15 @@ func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (
 	return out, nil
 }
 
-// primeHealth loads, in one query, the health of a page's orders or plans
-// when the request selects one of fields at path (below the current
-// field), so that a list costs one query for it however its items'
-// resolvers interleave.
-func primeHealth(ctx context.Context, l *dataloadgen.Loader[int, health], ids []int, path []string, fields ...string) {
-	if len(ids) == 0 || (len(fields) > 0 && !selects(ctx, path, fields...)) {
+// prime loads, in one batch, what l holds for a page's objects when the
+// request selects one of fields at path (below the current field), so
+// that a list costs one query for it however its items' resolvers
+// interleave (a loader's batch window alone can split it).
+func prime[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, V], keys []K, path []string, fields ...string) {
+	if len(keys) == 0 || (len(fields) > 0 && !selects(ctx, path, fields...)) {
 		return
 	}
-	l.LoadAll(ctx, ids)
+	l.LoadAll(ctx, keys)
 }
 
 // selects reports whether the current field's selection reaches any of
