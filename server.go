@@ -212,7 +212,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		redisPing = func(ctx context.Context) error { return bus.Client().Ping(ctx).Err() }
 	}
 	defer broker.Close()
-	hub := engine.NewHub(store, engine.HubConfig{Logger: log})
+	hub := engine.NewHub(store, engine.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged})
 	eng.SetPublisher(func(events []*engine.Event) {
 		hub.Ingest(events)
 		if err := broker.Publish(context.Background(), events); err != nil {

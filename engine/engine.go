@@ -82,10 +82,6 @@ func (e *Engine) SetWorkSignaler(fn func()) { e.signaler = fn }
 // NotifyWork is called when another replica signals work: the poller claims
 // at once instead of at its next poll.
 func (e *Engine) NotifyWork() {
-	e.invalidateSystems()
-	if r := e.runner(); r != nil {
-		r.wakeReleaser()
-	}
 	select {
 	case e.signals <- struct{}{}:
 	default:
@@ -93,6 +89,16 @@ func (e *Engine) NotifyWork() {
 }
 
 func (e *Engine) workSignal() <-chan struct{} { return e.signals }
+
+// SystemsChanged is called when a system's status changed on another
+// replica (HubConfig.OnSystemChange): the cached states are read again, and
+// the releaser looks at once for callouts it may now let go.
+func (e *Engine) SystemsChanged() {
+	e.invalidateSystems()
+	if r := e.runner(); r != nil {
+		r.wakeReleaser()
+	}
+}
 
 func (e *Engine) signalWork() {
 	if e.signaler != nil {

@@ -43,6 +43,10 @@ type HubConfig struct {
 	Buffer int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// OnSystemChange, when set, is called after events of system status
+	// changes (offline, online, circuit) arrive, from any replica: the
+	// engine's cached system states are stale (Engine.SystemsChanged).
+	OnSystemChange func()
 }
 
 // Hub is one process's live event feed. It receives committed events from
@@ -206,6 +210,9 @@ func (h *Hub) Ingest(events []*Event) {
 		last = e.ID
 	}
 	h.deliver(add)
+	if h.cfg.OnSystemChange != nil && slices.ContainsFunc(add, func(e *Event) bool { return e.Kind == EventSystemStatus }) {
+		h.cfg.OnSystemChange()
+	}
 }
 
 // fill reads the committed events with after < id < before.

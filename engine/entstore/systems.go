@@ -106,6 +106,19 @@ func (t *txn) SetSystemStatus(ctx context.Context, name string, status engine.Sy
 
 // RecordSystemOutcome implements engine.Tx.
 func (t *txn) RecordSystemOutcome(ctx context.Context, name string, failures int, ok bool, threshold int, coolDown, interval time.Duration) (*engine.SystemState, error) {
+	if failures == 0 {
+		// Only successes: reset the count, if there is one. A row that
+		// needs no change is neither created nor locked, so that the
+		// transactions of a healthy system do not queue on its row.
+		if !ok {
+			return nil, nil
+		}
+		if _, err := t.exec(ctx, `UPDATE systems SET consecutive_failures = 0, updated_at = $1
+			WHERE name = $2 AND consecutive_failures > 0`, t.now, name); err != nil {
+			return nil, fmt.Errorf("count failures of %s: %w", name, err)
+		}
+		return nil, nil
+	}
 	cur, err := t.ensureSystem(ctx, name)
 	if err != nil {
 		return nil, err

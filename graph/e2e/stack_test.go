@@ -76,7 +76,7 @@ func newStack(t *testing.T, url string, o stackOptions) *stack {
 	if broker == nil {
 		broker = engine.NewLocalBroker()
 	}
-	hub := engine.NewHub(st, engine.HubConfig{Logger: log, PollInterval: 200 * time.Millisecond})
+	hub := engine.NewHub(st, engine.HubConfig{Logger: log, PollInterval: 200 * time.Millisecond, OnSystemChange: eng.SystemsChanged})
 	eng.SetPublisher(func(events []*engine.Event) {
 		hub.Ingest(events)
 		broker.Publish(ctx, events)
