@@ -229,15 +229,23 @@ func (s *txState) runInTransaction(r *StepRecord, def *StepDef, a *Action) error
 }
 
 // prefetch loads, in one query, the contexts of the steps about to be
-// activated whose activation evaluates expressions (in-transaction actions,
-// pauses).
+// activated whose activation evaluates expressions: in-transaction
+// actions. (Pauses read only their plan's signals; other auto tasks and
+// callouts get theirs when dispatched to a worker.)
 func (s *txState) prefetch(recs []*StepRecord) error {
 	var ids []int
 	for _, r := range recs {
-		if _, ok := s.contexts[r.ID]; ok {
+		if _, ok := s.contexts[r.ID]; ok || r.Type != AutoTask {
 			continue
 		}
-		if r.Type == AutoTask || r.Type == Pause {
+		def, err := s.def(r)
+		if err != nil {
+			return err
+		}
+		if def.Auto == nil {
+			continue
+		}
+		if a := s.e.actions.get(def.Auto.Action); a != nil && a.InTransaction {
 			ids = append(ids, r.ID)
 		}
 	}

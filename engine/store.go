@@ -177,7 +177,6 @@ type ExecContext struct {
 	Context   map[string]any
 	Type      string
 	SubjectID string
-	Signals   map[string]any
 }
 
 // Attempt is one recorded run of a step.

@@ -277,7 +277,7 @@ func (t *txn) JeopardyDue(ctx context.Context, now time.Time, limit int) ([]*eng
 
 const contextQuery = `SELECT s.id, o.id, o.external_id, o.account_id, o.attributes, o.requested_completion,
 	fl.id, fl.key, fl.product_code, fl.quantity, fl.attributes, fl.rule, fl.bundle_key,
-	p.type, p.subject_id, p.context, p.signals, a.attributes,
+	p.type, p.subject_id, p.context, a.attributes,
 	bl.line_id, bl.product_code, bl.quantity, bl.attributes, bl.action
 	FROM steps s JOIN plans p ON p.id = s.plan_id
 	LEFT JOIN orders o ON o.id = p.order_id
@@ -299,11 +299,11 @@ func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (ma
 	for rows.Next() {
 		var id, orderID, itemID, itemQty, bundleQty int
 		var extID, acctID, itemKey, itemProduct, itemRule, itemBundle, typ, subject, bundleLine, bundleProduct, bundleAction string
-		var orderAttrs, itemAttrs, planCtx, signals, acctAttrs, bundleAttrs map[string]any
+		var orderAttrs, itemAttrs, planCtx, acctAttrs, bundleAttrs map[string]any
 		var rc timeScan
 		if err := rows.Scan(&id, intScan{&orderID}, strScan{&extID}, strScan{&acctID}, jsonScan{&orderAttrs}, &rc,
 			intScan{&itemID}, strScan{&itemKey}, strScan{&itemProduct}, intScan{&itemQty}, jsonScan{&itemAttrs}, strScan{&itemRule},
-			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&signals}, jsonScan{&acctAttrs},
+			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&acctAttrs},
 			strScan{&bundleLine}, strScan{&bundleProduct}, intScan{&bundleQty}, jsonScan{&bundleAttrs}, strScan{&bundleAction}); err != nil {
 			return nil, fmt.Errorf("scan step context: %w", err)
 		}
@@ -313,7 +313,7 @@ func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (ma
 			Item: &engine.ItemView{ID: itemID, Key: itemKey, ProductCode: itemProduct, Quantity: itemQty, Attributes: orEmpty(itemAttrs),
 				Rule: itemRule, BundleKey: itemBundle},
 			Bundle:  &engine.LineView{ID: bundleLine, ProductCode: bundleProduct, Quantity: bundleQty, Attributes: orEmpty(bundleAttrs), Action: bundleAction},
-			Context: orEmpty(planCtx), Type: typ, SubjectID: subject, Signals: orEmpty(signals),
+			Context: orEmpty(planCtx), Type: typ, SubjectID: subject,
 		}
 		out[id] = ec
 	}
