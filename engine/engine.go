@@ -369,9 +369,6 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 		return nil, err
 	}
 	e.afterCommit(events, st)
-	if rec.InputHash != hash {
-		return sameOrConflict(rec, hash)
-	}
 	return rec, nil
 }
 
