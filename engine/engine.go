@@ -21,6 +21,9 @@ type Config struct {
 	// Getenv expands ${VAR} in catalog system URLs and headers (default
 	// os.Getenv).
 	Getenv func(string) string
+	// Limits bound what one request may make the engine do (zero fields
+	// take DefaultLimits).
+	Limits Limits
 }
 
 // Engine is Baton's domain service: catalog import, order intake
@@ -31,6 +34,7 @@ type Engine struct {
 	clock    Clock
 	log      *slog.Logger
 	getenv   func(string) string
+	limits   Limits
 	actions  *actionRegistry
 	http     *http.Client
 	workerID string
@@ -56,7 +60,7 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, catalogs: map[int]*Catalog{},
+	e := &Engine{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.withDefaults(), catalogs: map[int]*Catalog{},
 		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
 	return e
 }
@@ -111,6 +115,9 @@ func (e *Engine) publish(events []*Event) {
 		e.publisher(events)
 	}
 }
+
+// Limits are the limits in force (defaults filled in).
+func (e *Engine) Limits() Limits { return e.limits }
 
 // Clock is the engine's clock.
 func (e *Engine) Clock() Clock { return e.clock }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -22,14 +21,12 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/gorilla/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
-	"github.com/batonhq/baton/graph/wsgorilla"
 )
 
 // Config configures the GraphQL handler. Client and Engine are required.
@@ -37,11 +34,8 @@ type Config struct {
 	Client *ent.Client
 	Engine *engine.Engine
 	Logger *slog.Logger
-	// ComplexityLimit caps a query's cost (default 5000); a Relay
-	// connection costs its children times `first` (default 50).
-	ComplexityLimit int
-	// DepthLimit caps selection nesting outside introspection (default 15).
-	DepthLimit int
+	// Limits bound what one request may do (zero fields: DefaultLimits).
+	Limits Limits
 	// Hub serves subscriptions; nil disables the websocket transport.
 	Hub *engine.Hub
 	// AllowedOrigins are websocket origins allowed besides same-origin and
@@ -49,9 +43,6 @@ type Config struct {
 	AllowedOrigins []string
 	// KeepAlive is the websocket ping interval (default 15s).
 	KeepAlive time.Duration
-	// MaxBodyBytes caps a request body (default 32 MiB; a 10,000-line
-	// order is about 0.7 MiB).
-	MaxBodyBytes int64
 	// Authenticate names the caller of a request, or refuses it with an
 	// UNAUTHENTICATED error; nil lets everyone in, named by the
 	// X-Baton-User header (or "anonymous").
@@ -66,19 +57,11 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ComplexityLimit == 0 {
-		cfg.ComplexityLimit = 5000
-	}
-	if cfg.DepthLimit == 0 {
-		cfg.DepthLimit = 15
-	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 15 * time.Second
 	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 32 << 20
-	}
-	gc := generated.Config{Resolvers: &Resolver{Client: cfg.Client, Engine: cfg.Engine, Hub: cfg.Hub, Logger: cfg.Logger}}
+	gc := generated.Config{Resolvers: &Resolver{Client: cfg.Client, Engine: cfg.Engine, Hub: cfg.Hub, Logger: cfg.Logger, Limits: cfg.Limits}}
 	connectionCosts(&gc.Complexity)
 	srv := handler.New(generated.NewExecutableSchema(gc))
 	if cfg.Hub != nil {
@@ -90,15 +73,15 @@ func NewHandler(cfg Config) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
-	srv.Use(depthLimit{max: cfg.DepthLimit})
+	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
+	srv.Use(depthLimit{max: cfg.Limits.Depth})
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
 	srv.AroundFields(markResolverErrors)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
-	return limitBody(cfg.MaxBodyBytes, withActor(cfg.Authenticate, Loaders(cfg.Client, cfg.Engine, srv)))
+	return limitBody(cfg.Limits.MaxBodyBytes, withActor(cfg.Authenticate, Loaders(cfg.Client, cfg.Engine, srv)))
 }
 
 // limitBody refuses request bodies over max bytes with 413 and
@@ -142,48 +125,6 @@ func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
 		"message": msg, "extensions": map[string]any{"code": code}}}})
-}
-
-// websocketTransport serves subscriptions over gorilla/websocket, in both
-// the graphql-transport-ws and the legacy graphql-ws protocol. The
-// connection_init payload authenticates the connection (browsers cannot
-// set headers on websockets): {"authorization": "Bearer <token>"} when
-// tokens are configured, {"user": "<name>"} otherwise.
-func websocketTransport(cfg Config) transport.Websocket {
-	return transport.Websocket{
-		Implementation: wsgorilla.Implementation{Upgrader: websocket.Upgrader{
-			CheckOrigin: wsgorilla.OriginChecker(cfg.AllowedOrigins),
-			// Offer the current protocol first to clients that speak both.
-			Subprotocols:    []string{"graphql-transport-ws", "graphql-ws"},
-			ReadBufferSize:  4096,
-			WriteBufferSize: 4096,
-		}},
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: cfg.KeepAlive,
-		PingPongInterval:      cfg.KeepAlive,
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			actor := p.GetString("user")
-			if actor == "" {
-				actor = engine.ActorFrom(ctx)
-			}
-			if cfg.Authenticate != nil {
-				name, err := cfg.Authenticate(p.Authorization())
-				if err != nil {
-					ctx = transport.WithWebsocketCloseCode(ctx, 4403)
-					ctx = transport.AppendCloseReason(ctx, err.Error())
-					return ctx, nil, err
-				}
-				actor = name
-			}
-			return engine.WithActor(ctx, actor), nil, nil
-		},
-		ErrorFunc: func(ctx context.Context, err error) {
-			if errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure) {
-				return
-			}
-			cfg.Logger.Debug("graphql websocket", "err", err)
-		},
-	}
 }
 
 // withActor names the caller (recorded on the events of what they do) and

@@ -22,6 +22,8 @@ type Resolver struct {
 	Engine *engine.Engine
 	Hub    *engine.Hub
 	Logger *slog.Logger
+	// Limits are the request limits in force (defaults filled in).
+	Limits Limits
 }
 
 func (r *Resolver) log() *slog.Logger {

@@ -1,0 +1,87 @@
+package engine
+
+import "time"
+
+// Limits bound what one request may make the engine do: how large a
+// catalog document may be and how deeply it may nest, how long and how
+// costly an expression may be, and how long the names and ids of an order
+// may be. Every limit has a safe default (DefaultLimits); a zero field
+// takes its default. Each is a documented configuration value (README
+// "Limits"); a refusal is a coded error that changes nothing.
+type Limits struct {
+	// CatalogBytes caps a catalog document's size (INVALID_CATALOG).
+	CatalogBytes int
+	// CatalogDepth caps how deeply a catalog document's YAML may nest
+	// (INVALID_CATALOG naming the path).
+	CatalogDepth int
+	// ExprLength caps an expression's source length in bytes.
+	ExprLength int
+	// ExprDepth caps how deeply an expression may nest (parentheses,
+	// brackets, braces, operators), checked before it is parsed.
+	ExprDepth int
+	// ExprNodes caps an expression's syntax tree (expr-lang MaxNodes).
+	ExprNodes uint
+	// ExprMemory is an expression evaluation's allocation budget
+	// (expr-lang's memory budget, in its units).
+	ExprMemory uint
+	// ExprTimeout bounds one evaluation's run time.
+	ExprTimeout time.Duration
+	// ExprStringBytes caps any string an evaluation builds.
+	ExprStringBytes int
+	// IDLength caps ids, externalIds, account ids, product codes, line
+	// ids, attribute keys and other names given as input, in bytes.
+	IDLength int
+	// TextLength caps free text given as input (notes, reasons, string
+	// attribute values), in bytes.
+	TextLength int
+	// OrderLines caps the lines of one order.
+	OrderLines int
+	// ValueDepth caps how deeply a JSON value given as input (attributes,
+	// outputs, payloads) may nest.
+	ValueDepth int
+}
+
+// DefaultLimits are the limits a zero Limits field takes.
+var DefaultLimits = Limits{
+	CatalogBytes:    4 << 20,
+	CatalogDepth:    64,
+	ExprLength:      4096,
+	ExprDepth:       64,
+	ExprNodes:       2000,
+	ExprMemory:      100_000,
+	ExprTimeout:     100 * time.Millisecond,
+	ExprStringBytes: 64 << 10,
+	IDLength:        255,
+	TextLength:      64 << 10,
+	OrderLines:      20_000,
+	ValueDepth:      32,
+}
+
+// withDefaults fills zero fields from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&l.CatalogBytes, d.CatalogBytes)
+	set(&l.CatalogDepth, d.CatalogDepth)
+	set(&l.ExprLength, d.ExprLength)
+	set(&l.ExprDepth, d.ExprDepth)
+	set(&l.ExprStringBytes, d.ExprStringBytes)
+	set(&l.IDLength, d.IDLength)
+	set(&l.TextLength, d.TextLength)
+	set(&l.OrderLines, d.OrderLines)
+	set(&l.ValueDepth, d.ValueDepth)
+	if l.ExprNodes == 0 {
+		l.ExprNodes = d.ExprNodes
+	}
+	if l.ExprMemory == 0 {
+		l.ExprMemory = d.ExprMemory
+	}
+	if l.ExprTimeout <= 0 {
+		l.ExprTimeout = d.ExprTimeout
+	}
+	return l
+}

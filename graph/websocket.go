@@ -1,0 +1,56 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/graph/wsgorilla"
+)
+
+// websocketTransport serves subscriptions over gorilla/websocket, in both
+// the graphql-transport-ws and the legacy graphql-ws protocol. The
+// connection_init payload authenticates the connection (browsers cannot
+// set headers on websockets): {"authorization": "Bearer <token>"} when
+// tokens are configured, {"user": "<name>"} otherwise.
+func websocketTransport(cfg Config) transport.Websocket {
+	return transport.Websocket{
+		Implementation: wsgorilla.Implementation{Upgrader: websocket.Upgrader{
+			CheckOrigin: wsgorilla.OriginChecker(cfg.AllowedOrigins),
+			// Offer the current protocol first to clients that speak both.
+			Subprotocols:    []string{"graphql-transport-ws", "graphql-ws"},
+			ReadBufferSize:  4096,
+			WriteBufferSize: 4096,
+		}},
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: cfg.KeepAlive,
+		PingPongInterval:      cfg.KeepAlive,
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			actor := p.GetString("user")
+			if actor == "" {
+				actor = engine.ActorFrom(ctx)
+			}
+			if cfg.Authenticate != nil {
+				name, err := cfg.Authenticate(p.Authorization())
+				if err != nil {
+					ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+					ctx = transport.AppendCloseReason(ctx, err.Error())
+					return ctx, nil, err
+				}
+				actor = name
+			}
+			return engine.WithActor(ctx, actor), nil, nil
+		},
+		ErrorFunc: func(ctx context.Context, err error) {
+			if errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure) {
+				return
+			}
+			cfg.Logger.Debug("graphql websocket", "err", err)
+		},
+	}
+}
