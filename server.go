@@ -61,6 +61,68 @@ type config struct {
 	Sandbox         bool
 	APITokens       string
 	Pprof           bool
+	EngineLimits    engine.Limits
+	GraphLimits     graph.Limits
+}
+
+// limitVar is one limit's configuration: its variable, its flag, and where
+// it goes. Every limit is listed in README "Limits".
+type limitVar struct {
+	env, flag, usage string
+	def              string
+	set              func(c *config, s string) error
+}
+
+func intLimit[N int | int64 | uint](env, flagName, usage string, def N, dst func(*config) *N) limitVar {
+	return limitVar{env: env, flag: flagName, usage: usage, def: strconv.FormatInt(int64(def), 10), set: func(c *config, s string) error {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 || int64(N(n)) != n {
+			return fmt.Errorf("%s: %q is not a positive whole number", env, s)
+		}
+		*dst(c) = N(n)
+		return nil
+	}}
+}
+
+func durationLimit(env, flagName, usage string, def time.Duration, dst func(*config) *time.Duration) limitVar {
+	return limitVar{env: env, flag: flagName, usage: usage, def: def.String(), set: func(c *config, s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s: %q is not a positive duration", env, s)
+		}
+		*dst(c) = d
+		return nil
+	}}
+}
+
+// limitVars are the configurable limits, engine's then the API's.
+func limitVars() []limitVar {
+	el, gl := engine.DefaultLimits, graph.DefaultLimits
+	return []limitVar{
+		intLimit("BATON_MAX_CATALOG_BYTES", "max-catalog-bytes", "largest catalog document, in bytes", el.CatalogBytes, func(c *config) *int { return &c.EngineLimits.CatalogBytes }),
+		intLimit("BATON_MAX_CATALOG_DEPTH", "max-catalog-depth", "deepest nesting of a catalog document", el.CatalogDepth, func(c *config) *int { return &c.EngineLimits.CatalogDepth }),
+		intLimit("BATON_MAX_EXPR_LENGTH", "max-expr-length", "longest expression, in bytes", el.ExprLength, func(c *config) *int { return &c.EngineLimits.ExprLength }),
+		intLimit("BATON_MAX_EXPR_DEPTH", "max-expr-depth", "deepest nesting of an expression", el.ExprDepth, func(c *config) *int { return &c.EngineLimits.ExprDepth }),
+		intLimit("BATON_MAX_EXPR_NODES", "max-expr-nodes", "largest expression syntax tree, in nodes", el.ExprNodes, func(c *config) *uint { return &c.EngineLimits.ExprNodes }),
+		intLimit("BATON_EXPR_MEMORY", "expr-memory", "allocation budget of one expression evaluation (expr-lang units)", el.ExprMemory, func(c *config) *uint { return &c.EngineLimits.ExprMemory }),
+		durationLimit("BATON_EXPR_TIMEOUT", "expr-timeout", "longest run of one expression evaluation", el.ExprTimeout, func(c *config) *time.Duration { return &c.EngineLimits.ExprTimeout }),
+		intLimit("BATON_MAX_EXPR_STRING_BYTES", "max-expr-string-bytes", "longest string an expression may build, in bytes", el.ExprStringBytes, func(c *config) *int { return &c.EngineLimits.ExprStringBytes }),
+		intLimit("BATON_MAX_ID_LENGTH", "max-id-length", "longest id, externalId, name or attribute key, in bytes", el.IDLength, func(c *config) *int { return &c.EngineLimits.IDLength }),
+		intLimit("BATON_MAX_TEXT_LENGTH", "max-text-length", "longest free text or string attribute value, in bytes", el.TextLength, func(c *config) *int { return &c.EngineLimits.TextLength }),
+		intLimit("BATON_MAX_ORDER_LINES", "max-order-lines", "most lines in one order", el.OrderLines, func(c *config) *int { return &c.EngineLimits.OrderLines }),
+		intLimit("BATON_MAX_VALUE_DEPTH", "max-value-depth", "deepest nesting of a JSON value given as input", el.ValueDepth, func(c *config) *int { return &c.EngineLimits.ValueDepth }),
+		intLimit("BATON_MAX_COMPLEXITY", "max-complexity", "costliest query (lists and connections cost their children times their size)", gl.Complexity, func(c *config) *int { return &c.GraphLimits.Complexity }),
+		intLimit("BATON_MAX_DEPTH", "max-depth", "deepest selection nesting outside introspection", gl.Depth, func(c *config) *int { return &c.GraphLimits.Depth }),
+		intLimit("BATON_MAX_TOKENS", "max-tokens", "most lexical tokens in a query document", gl.Tokens, func(c *config) *int { return &c.GraphLimits.Tokens }),
+		intLimit("BATON_MAX_FIELDS", "max-fields", "most field selections in an operation, fragments expanded", gl.Fields, func(c *config) *int { return &c.GraphLimits.Fields }),
+		intLimit("BATON_MAX_ALIASES", "max-aliases", "most aliased fields in an operation", gl.Aliases, func(c *config) *int { return &c.GraphLimits.Aliases }),
+		intLimit("BATON_MAX_FRAGMENT_SPREADS", "max-fragment-spreads", "most fragment spreads in an operation, as they expand", gl.FragmentSpreads, func(c *config) *int { return &c.GraphLimits.FragmentSpreads }),
+		durationLimit("BATON_REQUEST_TIMEOUT", "request-timeout", "deadline of every query and mutation", gl.RequestTimeout, func(c *config) *time.Duration { return &c.GraphLimits.RequestTimeout }),
+		durationLimit("BATON_BODY_TIMEOUT", "body-timeout", "longest a request body may take to arrive", gl.BodyTimeout, func(c *config) *time.Duration { return &c.GraphLimits.BodyTimeout }),
+		intLimit("BATON_MAX_BODY_BYTES", "max-body-bytes", "largest request body, in bytes", gl.MaxBodyBytes, func(c *config) *int64 { return &c.GraphLimits.MaxBodyBytes }),
+		intLimit("BATON_MAX_WHERE_TERMS", "max-where-terms", "most terms in one where filter", gl.WhereTerms, func(c *config) *int { return &c.GraphLimits.WhereTerms }),
+		intLimit("BATON_MAX_WHERE_STRING_BYTES", "max-where-string-bytes", "longest string in a where filter, in bytes", gl.WhereStringBytes, func(c *config) *int { return &c.GraphLimits.WhereStringBytes }),
+	}
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -82,7 +144,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.Workers, "workers", atoi(env("BATON_WORKERS", "256")), "concurrent step attempts on this replica (BATON_WORKERS)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
 	fs.BoolVar(&c.Pprof, "pprof", env("BATON_PPROF", "false") == "true", "serve /debug/pprof/ and sample blocking and mutex contention (BATON_PPROF)")
-	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "name:token pairs, comma-separated; when set /graphql needs `Authorization: Bearer <token>` (BATON_API_TOKENS)")
+	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "name:token pairs, comma-separated; when set /graphql needs an Authorization: Bearer header (BATON_API_TOKENS)")
 	durations := []struct {
 		flag, env, def, usage string
 		dst                   *time.Duration
@@ -99,8 +161,25 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 			return nil
 		})
 	}
+	limits := limitVars()
+	limitTexts := make([]string, len(limits))
+	for i, l := range limits {
+		limitTexts[i] = env(l.env, "")
+		fs.Func(l.flag, fmt.Sprintf("%s (%s, default %s)", l.usage, l.env, l.def), func(s string) error {
+			limitTexts[i] = s
+			return nil
+		})
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for i, l := range limits {
+		if limitTexts[i] == "" {
+			continue // the zero value takes the default
+		}
+		if err := l.set(&c, limitTexts[i]); err != nil {
+			return c, err
+		}
 	}
 	for i, d := range durations {
 		v, err := time.ParseDuration(texts[i])
@@ -175,6 +254,12 @@ func healthcheck(url string) int {
 
 // run serves until ctx is cancelled, then shuts down gracefully.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	// Configuration is checked before anything is touched: a malformed
+	// token list must not leave a database created or a catalog imported.
+	auth, err := graph.TokenAuth(cfg.APITokens)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -195,7 +280,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	eng := engine.New(engine.Config{Store: store, Logger: log, Getenv: getenv})
+	eng := engine.New(engine.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits})
 	if err := importStartupCatalog(ctx, eng, cfg, log); err != nil {
 		return err
 	}
@@ -238,17 +323,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			log.Warn("stop engine", "err", err)
 		}
 	}()
-	auth, err := graph.TokenAuth(cfg.APITokens)
-	if err != nil {
-		return err
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Config{Client: store.Client(), Engine: eng, Hub: hub, Logger: log,
-		Authenticate: auth, AllowedOrigins: splitList(cfg.AllowedOrigins)}))
+		Authenticate: auth, AllowedOrigins: splitList(cfg.AllowedOrigins), Limits: cfg.GraphLimits}))
 	if cfg.Sandbox {
 		mux.Handle("/sandbox/", http.StripPrefix("/sandbox", &sandbox.Handler{MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}))
 	}
@@ -282,7 +362,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Headers must arrive within 10 s; bodies within BATON_BODY_TIMEOUT
+	// (set per request by the /graphql handler, so websockets, which are
+	// hijacked, are not cut off); idle keep-alive connections go after
+	// two minutes.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("baton serving", "graphql", base+"/graphql", "playground", base+"/", "database", redact(cfg.DatabaseURL))
