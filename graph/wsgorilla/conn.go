@@ -46,9 +46,14 @@ type conn struct {
 	limit atomic.Int64 // requested read limit; applied by the next read
 
 	readMu  sync.Mutex
-	readErr error // guarded by readMu; sticky once set
+	readErr error  // guarded by readMu; sticky once set
+	pending []byte // guarded by readMu; a message for the next read (see protocol.start)
 
 	writeMu sync.Mutex
+	// proto checks the GraphQL protocol in both directions; nil for a
+	// subprotocol the transport refuses anyway. Guarded by writeMu.
+	proto     *protocol
+	initTimer *time.Timer // closes with 4408 unless connection_init arrives; nil without InitTimeout
 
 	mu    sync.Mutex
 	state connState
@@ -64,6 +69,31 @@ func newConn(ws *websocket.Conn, writeTimeout, closeTimeout time.Duration) *conn
 	return &conn{ws: ws, writeTimeout: writeTimeout, closeTimeout: closeTimeout}
 }
 
+// checkProtocol makes the connection check the GraphQL messages of its
+// subprotocol (see protocol) and, with initTimeout, close with 4408 unless
+// connection_init arrives in time.
+func (c *conn) checkProtocol(maxOps int, initTimeout time.Duration) {
+	c.proto = newProtocol(c.ws.Subprotocol(), maxOps)
+	if c.proto != nil && initTimeout > 0 {
+		c.initTimer = time.AfterFunc(initTimeout, c.initExpired)
+	}
+}
+
+func (c *conn) initExpired() {
+	c.writeMu.Lock()
+	received := c.proto.initReceived
+	c.writeMu.Unlock()
+	if !received {
+		c.refuse(CloseInitTimeout, "Connection initialisation timeout")
+	}
+}
+
+func (c *conn) stopInitTimer() {
+	if c.initTimer != nil {
+		c.initTimer.Stop()
+	}
+}
+
 // NextReader reads the next complete data message and returns a reader over
 // it (the whole message is read so that reads never overlap with the close
 // handshake).
@@ -77,41 +107,99 @@ func newConn(ws *websocket.Conn, writeTimeout, closeTimeout time.Duration) *conn
 // connection send a 1009 (message too big) close frame and return
 // websocket.ErrReadLimit. Errors are permanent: later calls return the same
 // error.
+//
+// Unless Implementation.SkipProtocolChecks is set, each message is first
+// checked against the GraphQL protocol (see "Protocol checks" in the package
+// documentation): what the transport reads is the checked message,
+// re-encoded, with the operation id rewritten; some messages are answered or
+// ignored here and never returned; a violation closes the connection and
+// returns a *ProtocolError.
 func (c *conn) NextReader() (int, io.Reader, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 
-	if c.readErr != nil {
-		return 0, nil, c.readErr
-	}
-
-	limit := c.limit.Load()
-	messageType, r, err := c.ws.NextReader()
-	if err == nil {
-		var data []byte
-		if limit > 0 && limit < math.MaxInt64 {
-			// The limit is enforced here rather than with gorilla's
-			// SetReadLimit: gorilla's limit counts compressed bytes and makes
-			// its read error permanent, which would leave the close handshake
-			// unable to find the peer's close frame behind the oversized
-			// message.
-			data, err = io.ReadAll(io.LimitReader(r, limit+1))
-			if err == nil && int64(len(data)) > limit {
-				_ = c.ws.WriteControl(websocket.CloseMessage,
-					websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""),
-					time.Now().Add(c.writeTimeout))
-				err = websocket.ErrReadLimit
-			}
-		} else {
-			data, err = io.ReadAll(r)
+	for {
+		if c.readErr != nil {
+			return 0, nil, c.readErr
 		}
-		if err == nil {
+		if data := c.pending; data != nil {
+			c.pending = nil
+			return websocket.TextMessage, bytes.NewReader(data), nil
+		}
+		messageType, data, err := c.readMessage()
+		if err != nil {
+			c.readErr = c.readError(err)
+			return messageType, nil, c.readErr
+		}
+		if c.proto == nil {
 			return messageType, bytes.NewReader(data), nil
 		}
+		if data = c.receive(data); data != nil {
+			return messageType, bytes.NewReader(data), nil
+		}
+		// Swallowed (answered here, or nothing to do), or refused: then
+		// readErr is set.
 	}
+}
 
-	c.readErr = c.readError(err)
-	return messageType, nil, c.readErr
+// readMessage reads the next data message whole, within the read limit.
+func (c *conn) readMessage() (int, []byte, error) {
+	limit := c.limit.Load()
+	messageType, r, err := c.ws.NextReader()
+	if err != nil {
+		return messageType, nil, err
+	}
+	if limit <= 0 || limit == math.MaxInt64 {
+		data, err := io.ReadAll(r)
+		return messageType, data, err
+	}
+	// The limit is enforced here rather than with gorilla's SetReadLimit:
+	// gorilla's limit counts compressed bytes and makes its read error
+	// permanent, which would leave the close handshake unable to find the
+	// peer's close frame behind the oversized message.
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		_ = c.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""),
+			time.Now().Add(c.writeTimeout))
+		err = websocket.ErrReadLimit
+	}
+	return messageType, data, err
+}
+
+// receive runs a message from the client through the protocol check (under
+// writeMu, see protocol) and returns what the transport is to read, or nil.
+// A refusal closes the connection and sets readErr. Called with readMu held.
+func (c *conn) receive(data []byte) []byte {
+	c.writeMu.Lock()
+	v := c.proto.receive(data)
+	if c.proto.initReceived {
+		c.stopInitTimer()
+	}
+	if v.reply != nil {
+		_ = c.writeLocked(v.reply)
+	}
+	c.writeMu.Unlock()
+
+	if v.close != 0 {
+		c.refuse(v.close, v.reason)
+		c.readErr = &ProtocolError{Code: v.close, Reason: v.reason}
+		return nil
+	}
+	c.pending = v.pending
+	return v.deliver
+}
+
+// refuse closes the connection for a protocol violation: legacy graphql-ws
+// clients, whose protocol has no close codes for it, first get the reason
+// in a connection_error message.
+func (c *conn) refuse(code int, reason string) {
+	c.writeMu.Lock()
+	if c.proto.legacy {
+		_ = c.writeLocked(connectionError(reason))
+	}
+	c.writeMu.Unlock()
+	_ = c.WriteClose(code, reason)
 }
 
 func (c *conn) readError(err error) error {
@@ -145,7 +233,9 @@ func (c *conn) readError(err error) error {
 // is dropped (the peer sees 1006) and the error is returned. Once the
 // connection is closing (a close frame was sent, or it was closed or dropped)
 // the message is not sent and the error wraps net.ErrClosed, as with the coder
-// implementation.
+// implementation. With the protocol checks, an operation's messages go out
+// under the client's id, and those of an operation the client completed (or
+// that already sent its last message) are dropped without an error.
 func (c *conn) WriteJSON(v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -155,6 +245,18 @@ func (c *conn) WriteJSON(v any) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 
+	if c.proto != nil {
+		var ok bool
+		if data, ok = c.proto.send(data); !ok {
+			// For an operation the client completed or that has finished.
+			return nil
+		}
+	}
+	return c.writeLocked(data)
+}
+
+// writeLocked sends one text message; the caller holds writeMu.
+func (c *conn) writeLocked(data []byte) error {
 	if !c.isOpen() {
 		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
 	}
@@ -215,6 +317,7 @@ func (c *conn) WriteClose(closeCode int, message string) error {
 // makes the kernel send a reset, which can destroy our close frame before the
 // peer has read it.
 func (c *conn) closeHandshake() {
+	c.stopInitTimer()
 	defer func() {
 		c.mu.Lock()
 		c.state = stateClosed
@@ -239,6 +342,7 @@ func (c *conn) closeHandshake() {
 
 // abort drops the TCP connection without a close frame.
 func (c *conn) abort() {
+	c.stopInitTimer()
 	c.mu.Lock()
 	if c.state == stateClosed {
 		c.mu.Unlock()
@@ -254,6 +358,7 @@ func (c *conn) abort() {
 // nil; otherwise the TCP connection is closed at once without a close frame
 // (the peer sees 1006). Close is idempotent.
 func (c *conn) Close() error {
+	c.stopInitTimer()
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()

@@ -21,9 +21,11 @@ import (
 )
 
 // serveConn accepts every request with impl and runs fn with the connection
-// on the handler goroutine.
+// on the handler goroutine. The tests here exchange raw messages, not the
+// GraphQL protocol, so the protocol checks are off.
 func serveConn(t *testing.T, impl wsgorilla.Implementation, fn func(conn transport.WebsocketConn)) string {
 	t.Helper()
+	impl.SkipProtocolChecks = true
 	return startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := impl.Accept(w, r, transport.WebsocketAcceptOptions{
 			ResponseHeader: http.Header{"X-Accept": {"yes"}},

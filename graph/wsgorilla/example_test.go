@@ -20,10 +20,13 @@ func ExampleImplementation() {
 			Upgrader: websocket.Upgrader{
 				CheckOrigin: wsgorilla.OriginChecker([]string{"https://dash.example.com"}),
 			},
+			// Without it a client that never sends connection_init holds
+			// its connection forever; on timeout the connection closes with
+			// 4408 (the transport's own InitTimeout closes with 1002).
+			InitTimeout: 10 * time.Second,
+			// Bounds what one connection may make the server run.
+			MaxOperations: 100,
 		},
-		// Without it a client that never sends connection_init holds its
-		// connection forever; on timeout the transport closes with 1002.
-		InitTimeout: 10 * time.Second,
 		// Legacy graphql-ws clients only get "ka" messages (no liveness check).
 		KeepAlivePingInterval: 15 * time.Second,
 		// graphql-transport-ws clients get pings and are dropped (1006) if

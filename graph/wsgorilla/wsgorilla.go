@@ -49,6 +49,43 @@
 // cannot pin a connection, its subscriptions and the transport's lock forever.
 // The read limit applies to the decompressed size when permessage-deflate is
 // enabled with Upgrader.EnableCompression.
+//
+// # Protocol checks
+//
+// gqlgen's transport trusts the client to follow the protocol. It runs a
+// second subscribe with an id already in use next to the first, both
+// delivering under that id, and a complete then stops only one of them: the
+// other keeps sending until the connection ends. It closes with 1002 or 1000
+// (or not at all, for a connection_init payload that is not an object) where
+// graphql-transport-ws prescribes its own codes. So the connection checks
+// every message against the protocol before the transport reads it and
+// closes, before the transport acts, with:
+//
+//   - 4400 for a message that is not a JSON object, has no or an unknown
+//     type, or lacks the id or the payload shape its type needs;
+//   - 4401 for subscribe before the connection was acknowledged;
+//   - 4409 "Subscriber for <id> already exists" for subscribe with the id of
+//     an operation still running;
+//   - 4429 "Too many initialisation requests" for a second connection_init;
+//   - 4408 when InitTimeout passes without connection_init.
+//
+// The transport never sees the client's operation ids: each operation runs
+// under an id of its own, mapped back on every message written. So after the
+// client's complete nothing more of that operation is sent (not even the
+// transport's own complete, which graphql-transport-ws does not send for an
+// operation the client completed), and the client may use the id again at
+// once. A complete for an id not in use is ignored, and ping before
+// connection_init is answered, as the protocol allows (the transport would
+// close).
+//
+// The legacy graphql-ws protocol has no close codes for these cases; its
+// clients get a connection_error with the reason, then the same close codes.
+// A start with an id in use replaces the operation running under it, as the
+// protocol's reference server does; a stop is confirmed with a complete.
+//
+// The transport's CloseFunc is still told the transport's own code (1002
+// or 1000) for connections closed by these checks; the ErrorFunc of an
+// initialised connection receives a *ProtocolError with the code sent.
 package wsgorilla
 
 import (
@@ -97,6 +134,22 @@ type Implementation struct {
 	// to wait for the peer's close frame before closing the TCP connection.
 	// Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+
+	// InitTimeout, if positive, closes a connection with 4408 (connection
+	// initialisation timeout) unless connection_init arrives within it. Use
+	// it instead of the transport's InitTimeout, which closes with 1002.
+	InitTimeout time.Duration
+
+	// MaxOperations, if positive, caps the operations one connection may
+	// run at once; a subscribe (start) beyond it is answered with an error
+	// message for its id (extensions.code OperationLimitCode) and the
+	// connection carries on.
+	MaxOperations int
+
+	// SkipProtocolChecks passes every message to the transport as read,
+	// unchecked, as gqlgen's coder implementation does (see "Protocol
+	// checks" in the package documentation for what is lost).
+	SkipProtocolChecks bool
 }
 
 var _ transport.WebsocketImplementation = Implementation{}
@@ -148,7 +201,11 @@ func (i Implementation) Accept(
 	if err != nil {
 		return nil, err
 	}
-	return newConn(ws, orDefault(i.WriteTimeout, DefaultWriteTimeout), orDefault(i.CloseTimeout, DefaultCloseTimeout)), nil
+	c := newConn(ws, orDefault(i.WriteTimeout, DefaultWriteTimeout), orDefault(i.CloseTimeout, DefaultCloseTimeout))
+	if !i.SkipProtocolChecks {
+		c.checkProtocol(i.MaxOperations, i.InitTimeout)
+	}
+	return c, nil
 }
 
 // skipResponseHeader reports whether a header set on the ResponseWriter must
