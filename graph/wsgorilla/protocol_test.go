@@ -151,15 +151,21 @@ func TestProtocolCompleteEndsOperationAndFreesID(t *testing.T) {
 	c.send(message{Type: "subscribe", ID: "a", Payload: subscribeName})
 	gql.SendNextSubscriptionMessage()
 	c.expect("next", "a")
-	// Pipelined: the second subscribe is read right after the complete.
-	c.send(message{Type: "complete", ID: "a"})
-	c.send(message{Type: "subscribe", ID: "a", Payload: subscribeName})
-	gql.SendNextSubscriptionMessage()
-	assertJSON(t, c.expect("next", "a").Payload, `{"data":{"name":"test"}}`)
-
 	c.send(message{Type: "complete", ID: "a"})
 	// The pong is written after the complete was handled: had anything of
 	// "a" followed the complete, it would come first.
+	c.send(message{Type: "ping"})
+	c.expect("pong", "")
+
+	// Pipelined: the second subscribe is read right after the complete,
+	// while the first operation may still be winding down; what "a" gets
+	// now is the new operation's. (A query: the test server hands its
+	// subscription events to whichever subscription takes them first.)
+	c.send(message{Type: "subscribe", ID: "a", Payload: subscribeName})
+	c.send(message{Type: "complete", ID: "a"})
+	c.send(message{Type: "subscribe", ID: "a", Payload: queryName})
+	assertJSON(t, c.expect("next", "a").Payload, `{"data":{"name":"test"}}`)
+	c.expect("complete", "a")
 	c.send(message{Type: "ping"})
 	c.expect("pong", "")
 
@@ -211,14 +217,18 @@ func TestProtocolLegacyStartReplaces(t *testing.T) {
 	gql.SendNextSubscriptionMessage()
 	c.expect("data", "1")
 
-	c.send(message{Type: "start", ID: "1", Payload: subscribeName})
-	gql.SendNextSubscriptionMessage()
-	c.expect("data", "1")
-	// The stop is confirmed with one complete: the replaced operation's
-	// own complete is not passed on.
-	c.send(message{Type: "stop", ID: "1"})
+	// The replacement (a query: the test server hands subscription events
+	// to whichever subscription takes them first) is all "1" hears of: one
+	// data, one complete, and not the replaced operation's complete.
+	c.send(message{Type: "start", ID: "1", Payload: queryName})
+	assertJSON(t, c.expect("data", "1").Payload, `{"data":{"name":"test"}}`)
 	c.expect("complete", "1")
-	c.send(message{Type: "stop", ID: "1"}) // ignored: already stopped
+
+	// A stop is confirmed with a complete; a second one is ignored.
+	c.send(message{Type: "start", ID: "2", Payload: subscribeName})
+	c.send(message{Type: "stop", ID: "2"})
+	c.expect("complete", "2")
+	c.send(message{Type: "stop", ID: "2"})
 	c.send(message{Type: "connection_terminate"})
 	c.expectClose(websocket.CloseNormalClosure)
 }
