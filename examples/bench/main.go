@@ -1,4 +1,4 @@
-// Command bench runs Baton's reference workload (../../shared/WORKLOAD.md,
+// Command bench runs Baton's reference workload (README "Performance",
 // "Pro Server Package") through the public API and prints one JSON line
 // per run, and with -runs > 1 a line of the medians of each configuration
 // ("summary": "median"): orders submitted by GraphQL mutation, their completion observed
