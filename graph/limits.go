@@ -35,6 +35,13 @@ type Limits struct {
 	WhereTerms int
 	// WhereStringBytes caps a string compared in a `where` filter.
 	WhereStringBytes int
+	// WebsocketOperations caps the operations one websocket connection
+	// runs at once; one more is refused with an error for its id
+	// (TOO_MANY_OPERATIONS).
+	WebsocketOperations int
+	// WebsocketInitTimeout is how long a websocket connection may take to
+	// send connection_init (then it is closed with 4408).
+	WebsocketInitTimeout time.Duration
 }
 
 // DefaultLimits are the limits a zero Limits field takes.
@@ -50,6 +57,9 @@ var DefaultLimits = Limits{
 	MaxBodyBytes:     32 << 20,
 	WhereTerms:       200,
 	WhereStringBytes: 1024,
+
+	WebsocketOperations:  100,
+	WebsocketInitTimeout: 10 * time.Second,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -67,6 +77,10 @@ func (l Limits) withDefaults() Limits {
 	set(&l.FragmentSpreads, d.FragmentSpreads)
 	set(&l.WhereTerms, d.WhereTerms)
 	set(&l.WhereStringBytes, d.WhereStringBytes)
+	set(&l.WebsocketOperations, d.WebsocketOperations)
+	if l.WebsocketInitTimeout <= 0 {
+		l.WebsocketInitTimeout = d.WebsocketInitTimeout
+	}
 	if l.RequestTimeout <= 0 {
 		l.RequestTimeout = d.RequestTimeout
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
@@ -18,16 +17,26 @@ import (
 // connection_init payload authenticates the connection (browsers cannot
 // set headers on websockets): {"authorization": "Bearer <token>"} when
 // tokens are configured, {"user": "<name>"} otherwise.
+//
+// wsgorilla checks the protocol before gqlgen's transport acts (see its
+// package documentation): a client that breaks it is closed with the
+// graphql-transport-ws codes (4400, 4401, 4409, 4429; 4408 after
+// WebsocketInitTimeout without connection_init, which is why the
+// transport's own InitTimeout, closing with 1002, is not set), and one
+// connection runs at most WebsocketOperations operations.
 func websocketTransport(cfg Config) transport.Websocket {
 	return transport.Websocket{
-		Implementation: wsgorilla.Implementation{Upgrader: websocket.Upgrader{
-			CheckOrigin: wsgorilla.OriginChecker(cfg.AllowedOrigins),
-			// Offer the current protocol first to clients that speak both.
-			Subprotocols:    []string{"graphql-transport-ws", "graphql-ws"},
-			ReadBufferSize:  4096,
-			WriteBufferSize: 4096,
-		}},
-		InitTimeout:           10 * time.Second,
+		Implementation: wsgorilla.Implementation{
+			Upgrader: websocket.Upgrader{
+				CheckOrigin: wsgorilla.OriginChecker(cfg.AllowedOrigins),
+				// Offer the current protocol first to clients that speak both.
+				Subprotocols:    []string{"graphql-transport-ws", "graphql-ws"},
+				ReadBufferSize:  4096,
+				WriteBufferSize: 4096,
+			},
+			InitTimeout:   cfg.Limits.WebsocketInitTimeout,
+			MaxOperations: cfg.Limits.WebsocketOperations,
+		},
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
