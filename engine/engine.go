@@ -254,6 +254,9 @@ type Preview struct {
 // Errors: as SubmitOrder, except CONFLICT.
 func (e *Engine) PreviewOrder(ctx context.Context, in OrderInput) (*Preview, error) {
 	normalize(&in)
+	if err := checkOrderInput(&in, e.limits); err != nil {
+		return nil, err
+	}
 	cat, err := e.CurrentCatalog(ctx)
 	if err != nil {
 		return nil, err
@@ -307,6 +310,9 @@ func (e *Engine) decomposeAndPlan(cat *Catalog, in *OrderInput, acct *AccountSta
 // written on error.
 func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, error) {
 	normalize(&in)
+	if err := checkOrderInput(&in, e.limits); err != nil {
+		return nil, err
+	}
 	hash := inputHash(&in)
 	if prev, err := e.store.OrderByExternalID(ctx, in.ExternalID); err != nil {
 		return nil, err

@@ -13,8 +13,17 @@ import (
 // plan, in one transaction. Steps that have not started take the new steps
 // as prerequisites where the catalog says so; steps that have started keep
 // going. Errors: NOT_FOUND (order), BAD_USER_INPUT (unknown line id, or
-// the new data breaks a rule), INVALID_STATE (the order is finished).
+// the new data breaks a rule, or an id, key or value past the input
+// limits), INVALID_STATE (the order is finished).
 func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]any, lineAttrs map[string]map[string]any) error {
+	c := newInputCheck(e.limits).value("attributes", attrs)
+	for _, id := range slices.Sorted(maps.Keys(lineAttrs)) {
+		p := keyPath("lineAttributes", id)
+		c.name(p, id).value(p, lineAttrs[id])
+	}
+	if err := c.err(); err != nil {
+		return err
+	}
 	attrs = NormalizeMap(attrs)
 	for k, v := range lineAttrs {
 		lineAttrs[k] = NormalizeMap(v)

@@ -19,8 +19,12 @@ type StepActionResult struct {
 // budget and runs again. Every step is checked against its own current
 // state, in one transaction: the result says, per step, whether it was
 // retried or why not (NOT_FOUND, INVALID_STATE). The events record who
-// retried and the note.
+// retried and the note. Errors: BAD_USER_INPUT for a note past the input
+// limits (nothing is retried).
 func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]StepActionResult, error) {
+	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
+		return nil, err
+	}
 	actor := ActorFrom(ctx)
 	var results []StepActionResult
 	err := e.mutate(ctx, func(st *txState) error {
@@ -70,8 +74,12 @@ func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]Step
 // (seed 002: the billing system is down, the operator bills by hand). It
 // applies to steps that are not running and whose prerequisites are done:
 // READY, WAITING, FAILED, FALLOUT, ON_HOLD. Errors: NOT_FOUND;
-// BAD_USER_INPUT without a note; INVALID_STATE otherwise.
+// BAD_USER_INPUT without a note, or for a note or output past the input
+// limits; INVALID_STATE otherwise.
 func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, output map[string]any) error {
+	if err := newInputCheck(e.limits).actor(ctx).text("note", note).value("output", output).err(); err != nil {
+		return err
+	}
 	if strings.TrimSpace(note) == "" {
 		return Errorf(CodeBadUserInput, "say why the step is completed by hand: a note is required")
 	}
@@ -100,8 +108,12 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 
 // SkipStep drops a step: SKIPPED counts as done for its dependents. It
 // applies to any step that has not finished and is not running. Errors:
-// NOT_FOUND; BAD_USER_INPUT without a note; INVALID_STATE otherwise.
+// NOT_FOUND; BAD_USER_INPUT without a note, or for a note past the input
+// limits; INVALID_STATE otherwise.
 func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
+	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
+		return err
+	}
 	if strings.TrimSpace(note) == "" {
 		return Errorf(CodeBadUserInput, "say why the step is skipped: a note is required")
 	}

@@ -12,9 +12,13 @@ import (
 // contract obligation) from the GENERIC scenarios whose type and condition
 // match the context. It is idempotent on (type, subjectId): the same
 // context again returns the same plan. Errors: BAD_USER_INPUT (empty type
-// or subject, no matching scenario), CONFLICT (the subject's orchestration
-// was started with another context), NOT_FOUND (no catalog).
+// or subject, no matching scenario, a type, subject or context past the
+// input limits), CONFLICT (the subject's orchestration was started with
+// another context), NOT_FOUND (no catalog).
 func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, context map[string]any) (int, error) {
+	if err := newInputCheck(e.limits).name("type", typ).name("subjectId", subjectID).value("context", context).err(); err != nil {
+		return 0, err
+	}
 	var ps []Problem
 	if strings.TrimSpace(typ) == "" {
 		ps = append(ps, Problem{Path: "type", Message: "type must not be empty"})

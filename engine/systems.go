@@ -85,8 +85,12 @@ func (e *Engine) systemHeld(ctx context.Context, tx Tx, name string, now time.Ti
 // SetSystemStatus takes a system OFFLINE (its callouts wait ON_HOLD) or
 // brings it ONLINE (its circuit closes and held callouts are released at
 // the system's releaseRate per minute). Errors: NOT_FOUND for a system the
-// current catalog does not define; BAD_USER_INPUT for another status.
+// current catalog does not define; BAD_USER_INPUT for another status, or
+// for a name or note past the input limits.
 func (e *Engine) SetSystemStatus(ctx context.Context, name string, status SystemStatus, note string) (*SystemState, error) {
+	if err := newInputCheck(e.limits).actor(ctx).name("system", name).text("note", note).err(); err != nil {
+		return nil, err
+	}
 	if status != SystemOnline && status != SystemOffline {
 		return nil, Errorf(CodeBadUserInput, "status must be ONLINE or OFFLINE, not %q", status)
 	}

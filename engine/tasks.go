@@ -54,8 +54,12 @@ func (s *txState) lockOne(id int) (*StepRecord, error) {
 
 // CompleteTask completes a waiting manual task, so its dependents proceed.
 // Errors: NOT_FOUND; INVALID_STATE when the step is not a manual task
-// waiting in its queue.
+// waiting in its queue; BAD_USER_INPUT for an output or note past the
+// input limits.
 func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string]any, note string) error {
+	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
+		return err
+	}
 	actor := ActorFrom(ctx)
 	return e.mutate(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
@@ -73,8 +77,12 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 
 // AssignTask assigns a manual task to someone (an empty assignee
 // unassigns it). Errors: NOT_FOUND; INVALID_STATE when the step is not a
-// manual task or has finished.
+// manual task or has finished; BAD_USER_INPUT for an assignee past the
+// input limits.
 func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) error {
+	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
+		return err
+	}
 	actor := ActorFrom(ctx)
 	return e.mutate(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
@@ -99,8 +107,12 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 // mappings see it as response.body); failure sends it to fallout with the
 // error. Exactly one answer is accepted. Errors: NOT_FOUND; INVALID_STATE
 // for a step that is not a callout waiting for its answer, which is what a
-// duplicate or late answer gets: it changes nothing.
+// duplicate or late answer gets: it changes nothing. BAD_USER_INPUT for an
+// output or error past the input limits.
 func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool, output map[string]any, errMsg string) error {
+	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("error", errMsg).err(); err != nil {
+		return err
+	}
 	actor := ActorFrom(ctx)
 	output = NormalizeMap(output)
 	return e.mutate(ctx, func(st *txState) error {
@@ -178,8 +190,11 @@ func anyMap(m map[string]any) any {
 // Signal delivers an event to an order: every pause of its plan waiting
 // for that event completes (and is returned); a pause that is not waiting
 // yet completes the moment it becomes ready. Errors: NOT_FOUND (order),
-// BAD_USER_INPUT (empty event).
+// BAD_USER_INPUT (empty event, an event or payload past the input limits).
 func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload map[string]any) ([]int, error) {
+	if err := newInputCheck(e.limits).actor(ctx).name("event", event).value("payload", payload).err(); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(event) == "" {
 		return nil, Errorf(CodeBadUserInput, "event must not be empty")
 	}
@@ -216,8 +231,12 @@ func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload 
 }
 
 // ResumeStep completes a waiting pause by hand. Errors: NOT_FOUND;
-// INVALID_STATE when the step is not a waiting pause.
+// INVALID_STATE when the step is not a waiting pause; BAD_USER_INPUT for
+// an actor past the input limits.
 func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
+	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
+		return err
+	}
 	actor := ActorFrom(ctx)
 	return e.mutate(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
