@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -182,6 +183,11 @@ type CatalogOptions struct {
 	Actions []string
 	// Getenv expands ${VAR} in system URLs and headers; nil uses os.Getenv.
 	Getenv func(string) string
+	// Limits bound the document (CatalogBytes, CatalogNodes,
+	// CatalogDepth), its expressions (ExprLength, ExprDepth, ExprNodes) and
+	// every evaluation of them (ExprSteps, ExprTimeout, ExprMemory,
+	// ExprStringBytes); zero fields take DefaultLimits.
+	Limits Limits
 }
 
 // Step returns the step definition named name, or nil.
@@ -194,9 +200,14 @@ func (c *Catalog) SystemNames() []string { return c.systemsSorted }
 func (c *Catalog) StepDefs() []*StepDef { return c.stepsInOrder }
 
 // CompileCatalog parses and validates a catalog document and compiles it.
-// Errors: INVALID_CATALOG listing every problem with its path.
+// The document's size, node count and nesting are checked before it is
+// parsed, and each expression's length and nesting before it is compiled
+// (opts.Limits), so that no document can exhaust the stack or the memory
+// of the process. Errors: INVALID_CATALOG listing every problem with its
+// path.
 func CompileCatalog(text string, opts CatalogOptions) (*Catalog, error) {
-	doc, problems := ParseCatalogDocument(text)
+	opts.Limits = opts.Limits.withDefaults()
+	doc, problems := parseCatalogDocument(text, opts.Limits)
 	if len(problems) > 0 {
 		return nil, &Error{Code: CodeInvalidCatalog, Message: "invalid catalog", Problems: problems}
 	}
@@ -229,21 +240,40 @@ func (c *compiler) problem(path, format string, args ...any) {
 }
 
 func (c *compiler) expr(path, src string, env any, kind exprKind) *Expr {
+	l := c.opts.Limits
+	if err := scanExpr(src, l); err != nil {
+		c.problem(path, "expression refused: %s", err)
+		return &Expr{}
+	}
 	if d, ok := env.(checkedEnv); ok {
 		// Check against what the place really offers, then compile for the
 		// environment the engine runs it with.
-		if _, err := compileExpr(src, d.check, kind); err != nil {
-			c.problem(path, "expression does not compile: %s", oneLine(err.Error()))
+		if _, err := compileExpr(src, d.check, kind, l); err != nil {
+			c.exprProblem(path, err)
 			return &Expr{}
 		}
 		env = d.run
 	}
-	e, err := compileExpr(src, env, kind)
+	e, err := compileExpr(src, env, kind, l)
 	if err != nil {
-		c.problem(path, "expression does not compile: %s", oneLine(err.Error()))
+		c.exprProblem(path, err)
 		return &Expr{}
 	}
 	return e
+}
+
+func (c *compiler) exprProblem(path string, err error) {
+	msg := oneLine(err.Error())
+	var limit exprLimitError
+	if errors.As(err, &limit) {
+		c.problem(path, "expression refused: %s", msg)
+		return
+	}
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		c.problem(path, "expression refused: it has more than %d nodes (ExprNodes)", c.opts.Limits.ExprNodes)
+		return
+	}
+	c.problem(path, "expression does not compile: %s", msg)
 }
 
 // checkedEnv compiles an expression against check (the names available

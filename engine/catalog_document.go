@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -270,14 +271,40 @@ func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a step name or a list of step names", n.Line)}}
 }
 
-// ParseCatalogDocument reads a YAML or JSON catalog document. Unknown keys
-// and values of the wrong kind are problems; every one is returned, with its
-// line.
+// ParseCatalogDocument reads a YAML or JSON catalog document within
+// DefaultLimits. Unknown keys and values of the wrong kind are problems;
+// every one is returned, with its line.
 func ParseCatalogDocument(text string) (*CatalogDocument, []Problem) {
-	var doc CatalogDocument
+	return parseCatalogDocument(text, DefaultLimits)
+}
+
+// parseCatalogDocument is ParseCatalogDocument within l. The text is
+// bounded before the YAML parser sees it (CatalogBytes, and CatalogNodes by
+// a linear count of the characters that can start a node), since the
+// parsed tree takes a few hundred bytes a node whatever the document's
+// content; the tree's depth is checked (CatalogDepth) before it is decoded
+// into the document, naming the path where it goes too deep. The YAML
+// parser itself stops at a nesting of 10,000, far below what could
+// exhaust the stack.
+func parseCatalogDocument(text string, l Limits) (*CatalogDocument, []Problem) {
+	l = l.withDefaults()
 	if strings.TrimSpace(text) == "" {
 		return nil, []Problem{{Message: "the document is empty"}}
 	}
+	if len(text) > l.CatalogBytes {
+		return nil, []Problem{{Message: fmt.Sprintf("the document is %d bytes long; the limit is %d (CatalogBytes)", len(text), l.CatalogBytes)}}
+	}
+	if n := estimateYAMLNodes(text); n > l.CatalogNodes {
+		return nil, []Problem{{Message: fmt.Sprintf("the document holds up to %d YAML nodes; the limit is %d (CatalogNodes)", n, l.CatalogNodes)}}
+	}
+	var tree yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &tree); err != nil {
+		return nil, []Problem{{Message: "not a YAML or JSON document: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	if path, line, ok := yamlTooDeep(&tree, l.CatalogDepth); !ok {
+		return nil, []Problem{{Path: path, Message: fmt.Sprintf("line %d: the document nests deeper than %d levels (CatalogDepth)", line, l.CatalogDepth)}}
+	}
+	var doc CatalogDocument
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	dec.KnownFields(true)
 	err := dec.Decode(&doc)
@@ -297,6 +324,78 @@ func ParseCatalogDocument(text string) (*CatalogDocument, []Problem) {
 		return nil, ps
 	}
 	return nil, []Problem{{Message: "not a YAML or JSON document: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+}
+
+// estimateYAMLNodes bounds from above the nodes the YAML parser makes of
+// text: every node but a document's first follows a line break, a flow
+// collection's opening bracket or comma, or an indicator of an entry, key
+// or value (`- `, `: `, `? `, followed by a space or a line break), and
+// each of those starts at most two nodes (a key and its value, or a
+// collection and its first entry). The same characters inside scalars
+// count too: the estimate errs only upwards.
+func estimateYAMLNodes(text string) int {
+	n := 0
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '\n', ',', '[', '{':
+			n++
+		case '-', ':', '?':
+			if i+1 == len(text) || text[i+1] == ' ' || text[i+1] == '\t' || text[i+1] == '\n' || text[i+1] == '\r' {
+				n++
+			}
+		}
+	}
+	return 2*n + 2
+}
+
+// yamlTooDeep walks the parsed tree without recursion and reports the path
+// and line of the first node deeper than max.
+func yamlTooDeep(root *yaml.Node, max int) (path string, line int, ok bool) {
+	type entry struct {
+		node   *yaml.Node
+		parent *entry
+		key    string // the step from the parent: ".name" or "[3]"
+		depth  int
+	}
+	stack := []*entry{{node: root}}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if e.depth > max {
+			var parts []string
+			for p := e; p != nil; p = p.parent {
+				parts = append(parts, p.key)
+			}
+			slices.Reverse(parts)
+			return strings.TrimPrefix(strings.Join(parts, ""), "."), e.node.Line, false
+		}
+		n := e.node
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				stack = append(stack, &entry{node: c, parent: e, depth: e.depth})
+			}
+		case yaml.SequenceNode:
+			for i := len(n.Content) - 1; i >= 0; i-- {
+				stack = append(stack, &entry{node: n.Content[i], parent: e, key: fmt.Sprintf("[%d]", i), depth: e.depth + 1})
+			}
+		case yaml.MappingNode:
+			for i := len(n.Content) - 2; i >= 0; i -= 2 {
+				k := n.Content[i]
+				name := k.Value
+				if k.Kind != yaml.ScalarNode {
+					name = "?"
+				}
+				// A key is a node of the mapping's level too (a complex
+				// key nests), its value one below.
+				stack = append(stack, &entry{node: n.Content[i+1], parent: e, key: "." + shorten(name, 40), depth: e.depth + 1})
+				if k.Kind != yaml.ScalarNode {
+					stack = append(stack, &entry{node: k, parent: e, key: "." + name, depth: e.depth + 1})
+				}
+			}
+		}
+	}
+	return "", 0, true
 }
 
 func asTypeError(err error, te **yaml.TypeError) bool {

@@ -172,10 +172,20 @@ func ValidateOrder(cat *Catalog, in *OrderInput) error {
 // Decompose enriches an order and breaks its commercial lines into
 // fulfillment lines. It is a pure function of the catalog, the order (which
 // ValidateOrder accepted) and what the account already has.
+//
+// Each expression runs within the budget of the catalog's limits; one
+// that fails or exceeds it is BAD_USER_INPUT naming the rule and the line.
 func Decompose(cat *Catalog, in *OrderInput, acct *AccountState, now time.Time) (*Decomposition, error) {
+	return decompose(cat, in, acct, now, nil)
+}
+
+// decompose is Decompose whose evaluations stop when done is closed (the
+// request that wants the decomposition is gone).
+func decompose(cat *Catalog, in *OrderInput, acct *AccountState, now time.Time, done <-chan struct{}) (*Decomposition, error) {
 	d := &Decomposition{Attributes: cloneMap(in.Attributes)}
 	d.Lines = expandLines(cat, in.Lines)
 	ctx := newEvalContext(cat, in, d, acct, now)
+	ctx.helpers.done = done
 	if err := enrich(cat, ctx, d); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"sync"
 )
 
@@ -123,7 +124,7 @@ func (e *Engine) Limits() Limits { return e.limits }
 func (e *Engine) Clock() Clock { return e.clock }
 
 func (e *Engine) catalogOptions() CatalogOptions {
-	return CatalogOptions{Actions: e.ActionNames(), Getenv: e.getenv}
+	return CatalogOptions{Actions: e.ActionNames(), Getenv: e.getenv, Limits: e.limits}
 }
 
 // ImportCatalog validates a catalog document completely and stores it as
@@ -268,16 +269,25 @@ func (e *Engine) PreviewOrder(ctx context.Context, in OrderInput) (*Preview, err
 	if err != nil {
 		return nil, err
 	}
-	d, plan, err := e.decomposeAndPlan(cat, &in, acct)
+	d, plan, err := e.planOrder(ctx, cat, &in, acct)
 	if err != nil {
 		return nil, err
 	}
 	return &Preview{Decomposition: d, Plan: plan}, nil
 }
 
+// decomposeAndPlan is planOrder for a caller that cannot go away.
 func (e *Engine) decomposeAndPlan(cat *Catalog, in *OrderInput, acct *AccountState) (*Decomposition, *PlanGraph, error) {
+	return e.planOrder(context.Background(), cat, in, acct)
+}
+
+// planOrder decomposes and plans an order, running the catalog's
+// expressions on it: each evaluation within its budget (Limits), all of
+// them stopping when ctx is done. Errors: BAD_USER_INPUT when an expression
+// fails on the order (its budget included), or when no scenario matches.
+func (e *Engine) planOrder(ctx context.Context, cat *Catalog, in *OrderInput, acct *AccountState) (*Decomposition, *PlanGraph, error) {
 	now := e.clock.Now()
-	d, err := Decompose(cat, in, acct, now)
+	d, err := decompose(cat, in, acct, now, ctx.Done())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -292,7 +302,7 @@ func (e *Engine) decomposeAndPlan(cat *Catalog, in *OrderInput, acct *AccountSta
 	}
 	plan, err := BuildPlan(cat, &PlanInput{
 		Usage: UsageSales, Order: order, Account: &AccountView{ID: in.AccountID, Attributes: attrs},
-		Lines: d.Lines, Items: d.Items, AccountSteps: acct.Steps, Now: now,
+		Lines: d.Lines, Items: d.Items, AccountSteps: acct.Steps, Now: now, done: ctx.Done(),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -305,9 +315,17 @@ func (e *Engine) decomposeAndPlan(cat *Catalog, in *OrderInput, acct *AccountSta
 
 // SubmitOrder validates, decomposes, plans and stores an order in one
 // transaction, idempotently on ExternalID: the same input again returns the
-// same order. Errors: BAD_USER_INPUT (naming the line), CONFLICT (the
-// externalId was used with other input), NOT_FOUND (no catalog). Nothing is
-// written on error.
+// same order. Errors: BAD_USER_INPUT (naming the line; also when one of the
+// catalog's expressions fails on the order or exceeds its budget), CONFLICT
+// (the externalId was used with other input), NOT_FOUND (no catalog).
+// Nothing is written on error.
+//
+// The catalog's expressions run before the transaction, on the account as
+// it was read then: a costly evaluation holds no lock and no writer (on
+// SQLite every other write would wait behind it). In the transaction the
+// account is locked and read again; only if it changed meanwhile (another
+// order of the account created its account items or steps) is the order
+// planned again, on what the lock holds.
 func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, error) {
 	normalize(&in)
 	if err := checkOrderInput(&in, e.limits); err != nil {
@@ -326,13 +344,23 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 	if err := ValidateOrder(cat, &in); err != nil {
 		return nil, err
 	}
+	planned, err := e.store.AccountState(ctx, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	d0, plan0, err := e.planOrder(ctx, cat, &in, planned)
+	if err != nil {
+		return nil, err
+	}
 	var rec *OrderRecord
 	var st *txState
+	attempt := 0
 	events, err := e.store.Write(ctx, func(tx Tx) error {
 		// A concurrent submission of the same externalId makes the order
 		// insert fail on the unique index; the read after the failure
 		// below tells a resubmission from a conflict.
 		rec, st = nil, nil
+		attempt++
 		ref, err := tx.EnsureAccount(ctx, in.AccountID)
 		if err != nil {
 			return err
@@ -341,9 +369,13 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 		if err != nil {
 			return err
 		}
-		d, plan, err := e.decomposeAndPlan(cat, &in, acct)
-		if err != nil {
-			return err
+		d, plan := d0, plan0
+		// A retried transaction plans afresh: the first attempt's insert
+		// wrote ids into its decomposition and plan.
+		if attempt > 1 || !sameAccountState(planned, acct) {
+			if d, plan, err = e.planOrder(ctx, cat, &in, acct); err != nil {
+				return err
+			}
 		}
 		awaiting := 0
 		for _, l := range d.Lines {
@@ -383,6 +415,30 @@ func (e *Engine) SubmitOrder(ctx context.Context, in OrderInput) (*OrderRecord, 
 	}
 	e.afterCommit(events, st)
 	return rec, nil
+}
+
+// sameAccountState reports whether two reads of an account give
+// decomposition and planning the same input: its attributes, its account
+// items and its account steps (a missing map and an empty one are the
+// same).
+func sameAccountState(a, b *AccountState) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return sameMap(a.Attributes, b.Attributes) && sameMap(a.Items, b.Items) && sameMap(a.Steps, b.Steps)
+}
+
+func sameMap[V any](a, b map[string]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !reflect.DeepEqual(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameOrConflict(prev *OrderRecord, hash string) (*OrderRecord, error) {

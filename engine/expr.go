@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -76,6 +79,11 @@ type Helpers struct {
 	CountProduct func(code string) int `expr:"countProduct"`
 	// Now is the engine clock's time of the evaluation.
 	Now time.Time `expr:"now"`
+
+	// budget is the running evaluation's (Expr.Eval sets it); done is the
+	// cancellation of the request the evaluations serve (nil: none).
+	budget *exprBudget
+	done   <-chan struct{}
 }
 
 // OrderEnv is the environment of order-level expressions: ORDER enrichment
@@ -128,22 +136,47 @@ type ResponseEnv struct {
 type Expr struct {
 	Source string
 	prog   *vm.Program
+	// limits are the budget of each evaluation (those it was compiled
+	// with).
+	limits Limits
 }
 
 // Present reports whether an expression was written.
 func (e *Expr) Present() bool { return e != nil && e.prog != nil }
 
-// Eval runs the expression against env (which must be of the type it was
-// compiled for).
+// Eval runs the expression against env, a pointer to one of the
+// environments above (of the type it was compiled for), within the budget
+// of its limits: ExprSteps loop steps, ExprTimeout, ExprMemory and
+// ExprStringBytes. An evaluation that exceeds its budget stops with an
+// error saying which limit it met; nothing else is affected. Callers report
+// it as the order's error (BAD_USER_INPUT at submitOrder) or the step's.
 func (e *Expr) Eval(env any) (any, error) {
 	if !e.Present() {
 		return nil, nil
 	}
-	v, err := vm.Run(e.prog, env)
+	envOf, ok := env.(exprEnv)
+	if !ok {
+		return nil, fmt.Errorf("evaluate %s: %w: environment %T has no Helpers", e.quoted(), errExprBudget, env)
+	}
+	h := envOf.exprHelpers()
+	prev := h.budget
+	h.budget = newExprBudget(e.limits, h.done)
+	defer func() { h.budget = prev }()
+	machine := vm.VM{MemoryBudget: e.limits.ExprMemory}
+	v, err := machine.Run(e.prog, env)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", e.Source, err)
+		if strings.Contains(err.Error(), "memory budget exceeded") && !errors.Is(err, errExprBudget) {
+			err = fmt.Errorf("%w: allocates more than %d (ExprMemory): %w", errExprBudget, e.limits.ExprMemory, err)
+		}
+		return nil, fmt.Errorf("evaluate %s: %w", e.quoted(), err)
 	}
 	return v, nil
+}
+
+// quoted is the source for messages, shortened: an expression may be
+// ExprLength bytes long, and every failure on every order repeats it.
+func (e *Expr) quoted() string {
+	return strconv.Quote(shorten(e.Source, 200))
 }
 
 // Bool evaluates a condition; an absent condition is true.
@@ -157,7 +190,7 @@ func (e *Expr) Bool(env any) (bool, error) {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, fmt.Errorf("evaluate %q: got %T, want a boolean", e.Source, v)
+		return false, fmt.Errorf("evaluate %s: got %T, want a boolean", e.quoted(), v)
 	}
 	return b, nil
 }
@@ -181,7 +214,7 @@ func (e *Expr) Int(env any, def int) (int, error) {
 			return int(n), nil
 		}
 	}
-	return 0, fmt.Errorf("evaluate %q: got %v, want a whole number", e.Source, v)
+	return 0, fmt.Errorf("evaluate %s: got %v, want a whole number", e.quoted(), v)
 }
 
 type exprKind int
@@ -192,21 +225,36 @@ const (
 	intValue
 )
 
-// compileExpr compiles src for the environment type of env. The `now()`
-// builtin is replaced by the `now` variable, so that time comes from the
-// engine's clock.
-func compileExpr(src string, env any, kind exprKind) (*Expr, error) {
+// compileExpr compiles src for the environment type of env within the
+// limits: the source is scanned first (ExprLength, ExprDepth), the parser
+// stops at ExprNodes, and costs certain from the source alone (a literal
+// range beyond ExprMemory, a literal repeat beyond ExprStringBytes) are
+// refused. The `now()` builtin is replaced by the `now` variable, so that
+// time comes from the engine's clock.
+//
+// It compiles twice: once as written, which reports every error as
+// expr-lang sees it, then with the budget patcher (expr_budget.go), which
+// relies on the checked types.
+func compileExpr(src string, env any, kind exprKind, l Limits) (*Expr, error) {
 	if src == "" {
 		return &Expr{}, nil
 	}
-	opts := []expr.Option{expr.Env(env), expr.DisableBuiltin("now")}
+	if err := scanExpr(src, l); err != nil {
+		return nil, err
+	}
+	cost := &staticCost{limits: l}
+	opts := []expr.Option{expr.Env(env), expr.DisableBuiltin("now"), expr.Patch(cost)}
 	switch kind {
 	case boolValue:
 		opts = append(opts, expr.AsBool())
 	case intValue:
 		opts = append(opts, expr.AsAny())
 	}
+	opts = append(opts, exprOptions(l)...)
 	prog, err := expr.Compile(src, opts...)
+	if err == nil && cost.err != nil {
+		err = cost.err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -217,5 +265,11 @@ func compileExpr(src string, env any, kind exprKind) (*Expr, error) {
 			return nil, fmt.Errorf("expected a number, got %s", prog.Node().Type())
 		}
 	}
-	return &Expr{Source: src, prog: prog}, nil
+	prog, err = expr.Compile(src, append(opts, expr.Patch(budgetPatcher{}))...)
+	if err != nil {
+		// The patched program is the checked one with calls added; a
+		// failure here is a bug in the patcher, not in the catalog.
+		return nil, fmt.Errorf("internal: the expression compiles but not with its budget: %w", err)
+	}
+	return &Expr{Source: src, prog: prog, limits: l}, nil
 }

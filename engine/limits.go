@@ -14,6 +14,10 @@ type Limits struct {
 	// CatalogDepth caps how deeply a catalog document's YAML may nest
 	// (INVALID_CATALOG naming the path).
 	CatalogDepth int
+	// CatalogNodes caps the YAML nodes of a catalog document, estimated
+	// from its text before it is parsed (the parsed tree takes some
+	// hundred bytes a node).
+	CatalogNodes int
 	// ExprLength caps an expression's source length in bytes.
 	ExprLength int
 	// ExprDepth caps how deeply an expression may nest (parentheses,
@@ -26,6 +30,9 @@ type Limits struct {
 	ExprMemory uint
 	// ExprTimeout bounds one evaluation's run time.
 	ExprTimeout time.Duration
+	// ExprSteps caps the loop steps of one evaluation: every element a
+	// predicate (all, any, filter, map, reduce, …) is run for.
+	ExprSteps int
 	// ExprStringBytes caps any string an evaluation builds.
 	ExprStringBytes int
 	// IDLength caps ids, externalIds, account ids, product codes, line
@@ -45,11 +52,13 @@ type Limits struct {
 var DefaultLimits = Limits{
 	CatalogBytes:    4 << 20,
 	CatalogDepth:    64,
+	CatalogNodes:    250_000,
 	ExprLength:      4096,
 	ExprDepth:       64,
 	ExprNodes:       2000,
 	ExprMemory:      100_000,
 	ExprTimeout:     100 * time.Millisecond,
+	ExprSteps:       1_000_000,
 	ExprStringBytes: 64 << 10,
 	IDLength:        255,
 	TextLength:      64 << 10,
@@ -67,6 +76,8 @@ func (l Limits) withDefaults() Limits {
 	}
 	set(&l.CatalogBytes, d.CatalogBytes)
 	set(&l.CatalogDepth, d.CatalogDepth)
+	set(&l.CatalogNodes, d.CatalogNodes)
+	set(&l.ExprSteps, d.ExprSteps)
 	set(&l.ExprLength, d.ExprLength)
 	set(&l.ExprDepth, d.ExprDepth)
 	set(&l.ExprStringBytes, d.ExprStringBytes)

@@ -26,6 +26,9 @@ type PlanInput struct {
 	// is extended after enrichOrder.
 	Existing map[string]*ExistingStep
 	Now      time.Time
+	// done stops the plan's evaluations when it is closed (the request
+	// that wants the plan is gone); nil: never.
+	done <-chan struct{}
 }
 
 // PlanGraph is a plan as planning makes it: groups, step instances and the
@@ -74,8 +77,9 @@ func (s *PlannedStep) New() bool { return s.Existing == nil }
 
 // BuildPlan selects the scenarios that match and builds their steps and
 // dependencies into one plan: a pure function of the catalog and the input.
-// Errors: BAD_USER_INPUT when an expression fails on the input's data, or
-// when a GENERIC orchestration matches no scenario.
+// Errors: BAD_USER_INPUT when an expression fails on the input's data
+// (exceeding its budget included), or when a GENERIC orchestration matches
+// no scenario.
 func BuildPlan(cat *Catalog, in *PlanInput) (*PlanGraph, error) {
 	b := &planBuilder{cat: cat, in: in, g: &PlanGraph{}, byDef: map[*StepDef][]*PlannedStep{}}
 	if in.Usage == "" {
@@ -89,6 +93,12 @@ func BuildPlan(cat *Catalog, in *PlanInput) (*PlanGraph, error) {
 	}
 	b.link()
 	return b.g, nil
+}
+
+// withDone binds the helpers of a plan's evaluations to its cancellation.
+func (b *planBuilder) withDone(h Helpers) Helpers {
+	h.done = b.in.done
+	return h
 }
 
 type planBuilder struct {
@@ -105,7 +115,7 @@ func (b *planBuilder) selectScenarios() error {
 	in := b.in
 	if in.Usage == UsageSales {
 		b.items = in.Items
-		b.helpers = orderHelpers(in.Order, in.Items, in.Now)
+		b.helpers = b.withDone(orderHelpers(in.Order, in.Items, in.Now))
 		env := &OrderEnv{Helpers: b.helpers, Order: in.Order, Account: in.Account}
 		for _, sc := range b.cat.Scenarios {
 			if sc.Usage != UsageSales {
@@ -121,7 +131,7 @@ func (b *planBuilder) selectScenarios() error {
 		}
 		return nil
 	}
-	b.helpers = orderHelpers(&OrderView{}, nil, in.Now)
+	b.helpers = b.withDone(orderHelpers(&OrderView{}, nil, in.Now))
 	env := &GenericEnv{Helpers: b.helpers, Type: in.Type, SubjectID: in.SubjectID, Context: in.Context}
 	seen := map[string]bool{}
 	for _, sc := range b.cat.Scenarios {
