@@ -11,10 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
-
-// maxResponse caps how much of a callout's answer is read.
-const maxResponse = 1 << 20
 
 // newHTTPClient is the client callouts share: keep-alive connections to
 // every system, no global timeout (each callout has its own).
@@ -95,17 +93,17 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 		return nil, &StepError{Message: msg, Retryable: true}
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	// One byte past the limit tells a long answer from one of exactly the
+	// limit's size.
+	limit := e.limits.CalloutResponseBytes
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
 		return nil, &StepError{Message: fmt.Sprintf("read answer: %v", err), Retryable: true, HTTPStatus: resp.StatusCode}
 	}
-	var parsed any
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, &parsed); err != nil {
-			parsed = string(raw)
-		}
+	tooLong := len(raw) > limit
+	if tooLong {
+		raw = raw[:limit]
 	}
-	parsed = NormalizeJSON(parsed)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 	case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
@@ -114,6 +112,31 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 	default:
 		return nil, &StepError{Message: fmt.Sprintf("%s %s: %s%s", def.Method, req.URL.Redacted(), resp.Status, snippet(raw)),
 			HTTPStatus: code}
+	}
+	// A 2xx answer becomes the step's output. What the stores cannot hold
+	// as it is — a NUL character or invalid UTF-8, which PostgreSQL
+	// refuses and SQLite keeps, a value nested past the limits — fails this
+	// attempt here, with its reason, like a 5xx: it must not reach the
+	// transaction that records this outcome together with others.
+	unusable := func(format string, args ...any) *StepError {
+		return &StepError{Message: fmt.Sprintf("%s %s: %s: ", def.Method, req.URL.Redacted(), resp.Status) + fmt.Sprintf(format, args...),
+			Retryable: true, HTTPStatus: resp.StatusCode}
+	}
+	if tooLong {
+		return nil, unusable("the answer is longer than %d bytes", limit)
+	}
+	if at := invalidUTF8(raw); at >= 0 {
+		return nil, unusable("the answer is not valid UTF-8 (byte %d)", at)
+	}
+	var parsed any
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &parsed); err != nil {
+			parsed = string(raw)
+		}
+	}
+	parsed = NormalizeJSON(parsed)
+	if msg := e.unstorable("response.body", parsed); msg != "" {
+		return nil, unusable("the answer cannot be stored: %s", msg)
 	}
 	res := &Result{HTTPStatus: resp.StatusCode, Wait: resp.StatusCode == http.StatusAccepted}
 	if m, ok := parsed.(map[string]any); ok {
@@ -134,6 +157,11 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 			v, err := a.Expr.Eval(renv)
 			if err != nil {
 				return nil, &StepError{Message: fmt.Sprintf("set %s: %v", a.Name, err), HTTPStatus: resp.StatusCode}
+			}
+			// The mapping, not the answer, made it: like a mapping that
+			// fails to evaluate, retrying cannot help.
+			if msg := e.unstorable("set "+a.Name, v); msg != "" {
+				return nil, &StepError{Message: "the value cannot be stored: " + msg, HTTPStatus: resp.StatusCode}
 			}
 			target := a.Target
 			if target == "" || (target == "item" && !hasItem) {
@@ -159,13 +187,29 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 	return res, nil
 }
 
+// snippet is the start of an answer for an error message. The message is
+// stored as the step's error, so it must be storable whatever the answer
+// held: cut on a character boundary, NUL characters and invalid UTF-8
+// spelled out.
 func snippet(b []byte) string {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > 200 {
-		b = append(b[:200:200], "…"...)
+	return ": " + storableText(string(b), 200)
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid
+// UTF-8, or -1. JSON is UTF-8 (RFC 8259); encoding/json would quietly
+// replace such bytes, so the stored answer would differ from the one
+// received.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
 	}
-	return ": " + string(b)
+	return -1
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -321,8 +322,17 @@ type StepError struct {
 
 func (e *StepError) Error() string { return e.Message }
 
-// finishAttempt applies an attempt's outcome to a RUNNING step.
+// finishAttempt applies an attempt's outcome to a RUNNING step. A result
+// the stores cannot hold as it is fails the attempt instead (retried like
+// any failure), and an error message is made storable: what one attempt
+// brought back must not fail the transaction that records it with others.
 func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
+	if o.Err == nil && o.Result != nil {
+		if msg := s.e.unstorableResult(o.Result); msg != "" {
+			o.Err = &StepError{Message: "the outcome cannot be stored: " + msg, Retryable: true, HTTPStatus: o.Result.HTTPStatus}
+			o.Result = nil
+		}
+	}
 	if r.Type == Callout {
 		s.countCircuit(def, o.Err)
 	}
@@ -346,13 +356,32 @@ func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
 	if err == nil {
 		err = fmt.Errorf("attempt reported no result")
 	}
-	att.Outcome, att.Error = "FAILED", err.Error()
+	msg := storableText(err.Error(), s.e.limits.TextLength)
+	att.Outcome, att.Error = "FAILED", msg
 	retryable := true
 	if se, ok := err.(*StepError); ok {
 		retryable = se.Retryable
 		att.HTTPStatus = se.HTTPStatus
 	}
-	return s.fail(r, def, err.Error(), retryable)
+	return s.fail(r, def, msg, retryable)
+}
+
+// unstorableResult checks what a successful attempt would store: its
+// output and the attributes it sets ("" when all may be stored).
+func (e *Engine) unstorableResult(res *Result) string {
+	var ps []string
+	for _, part := range []struct {
+		path string
+		m    map[string]any
+	}{{"output", res.Output}, {"order.attributes", res.SetOrder}, {"item.attributes", res.SetItem}} {
+		if part.m == nil {
+			continue
+		}
+		if msg := e.unstorable(part.path, part.m); msg != "" {
+			ps = append(ps, msg)
+		}
+	}
+	return strings.Join(ps, "; ")
 }
 
 // fail applies the retry policy to a failed attempt.

@@ -46,6 +46,10 @@ type Limits struct {
 	// ValueDepth caps how deeply a JSON value given as input (attributes,
 	// outputs, payloads) may nest.
 	ValueDepth int
+	// CalloutResponseBytes caps how much of a callout's answer is read: a
+	// 2xx answer longer than this fails the attempt (retried like a 5xx)
+	// rather than being stored cut short.
+	CalloutResponseBytes int
 }
 
 // DefaultLimits are the limits a zero Limits field takes.
@@ -64,6 +68,8 @@ var DefaultLimits = Limits{
 	TextLength:      64 << 10,
 	OrderLines:      20_000,
 	ValueDepth:      32,
+
+	CalloutResponseBytes: 1 << 20,
 }
 
 // withDefaults fills zero fields from DefaultLimits.
@@ -85,6 +91,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.TextLength, d.TextLength)
 	set(&l.OrderLines, d.OrderLines)
 	set(&l.ValueDepth, d.ValueDepth)
+	set(&l.CalloutResponseBytes, d.CalloutResponseBytes)
 	if l.ExprNodes == 0 {
 		l.ExprNodes = d.ExprNodes
 	}

@@ -279,52 +279,131 @@ func (r *runner) committer() {
 	}
 }
 
-// apply records a batch of outcomes. A database failure is retried for a
-// while; if it persists the outcomes are dropped and the steps' leases
-// expire, so they run again (callouts carry the same Idempotency-Key).
+// apply records a batch of outcomes, each exactly once. A failure that
+// looks passing (the connection, a conflict) is retried for a while; if
+// the batch still fails, or the database refused what it wrote
+// (ErrRefused), the outcomes at fault are isolated (isolate) so that the
+// others commit and only the culprits' steps fail. What cannot be recorded
+// at all is dropped: those steps' leases expire and they run again
+// (callouts carry the same Idempotency-Key).
 func (r *runner) apply(batch []Outcome) {
+	if err := r.applyRetrying(batch); err != nil {
+		r.isolate(batch, err)
+	}
+}
+
+// applyRetrying applies a batch, retrying a failure that may pass; it
+// gives up at once when the database refused the write.
+func (r *runner) applyRetrying(batch []Outcome) error {
+	for attempt := 1; ; attempt++ {
+		err := r.applyOnce(batch)
+		if err == nil || errors.Is(err, ErrRefused) || attempt >= 5 {
+			return err
+		}
+		r.e.log.Warn("recording outcomes failed; retrying", "err", err, "attempt", attempt, "outcomes", len(batch))
+		time.Sleep(time.Duration(attempt*attempt) * 100 * time.Millisecond)
+	}
+}
+
+// isolate records a batch that failed as a whole with err, by halves: a
+// bad outcome fails only the half it is in, so the other half commits and
+// the search goes on in the failed one, down to the outcome at fault,
+// whose step is then failed with the database's error (recordFailure).
+// The outcomes of a failed transaction were not recorded, and a committed
+// one is never applied again, so every outcome is recorded at most once.
+// When both halves fail for a reason that is not a refusal, the database
+// is failing, not an outcome: the batch is dropped, as apply says.
+func (r *runner) isolate(batch []Outcome, err error) {
+	if len(batch) == 1 {
+		if !errors.Is(err, ErrRefused) {
+			// Found by elimination, not by the database's word: give it the
+			// retries a passing failure deserves before failing its step.
+			if err = r.applyRetrying(batch); err == nil {
+				return
+			}
+		}
+		r.recordFailure(batch[0], err)
+		return
+	}
+	halves := [2][]Outcome{batch[:len(batch)/2], batch[len(batch)/2:]}
+	errs := [2]error{r.applyOnce(halves[0]), r.applyOnce(halves[1])}
+	if errs[0] != nil && errs[1] != nil && !errors.Is(errs[0], ErrRefused) && !errors.Is(errs[1], ErrRefused) {
+		r.e.log.Error("could not record outcomes; their leases will expire and the steps run again",
+			"steps", outcomeSteps(batch), "err", errs[0])
+		return
+	}
+	for i, h := range halves {
+		if errs[i] != nil {
+			r.isolate(h, errs[i])
+		}
+	}
+}
+
+// recordFailure fails the step of an outcome that could not be recorded,
+// in a transaction of its own, with the reason: the step follows its
+// retry policy like after any failed attempt, instead of waiting for its
+// lease to expire and being retried without a word.
+func (r *runner) recordFailure(o Outcome, cause error) {
+	status := 0
+	if o.Result != nil {
+		status = o.Result.HTTPStatus
+	}
+	r.e.log.Error("an outcome could not be recorded; its step fails", "step", o.StepID, "attempt", o.Attempt,
+		"err", storableText(cause.Error(), 500))
+	o.Result = nil
+	o.Err = &StepError{Message: "the outcome could not be recorded: " + cause.Error(), Retryable: true, HTTPStatus: status}
+	if err := r.applyRetrying([]Outcome{o}); err != nil {
+		r.e.log.Error("could not record an outcome's failure; its lease will expire and the step runs again",
+			"step", o.StepID, "err", err)
+	}
+}
+
+// applyOnce records a batch of outcomes in one transaction. An outcome
+// whose lease was lost (its step moved on: recovered, cancelled, recorded
+// already) is ignored.
+func (r *runner) applyOnce(batch []Outcome) error {
 	ctx := context.WithoutCancel(r.ctx)
 	byID := make(map[int]Outcome, len(batch))
-	ids := make([]int, 0, len(batch))
 	for _, o := range batch {
 		byID[o.StepID] = o
-		ids = append(ids, o.StepID)
 	}
-	for attempt := 1; ; attempt++ {
-		var st *txState
-		events, err := r.e.store.Write(ctx, func(tx Tx) error {
-			st = r.e.newTxState(ctx, tx, r.free())
-			recs, err := tx.LockSteps(ctx, ids)
+	ids := outcomeSteps(batch)
+	var st *txState
+	events, err := r.e.store.Write(ctx, func(tx Tx) error {
+		st = r.e.newTxState(ctx, tx, r.free())
+		recs, err := tx.LockSteps(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			o := byID[rec.ID]
+			if rec.Status != StepRunning || rec.LeaseOwner != o.Owner || rec.Attempts != o.Attempt {
+				r.e.log.Warn("outcome of a lost lease ignored", "step", rec.ID, "attempt", o.Attempt, "status", rec.Status)
+				continue
+			}
+			def, err := st.def(rec)
 			if err != nil {
 				return err
 			}
-			for _, rec := range recs {
-				o := byID[rec.ID]
-				if rec.Status != StepRunning || rec.LeaseOwner != o.Owner || rec.Attempts != o.Attempt {
-					r.e.log.Warn("outcome of a lost lease ignored", "step", rec.ID, "attempt", o.Attempt, "status", rec.Status)
-					continue
-				}
-				def, err := st.def(rec)
-				if err != nil {
-					return err
-				}
-				if err := st.finishAttempt(rec, def, o); err != nil {
-					return err
-				}
+			if err := st.finishAttempt(rec, def, o); err != nil {
+				return err
 			}
-			return st.settle()
-		})
-		if err == nil {
-			r.e.afterCommit(events, st)
-			return
 		}
-		if attempt >= 5 {
-			r.e.log.Error("could not record outcomes; their leases will expire and the steps run again", "steps", ids, "err", err)
-			return
-		}
-		r.e.log.Warn("recording outcomes failed; retrying", "err", err, "attempt", attempt)
-		time.Sleep(time.Duration(attempt*attempt) * 100 * time.Millisecond)
+		return st.settle()
+	})
+	if err != nil {
+		return err
 	}
+	r.e.afterCommit(events, st)
+	return nil
+}
+
+func outcomeSteps(batch []Outcome) []int {
+	ids := make([]int, len(batch))
+	for i, o := range batch {
+		ids[i] = o.StepID
+	}
+	return ids
 }
 
 // afterCommit publishes a transaction's events, hands its claims to the

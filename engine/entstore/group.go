@@ -195,7 +195,9 @@ func (s *Store) runWrite(r *writeReq, t *txn) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic in a write", "panic", p, "stack", string(debug.Stack()))
-			err = engine.Errorf(engine.CodeInternal, "internal error: %v", p)
+			// Refused: the same write panics again (a value the store
+			// cannot encode, a bug), so it is not worth retrying as is.
+			err = refused(engine.Errorf(engine.CodeInternal, "internal error: %v", p))
 		}
 	}()
 	return r.fn(t)

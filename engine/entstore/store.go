@@ -375,14 +375,14 @@ func (s *Store) Write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.
 			}
 		}
 		if r.err != nil {
-			return nil, r.err
+			return nil, markRefused(r.err)
 		}
 		return r.events, nil
 	}
 	for attempt := 1; ; attempt++ {
 		events, err := s.write(ctx, fn)
 		if err == nil || !retryable(err) || attempt == 8 || ctx.Err() != nil {
-			return events, err
+			return events, markRefused(err)
 		}
 		s.log.Debug("retrying transaction", "attempt", attempt, "err", err)
 		// Back off a little, with jitter, so that two transactions that
@@ -430,6 +430,52 @@ func retryable(err error) bool {
 	}
 	return false
 }
+
+// refusedByDatabase reports an error the database gave because of what
+// was written, which writing it again cannot change: a data exception
+// (PostgreSQL class 22: a NUL in text or jsonb, invalid UTF-8, a number out
+// of range), an integrity constraint (23), a program limit (54: an index
+// entry too large, a value nested too deep); on SQLite a constraint, a
+// value too big or of the wrong type.
+func refusedByDatabase(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code.Class() {
+		case "22", "23", "54":
+			return true
+		}
+		return false
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH:
+			return true
+		}
+	}
+	return false
+}
+
+// refusedError is a write's error marked engine.ErrRefused; its message
+// and what errors.As finds in it are the original's.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string   { return e.err.Error() }
+func (e *refusedError) Unwrap() []error { return []error{e.err, engine.ErrRefused} }
+
+// markRefused marks the error of a write that failed because of what it
+// wrote (see engine.ErrRefused); other errors, and nil, it returns as
+// they are.
+func markRefused(err error) error {
+	if err == nil || errors.Is(err, engine.ErrRefused) || !refusedByDatabase(err) {
+		return err
+	}
+	return &refusedError{err}
+}
+
+// refused marks err (not nil) as a refusal whatever caused it: for
+// failures of the store's own encoding, which recur with the same values.
+func refused(err error) error { return &refusedError{err} }
 
 // uniqueViolation reports a unique constraint failure.
 func uniqueViolation(err error) bool {

@@ -68,7 +68,7 @@ func (t *txn) flushEvents(ctx context.Context) error {
 		if e.Step != nil || e.System != "" {
 			b, err := json.Marshal(eventData{Step: e.Step, System: e.System})
 			if err != nil {
-				return fmt.Errorf("encode event: %w", err)
+				return refused(fmt.Errorf("encode event: %w", err))
 			}
 			data = string(b)
 		}
