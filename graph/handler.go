@@ -10,12 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -70,25 +70,113 @@ func NewHandler(cfg Config) http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(cfg.Limits.Tokens)
 	srv.Use(extension.Introspection{})
+	// The persisted query is looked up first, so that documentBounds sees
+	// the query it stands for.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
+	srv.Use(documentBounds{limits: cfg.Limits, cache: cache})
 	srv.Use(depthLimit{max: cfg.Limits.Depth})
+	srv.Use(&complexityLimit{max: cfg.Limits.Complexity, listSize: cfg.Limits.ListSize})
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.AroundOperations(cancelledOperation(cfg.Limits.RequestTimeout))
+	srv.AroundFields(stopWhenDone)
 	srv.AroundFields(markResolverErrors)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
-	return limitBody(cfg.Limits.MaxBodyBytes, withActor(cfg.Authenticate, Loaders(cfg.Client, cfg.Engine, srv)))
+	return withDeadline(cfg.Limits.RequestTimeout,
+		limitBody(cfg.Limits.MaxBodyBytes, cfg.Limits.BodyTimeout,
+			withActor(cfg.Authenticate, Loaders(cfg.Client, cfg.Engine, srv))))
+}
+
+// isWebsocket reports whether r asks to become a websocket, whose
+// lifetime is the subscription's, not one request's.
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// withDeadline gives every request but a websocket upgrade a deadline.
+// The request's context also ends when the client goes away (net/http
+// cancels it); stopWhenDone makes either end stop the work.
+func withDeadline(timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// stopWhenDone is the field middleware that stops resolving once the
+// request's context has ended. Database reads stop by themselves, but
+// gqlgen resolves and marshals what is in memory (introspection, loaded
+// lists) without looking at the context; this check makes every field
+// of the rest of the response fail at once instead.
+func stopWhenDone(ctx context.Context, next graphql.Resolver) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return next(ctx)
+}
+
+// cancelledOperation answers a query or mutation whose context ended
+// while it ran with one CANCELLED error, instead of an error per field
+// left unresolved — or, when it ended before execution began, instead of
+// no answer at all (gqlgen then answers null). A query's partial data
+// goes too: it is mostly nulls, and the client asked for all of it or
+// left. A mutation keeps its data, for what it did may have committed.
+// Subscriptions are left alone: their stream ends when their context
+// does.
+func cancelledOperation(timeout time.Duration) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		responses := next(ctx)
+		oc := graphql.GetOperationContext(ctx)
+		if oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+			return responses
+		}
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(ctx)
+			err := ctx.Err()
+			if err == nil {
+				return resp
+			}
+			msg := "request cancelled: the client went away"
+			if errors.Is(err, context.DeadlineExceeded) {
+				msg = fmt.Sprintf("request cancelled: it took longer than its deadline of %s", timeout)
+			}
+			one := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "CANCELLED"}}
+			if resp == nil || oc.Operation.Operation == ast.Query {
+				return &graphql.Response{Errors: gqlerror.List{one}}
+			}
+			kept := gqlerror.List{one}
+			for _, e := range resp.Errors {
+				if code, _ := e.Extensions["code"].(string); code != "CANCELLED" {
+					kept = append(kept, e)
+				}
+			}
+			resp.Errors = kept
+			return resp
+		}
+	}
 }
 
 // limitBody refuses request bodies over max bytes with 413 and
 // extensions.code REQUEST_TOO_LARGE, before anything runs: at once when
-// Content-Length says so, and for a body of unknown length (chunked) once
-// reading it passes the limit (it is read whole first).
-func limitBody(max int64, next http.Handler) http.Handler {
+// Content-Length says so, and otherwise once reading it passes the limit.
+// A body must arrive within timeout, or the request is answered 408
+// REQUEST_TIMEOUT and its connection closed: a client that sends a byte
+// now and then holds nothing open for long. The body is read whole here,
+// under a read deadline that is lifted once it is in (it bounds the body,
+// not the connection's later reads), so gqlgen's transports never wait on
+// the client. Websocket upgrades are left alone.
+func limitBody(max int64, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tooLarge := func(size string) {
 			writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
@@ -98,21 +186,29 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			tooLarge(strconv.FormatInt(r.ContentLength, 10))
 			return
 		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, max)
-			if r.ContentLength < 0 {
-				b, err := io.ReadAll(r.Body)
-				var tooBig *http.MaxBytesError
-				if errors.As(err, &tooBig) {
-					tooLarge("more than " + strconv.FormatInt(max, 10))
-					return
-				}
-				if err != nil {
-					writeHTTPError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body: "+err.Error())
-					return
-				}
-				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		if r.Body != nil && r.Body != http.NoBody && !isWebsocket(r) {
+			rc := http.NewResponseController(w)
+			// A writer without deadlines (a test recorder) reads without one.
+			deadline := rc.SetReadDeadline(time.Now().Add(timeout)) == nil
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+			if deadline {
+				rc.SetReadDeadline(time.Time{})
 			}
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				tooLarge("more than " + strconv.FormatInt(max, 10))
+				return
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				w.Header().Set("Connection", "close")
+				writeHTTPError(w, http.StatusRequestTimeout, "REQUEST_TIMEOUT",
+					fmt.Sprintf("the request body did not arrive within %s", timeout))
+				return
+			case err != nil:
+				writeHTTPError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body: "+err.Error())
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -133,8 +229,7 @@ func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
 func withActor(auth func(string) (string, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor := r.Header.Get("X-Baton-User")
-		upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-		if auth != nil && r.Method != http.MethodOptions && !upgrade {
+		if auth != nil && r.Method != http.MethodOptions && !isWebsocket(r) {
 			name, err := auth(r.Header.Get("Authorization"))
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", "Bearer")
@@ -148,8 +243,8 @@ func withActor(auth func(string) (string, error), next http.Handler) http.Handle
 }
 
 // TokenAuth reads "name:token,name:token" into an Authenticate function
-// that accepts `Bearer <token>` and names the caller; an empty spec
-// returns nil (no authentication).
+// that accepts `Bearer <token>` (the scheme in any case, RFC 7235) and
+// names the caller; an empty spec returns nil (no authentication).
 func TokenAuth(spec string) (func(string) (string, error), error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, nil
@@ -163,8 +258,9 @@ func TokenAuth(spec string) (func(string) (string, error), error) {
 		tokens[token] = name
 	}
 	return func(authorization string) (string, error) {
-		token, ok := strings.CutPrefix(authorization, "Bearer ")
-		if !ok {
+		scheme, token, _ := strings.Cut(strings.TrimSpace(authorization), " ")
+		token = strings.TrimLeft(token, " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return "", engine.Errorf(engine.CodeUnauthenticated, "send Authorization: Bearer <token>")
 		}
 		for known, name := range tokens {
@@ -174,42 +270,6 @@ func TokenAuth(spec string) (func(string) (string, error), error) {
 		}
 		return "", engine.Errorf(engine.CodeUnauthenticated, "unknown token")
 	}, nil
-}
-
-// connectionCosts makes a Relay connection cost its children times the
-// page size asked for.
-func connectionCosts(c *generated.ComplexityRoot) {
-	page := func(child int, first, last *int) int {
-		n := 50
-		if first != nil {
-			n = *first
-		} else if last != nil {
-			n = *last
-		}
-		return child * max(n, 1)
-	}
-	type cursor = *entgql.Cursor[int]
-	c.Query.Orders = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.OrderOrder, _ *ent.OrderWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Steps = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.StepOrder, _ *ent.StepWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Plans = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.PlanOrder, _ *ent.PlanWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Accounts = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AccountWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Assets = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AssetWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Systems = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.SystemWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.CatalogVersions = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.CatalogVersionOrder, _ *ent.CatalogVersionWhereInput) int {
-		return page(child, first, last)
-	}
 }
 
 // depthLimit refuses operations nested deeper than max (introspection
@@ -227,32 +287,35 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, rc *graphql.Oper
 	if rc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(rc.Operation.SelectionSet, rc.Doc, 0); depth > d.max {
-		err := gqlerror.Errorf("operation is nested %d levels deep; the limit is %d", depth, d.max)
-		err.Extensions = map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"}
-		return err
+	if depth := (depthWalker{memo: map[string]int{}}).selections(rc.Operation.SelectionSet); depth > d.max {
+		return refusal(codeDepth, "operation is nested %d levels deep; the limit is %d", depth, d.max)
 	}
 	return nil
 }
 
-func selectionDepth(set ast.SelectionSet, doc *ast.QueryDocument, seen int) int {
-	if seen > 64 { // fragment cycles are rejected by validation; stay safe
-		return seen
-	}
+// depthWalker measures selection depth; memo holds each fragment's own
+// depth, so that a fragment spread many times is walked once (without it,
+// fragments that spread the next one twice take exponential time).
+type depthWalker struct{ memo map[string]int }
+
+func (w depthWalker) selections(set ast.SelectionSet) int {
 	deepest := 0
 	for _, sel := range set {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.Name) > 1 && s.Name[:2] == "__" {
+			if strings.HasPrefix(s.Name, "__") {
 				continue
 			}
-			d = 1 + selectionDepth(s.SelectionSet, doc, seen+1)
+			d = 1 + w.selections(s.SelectionSet)
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, doc, seen+1)
+			d = w.selections(s.SelectionSet)
 		case *ast.FragmentSpread:
-			if f := doc.Fragments.ForName(s.Name); f != nil {
-				d = selectionDepth(f.SelectionSet, doc, seen+1)
+			var ok bool
+			if d, ok = w.memo[s.Name]; !ok && s.Definition != nil {
+				w.memo[s.Name] = 0 // validation refused cycles; stay finite anyway
+				d = w.selections(s.Definition.SelectionSet)
+				w.memo[s.Name] = d
 			}
 		}
 		deepest = max(deepest, d)

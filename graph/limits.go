@@ -10,6 +10,10 @@ type Limits struct {
 	// Complexity caps a query's cost (COMPLEXITY_LIMIT_EXCEEDED); a list
 	// or Relay connection costs its children times its page size.
 	Complexity int
+	// ListSize is the length a plain list (one without first/last: an
+	// order's lines, a plan's steps) is assumed to have when a query is
+	// costed against Complexity.
+	ListSize int
 	// Depth caps selection nesting outside introspection
 	// (DEPTH_LIMIT_EXCEEDED).
 	Depth int
@@ -47,6 +51,7 @@ type Limits struct {
 // DefaultLimits are the limits a zero Limits field takes.
 var DefaultLimits = Limits{
 	Complexity:       5000,
+	ListSize:         10,
 	Depth:            15,
 	Tokens:           15000,
 	Fields:           2000,
@@ -70,6 +75,7 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	set(&l.Complexity, d.Complexity)
+	set(&l.ListSize, d.ListSize)
 	set(&l.Depth, d.Depth)
 	set(&l.Tokens, d.Tokens)
 	set(&l.Fields, d.Fields)
