@@ -65,9 +65,14 @@ func (b *hoBarrier) wait() {
 
 // hoAnswerTogether scripts the healthy paths and /poison: each first
 // request waits at the barrier, then the healthy ones answer 200 with a
-// ref, /poison with code and body (on every attempt).
+// ref, /poison with code and body (on every attempt). Code 0: Poison is
+// not a callout, the barrier waits for the healthy ones only.
 func hoAnswerTogether(xs *xSystem, code int, body string) {
-	bar := newHOBarrier(len(hoGood) + 1)
+	n := len(hoGood) + 1
+	if code == 0 {
+		n = len(hoGood)
+	}
+	bar := newHOBarrier(n)
 	for _, n := range hoGood {
 		ref := "R-" + n
 		xs.on("/"+strings.ToLower(n), func(_ *http.Request, i int) (int, string) {
@@ -76,6 +81,9 @@ func hoAnswerTogether(xs *xSystem, code int, body string) {
 			}
 			return 200, `{"ref":"` + ref + `"}`
 		})
+	}
+	if code == 0 {
+		return
 	}
 	xs.on("/poison", func(_ *http.Request, i int) (int, string) {
 		if i == 1 {
@@ -158,6 +166,46 @@ func TestHostileOutcomePoisonAnswer(t *testing.T) {
 				b.checkRequests(t, "/poison", p.ID, tc.attempts)
 				if _, ok := b.orderAttrs(t, rec.ID)["tag"]; ok {
 					t.Errorf("order attributes %v: a failed attempt set tag", b.orderAttrs(t, rec.ID))
+				}
+				hoCheckGood(t, b, rec.ID)
+			})
+		}
+	}
+}
+
+// An action's result is held to the same rules as a callout's answer, on
+// a worker and inside the transaction alike: the step fails with the
+// reason (and its error text is stored readable), the healthy callouts
+// beside it complete.
+func TestHostileOutcomeActionResult(t *testing.T) {
+	t.Parallel()
+	poisoned := func(_ context.Context, _ *engine.ActionInput) (*engine.Result, error) {
+		return &engine.Result{Output: map[string]any{"list": []any{"ok", "a\x00b"}}, SetOrder: map[string]any{"n": math.Inf(1)}}, nil
+	}
+	actions := []engine.Action{
+		{Name: "x-poison", Run: poisoned},
+		{Name: "x-poison-tx", InTransaction: true, Run: poisoned},
+		{Name: "x-bad-error", Run: func(context.Context, *engine.ActionInput) (*engine.Result, error) {
+			return nil, &engine.StepError{Message: "failed: \x00\xff"}
+		}},
+	}
+	for _, be := range enginetest.Backends() {
+		for _, tc := range []struct{ action, want string }{
+			{"x-poison", `output.list[1]: contains a NUL character (\u0000)`},
+			{"x-poison-tx", `order.attributes.n: +Inf is not a JSON number`},
+			{"x-bad-error", `failed: \u0000` + "\uFFFD"},
+		} {
+			t.Run(be.Name+"/"+tc.action, func(t *testing.T) {
+				b := setupExec(t, be.URL(t), hoCatalog(`{name: Poison, type: AUTO_TASK, auto: {action: `+tc.action+`}, retry: {max: 0}}`),
+					xOptions{run: &engine.RunnerConfig{}, actions: actions})
+				hoAnswerTogether(b.xs, 0, "")
+				rec := b.submit(t, widgetOrder("action-1"))
+				p := b.waitStep(t, rec.ID, "Poison", step.StatusFALLOUT)
+				if !strings.Contains(str(p.Error), tc.want) {
+					t.Errorf("Poison error %q; want it to say %q", str(p.Error), tc.want)
+				}
+				if oa := b.orderAttrs(t, rec.ID); oa["n"] != nil {
+					t.Errorf("order attributes %v: a failed attempt set n", oa)
 				}
 				hoCheckGood(t, b, rec.ID)
 			})

@@ -225,8 +225,8 @@ func (s *txState) runInTransaction(r *StepRecord, def *StepDef, a *Action) error
 		return err
 	}
 	res, runErr := s.e.runAction(s.ctx, a, r, def, ec)
-	return s.finishAttempt(r, def, Outcome{StepID: r.ID, Attempt: r.Attempts, StartedAt: s.now, FinishedAt: s.now,
-		Result: res, Err: runErr, Worker: s.owner})
+	return s.finishAttempt(r, def, s.e.storableOutcome(Outcome{StepID: r.ID, Attempt: r.Attempts, StartedAt: s.now, FinishedAt: s.now,
+		Result: res, Err: runErr, Worker: s.owner}))
 }
 
 // prefetch loads, in one query, the contexts of the steps about to be
@@ -322,17 +322,25 @@ type StepError struct {
 
 func (e *StepError) Error() string { return e.Message }
 
-// finishAttempt applies an attempt's outcome to a RUNNING step. A result
-// the stores cannot hold as it is fails the attempt instead (retried like
-// any failure), and an error message is made storable: what one attempt
-// brought back must not fail the transaction that records it with others.
-func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
+// storableOutcome turns a successful outcome whose result the stores
+// cannot hold as it is into a failed attempt (retried like any failure):
+// what one attempt brought back must not fail the transaction that
+// records it with other outcomes. It runs before that transaction — on
+// the worker, or before an in-transaction action's outcome is applied.
+func (e *Engine) storableOutcome(o Outcome) Outcome {
 	if o.Err == nil && o.Result != nil {
-		if msg := s.e.unstorableResult(o.Result); msg != "" {
+		if msg := e.unstorableResult(o.Result); msg != "" {
 			o.Err = &StepError{Message: "the outcome cannot be stored: " + msg, Retryable: true, HTTPStatus: o.Result.HTTPStatus}
 			o.Result = nil
 		}
 	}
+	return o
+}
+
+// finishAttempt applies an attempt's outcome (see storableOutcome) to a
+// RUNNING step. The error message of a failure is made storable, whatever
+// the system or action said.
+func (s *txState) finishAttempt(r *StepRecord, def *StepDef, o Outcome) error {
 	if r.Type == Callout {
 		s.countCircuit(def, o.Err)
 	}

@@ -247,10 +247,12 @@ func (r *runner) execute(c *Claim) {
 	r.report(c, o, started)
 }
 
+// report hands an attempt's outcome to the committers, checked on this
+// worker (storableOutcome) so that the batch transaction does not walk it.
 func (r *runner) report(c *Claim, o Outcome, started time.Time) {
 	o.StepID, o.Attempt, o.Owner, o.Worker = c.Step.ID, c.Attempt, r.e.workerID, r.e.workerID
 	o.StartedAt, o.FinishedAt = started, r.e.clock.Now()
-	r.outcomes <- o
+	r.outcomes <- r.e.storableOutcome(o)
 }
 
 // committer applies outcomes in batches: one transaction per batch, each
