@@ -2,10 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -13,7 +13,6 @@ import (
 	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
 
-	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
 )
 
@@ -206,9 +205,9 @@ func (c *shapeCounter) fragment(name string) docShape {
 // fragments) and counts neither plain lists nor introspection. Here:
 //
 //   - a field costs 1 plus its children;
-//   - a field with its own cost in the generated ComplexityRoot (Relay
-//     connections, nodes(ids), retrySteps(ids); see connectionCosts) costs
-//     that;
+//   - a Relay connection costs its children times the page asked for;
+//   - a field with its own cost in the generated ComplexityRoot
+//     (nodes(ids), retrySteps(ids); see connectionCosts) costs that;
 //   - any other list of objects (an order's lines, a plan's steps…)
 //     costs 1 plus its children times listSize, its assumed length
 //     (listSizes names the exceptions); a connection's edges are already
@@ -352,6 +351,9 @@ func (w *costWalker) field(f *ast.Field, one bool) int {
 		return w.introspectionField(f, w.selections(f.SelectionSet, false), one)
 	}
 	child := w.selections(f.SelectionSet, false)
+	if strings.HasSuffix(f.Definition.Type.Name(), "Connection") {
+		return satMul(child, connectionPage(f.ArgumentMap(w.vars)))
+	}
 	if cost, ok := w.custom(f, child); ok {
 		return cost
 	}
@@ -419,42 +421,33 @@ func (w *costWalker) custom(f *ast.Field, child int) (int, bool) {
 	return worst, found
 }
 
-// connectionCosts makes a Relay connection cost its children times the
-// page size asked for, and the fields that take a list of ids cost their
+// connectionPage is the page a Relay connection is asked for: first or
+// last, 50 (entgql's default) without either. It reads the arguments
+// itself: the generated ComplexityRoot would decode every argument first,
+// a `where` filter of 50,000 terms included, before the request is
+// refused or runs.
+func connectionPage(args map[string]any) int {
+	for _, name := range []string{"first", "last"} {
+		switch n := args[name].(type) {
+		case int64:
+			return int(max(1, min(n, saturation)))
+		case int:
+			return max(1, min(n, saturation))
+		case float64:
+			return int(max(1, min(n, saturation)))
+		case json.Number:
+			if v, err := n.Float64(); err == nil {
+				return int(max(1, min(v, saturation)))
+			}
+		}
+	}
+	return 50
+}
+
+// connectionCosts makes the fields that take a list of ids cost their
 // children once per id.
 func connectionCosts(c *generated.ComplexityRoot) {
-	page := func(child int, first, last *int) int {
-		n := 50
-		if first != nil {
-			n = *first
-		} else if last != nil {
-			n = *last
-		}
-		return satMul(child, max(n, 1))
-	}
 	perID := func(child int, ids []int) int { return satAdd(1, satMul(child, max(len(ids), 1))) }
-	type cursor = *entgql.Cursor[int]
-	c.Query.Orders = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.OrderOrder, _ *ent.OrderWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Steps = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.StepOrder, _ *ent.StepWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Plans = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.PlanOrder, _ *ent.PlanWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Accounts = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AccountWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Assets = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.AssetWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.Systems = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.SystemWhereInput) int {
-		return page(child, first, last)
-	}
-	c.Query.CatalogVersions = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.CatalogVersionOrder, _ *ent.CatalogVersionWhereInput) int {
-		return page(child, first, last)
-	}
 	c.Query.Nodes = func(child int, ids []int) int { return perID(child, ids) }
 	c.Mutation.RetrySteps = func(child int, ids []int, _ *string) int { return perID(child, ids) }
 }
