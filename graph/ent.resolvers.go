@@ -25,22 +25,34 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 
 // Accounts is the resolver for the accounts field.
 func (r *queryResolver) Accounts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AccountWhereInput) (*ent.AccountConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	return r.Client.Account.Query().Paginate(ctx, after, first, before, last, ent.WithAccountFilter(where.Filter))
 }
 
 // Assets is the resolver for the assets field.
 func (r *queryResolver) Assets(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AssetWhereInput) (*ent.AssetConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	return r.Client.Asset.Query().Paginate(ctx, after, first, before, last, ent.WithAssetFilter(where.Filter))
 }
 
 // CatalogVersions is the resolver for the catalogVersions field.
 func (r *queryResolver) CatalogVersions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CatalogVersionOrder, where *ent.CatalogVersionWhereInput) (*ent.CatalogVersionConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	return r.Client.CatalogVersion.Query().Paginate(ctx, after, first, before, last,
 		ent.WithCatalogVersionOrder(orderBy), ent.WithCatalogVersionFilter(where.Filter))
 }
 
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) (*ent.OrderConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	conn, err := r.Client.Order.Query().Paginate(ctx, after, first, before, last,
 		ent.WithOrderOrder(orderBy), ent.WithOrderFilter(where.Filter))
 	if err != nil {
@@ -66,6 +78,9 @@ func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], f
 
 // Plans is the resolver for the plans field.
 func (r *queryResolver) Plans(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PlanOrder, where *ent.PlanWhereInput) (*ent.PlanConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	conn, err := r.Client.Plan.Query().Paginate(ctx, after, first, before, last,
 		ent.WithPlanOrder(orderBy), ent.WithPlanFilter(where.Filter))
 	if err != nil {
@@ -81,12 +96,18 @@ func (r *queryResolver) Plans(ctx context.Context, after *entgql.Cursor[int], fi
 
 // Steps is the resolver for the steps field.
 func (r *queryResolver) Steps(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) (*ent.StepConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	return r.Client.Step.Query().Paginate(ctx, after, first, before, last,
 		ent.WithStepOrder(orderBy), ent.WithStepFilter(where.Filter))
 }
 
 // Systems is the resolver for the systems field.
 func (r *queryResolver) Systems(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) (*ent.SystemConnection, error) {
+	if err := checkWhere(where, r.Limits); err != nil {
+		return nil, err
+	}
 	conn, err := r.Client.System.Query().Paginate(ctx, after, first, before, last, ent.WithSystemFilter(where.Filter))
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -76,12 +77,31 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				pres.Extensions["code"] = codes[engine.CodeBadUserInput]
 			}
 		default:
-			log.Error("internal error", "path", pres.Path.String(), "err", err)
+			log.Error("internal error", "path", pres.Path.String(), "err", logText(err.Error()))
 			pres.Message = "internal error"
 			pres.Extensions = map[string]any{"code": codes[engine.CodeInternal]}
 		}
 		return pres
 	}
+}
+
+// maxLoggedError caps what the log keeps of an internal error's text. A
+// database error quotes the statement's arguments (PostgreSQL: the whole
+// offending value), and one request must not write megabytes to the log,
+// nor a client's data in full.
+const maxLoggedError = 512
+
+// logText is s cut to maxLoggedError bytes (at a character boundary), with
+// the size of what was cut.
+func logText(s string) string {
+	if len(s) <= maxLoggedError {
+		return s
+	}
+	cut := maxLoggedError
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (" + strconv.Itoa(len(s)-cut) + " more bytes)"
 }
 
 // resolverError marks an error a resolver returned (or a panic in one):
