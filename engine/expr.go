@@ -235,10 +235,18 @@ const (
 // It compiles twice: once as written, which reports every error as
 // expr-lang sees it, then with the budget patcher (expr_budget.go), which
 // relies on the checked types.
-func compileExpr(src string, env any, kind exprKind, l Limits) (*Expr, error) {
+func compileExpr(src string, env any, kind exprKind, l Limits) (_ *Expr, err error) {
 	if src == "" {
 		return &Expr{}, nil
 	}
+	// expr-lang's compiler is not built for hostile input; a panic in it
+	// must refuse the one expression, not end the process that imports the
+	// catalog.
+	defer func() {
+		if p := recover(); p != nil {
+			err = exprLimitError(fmt.Sprintf("expr-lang cannot compile it: %v", p))
+		}
+	}()
 	if err := scanExpr(src, l); err != nil {
 		return nil, err
 	}
