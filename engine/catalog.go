@@ -32,6 +32,9 @@ type Catalog struct {
 	rulesByFrom   map[string][]*DecompositionRule
 	stepsInOrder  []*StepDef
 	systemsSorted []string
+	// limits are those the catalog was compiled with; orders of it are
+	// decomposed within them.
+	limits Limits
 }
 
 // SystemDef is a compiled external system.
@@ -220,6 +223,7 @@ func CompileCatalog(text string, opts CatalogOptions) (*Catalog, error) {
 		return nil, &Error{Code: CodeInvalidCatalog, Message: "invalid catalog", Problems: c.problems}
 	}
 	cat.Checksum = CatalogChecksum(text)
+	cat.limits = opts.Limits
 	return cat, nil
 }
 
@@ -591,8 +595,9 @@ func (c *compiler) products(cat *Catalog) {
 	}
 	// Bundles must not contain themselves; report each cycle once.
 	reported := map[string]bool{}
+	acyclic := map[string]bool{}
 	for _, code := range sortedKeys(cat.Products) {
-		cyc := componentCycle(cat.Products, code, nil)
+		cyc := componentCycle(cat.Products, code, nil, acyclic)
 		if cyc == nil {
 			continue
 		}
@@ -603,9 +608,31 @@ func (c *compiler) products(cat *Catalog) {
 			c.problem("products", "bundle cycle: %s", strings.Join(cyc, " → "))
 		}
 	}
+	if len(reported) > 0 {
+		return
+	}
+	// A line of a bundle expands into a line per component, recursively:
+	// a bundle that always expands to more lines than an order may have
+	// can never be ordered, and would make each order of it build them.
+	lines := map[string]int{}
+	for i, p := range c.doc.Products {
+		if p == nil || duplicate[i] || cat.Products[p.Code] == nil {
+			continue
+		}
+		if n := expansionLines(cat.Products, p.Code, c.opts.Limits.OrderLines, lines); n > c.opts.Limits.OrderLines {
+			c.problem(fmt.Sprintf("products[%d]", i), "bundle %q expands to more than %d order lines (OrderLines)", p.Code, c.opts.Limits.OrderLines)
+		}
+	}
 }
 
-func componentCycle(products map[string]*ProductDef, code string, path []string) []string {
+// componentCycle returns a cycle of bundles through code, or nil. acyclic
+// remembers the products from which no cycle is reachable, so that every
+// product is explored once (bundles sharing components would otherwise be
+// walked once per path, and paths multiply with every level).
+func componentCycle(products map[string]*ProductDef, code string, path []string, acyclic map[string]bool) []string {
+	if acyclic[code] {
+		return nil
+	}
 	for i, p := range path {
 		if p == code {
 			return append(slices.Clone(path[i:]), code)
@@ -616,11 +643,34 @@ func componentCycle(products map[string]*ProductDef, code string, path []string)
 		if _, ok := products[comp.Product]; !ok {
 			continue
 		}
-		if cyc := componentCycle(products, comp.Product, path); cyc != nil {
+		if cyc := componentCycle(products, comp.Product, path, acyclic); cyc != nil {
 			return cyc
 		}
 	}
+	acyclic[code] = true
 	return nil
+}
+
+// expansionLines counts the order lines one line of code expands into
+// (itself and its components', recursively), stopping above limit; memo
+// keeps each product's count. The components have no cycle.
+func expansionLines(products map[string]*ProductDef, code string, limit int, memo map[string]int) int {
+	if n, ok := memo[code]; ok {
+		return n
+	}
+	n := 1
+	for _, comp := range products[code].Components {
+		if _, ok := products[comp.Product]; !ok {
+			continue
+		}
+		n += expansionLines(products, comp.Product, limit, memo)
+		if n > limit {
+			n = limit + 1
+			break
+		}
+	}
+	memo[code] = n
+	return n
 }
 
 func (c *compiler) assignments(path string, m map[string]string, env any) []Assignment {

@@ -183,7 +183,11 @@ func Decompose(cat *Catalog, in *OrderInput, acct *AccountState, now time.Time) 
 // request that wants the decomposition is gone).
 func decompose(cat *Catalog, in *OrderInput, acct *AccountState, now time.Time, done <-chan struct{}) (*Decomposition, error) {
 	d := &Decomposition{Attributes: cloneMap(in.Attributes)}
-	d.Lines = expandLines(cat, in.Lines)
+	lines, err := expandLines(cat, in.Lines)
+	if err != nil {
+		return nil, err
+	}
+	d.Lines = lines
 	ctx := newEvalContext(cat, in, d, acct, now)
 	ctx.helpers.done = done
 	if err := enrich(cat, ctx, d); err != nil {
@@ -219,7 +223,11 @@ func Redecompose(cat *Catalog, in *OrderInput, d *Decomposition, acct *AccountSt
 
 // expandLines orders lines (each bundle before its components) and adds
 // the catalog components of bundle lines submitted without children.
-func expandLines(cat *Catalog, lines []LineInput) []*DecomposedLine {
+// Errors: BAD_USER_INPUT when the order expands to more than OrderLines
+// lines (each bundle of the catalog is within it, but an order may hold
+// many).
+func expandLines(cat *Catalog, lines []LineInput) ([]*DecomposedLine, error) {
+	limit := cat.limits.withDefaults().OrderLines
 	children := map[string][]LineInput{}
 	var roots []LineInput
 	for _, l := range lines {
@@ -236,6 +244,9 @@ func expandLines(cat *Catalog, lines []LineInput) []*DecomposedLine {
 	var out []*DecomposedLine
 	var walk func(l LineInput, generated bool, bundle string)
 	walk = func(l LineInput, generated bool, bundle string) {
+		if len(out) > limit {
+			return
+		}
 		p := cat.Products[l.ProductCode]
 		if p != nil && p.Bundle() {
 			bundle = l.ID
@@ -262,7 +273,10 @@ func expandLines(cat *Catalog, lines []LineInput) []*DecomposedLine {
 	for _, r := range roots {
 		walk(r, false, "")
 	}
-	return out
+	if len(out) > limit {
+		return nil, Errorf(CodeBadUserInput, "the order expands to more than %d lines with its bundles' components (OrderLines)", limit)
+	}
+	return out, nil
 }
 
 // evalContext holds the views expressions see while decomposing one order.

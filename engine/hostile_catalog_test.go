@@ -262,3 +262,76 @@ func exampleCatalogText(t *testing.T) string {
 	}
 	return string(b)
 }
+
+// bundleLattice is a catalog whose bundles B0…Bn-1 each hold the next
+// level twice over (Bi+1 and Ci+1, both holding Bi+2 and Ci+2): 2^n paths
+// from B0 down, through only 2n products.
+func bundleLattice(n int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\nproducts:\n")
+	for i := range n {
+		for _, p := range []string{"B", "C"} {
+			fmt.Fprintf(&b, "  - code: %s%d\n    components: [{product: B%d}, {product: C%d}]\n", p, i, i+1, i+1)
+		}
+	}
+	fmt.Fprintf(&b, "  - {code: B%d}\n  - {code: C%d}\n", n, n)
+	b.WriteString(`scenarios:
+  - name: s
+    groups:
+      - name: g
+        steps:
+          - {name: m, type: MILESTONE}
+`)
+	return b.String()
+}
+
+// TestHostileBundleLattice: a bundle whose expansion is exponential in the
+// catalog's size is refused at import, quickly (the cycle check walked
+// every path: 2^40 of them here), naming the bundle; one within OrderLines
+// compiles.
+func TestHostileBundleLattice(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	problems := compileProblems(t, "lattice", bundleLattice(40))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("CompileCatalog(lattice) took %s; want it done within 5s", took)
+	}
+	found := false
+	for _, p := range problems {
+		found = found || (p.Path == "products[0]" && strings.Contains(p.Message, "OrderLines"))
+	}
+	if !found {
+		t.Errorf("CompileCatalog(lattice): problems %v; want one at products[0] naming OrderLines", problems)
+	}
+	if problems := compileProblems(t, "small lattice", bundleLattice(8)); problems != nil {
+		t.Errorf("CompileCatalog(small lattice): problems %v; want none (511 lines)", problems)
+	}
+}
+
+// TestHostileBundleExpansionAtOrder: each bundle is within OrderLines, but
+// an order of many of them would expand beyond it: BAD_USER_INPUT, before
+// the lines are built.
+func TestHostileBundleExpansionAtOrder(t *testing.T) {
+	t.Parallel()
+	l := Limits{OrderLines: 1000}
+	cat, err := CompileCatalog(bundleLattice(8), CatalogOptions{Limits: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &OrderInput{ExternalID: "x", AccountID: "a"}
+	for i := range 3 {
+		in.Lines = append(in.Lines, LineInput{ID: fmt.Sprint("L", i), ProductCode: "B0", Quantity: 1, Action: ActionAdd})
+	}
+	_, err = Decompose(cat, in, &AccountState{ID: "a"}, time.Unix(0, 0))
+	if e, ok := err.(*Error); !ok || e.Code != CodeBadUserInput || !strings.Contains(e.Message, "OrderLines") {
+		t.Errorf("Decompose(3 lines of a 511-line bundle, OrderLines 1000): %v; want BAD_USER_INPUT naming OrderLines", err)
+	}
+	in.Lines = in.Lines[:1]
+	d, err := Decompose(cat, in, &AccountState{ID: "a"}, time.Unix(0, 0))
+	if err != nil {
+		t.Fatalf("Decompose(1 line of a 511-line bundle): %v", err)
+	}
+	if len(d.Lines) != 511 {
+		t.Errorf("Decompose(1 line of a 511-line bundle): %d lines; want 511", len(d.Lines))
+	}
+}
