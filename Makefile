@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build generate check-generate run test test-short vet fmt bench clean
+.PHONY: all build generate check-generate run test test-short fuzz vet fmt bench clean
 
 all: build
 
@@ -31,9 +31,24 @@ vet:
 fmt:
 	gofmt -l -w $$(git ls-files '*.go' | grep -v -e '^ent/' -e '^graph/generated/' -e '^graph/model/')
 
-# Everything, against SQLite and against real PostgreSQL and Redis.
+# Everything, against SQLite and against real PostgreSQL and Redis; then
+# the fuzz tests, each for FUZZTIME.
 test:
 	./.ci/with-services $(GO) test -race -count=1 -timeout 45m ./...
+	$(MAKE) fuzz
+
+# Go fuzz tests of what the outside world sends: catalog documents,
+# expressions, order input and where filters. `go test` runs one fuzz
+# target at a time; each gets FUZZTIME (their seed corpora also run in
+# every plain `go test`).
+FUZZTIME ?= 15s
+FUZZ_TARGETS := engine:FuzzCatalogDocument engine:FuzzExpression engine:FuzzOrderInput graph:FuzzWhere
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 # Without the services (SQLite only; PostgreSQL and Redis tests skip).
 test-short:
