@@ -42,7 +42,7 @@ test:
 # target at a time; each gets FUZZTIME (their seed corpora also run in
 # every plain `go test`).
 FUZZTIME ?= 15s
-FUZZ_TARGETS := engine:FuzzCatalogDocument engine:FuzzExpression engine:FuzzOrderInput graph:FuzzWhere
+FUZZ_TARGETS := engine/catalog:FuzzCatalogDocument engine/catalog:FuzzExpression engine/orchestrator:FuzzOrderInput graph:FuzzWhere
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

@@ -35,7 +35,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/engine/redisbus"
 	"github.com/batonhq/baton/examples/sandbox"
 	"github.com/batonhq/baton/graph"
@@ -286,7 +288,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	eng := engine.New(engine.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits})
+	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits})
 	if err := importStartupCatalog(ctx, eng, cfg, log); err != nil {
 		return err
 	}
@@ -303,7 +305,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		redisPing = func(ctx context.Context) error { return bus.Client().Ping(ctx).Err() }
 	}
 	defer broker.Close()
-	hub := engine.NewHub(store, engine.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged})
+	hub := orchestrator.NewHub(store, orchestrator.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged})
 	eng.SetPublisher(func(events []*engine.Event) {
 		hub.Ingest(events)
 		if err := broker.Publish(context.Background(), events); err != nil {
@@ -319,7 +321,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer hub.Close()
-	if err := eng.Start(engine.RunnerConfig{Workers: cfg.Workers, LeaseGrace: cfg.LeaseGrace, PollInterval: cfg.PollInterval}); err != nil {
+	if err := eng.Start(orchestrator.RunnerConfig{Workers: cfg.Workers, LeaseGrace: cfg.LeaseGrace, PollInterval: cfg.PollInterval}); err != nil {
 		return err
 	}
 	defer func() {
@@ -395,7 +397,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 // importStartupCatalog imports BATON_CATALOG when set (unless that exact
 // document is already current), or the example catalog when no catalog is
 // stored yet.
-func importStartupCatalog(ctx context.Context, eng *engine.Engine, cfg config, log *slog.Logger) error {
+func importStartupCatalog(ctx context.Context, eng *orchestrator.Engine, cfg config, log *slog.Logger) error {
 	text := ""
 	source := ""
 	if cfg.Catalog != "" {
@@ -413,7 +415,7 @@ func importStartupCatalog(ctx context.Context, eng *engine.Engine, cfg config, l
 	case err != nil && !engine.IsCode(err, engine.CodeNotFound):
 		return err
 	case err == nil:
-		if engine.CatalogChecksum(text) == cur.Checksum {
+		if catalog.CatalogChecksum(text) == cur.Checksum {
 			log.Info("catalog unchanged", "version", cur.Version, "file", source)
 			return nil
 		}

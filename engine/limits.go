@@ -72,8 +72,8 @@ var DefaultLimits = Limits{
 	CalloutResponseBytes: 1 << 20,
 }
 
-// withDefaults fills zero fields from DefaultLimits.
-func (l Limits) withDefaults() Limits {
+// WithDefaults fills zero fields from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits
 	set := func(v *int, def int) {
 		if *v <= 0 {

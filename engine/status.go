@@ -74,8 +74,8 @@ func CanMove(from, to StepStatus) bool {
 	return false
 }
 
-// checkMove returns an INVALID_STATE error when from → to is not allowed.
-func checkMove(stepID int, from, to StepStatus) error {
+// CheckMove returns an INVALID_STATE error when from → to is not allowed.
+func CheckMove(stepID int, from, to StepStatus) error {
 	if CanMove(from, to) {
 		return nil
 	}

@@ -275,7 +275,7 @@ type NewPlan struct {
 	// cannot complete while any does.
 	AwaitingLines       int
 	RequestedCompletion *time.Time
-	Graph               *PlanGraph
+	Graph               *PlanRows
 	// Extend adds Graph's new steps to the existing plan ID, whose status
 	// is Status; Groups are its step groups (scenario|name → id), reused
 	// rather than created.
@@ -332,4 +332,47 @@ type StepRecord struct {
 func (s *StepRecord) Snapshot() *EventStep {
 	return &EventStep{ID: s.ID, Name: s.Name, Type: s.Type, Status: s.Status, Jeopardy: s.Jeopardy,
 		Queue: s.Queue, System: s.System, Assignee: s.Assignee}
+}
+
+// PlanRows is a plan as the store writes it: its swimlanes, the steps to
+// create (with what the store records of their definitions) and the
+// dependencies with at least one new side. Planning makes it
+// (PlanGraph.Rows); the store only assigns ids and times.
+type PlanRows struct {
+	Groups []*PlannedGroup
+	Steps  []*NewStep // in plan order
+	Deps   []*NewDep
+}
+
+// PlannedGroup is a swimlane of the plan.
+type PlannedGroup struct {
+	Name     string
+	Scenario string
+	Position int
+}
+
+// NewStep is a step instance to create.
+type NewStep struct {
+	Name        string
+	Scenario    string
+	Type        StepType
+	Scope       Scope
+	InstanceKey string
+	BundleKey   string
+	Group       *PlannedGroup
+	Item        *Item      // nil: not item-scoped; its ID is read when the step is written
+	Status      StepStatus // PENDING, READY or SKIPPED
+	Pending     int        // prerequisites not yet done
+	Queue       string
+	Assignee    string
+	System      string
+	// PointOfNoReturn is the definition's point_of_no_return.
+	PointOfNoReturn bool
+}
+
+// NewDep says Step waits for Prereq. A side that already exists is nil and
+// has its id in StepID or PrereqID.
+type NewDep struct {
+	Step, Prereq     *NewStep
+	StepID, PrereqID int
 }

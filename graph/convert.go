@@ -2,6 +2,8 @@ package graph
 
 import (
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/engine/plan"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/orderline"
 	"github.com/batonhq/baton/ent/step"
@@ -41,7 +43,7 @@ func strPtr(s string) *string {
 }
 
 // preview translates an engine preview.
-func preview(p *engine.Preview) *model.OrderPreview {
+func preview(p *orchestrator.Preview) *model.OrderPreview {
 	out := &model.OrderPreview{Attributes: p.Decomposition.Attributes}
 	for _, l := range p.Decomposition.Lines {
 		out.Lines = append(out.Lines, &model.PreviewLine{
@@ -59,7 +61,7 @@ func preview(p *engine.Preview) *model.OrderPreview {
 	for _, g := range p.Plan.Groups {
 		out.Groups = append(out.Groups, &model.PreviewGroup{Name: g.Name, Scenario: g.Scenario})
 	}
-	deps := map[*engine.PlannedStep][]string{}
+	deps := map[*plan.PlannedStep][]string{}
 	for _, d := range p.Plan.Deps {
 		deps[d.Step] = append(deps[d.Step], d.Prereq.Key)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
 )
@@ -32,12 +33,12 @@ import (
 // Config configures the GraphQL handler. Client and Engine are required.
 type Config struct {
 	Client *ent.Client
-	Engine *engine.Engine
+	Engine *orchestrator.Engine
 	Logger *slog.Logger
 	// Limits bound what one request may do (zero fields: DefaultLimits).
 	Limits Limits
 	// Hub serves subscriptions; nil disables the websocket transport.
-	Hub *engine.Hub
+	Hub *orchestrator.Hub
 	// AllowedOrigins are websocket origins allowed besides same-origin and
 	// localhost ("*" allows any).
 	AllowedOrigins []string
@@ -238,7 +239,7 @@ func withActor(auth func(string) (string, error), next http.Handler) http.Handle
 			}
 			actor = name
 		}
-		next.ServeHTTP(w, r.WithContext(engine.WithActor(r.Context(), actor)))
+		next.ServeHTTP(w, r.WithContext(orchestrator.WithActor(r.Context(), actor)))
 	})
 }
 

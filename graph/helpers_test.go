@@ -20,6 +20,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph"
 )
@@ -75,7 +76,7 @@ type env struct {
 	t       testing.TB
 	ctx     context.Context
 	store   *entstore.Store
-	eng     *engine.Engine
+	eng     *orchestrator.Engine
 	client  *ent.Client
 	srv     *httptest.Server
 	queries *countingDriver
@@ -101,7 +102,7 @@ func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := engine.New(engine.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
 	switch opts.catalog {
 	case "-":
 	case "":

@@ -30,6 +30,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/graph"
 )
 
@@ -51,7 +52,7 @@ func newHostileEnv(t *testing.T, dbURL string, limits graph.Limits, auth func(st
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := engine.New(engine.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
 	if _, err := eng.ImportCatalog(ctx, enginetest.ExampleCatalog(t)); err != nil {
 		t.Fatalf("import example catalog: %v", err)
 	}

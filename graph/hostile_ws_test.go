@@ -14,6 +14,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/graph"
 )
 
@@ -21,7 +22,7 @@ import (
 // engine (no runner) publishing to a hub.
 type wsEnv struct {
 	*env
-	hub *engine.Hub
+	hub *orchestrator.Hub
 	url string // ws:// address of the handler
 }
 
@@ -33,12 +34,12 @@ func newWSEnv(t *testing.T, limits ...graph.Limits) *wsEnv {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	eng := engine.New(engine.Config{Store: st, Clock: engine.NewFakeClock(enginetest.Epoch), Logger: log})
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: engine.NewFakeClock(enginetest.Epoch), Logger: log})
 	if _, err := eng.ImportCatalog(ctx, enginetest.ExampleCatalog(t)); err != nil {
 		t.Fatalf("import example catalog: %v", err)
 	}
 	broker := engine.NewLocalBroker()
-	hub := engine.NewHub(st, engine.HubConfig{Logger: log, PollInterval: 100 * time.Millisecond})
+	hub := orchestrator.NewHub(st, orchestrator.HubConfig{Logger: log, PollInterval: 100 * time.Millisecond})
 	eng.SetPublisher(func(events []*engine.Event) { hub.Ingest(events) })
 	if err := hub.Start(ctx, broker, nil); err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ func (w *wsEnv) submitCounted(externalID string) int {
 	return len(after) - len(before)
 }
 
-func waitHubSubscribers(t *testing.T, h *engine.Hub, n int) {
+func waitHubSubscribers(t *testing.T, h *orchestrator.Hub, n int) {
 	t.Helper()
 	enginetest.Eventually(t, 5*time.Second, func() bool { return h.Subscribers() == n },
 		"hub never had %d subscribers", n)

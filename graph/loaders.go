@@ -12,6 +12,8 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/engine/plan"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/step"
 )
@@ -27,14 +29,14 @@ type health struct {
 type loaders struct {
 	orderHealth *dataloadgen.Loader[int, health]
 	planHealth  *dataloadgen.Loader[int, health]
-	forecasts   *dataloadgen.Loader[int, *engine.Forecast]
+	forecasts   *dataloadgen.Loader[int, *plan.Forecast]
 	steps       *dataloadgen.Loader[int, *ent.Step] // by id (critical paths)
 	held        *dataloadgen.Loader[string, int]    // ON_HOLD steps by system
 }
 
 type loadersKey struct{}
 
-func newLoaders(client *ent.Client, eng *engine.Engine) *loaders {
+func newLoaders(client *ent.Client, eng *orchestrator.Engine) *loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(500 * time.Microsecond)}
 	return &loaders{
 		orderHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
@@ -43,7 +45,7 @@ func newLoaders(client *ent.Client, eng *engine.Engine) *loaders {
 		planHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
 			return loadHealth(ctx, client, step.FieldPlanID, ids)
 		}, opts...),
-		forecasts: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*engine.Forecast, error) {
+		forecasts: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*plan.Forecast, error) {
 			return eng.Forecasts(ctx, ids)
 		}, opts...),
 		held: dataloadgen.NewMappedLoader(func(ctx context.Context, systems []string) (map[string]int, error) {
@@ -66,7 +68,7 @@ func newLoaders(client *ent.Client, eng *engine.Engine) *loaders {
 }
 
 // Loaders installs fresh loaders in each request's context.
-func Loaders(client *ent.Client, eng *engine.Engine, next http.Handler) http.Handler {
+func Loaders(client *ent.Client, eng *orchestrator.Engine, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(client, eng))
 		next.ServeHTTP(w, r.WithContext(ctx))

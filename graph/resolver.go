@@ -8,7 +8,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/plan"
@@ -19,8 +19,8 @@ import (
 // Resolver is the root resolver; one per server.
 type Resolver struct {
 	Client *ent.Client
-	Engine *engine.Engine
-	Hub    *engine.Hub
+	Engine *orchestrator.Engine
+	Hub    *orchestrator.Hub
 	Logger *slog.Logger
 	// Limits are the request limits in force (defaults filled in).
 	Limits Limits

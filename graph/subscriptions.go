@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/graph/model"
 )
@@ -14,7 +15,7 @@ import (
 // subscribe adapts a hub feed to a GraphQL subscription: events flow until
 // the client leaves (ctx ends) or the feed ends, which a dropped subscriber
 // learns from a subscription error with its code.
-func (r *Resolver) subscribe(ctx context.Context, f engine.EventFilter, after *string) (<-chan *model.Event, error) {
+func (r *Resolver) subscribe(ctx context.Context, f orchestrator.EventFilter, after *string) (<-chan *model.Event, error) {
 	var cursor *int64
 	if after != nil {
 		c, err := engine.ParseCursor(*after)
@@ -44,8 +45,8 @@ func (r *Resolver) subscribe(ctx context.Context, f engine.EventFilter, after *s
 	return ch, nil
 }
 
-func filter(orderID, planID *int, queue *string, kinds []model.EventKind) engine.EventFilter {
-	f := engine.EventFilter{}
+func filter(orderID, planID *int, queue *string, kinds []model.EventKind) orchestrator.EventFilter {
+	f := orchestrator.EventFilter{}
 	if orderID != nil {
 		f.OrderID = *orderID
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
 
-	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/graph/wsgorilla"
 )
 
@@ -42,7 +42,7 @@ func websocketTransport(cfg Config) transport.Websocket {
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			actor := p.GetString("user")
 			if actor == "" {
-				actor = engine.ActorFrom(ctx)
+				actor = orchestrator.ActorFrom(ctx)
 			}
 			if cfg.Authenticate != nil {
 				name, err := cfg.Authenticate(p.Authorization())
@@ -53,7 +53,7 @@ func websocketTransport(cfg Config) transport.Websocket {
 				}
 				actor = name
 			}
-			return engine.WithActor(ctx, actor), nil, nil
+			return orchestrator.WithActor(ctx, actor), nil, nil
 		},
 		ErrorFunc: func(ctx context.Context, err error) {
 			if errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure) {

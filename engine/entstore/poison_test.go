@@ -17,6 +17,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
 )
 
 func TestPoisonWriteFailsAlone(t *testing.T) {
@@ -96,7 +97,7 @@ func TestPoisonWriteFailsAlone(t *testing.T) {
 					switch {
 					case id != "poison" && errs[i] != nil:
 						t.Errorf("write %s, grouped with the poison: %v", id, errs[i])
-					case id == "poison" && (!errors.Is(errs[i], engine.ErrRefused) || !strings.Contains(errText(errs[i]), p.want)):
+					case id == "poison" && (!errors.Is(errs[i], orchestrator.ErrRefused) || !strings.Contains(errText(errs[i]), p.want)):
 						t.Errorf("the poisoned write: %v; want the database's refusal (%q), marked engine.ErrRefused", errs[i], p.want)
 					}
 				}

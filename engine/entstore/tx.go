@@ -525,7 +525,7 @@ func planCounts(p *engine.NewPlan, counts map[string]int) {
 			counts["step_groups"]++
 		}
 	}
-	counts["steps"] = len(p.Graph.NewSteps())
+	counts["steps"] = len(p.Graph.Steps)
 	n := 0
 	for _, it := range p.Items {
 		if it.Existing == nil && it.ID == 0 {
@@ -558,7 +558,7 @@ func (t *txn) InsertPlan(ctx context.Context, p *engine.NewPlan) ([]*engine.Step
 // insertPlan writes a plan with ids already allocated.
 func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string][]int) ([]*engine.StepRecord, error) {
 	g := p.Graph
-	newSteps := g.NewSteps()
+	newSteps := g.Steps
 	if !p.Extend {
 		p.ID = ids["plans"][0]
 		open := 0
@@ -613,13 +613,13 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 		return nil, err
 	}
 	recs := make([]*engine.StepRecord, len(newSteps))
-	stepIDs := map[*engine.PlannedStep]int{}
+	stepIDs := map[*engine.NewStep]int{}
 	var stepRows [][]any
 	for i, ps := range newSteps {
 		rec := newStepRecord(ps, p, ids["steps"][i], groupIDs[ps.Group], t.now)
 		recs[i] = rec
 		stepIDs[ps] = rec.ID
-		stepRows = append(stepRows, stepInsertRow(rec, ps.Def.PointOfNoReturn))
+		stepRows = append(stepRows, stepInsertRow(rec, ps.PointOfNoReturn))
 	}
 	if err := t.bulkInsert(ctx, "steps", stepInsertColumns, stepRows); err != nil {
 		if uniqueViolation(err) {
@@ -634,10 +634,10 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 		// existing step that takes a new prerequisite gets the row too.
 		sid, pid := stepIDs[d.Step], stepIDs[d.Prereq]
 		if sid == 0 {
-			sid = d.Step.Existing.ID
+			sid = d.StepID
 		}
 		if pid == 0 {
-			pid = d.Prereq.Existing.ID
+			pid = d.PrereqID
 		}
 		depRows = append(depRows, []any{sid, pid})
 	}
@@ -647,26 +647,20 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 	return recs, nil
 }
 
-func newStepRecord(ps *engine.PlannedStep, p *engine.NewPlan, id, groupID int, now time.Time) *engine.StepRecord {
-	def := ps.Def
+func newStepRecord(ps *engine.NewStep, p *engine.NewPlan, id, groupID int, now time.Time) *engine.StepRecord {
 	rec := &engine.StepRecord{
 		ID: id, PlanID: p.ID, GroupID: groupID, OrderID: p.OrderID, CatalogID: p.CatalogID,
-		Name: def.Name, Scenario: def.Scenario.Name, Type: def.Type, Scope: def.Scope,
+		Name: ps.Name, Scenario: ps.Scenario, Type: ps.Type, Scope: ps.Scope,
 		InstanceKey: ps.InstanceKey, BundleKey: ps.BundleKey, Status: ps.Status, Jeopardy: engine.OnTrack,
 		Pending: ps.Pending, UpdatedAt: now,
 	}
 	if ps.Item != nil {
 		rec.ItemID = ps.Item.ID
 	}
-	if def.Scope == engine.ScopeAccount {
+	if ps.Scope == engine.ScopeAccount {
 		rec.AccountRef = p.AccountRef
 	}
-	if def.Task != nil {
-		rec.Queue, rec.Assignee = def.Task.Queue, def.Task.Assignee
-	}
-	if def.Callout != nil && def.Callout.System != nil {
-		rec.System = def.Callout.System.Name
-	}
+	rec.Queue, rec.Assignee, rec.System = ps.Queue, ps.Assignee, ps.System
 	switch ps.Status {
 	case engine.StepReady:
 		rec.ReadyAt = &now

@@ -14,8 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
-	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
+	"github.com/batonhq/baton/engine/orchestrator"
 )
 
 func TestMain(m *testing.M) {
@@ -268,7 +268,7 @@ func TestBadCursorIsRefused(t *testing.T) {
 	}
 }
 
-func waitSubscribers(t *testing.T, h *engine.Hub, n int) {
+func waitSubscribers(t *testing.T, h *orchestrator.Hub, n int) {
 	t.Helper()
 	enginetest.Eventually(t, 5*time.Second, func() bool { return h.Subscribers() == n }, "hub has not %d subscribers", n)
 }

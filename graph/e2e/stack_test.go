@@ -18,6 +18,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/graph"
 )
 
@@ -27,8 +28,8 @@ type stack struct {
 	t      *testing.T
 	ctx    context.Context
 	store  *entstore.Store
-	engine *engine.Engine
-	hub    *engine.Hub
+	engine *orchestrator.Engine
+	hub    *orchestrator.Hub
 	srv    *httptest.Server
 	sys    *httptest.Server
 	clock  engine.Clock
@@ -63,7 +64,7 @@ func newStack(t *testing.T, url string, o stackOptions) *stack {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	eng := engine.New(engine.Config{Store: st, Clock: o.clock, Logger: log, Getenv: func(k string) string {
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: o.clock, Logger: log, Getenv: func(k string) string {
 		if k == "BATON_SANDBOX_URL" {
 			return sys.URL
 		}
@@ -76,7 +77,7 @@ func newStack(t *testing.T, url string, o stackOptions) *stack {
 	if broker == nil {
 		broker = engine.NewLocalBroker()
 	}
-	hub := engine.NewHub(st, engine.HubConfig{Logger: log, PollInterval: 200 * time.Millisecond, OnSystemChange: eng.SystemsChanged})
+	hub := orchestrator.NewHub(st, orchestrator.HubConfig{Logger: log, PollInterval: 200 * time.Millisecond, OnSystemChange: eng.SystemsChanged})
 	eng.SetPublisher(func(events []*engine.Event) {
 		hub.Ingest(events)
 		broker.Publish(ctx, events)
@@ -86,7 +87,7 @@ func newStack(t *testing.T, url string, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	if !o.noStart {
-		if err := eng.Start(engine.RunnerConfig{PollInterval: 200 * time.Millisecond}); err != nil {
+		if err := eng.Start(orchestrator.RunnerConfig{PollInterval: 200 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 	}

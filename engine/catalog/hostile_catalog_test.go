@@ -1,0 +1,309 @@
+package catalog
+
+import (
+	"fmt"
+	"github.com/batonhq/baton/engine"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"os"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A catalog document is bounded before it is parsed: its size, its node
+// count and depth, and each expression's length and nesting, so that no
+// document can overflow the stack (a 2 MB expression of nested parentheses
+// killed the process with `fatal error: stack overflow`) or balloon the
+// heap (a 4 MB flow list took 400 MB in the YAML parser).
+
+// compileWithin compiles doc within l and returns its problems, what the
+// compilation allocated and how long it took. The document must be refused.
+func compileWithin(t *testing.T, name, doc string, l engine.Limits) (problems []engine.Problem, alloc uint64, took time.Duration) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := CompileCatalog(doc, CatalogOptions{Actions: catalogTestActions, Getenv: func(string) string { return "" }, Limits: l})
+	took = time.Since(start)
+	runtime.ReadMemStats(&after)
+	e, ok := err.(*engine.Error)
+	if !ok || e.Code != engine.CodeInvalidCatalog {
+		t.Fatalf("CompileCatalog(%s): %v; want INVALID_CATALOG", name, err)
+	}
+	return e.Problems, after.TotalAlloc - before.TotalAlloc, took
+}
+
+func TestHostileCatalogDocuments(t *testing.T) {
+	// Not parallel: it measures the allocation of the process, which
+	// other tests running at the same time would add to.
+	const mb = 1 << 20
+	deep := func(open, inner, close string, n int) string {
+		return strings.Repeat(open, n) + inner + strings.Repeat(close, n)
+	}
+	// Limits that let a 2 MB expression past ExprLength (and its document
+	// past CatalogNodes, which counts the `[`, `{` and `- ` of quoted
+	// scalars too), to show that its depth is checked before expr-lang's
+	// parser recurses into it.
+	long := engine.Limits{ExprLength: 4 << 20, CatalogNodes: 1 << 30}
+	cases := []struct {
+		name   string
+		doc    string
+		limits engine.Limits
+		path   string // of the problem, or its beginning ("" for the document as a whole)
+		want   string // in the message
+	}{
+		{
+			name: "2 MB of nested parentheses (the reported crash)",
+			doc:  scenarioWhen(deep("(", "true", ")", 1<<20)),
+			path: "scenarios[0].when", want: "ExprLength",
+		},
+		{
+			name: "2 MB of nested parentheses, length allowed", limits: long,
+			doc:  scenarioWhen(deep("(", "true", ")", 1<<20)),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a chain of negations", limits: long,
+			doc:  scenarioWhen(strings.Repeat("!", 1<<20) + "true"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a chain of unary minus", limits: long,
+			doc:  scenarioWhen(strings.Repeat("- ", 1<<19) + "1 > 0"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a chain of not", limits: long,
+			doc:  scenarioWhen(strings.Repeat("not ", 1<<18) + "true"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "nested arrays", limits: long,
+			doc:  scenarioWhen("len(" + deep("[", "1", "]", 1<<19) + ") > 0"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "nested maps", limits: long,
+			doc:  scenarioWhen("len(" + deep("{a: ", "1", "}", 1<<18) + ") > 0"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a right-associative chain", limits: long,
+			doc:  scenarioWhen(strings.Repeat("1 ** ", 1<<18) + "1 > 0"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a let chain", limits: long,
+			doc:  scenarioWhen(strings.Repeat("let a = 1; ", 1<<17) + "true"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a ternary chain", limits: long,
+			doc:  scenarioWhen(strings.Repeat("true ? true : ", 1<<17) + "true"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "a long binary chain", limits: long,
+			doc:  scenarioWhen(strings.Repeat("true && ", 1<<17) + "true"),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "parentheses hidden from a naive scan by a comment are still counted", limits: long,
+			doc:  scenarioWhen("/* ) */ " + deep("(", "true", ")", 1<<18)),
+			path: "scenarios[0].when", want: "ExprDepth",
+		},
+		{
+			name: "too many nodes, flat", limits: long,
+			doc:  scenarioWhen("len([" + strings.Repeat("1,", 2500) + "1]) > 0"),
+			path: "scenarios[0].when", want: "ExprNodes",
+		},
+		{
+			name: "a document over CatalogBytes",
+			doc:  scenarioWhen("true") + "# " + strings.Repeat("x", 5<<20) + "\n",
+			want: "CatalogBytes",
+		},
+		{
+			name: "a 4 MB flow list (400 MB of YAML nodes)",
+			doc:  "version: 1\nproducts: [" + strings.Repeat("0,", 2<<20-100) + "0]\n",
+			want: "CatalogNodes",
+		},
+		{
+			name: "deeply nested flow collections",
+			doc:  "version: 1\nproducts:\n  - code: P\n    attributes: " + deep("[", "a", "]", 5000) + "\n",
+			path: "products[0].attributes" + strings.Repeat("[0]", 60), want: "CatalogDepth",
+		},
+		{
+			name: "deeply nested block mappings",
+			doc: func() string {
+				var b strings.Builder
+				b.WriteString("version: 1\nsystems:\n")
+				for i := range 200 {
+					fmt.Fprintf(&b, "%sk:\n", strings.Repeat(" ", 2*(i+1)))
+				}
+				return b.String()
+			}(),
+			path: "systems" + strings.Repeat(".k", 60), want: "CatalogDepth",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			problems, alloc, took := compileWithin(t, tc.name, tc.doc, tc.limits)
+			if len(problems) != 1 || !strings.HasPrefix(problems[0].Path, tc.path) || (tc.path == "") != (problems[0].Path == "") ||
+				!strings.Contains(problems[0].Message, tc.want) {
+				t.Errorf("CompileCatalog(%s): problems %.300v; want one at %q naming %s", tc.name, problems, tc.path, tc.want)
+			}
+			// Bounds a few times what the refusal needs (the document
+			// itself is copied once by the YAML parser): the unbounded
+			// compilations crashed or took hundreds of MB.
+			if max := uint64(64*mb + 4*len(tc.doc)); alloc > max {
+				t.Errorf("CompileCatalog(%s) allocated %d MB; want at most %d MB", tc.name, alloc/mb, max/mb)
+			}
+			if took > 5*time.Second {
+				t.Errorf("CompileCatalog(%s) took %s; want a refusal within 5s", tc.name, took)
+			}
+		})
+	}
+}
+
+// TestCatalogLimitsAdmitWhatIsWithin: just below each bound, the document
+// compiles; the bounds are limits, not guesses.
+func TestCatalogLimitsAdmitWhatIsWithin(t *testing.T) {
+	t.Parallel()
+	l := engine.DefaultLimits
+	for _, when := range []string{
+		strings.Repeat("(", l.ExprDepth-1) + "true" + strings.Repeat(")", l.ExprDepth-1),
+		strings.Repeat("!", l.ExprDepth-1) + "true",
+		strings.Repeat("true && ", l.ExprDepth-1) + "true",
+		// siblings do not nest
+		"len([" + strings.Repeat("1 + 1, ", 300) + "1]) > 0",
+		`hasProduct("A") || hasProduct("B") || hasProduct("C") || order.attributes.x == "a" && order.lines[0].quantity > 2`,
+	} {
+		if problems := compileProblems(t, shorten(when, 40), scenarioWhen(when)); problems != nil {
+			t.Errorf("CompileCatalog(when: %s): problems %v; want none", shorten(when, 60), problems)
+		}
+	}
+	if problems := compileProblems(t, "example", exampleCatalogText(t)); problems != nil {
+		t.Errorf("CompileCatalog(example): problems %v; want none", problems)
+	}
+}
+
+// TestScanExprDepthBoundsTheTree: the scan's depth is at least the depth
+// of the tree expr-lang builds, for expressions of every kind of nesting
+// (so ExprDepth bounds every recursive pass).
+func TestScanExprDepthBoundsTheTree(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{
+		`a + b * c - d / e`, `!!!a`, `- - - 1`, `((a))`, `f(g(h(1)))`, `[[1], [[2]]]`,
+		`{a: {b: {c: 1}}}`, `a ? b : c ? d : e`, `1 ** 2 ** 3`, `let x = 1; let y = 2; x + y`,
+		`all(xs, any(ys, # > 1 && # < 5))`, `a ?? b ?? c`, `x not in [1, 2] or y matches "a"`,
+		`if a { b } else if c { d } else { e }`, `1..5 | map(# * 2) | sum()`, `f(a + b, c * d)`,
+	} {
+		depth := 1
+		for ; depth < 64; depth++ {
+			if scanExpr(src, engine.Limits{ExprLength: 1 << 20, ExprDepth: depth}) == nil {
+				break
+			}
+		}
+		// A call is two levels of the tree (the call and a predicate) for
+		// one bracket, so the bound holds within a factor of two.
+		if tree := exprTreeDepth(src); tree > 2*depth+1 {
+			t.Errorf("scanExpr(%q) admits depth %d; the tree is %d deep", src, depth, tree)
+		}
+	}
+}
+
+// exprTreeDepth is the depth of the tree expr-lang's parser makes of src.
+func exprTreeDepth(src string) int {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		panic(fmt.Sprintf("bad test: parse %q: %v", src, err))
+	}
+	nodeType := reflect.TypeOf((*ast.Node)(nil)).Elem()
+	var depth func(v reflect.Value) int
+	depth = func(v reflect.Value) int {
+		if v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return 0
+			}
+			v = v.Elem()
+		}
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return 0
+		}
+		d := 0
+		for i := range v.NumField() {
+			f := v.Field(i)
+			switch {
+			case f.Type() == nodeType || (f.Kind() == reflect.Pointer && f.Type().Implements(nodeType)):
+				d = max(d, depth(f))
+			case f.Kind() == reflect.Slice && f.Type().Elem() == nodeType:
+				for j := range f.Len() {
+					d = max(d, depth(f.Index(j)))
+				}
+			}
+		}
+		return d + 1
+	}
+	return depth(reflect.ValueOf(tree.Node))
+}
+
+func exampleCatalogText(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/pro-server-package.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// bundleLattice is a catalog whose bundles B0…Bn-1 each hold the next
+// level twice over (Bi+1 and Ci+1, both holding Bi+2 and Ci+2): 2^n paths
+// from B0 down, through only 2n products.
+func bundleLattice(n int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\nproducts:\n")
+	for i := range n {
+		for _, p := range []string{"B", "C"} {
+			fmt.Fprintf(&b, "  - code: %s%d\n    components: [{product: B%d}, {product: C%d}]\n", p, i, i+1, i+1)
+		}
+	}
+	fmt.Fprintf(&b, "  - {code: B%d}\n  - {code: C%d}\n", n, n)
+	b.WriteString(`scenarios:
+  - name: s
+    groups:
+      - name: g
+        steps:
+          - {name: m, type: MILESTONE}
+`)
+	return b.String()
+}
+
+// TestHostileBundleLattice: a bundle whose expansion is exponential in the
+// catalog's size is refused at import, quickly (the cycle check walked
+// every path: 2^40 of them here), naming the bundle; one within OrderLines
+// compiles.
+func TestHostileBundleLattice(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	problems := compileProblems(t, "lattice", bundleLattice(40))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("CompileCatalog(lattice) took %s; want it done within 5s", took)
+	}
+	found := false
+	for _, p := range problems {
+		found = found || (p.Path == "products[0]" && strings.Contains(p.Message, "OrderLines"))
+	}
+	if !found {
+		t.Errorf("CompileCatalog(lattice): problems %v; want one at products[0] naming OrderLines", problems)
+	}
+	if problems := compileProblems(t, "small lattice", bundleLattice(8)); problems != nil {
+		t.Errorf("CompileCatalog(small lattice): problems %v; want none (511 lines)", problems)
+	}
+}

@@ -1,0 +1,475 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/batonhq/baton/engine"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// EventFilter selects events for a subscription. Zero fields match
+// everything.
+type EventFilter struct {
+	OrderID int
+	PlanID  int
+	Queue   string
+	Kinds   []engine.EventKind
+}
+
+// Match reports whether the filter selects the event.
+func (f EventFilter) Match(e *engine.Event) bool {
+	if f.OrderID != 0 && e.OrderID != f.OrderID {
+		return false
+	}
+	if f.PlanID != 0 && e.PlanID != f.PlanID {
+		return false
+	}
+	if f.Queue != "" && (e.Step == nil || e.Step.Queue != f.Queue) {
+		return false
+	}
+	return len(f.Kinds) == 0 || slices.Contains(f.Kinds, e.Kind)
+}
+
+// HubConfig tunes a Hub. Zero values pick defaults.
+type HubConfig struct {
+	// PollInterval is how often the hub reads the events table for what it
+	// did not receive (default 1s).
+	PollInterval time.Duration
+	// Buffer is how many events a live subscriber may fall behind before it
+	// is dropped (default 4096).
+	Buffer int
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// OnSystemChange, when set, is called after events of system status
+	// changes (offline, online, circuit) arrive, from any replica: the
+	// engine's cached system states are stale (Engine.SystemsChanged).
+	OnSystemChange func()
+}
+
+// Hub is one process's live event feed. It receives committed events from
+// this process directly and from other replicas through the broker, and
+// delivers each event to local subscribers exactly once and in id order
+// (which is commit order): a batch that arrives ahead of a missing id, or a
+// broker that was disconnected, makes the hub read the events table for
+// what it missed; a slow poll of the table catches events whose publisher
+// died between commit and publish. Subscribers resume after any cursor:
+// replay from the table, then live events, with no gap and no duplicate.
+type Hub struct {
+	store engine.Store
+	cfg   HubConfig
+	log   *slog.Logger
+
+	ingestMu sync.Mutex // one ingest at a time: gap reads happen under it
+
+	mu     sync.Mutex
+	last   int64 // newest id delivered; everything up to it was delivered
+	subs   map[*subscriber]struct{}
+	closed bool
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// NewHub returns a hub reading missed events from store.
+func NewHub(store engine.Store, cfg HubConfig) *Hub {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 4096
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Hub{store: store, cfg: cfg, log: cfg.Logger, subs: map[*subscriber]struct{}{}, done: make(chan struct{})}
+}
+
+// Start positions the hub at the newest stored event and runs its
+// consumer of broker messages and its poll of the table until Close.
+// onWork is called when another replica signals work.
+func (h *Hub) Start(ctx context.Context, b engine.Broker, onWork func()) error {
+	last, err := h.store.LastEventID(ctx)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.last = last
+	h.mu.Unlock()
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		for {
+			select {
+			case <-h.done:
+				return
+			case m, ok := <-b.Messages():
+				if !ok {
+					return
+				}
+				switch {
+				case m.Reset:
+					h.catchUp()
+				case m.Work:
+					if onWork != nil {
+						onWork()
+					}
+				default:
+					h.Ingest(m.Events)
+				}
+			}
+		}
+	}()
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(h.cfg.PollInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-t.C:
+				h.catchUp()
+			}
+		}
+	}()
+	return nil
+}
+
+// Close ends every subscription and stops the hub.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	subs := h.subs
+	h.subs = map[*subscriber]struct{}{}
+	h.mu.Unlock()
+	close(h.done)
+	for s := range subs {
+		s.fail(engine.Errorf(engine.CodeUnavailable, "the server is shutting down; resubscribe (elsewhere) with after: your last cursor"))
+	}
+	h.wg.Wait()
+}
+
+// Last is the id of the newest event delivered.
+func (h *Hub) Last() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
+
+// catchUp reads the table for events the hub has not delivered.
+func (h *Hub) catchUp() {
+	for {
+		evs, err := h.store.EventsAfter(context.Background(), h.Last(), 1000)
+		if err != nil {
+			h.log.Warn("hub: read missed events", "err", err)
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		h.Ingest(evs)
+		if len(evs) < 1000 {
+			return
+		}
+	}
+}
+
+// Ingest delivers committed events (in id order within the batch). Ids
+// already delivered are skipped; a gap before the batch is filled from the
+// table first (everything below a committed id is committed, since ids
+// follow commit order).
+func (h *Hub) Ingest(events []*engine.Event) {
+	if len(events) == 0 {
+		return
+	}
+	h.ingestMu.Lock()
+	defer h.ingestMu.Unlock()
+	last := h.Last()
+	var add []*engine.Event
+	for _, e := range events {
+		if e.ID <= last {
+			continue
+		}
+		if e.ID > last+1 {
+			missing, err := h.fill(last, e.ID)
+			if err != nil {
+				// Deliver what is in order so far; the table poll brings
+				// the rest, in order, once the database answers.
+				h.log.Warn("hub: fill gap", "after", last, "before", e.ID, "err", err)
+				break
+			}
+			add = append(add, missing...)
+		}
+		add = append(add, e)
+		last = e.ID
+	}
+	h.deliver(add)
+	if h.cfg.OnSystemChange != nil && slices.ContainsFunc(add, func(e *engine.Event) bool { return e.Kind == engine.EventSystemStatus }) {
+		h.cfg.OnSystemChange()
+	}
+}
+
+// fill reads the committed events with after < id < before.
+func (h *Hub) fill(after, before int64) ([]*engine.Event, error) {
+	var out []*engine.Event
+	for {
+		evs, err := h.store.EventsAfter(context.Background(), after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			if e.ID >= before {
+				return out, nil
+			}
+			out = append(out, e)
+			after = e.ID
+		}
+		if len(evs) < 1000 {
+			return out, nil
+		}
+	}
+}
+
+// deliver hands events (in id order, all new) to the subscribers whose
+// filter matches.
+func (h *Hub) deliver(events []*engine.Event) {
+	if len(events) == 0 {
+		return
+	}
+	h.mu.Lock()
+	h.last = events[len(events)-1].ID
+	var notify []*subscriber
+	for s := range h.subs {
+		n := 0
+		for _, e := range events {
+			if s.filter.Match(e) {
+				if !s.push(e) {
+					delete(h.subs, s)
+					break
+				}
+				n++
+			}
+		}
+		if n > 0 {
+			notify = append(notify, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range notify {
+		s.wake()
+	}
+}
+
+// ErrSlowSubscriber ends a subscription that fell too far behind.
+var ErrSlowSubscriber = errors.New("slow subscriber")
+
+// Subscribe returns the events that match the filter: first those after
+// the cursor `after` (nil: from now) from the table, then live ones, in id
+// order, each once. The channel closes when ctx ends or the subscription
+// is dropped; Err tells why.
+func (h *Hub) Subscribe(ctx context.Context, f EventFilter, after *int64) (*Feed, error) {
+	s := &subscriber{filter: f, notify: make(chan struct{}, 1), limit: h.cfg.Buffer}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, engine.Errorf(engine.CodeUnavailable, "the server is shutting down")
+	}
+	start := h.last
+	if after != nil {
+		if *after > h.last {
+			// A cursor from the future (another replica ahead of us):
+			// start there; the events up to it arrive live and are skipped.
+			start = *after
+		}
+	}
+	s.catchingUp = after != nil && *after < start
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	out := make(chan *engine.Event, 64)
+	feed := &Feed{C: out, sub: s}
+	go func() {
+		defer close(out)
+		defer h.unsubscribe(s)
+		pos := start
+		if after != nil && *after < start {
+			var err error
+			pos, err = h.replay(ctx, f, *after, start, out)
+			if err != nil {
+				s.fail(err)
+				return
+			}
+		}
+		s.mu.Lock()
+		s.catchingUp = false
+		s.mu.Unlock()
+		for {
+			evs, err := s.take()
+			if err != nil {
+				feed.setErr(err)
+				return
+			}
+			for _, e := range evs {
+				if e.ID <= pos {
+					continue
+				}
+				pos = e.ID
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if len(evs) > 0 {
+				continue
+			}
+			select {
+			case <-s.notify:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return feed, nil
+}
+
+// replay sends the stored events after..upTo that match, and returns the
+// position reached.
+func (h *Hub) replay(ctx context.Context, f EventFilter, after, upTo int64, out chan<- *engine.Event) (int64, error) {
+	pos := after
+	for pos < upTo {
+		evs, err := h.store.EventsFor(ctx, pos, f.OrderID, f.PlanID, 500)
+		if err != nil {
+			return pos, fmt.Errorf("replay events after %d: %w", pos, err)
+		}
+		for _, e := range evs {
+			if e.ID > upTo {
+				return upTo, nil
+			}
+			pos = e.ID
+			if !f.Match(e) {
+				continue
+			}
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return pos, ctx.Err()
+			}
+		}
+		if len(evs) < 500 {
+			break
+		}
+	}
+	return upTo, nil
+}
+
+func (h *Hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	delete(h.subs, s)
+	h.mu.Unlock()
+}
+
+// Subscribers is how many subscriptions the hub serves.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Feed is a subscription's stream of events.
+type Feed struct {
+	C   <-chan *engine.Event
+	sub *subscriber
+	mu  sync.Mutex
+	err error
+}
+
+// Err tells why the feed ended (nil when its context ended).
+func (f *Feed) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	return f.sub.error()
+}
+
+func (f *Feed) setErr(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+// subscriber is one subscription's queue: the hub pushes matching events,
+// the subscription's goroutine takes them. A live subscriber whose queue
+// is full is dropped (it can resume by cursor); one that is catching up
+// may queue more.
+type subscriber struct {
+	filter     EventFilter
+	notify     chan struct{}
+	limit      int
+	mu         sync.Mutex
+	queue      []*engine.Event
+	catchingUp bool
+	err        error
+}
+
+func (s *subscriber) push(e *engine.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return false
+	}
+	limit := s.limit
+	if s.catchingUp {
+		limit *= 16
+	}
+	if len(s.queue) >= limit {
+		first := s.queue[0].ID - 1
+		s.err = engine.Errorf(engine.CodeSlowSubscriber, "subscription dropped: it fell %d events behind the live feed; resubscribe with after: %q to continue without a gap",
+			len(s.queue), engine.FormatCursor(first))
+		s.queue = nil
+		return false
+	}
+	s.queue = append(s.queue, e)
+	return true
+}
+
+func (s *subscriber) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriber) take() ([]*engine.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	q := s.queue
+	s.queue = nil
+	return q, nil
+}
+
+func (s *subscriber) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *subscriber) error() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}

@@ -1,0 +1,592 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// txState applies step transitions inside one transaction: every move is
+// checked against the transition table and recorded as an event; finished
+// steps release their dependents, which become READY and are activated
+// (milestones complete, manual tasks and pauses start waiting, in-
+// transaction actions run, callouts are claimed for this replica) until
+// nothing more moves; plans roll up at the end. It is the one place where
+// steps change state, for the runner's batches and for operator mutations
+// alike.
+type txState struct {
+	e   *Engine
+	tx  engine.Tx
+	ctx context.Context
+	now time.Time
+	// owner is this replica's worker id, for leases.
+	owner string
+	// claimCap is how many steps this transaction may claim for local
+	// execution; the rest stay READY for any replica.
+	claimCap int
+
+	dirty     map[int]*engine.StepRecord
+	finished  []int       // steps that became COMPLETED or SKIPPED, to release
+	claimed   []*Claim    // claimed for local execution, dispatched after commit
+	openDelta map[int]int // plan id → change in open steps
+	started   map[int]bool
+	attempts  []*engine.Attempt
+	orderSets map[int]map[string]any
+	itemSets  map[int]map[string]any
+	leftReady bool // some READY step was left for other replicas
+	contexts  map[int]*engine.ExecContext
+	circuit   circuitOutcomes
+	// systemsChanged: a circuit opened; other replicas must reread.
+	systemsChanged bool
+	// openedNow: systems whose circuit this transaction opened.
+	openedNow map[string]bool
+	// immediate: FAILED steps to retry at once, after the circuits count.
+	immediate []*engine.StepRecord
+}
+
+// Claim is a step claimed for execution by this replica's workers.
+type Claim struct {
+	Step    *engine.StepRecord
+	Def     *catalog.StepDef
+	Attempt int
+	// Ctx is what the step's expressions see; loaded after commit.
+	Ctx *engine.ExecContext
+}
+
+func (e *Engine) newTxState(ctx context.Context, tx engine.Tx, claimCap int) *txState {
+	return &txState{e: e, tx: tx, ctx: ctx, now: tx.Now(), owner: e.workerID, claimCap: claimCap,
+		dirty: map[int]*engine.StepRecord{}, openDelta: map[int]int{}, started: map[int]bool{},
+		orderSets: map[int]map[string]any{}, itemSets: map[int]map[string]any{}, contexts: map[int]*engine.ExecContext{}}
+}
+
+// move changes a step's status, checking the transition table, and emits
+// its event.
+func (s *txState) move(r *engine.StepRecord, to engine.StepStatus, actor, note string) error {
+	if err := engine.CheckMove(r.ID, r.Status, to); err != nil {
+		return err
+	}
+	from := r.Status
+	r.Status = to
+	r.UpdatedAt = s.now
+	s.dirty[r.ID] = r
+	switch to {
+	case engine.StepRunning, engine.StepWaiting, engine.StepCompleted:
+		if r.PlanID != 0 {
+			s.started[r.PlanID] = true
+		}
+	}
+	if to.Terminal() {
+		r.CompletedAt = &s.now
+		r.JeopardyAt, r.WakeAt, r.LeaseOwner, r.LeaseUntil = nil, nil, "", nil
+		if !from.Terminal() {
+			s.openDelta[r.PlanID]--
+		}
+		if to.Done() {
+			s.finished = append(s.finished, r.ID)
+		}
+	}
+	s.tx.Emit(&engine.Event{Kind: engine.EventStepStatus, OrderID: r.OrderID, PlanID: r.PlanID, StepID: r.ID, From: string(from), To: string(to),
+		At: s.now, Actor: actor, Note: note, Step: r.Snapshot()})
+	return nil
+}
+
+func (s *txState) def(r *engine.StepRecord) (*catalog.StepDef, error) {
+	cat, err := s.e.catalogInTx(s.ctx, s.tx, r.CatalogID)
+	if err != nil {
+		return nil, err
+	}
+	def := cat.Step(r.Name)
+	if def == nil {
+		return nil, fmt.Errorf("step %d: catalog version %d has no step %q", r.ID, cat.Version, r.Name)
+	}
+	return def, nil
+}
+
+// becomeReady starts a step's jeopardy clock and activates it.
+func (s *txState) becomeReady(r *engine.StepRecord) error {
+	if r.Status != engine.StepReady {
+		if err := s.move(r, engine.StepReady, "", ""); err != nil {
+			return err
+		}
+	}
+	def, err := s.def(r)
+	if err != nil {
+		return err
+	}
+	// The jeopardy clock starts at the first READY (a retry keeps it).
+	if r.ReadyAt == nil || r.Attempts == 0 {
+		if r.ReadyAt == nil || !r.ReadyAt.Equal(s.now) {
+			r.ReadyAt = &s.now
+			s.dirty[r.ID] = r
+		}
+		if def.EstimatedDuration > 0 {
+			due := s.now.Add(def.EstimatedDuration)
+			risk := due.Add(-def.JeopardyThreshold)
+			r.DueAt = &due
+			r.JeopardyAt = &risk
+			s.dirty[r.ID] = r
+			if !risk.After(s.now) {
+				// A threshold as long as the estimate: at risk from the start.
+				s.jeopardy(r)
+			}
+		}
+	}
+	return s.activate(r, def)
+}
+
+// activate does what a READY step's type asks at once.
+func (s *txState) activate(r *engine.StepRecord, def *catalog.StepDef) error {
+	switch r.Type {
+	case engine.Milestone:
+		return s.move(r, engine.StepCompleted, "", "")
+	case engine.ManualTask:
+		return s.move(r, engine.StepWaiting, "", "")
+	case engine.Pause:
+		if def.Pause.Until != "" {
+			// Read the plan's signals under the plan's lock, which Signal
+			// takes too: a signal commits either before this read (and is
+			// seen here) or after this pause is WAITING (and finds it).
+			signals, err := s.tx.LockPlanSignals(s.ctx, r.PlanID)
+			if err != nil {
+				return err
+			}
+			if payload, ok := signals[def.Pause.Until]; ok {
+				r.Output = mergeOutput(r.Output, map[string]any{"signal": def.Pause.Until, "payload": payload})
+				if err := s.move(r, engine.StepWaiting, "", ""); err != nil {
+					return err
+				}
+				return s.move(r, engine.StepCompleted, "", "signal "+def.Pause.Until+" arrived before the pause")
+			}
+		}
+		if def.Pause.For > 0 {
+			at := s.now.Add(def.Pause.For)
+			r.WakeAt = &at
+		}
+		return s.move(r, engine.StepWaiting, "", "")
+	case engine.AutoTask:
+		if a := s.e.actions.get(def.Auto.Action); a != nil && a.InTransaction {
+			return s.runInTransaction(r, def, a)
+		}
+	}
+	if r.Type == engine.Callout && def.Callout != nil && def.Callout.System != nil {
+		name := def.Callout.System.Name
+		held := s.openedNow[name]
+		if !held {
+			var err error
+			if held, err = s.e.systemHeld(s.ctx, s.tx, name, s.now); err != nil {
+				return err
+			}
+		}
+		if held {
+			// Integration hold (offline, or circuit open): wait without
+			// spending an attempt; the releaser lets it go when the
+			// system is back.
+			return s.move(r, engine.StepOnHold, "", "system "+name+" is on hold")
+		}
+	}
+	// Callouts and out-of-transaction actions go to workers.
+	if len(s.claimed) < s.claimCap {
+		return s.claim(r, def)
+	}
+	s.leftReady = true
+	return nil
+}
+
+// claim gives a READY step to this replica's workers, under a lease long
+// enough for one attempt.
+func (s *txState) claim(r *engine.StepRecord, def *catalog.StepDef) error {
+	if err := s.move(r, engine.StepRunning, "", ""); err != nil {
+		return err
+	}
+	r.Attempts++
+	r.StartedAt = &s.now
+	r.WakeAt = nil
+	lease := s.now.Add(s.e.leaseFor(def))
+	r.LeaseOwner, r.LeaseUntil = s.owner, &lease
+	s.claimed = append(s.claimed, &Claim{Step: r, Def: def, Attempt: r.Attempts})
+	return nil
+}
+
+// runInTransaction runs an action that has no effects outside Baton right
+// here: READY → RUNNING → COMPLETED (or FAILED/FALLOUT) in this
+// transaction, no lease, no worker.
+func (s *txState) runInTransaction(r *engine.StepRecord, def *catalog.StepDef, a *Action) error {
+	if err := s.move(r, engine.StepRunning, "", ""); err != nil {
+		return err
+	}
+	r.Attempts++
+	r.StartedAt = &s.now
+	r.WakeAt = nil
+	ec, err := s.execContext(r)
+	if err != nil {
+		return err
+	}
+	res, runErr := s.e.runAction(s.ctx, a, r, def, ec)
+	return s.finishAttempt(r, def, s.e.storableOutcome(Outcome{StepID: r.ID, Attempt: r.Attempts, StartedAt: s.now, FinishedAt: s.now,
+		Result: res, Err: runErr, Worker: s.owner}))
+}
+
+// prefetch loads, in one query, the contexts of the steps about to be
+// activated whose activation evaluates expressions: in-transaction
+// actions. (Pauses read only their plan's signals; other auto tasks and
+// callouts get theirs when dispatched to a worker.)
+func (s *txState) prefetch(recs []*engine.StepRecord) error {
+	var ids []int
+	for _, r := range recs {
+		if _, ok := s.contexts[r.ID]; ok || r.Type != engine.AutoTask {
+			continue
+		}
+		def, err := s.def(r)
+		if err != nil {
+			return err
+		}
+		if def.Auto == nil {
+			continue
+		}
+		if a := s.e.actions.get(def.Auto.Action); a != nil && a.InTransaction {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) < 2 {
+		return nil // one is loaded on demand at the same cost
+	}
+	m, err := s.tx.StepContexts(s.ctx, ids)
+	if err != nil {
+		return err
+	}
+	for id, ec := range m {
+		s.adopt(id, ec)
+	}
+	return nil
+}
+
+// adopt keeps a loaded context, with the attributes this transaction has
+// set already.
+func (s *txState) adopt(id int, ec *engine.ExecContext) {
+	maps.Copy(ec.Order.Attributes, s.orderSets[ec.Order.ID])
+	maps.Copy(ec.Item.Attributes, s.itemSets[ec.Item.ID])
+	s.contexts[id] = ec
+}
+
+// execContext loads (once per transaction) what a step's expressions see.
+func (s *txState) execContext(r *engine.StepRecord) (*engine.ExecContext, error) {
+	if ec := s.contexts[r.ID]; ec != nil {
+		return ec, nil
+	}
+	m, err := s.tx.StepContexts(s.ctx, []int{r.ID})
+	if err != nil {
+		return nil, err
+	}
+	ec := m[r.ID]
+	if ec == nil {
+		return nil, fmt.Errorf("step %d: no context", r.ID)
+	}
+	// Attributes this transaction set already are visible to later steps.
+	s.adopt(r.ID, ec)
+	return ec, nil
+}
+
+// Outcome is the result of one attempt, as a worker reports it.
+type Outcome struct {
+	StepID     int
+	Attempt    int
+	Owner      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Result     *Result
+	Err        error
+	Worker     string
+}
+
+// Result is what a successful attempt produced.
+type Result struct {
+	// Wait: the attempt succeeded but the step waits for an answer
+	// (a callout answered 202).
+	Wait       bool
+	HTTPStatus int
+	Output     map[string]any
+	SetOrder   map[string]any
+	SetItem    map[string]any
+}
+
+// StepError is an attempt's failure; Retryable false sends the step to
+// fallout at once (a 4xx answer, an action that says retrying is useless).
+type StepError struct {
+	Message    string
+	Retryable  bool
+	HTTPStatus int
+}
+
+func (e *StepError) Error() string { return e.Message }
+
+// storableOutcome turns a successful outcome whose result the stores
+// cannot hold as it is into a failed attempt (retried like any failure):
+// what one attempt brought back must not fail the transaction that
+// records it with other outcomes. It runs before that transaction — on
+// the worker, or before an in-transaction action's outcome is applied.
+func (e *Engine) storableOutcome(o Outcome) Outcome {
+	if o.Err == nil && o.Result != nil {
+		if msg := e.unstorableResult(o.Result); msg != "" {
+			o.Err = &StepError{Message: "the outcome cannot be stored: " + msg, Retryable: true, HTTPStatus: o.Result.HTTPStatus}
+			o.Result = nil
+		}
+	}
+	return o
+}
+
+// finishAttempt applies an attempt's outcome (see storableOutcome) to a
+// RUNNING step. The error message of a failure is made storable, whatever
+// the system or action said.
+func (s *txState) finishAttempt(r *engine.StepRecord, def *catalog.StepDef, o Outcome) error {
+	if r.Type == engine.Callout {
+		s.countCircuit(def, o.Err)
+	}
+	att := &engine.Attempt{StepID: r.ID, Number: o.Attempt, StartedAt: o.StartedAt, FinishedAt: o.FinishedAt, Worker: o.Worker}
+	s.attempts = append(s.attempts, att)
+	r.LeaseOwner, r.LeaseUntil = "", nil
+	if o.Err == nil && o.Result != nil {
+		res := o.Result
+		att.HTTPStatus = res.HTTPStatus
+		r.Output = mergeOutput(r.Output, res.Output)
+		s.setAttributes(r, res.SetOrder, res.SetItem)
+		r.Error = ""
+		if res.Wait {
+			att.Outcome = "WAITING"
+			return s.move(r, engine.StepWaiting, "", "")
+		}
+		att.Outcome = "SUCCEEDED"
+		return s.move(r, engine.StepCompleted, "", "")
+	}
+	err := o.Err
+	if err == nil {
+		err = fmt.Errorf("attempt reported no result")
+	}
+	msg := storableText(err.Error(), s.e.limits.TextLength)
+	att.Outcome, att.Error = "FAILED", msg
+	retryable := true
+	if se, ok := err.(*StepError); ok {
+		retryable = se.Retryable
+		att.HTTPStatus = se.HTTPStatus
+	}
+	return s.fail(r, def, msg, retryable)
+}
+
+// unstorableResult checks what a successful attempt would store: its
+// output and the attributes it sets ("" when all may be stored).
+func (e *Engine) unstorableResult(res *Result) string {
+	var ps []string
+	for _, part := range []struct {
+		path string
+		m    map[string]any
+	}{{"output", res.Output}, {"order.attributes", res.SetOrder}, {"item.attributes", res.SetItem}} {
+		if part.m == nil {
+			continue
+		}
+		if msg := e.unstorable(part.path, part.m); msg != "" {
+			ps = append(ps, msg)
+		}
+	}
+	return strings.Join(ps, "; ")
+}
+
+// fail applies the retry policy to a failed attempt.
+func (s *txState) fail(r *engine.StepRecord, def *catalog.StepDef, msg string, retryable bool) error {
+	r.Error = msg
+	if retryable {
+		if at, ok := def.Retry.Next(r.Attempts-r.AttemptBase, s.now); ok {
+			if err := s.move(r, engine.StepFailed, "", ""); err != nil {
+				return err
+			}
+			r.WakeAt = &at
+			if !at.After(s.now) {
+				// IMMEDIATE: try again in this transaction — once the
+				// transaction's callout outcomes have been counted, so that
+				// a failure that opens its system's circuit holds the retry
+				// instead of spending an attempt on it.
+				s.immediate = append(s.immediate, r)
+			}
+			return nil
+		}
+	}
+	return s.move(r, engine.StepFallout, "", "")
+}
+
+// retryNow moves a FAILED step whose retry is due back to READY and
+// activates it.
+func (s *txState) retryNow(r *engine.StepRecord, def *catalog.StepDef) error {
+	r.WakeAt = nil
+	if err := s.move(r, engine.StepReady, "", ""); err != nil {
+		return err
+	}
+	return s.activate(r, def)
+}
+
+func (s *txState) setAttributes(r *engine.StepRecord, order, item map[string]any) {
+	if len(order) > 0 && r.OrderID != 0 {
+		if s.orderSets[r.OrderID] == nil {
+			s.orderSets[r.OrderID] = map[string]any{}
+		}
+		maps.Copy(s.orderSets[r.OrderID], order)
+		for _, ec := range s.contexts {
+			if ec.Order.ID == r.OrderID {
+				maps.Copy(ec.Order.Attributes, order)
+			}
+		}
+	}
+	if len(item) > 0 && r.ItemID != 0 {
+		if s.itemSets[r.ItemID] == nil {
+			s.itemSets[r.ItemID] = map[string]any{}
+		}
+		maps.Copy(s.itemSets[r.ItemID], item)
+		for _, ec := range s.contexts {
+			if ec.Item.ID == r.ItemID {
+				maps.Copy(ec.Item.Attributes, item)
+			}
+		}
+	}
+}
+
+func mergeOutput(old, add map[string]any) map[string]any {
+	if len(add) == 0 {
+		return old
+	}
+	out := map[string]any{}
+	maps.Copy(out, old)
+	maps.Copy(out, add)
+	return out
+}
+
+// readyNew activates steps created READY (plan creation, enrichment).
+func (s *txState) readyNew(steps []*engine.StepRecord) error {
+	var ready []*engine.StepRecord
+	for _, r := range steps {
+		if r.Status == engine.StepReady {
+			ready = append(ready, r)
+		}
+	}
+	if err := s.prefetch(ready); err != nil {
+		return err
+	}
+	for _, r := range steps {
+		if r.Status == engine.StepReady {
+			if err := s.becomeReady(r); err != nil {
+				return err
+			}
+		}
+		if r.Status == engine.StepSkipped {
+			// Created skipped: counted done at planning; nothing to release.
+			continue
+		}
+	}
+	return nil
+}
+
+// settle releases the dependents of finished steps until nothing more
+// moves, then writes everything and rolls plans up.
+func (s *txState) settle() error {
+	for len(s.finished) > 0 || len(s.immediate) > 0 {
+		if len(s.finished) == 0 {
+			if err := s.applyCircuits(); err != nil {
+				return err
+			}
+			retry := s.immediate
+			s.immediate = nil
+			for _, r := range retry {
+				def, err := s.def(r)
+				if err != nil {
+					return err
+				}
+				if err := s.retryNow(r, def); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		done := s.finished
+		s.finished = nil
+		deps, err := s.tx.ReleaseDependents(s.ctx, done)
+		if err != nil {
+			return err
+		}
+		var ready []*engine.StepRecord
+		for _, d := range deps {
+			if d.Pending <= 0 && d.Status == engine.StepPending {
+				ready = append(ready, d)
+			}
+		}
+		if err := s.prefetch(ready); err != nil {
+			return err
+		}
+		for _, d := range deps {
+			if prev := s.dirty[d.ID]; prev != nil {
+				// Keep the in-memory state; take the new count.
+				prev.Pending = d.Pending
+				d = prev
+			}
+			if d.Pending <= 0 && d.Status == engine.StepPending {
+				if err := s.becomeReady(d); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := s.applyCircuits(); err != nil {
+		return err
+	}
+	if err := s.tx.MergeAttributes(s.ctx, s.orderSets, s.itemSets); err != nil {
+		return err
+	}
+	dirty := slices.Collect(maps.Values(s.dirty))
+	if err := s.tx.SaveSteps(s.ctx, dirty); err != nil {
+		return err
+	}
+	if err := s.tx.InsertAttempts(s.ctx, s.attempts); err != nil {
+		return err
+	}
+	started := slices.Sorted(maps.Keys(s.started))
+	plans, err := s.tx.StartPlans(s.ctx, started)
+	if err != nil {
+		return err
+	}
+	for _, p := range plans {
+		s.tx.Emit(&engine.Event{Kind: engine.EventPlanStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(engine.PlanPending), To: string(engine.PlanInProgress), At: s.now})
+		if p.OrderID != 0 {
+			s.tx.Emit(&engine.Event{Kind: engine.EventOrderStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(engine.OrderSubmitted), To: string(engine.OrderInProgress), At: s.now})
+		}
+	}
+	done, err := s.tx.AdjustOpenSteps(s.ctx, s.openDelta)
+	if err != nil {
+		return err
+	}
+	for _, p := range done {
+		if err := s.completePlan(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// completePlan finishes a plan whose every step is done.
+func (s *txState) completePlan(p *engine.PlanRecord) error {
+	if err := s.tx.CompletePlan(s.ctx, p); err != nil {
+		return err
+	}
+	from := p.Status
+	if from == engine.PlanPending && s.started[p.ID] {
+		from = engine.PlanInProgress
+	}
+	s.tx.Emit(&engine.Event{Kind: engine.EventPlanStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(from), To: string(engine.PlanCompleted), At: s.now})
+	if p.OrderID != 0 {
+		ofrom := engine.OrderInProgress
+		if from == engine.PlanPending {
+			ofrom = engine.OrderSubmitted
+		}
+		s.tx.Emit(&engine.Event{Kind: engine.EventOrderStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(ofrom), To: string(engine.OrderCompleted), At: s.now})
+	}
+	return nil
+}

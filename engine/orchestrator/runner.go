@@ -1,0 +1,743 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RunnerConfig tunes execution on one replica. Zero values pick defaults.
+type RunnerConfig struct {
+	// Workers is how many attempts (callouts, out-of-transaction actions)
+	// run at once on this replica (default 256).
+	Workers int
+	// Committers is how many transactions apply attempt outcomes at once
+	// (default 2).
+	Committers int
+	// MaxBatch caps the outcomes one transaction applies (default 256).
+	MaxBatch int
+	// PollInterval is the slow poll for work other replicas left READY and
+	// for timers armed elsewhere (default 1s).
+	PollInterval time.Duration
+	// LeaseGrace is added to a callout's timeout to make its lease
+	// (default 30s); out-of-transaction actions get ActionLease (default 5m).
+	LeaseGrace  time.Duration
+	ActionLease time.Duration
+	// ShutdownGrace is how long Stop waits for running attempts before it
+	// leaves them to lease expiry (default 10s).
+	ShutdownGrace time.Duration
+}
+
+func (c *RunnerConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 256
+	}
+	if c.Committers <= 0 {
+		c.Committers = 2
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.LeaseGrace <= 0 {
+		c.LeaseGrace = 30 * time.Second
+	}
+	if c.ActionLease <= 0 {
+		c.ActionLease = 5 * time.Minute
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+}
+
+// runner executes claimed steps and applies their outcomes. The steps table
+// is the queue: a transaction that makes steps READY claims what this
+// replica has room for and hands it straight to the workers after commit;
+// the poller claims READY steps others left (or recovered ones); the timer
+// loop moves due retries, pauses, expired leases and jeopardy.
+type runner struct {
+	e         *Engine
+	cfg       RunnerConfig
+	ctx       context.Context // cancelled by Stop's deadline
+	cancel    context.CancelFunc
+	sem       chan struct{}
+	outcomes  chan Outcome
+	kick      chan struct{}
+	timerKick chan struct{}
+	relKick   chan struct{}
+	stopping  chan struct{}
+	inflight  atomic.Int64
+	starved   atomic.Bool  // a transaction left READY steps for lack of room here
+	nextWake  atomic.Int64 // unix nanos of the timer loop's next wake
+
+	mu       sync.Mutex
+	released []*Claim // claimed but never started: handed back at Stop
+
+	workers sync.WaitGroup
+	loops   sync.WaitGroup
+	commits sync.WaitGroup
+}
+
+// Start runs the engine's workers, committers, poller and timer loop until
+// Stop. Register actions before Start.
+func (e *Engine) Start(cfg RunnerConfig) error {
+	cfg.defaults()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.run != nil {
+		return errors.New("engine already started")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{e: e, cfg: cfg, ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan Outcome, cfg.Workers*2),
+		kick: make(chan struct{}, 1), timerKick: make(chan struct{}, 1), relKick: make(chan struct{}, 1), stopping: make(chan struct{})}
+	e.run = r
+	for range cfg.Committers {
+		r.commits.Add(1)
+		go r.committer()
+	}
+	r.loops.Add(3)
+	go r.poller()
+	go r.timers()
+	go r.releaser()
+	r.wake()
+	return nil
+}
+
+// Stop stops claiming, waits (up to ShutdownGrace or ctx) for running
+// attempts and records their outcomes, and hands back steps claimed but
+// not started. Attempts still running after that keep their leases, which
+// expire, so another replica retries them.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	r := e.run
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	close(r.stopping)
+	r.mu.Unlock()
+	r.loops.Wait()
+	done := make(chan struct{})
+	go func() { r.workers.Wait(); close(done) }()
+	grace := time.NewTimer(r.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.cancel()
+	case <-grace.C:
+		r.cancel()
+	}
+	<-done
+	close(r.outcomes)
+	r.commits.Wait()
+	r.releaseUnstarted(context.WithoutCancel(ctx))
+	r.cancel()
+	e.mu.Lock()
+	e.run = nil
+	e.mu.Unlock()
+	return nil
+}
+
+// free is how many more steps this replica takes on.
+func (r *runner) free() int {
+	select {
+	case <-r.stopping:
+		return 0 // stopping: claim nothing more
+	default:
+	}
+	return max(0, 2*r.cfg.Workers-int(r.inflight.Load()))
+}
+
+func (r *runner) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// armTimer wakes the timer loop when a timer earlier than its next wake was
+// set.
+func (r *runner) armTimer(at time.Time) {
+	if at.UnixNano() < r.nextWake.Load() {
+		select {
+		case r.timerKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dispatch hands claims to the workers, once their contexts are loaded.
+// Workers start under r.mu, and Stop closes r.stopping under it: a claim
+// either gets its worker before Stop waits for them, or is handed back.
+func (r *runner) dispatch(claims []*Claim) {
+	if len(claims) == 0 {
+		return
+	}
+	ids := make([]int, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Step.ID
+	}
+	ctxs, err := r.e.store.StepContexts(r.ctx, ids)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.stopping:
+		// Claimed by a transaction that began before Stop.
+		r.released = append(r.released, claims...)
+		return
+	default:
+	}
+	r.inflight.Add(int64(len(claims)))
+	for _, c := range claims {
+		c.Ctx = ctxs[c.Step.ID]
+		r.workers.Add(1)
+		if err != nil || c.Ctx == nil {
+			msg := "load step context"
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			go func() {
+				defer r.workers.Done()
+				r.report(c, Outcome{Err: errors.New(msg)}, time.Now())
+			}()
+			continue
+		}
+		go r.execute(c)
+	}
+}
+
+// execute runs one attempt when a worker slot is free.
+func (r *runner) execute(c *Claim) {
+	defer r.workers.Done()
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.stopping:
+		r.mu.Lock()
+		r.released = append(r.released, c)
+		r.mu.Unlock()
+		r.inflight.Add(-1)
+		return
+	}
+	defer func() { <-r.sem }()
+	started := r.e.clock.Now()
+	var o Outcome
+	switch c.Step.Type {
+	case engine.Callout:
+		o.Result, o.Err = r.e.callout(r.ctx, c)
+	case engine.AutoTask:
+		a := r.e.actions.get(c.Def.Auto.Action)
+		if a == nil {
+			o.Err = &StepError{Message: "action " + c.Def.Auto.Action + " is not registered on this replica", Retryable: true}
+		} else {
+			actx, cancel := context.WithTimeout(r.ctx, r.cfg.ActionLease-time.Second)
+			o.Result, o.Err = r.e.runAction(actx, a, c.Step, c.Def, c.Ctx)
+			cancel()
+		}
+	default:
+		o.Err = &StepError{Message: "step type " + string(c.Step.Type) + " does not run on a worker"}
+	}
+	r.report(c, o, started)
+}
+
+// report hands an attempt's outcome to the committers, checked on this
+// worker (storableOutcome) so that the batch transaction does not walk it.
+func (r *runner) report(c *Claim, o Outcome, started time.Time) {
+	o.StepID, o.Attempt, o.Owner, o.Worker = c.Step.ID, c.Attempt, r.e.workerID, r.e.workerID
+	o.StartedAt, o.FinishedAt = started, r.e.clock.Now()
+	r.outcomes <- r.e.storableOutcome(o)
+}
+
+// committer applies outcomes in batches: one transaction per batch, each
+// transition with its event.
+func (r *runner) committer() {
+	defer r.commits.Done()
+	for o := range r.outcomes {
+		batch := []Outcome{o}
+	drain:
+		for len(batch) < r.cfg.MaxBatch {
+			select {
+			case o, ok := <-r.outcomes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		r.apply(batch)
+		r.inflight.Add(-int64(len(batch)))
+		if r.starved.Swap(false) {
+			r.wake()
+		}
+	}
+}
+
+// apply records a batch of outcomes, each exactly once. A failure that
+// looks passing (the connection, a conflict) is retried for a while; if
+// the batch still fails, or the database refused what it wrote
+// (ErrRefused), the outcomes at fault are isolated (isolate) so that the
+// others commit and only the culprits' steps fail. What cannot be recorded
+// at all is dropped: those steps' leases expire and they run again
+// (callouts carry the same Idempotency-Key).
+func (r *runner) apply(batch []Outcome) {
+	if err := r.applyRetrying(batch); err != nil {
+		r.isolate(batch, err)
+	}
+}
+
+// applyRetrying applies a batch, retrying a failure that may pass; it
+// gives up at once when the database refused the write.
+func (r *runner) applyRetrying(batch []Outcome) error {
+	for attempt := 1; ; attempt++ {
+		err := r.applyOnce(batch)
+		if err == nil || errors.Is(err, ErrRefused) || attempt >= 5 {
+			return err
+		}
+		r.e.log.Warn("recording outcomes failed; retrying", "err", err, "attempt", attempt, "outcomes", len(batch))
+		time.Sleep(time.Duration(attempt*attempt) * 100 * time.Millisecond)
+	}
+}
+
+// isolate records a batch that failed as a whole with err, by halves: a
+// bad outcome fails only the half it is in, so the other half commits and
+// the search goes on in the failed one, down to the outcome at fault,
+// whose step is then failed with the database's error (recordFailure).
+// The outcomes of a failed transaction were not recorded, and a committed
+// one is never applied again, so every outcome is recorded at most once.
+// When both halves fail for a reason that is not a refusal, the database
+// is failing, not an outcome: the batch is dropped, as apply says.
+func (r *runner) isolate(batch []Outcome, err error) {
+	if len(batch) == 1 {
+		if !errors.Is(err, ErrRefused) {
+			// Found by elimination, not by the database's word: give it the
+			// retries a passing failure deserves before failing its step.
+			if err = r.applyRetrying(batch); err == nil {
+				return
+			}
+		}
+		r.recordFailure(batch[0], err)
+		return
+	}
+	halves := [2][]Outcome{batch[:len(batch)/2], batch[len(batch)/2:]}
+	errs := [2]error{r.applyOnce(halves[0]), r.applyOnce(halves[1])}
+	if errs[0] != nil && errs[1] != nil && !errors.Is(errs[0], ErrRefused) && !errors.Is(errs[1], ErrRefused) {
+		r.e.log.Error("could not record outcomes; their leases will expire and the steps run again",
+			"steps", outcomeSteps(batch), "err", errs[0])
+		return
+	}
+	for i, h := range halves {
+		if errs[i] != nil {
+			r.isolate(h, errs[i])
+		}
+	}
+}
+
+// recordFailure fails the step of an outcome that could not be recorded,
+// in a transaction of its own, with the reason: the step follows its
+// retry policy like after any failed attempt, instead of waiting for its
+// lease to expire and being retried without a word.
+func (r *runner) recordFailure(o Outcome, cause error) {
+	status := 0
+	if o.Result != nil {
+		status = o.Result.HTTPStatus
+	}
+	r.e.log.Error("an outcome could not be recorded; its step fails", "step", o.StepID, "attempt", o.Attempt,
+		"err", storableText(cause.Error(), 500))
+	o.Result = nil
+	o.Err = &StepError{Message: "the outcome could not be recorded: " + cause.Error(), Retryable: true, HTTPStatus: status}
+	if err := r.applyRetrying([]Outcome{o}); err != nil {
+		r.e.log.Error("could not record an outcome's failure; its lease will expire and the step runs again",
+			"step", o.StepID, "err", err)
+	}
+}
+
+// applyOnce records a batch of outcomes in one transaction. An outcome
+// whose lease was lost (its step moved on: recovered, cancelled, recorded
+// already) is ignored.
+func (r *runner) applyOnce(batch []Outcome) error {
+	ctx := context.WithoutCancel(r.ctx)
+	byID := make(map[int]Outcome, len(batch))
+	for _, o := range batch {
+		byID[o.StepID] = o
+	}
+	ids := outcomeSteps(batch)
+	var st *txState
+	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
+		st = r.e.newTxState(ctx, tx, r.free())
+		recs, err := tx.LockSteps(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			o := byID[rec.ID]
+			if rec.Status != engine.StepRunning || rec.LeaseOwner != o.Owner || rec.Attempts != o.Attempt {
+				r.e.log.Warn("outcome of a lost lease ignored", "step", rec.ID, "attempt", o.Attempt, "status", rec.Status)
+				continue
+			}
+			def, err := st.def(rec)
+			if err != nil {
+				return err
+			}
+			if err := st.finishAttempt(rec, def, o); err != nil {
+				return err
+			}
+		}
+		return st.settle()
+	})
+	if err != nil {
+		return err
+	}
+	r.e.afterCommit(events, st)
+	return nil
+}
+
+func outcomeSteps(batch []Outcome) []int {
+	ids := make([]int, len(batch))
+	for i, o := range batch {
+		ids[i] = o.StepID
+	}
+	return ids
+}
+
+// afterCommit publishes a transaction's events, hands its claims to the
+// workers and wakes whoever has more to do.
+func (e *Engine) afterCommit(events []*engine.Event, st *txState) {
+	e.publish(events)
+	r := e.runner()
+	if st == nil {
+		return
+	}
+	if r == nil {
+		if len(st.claimed) > 0 {
+			e.log.Warn("steps claimed without a running runner; their leases will expire", "steps", len(st.claimed))
+		}
+		return
+	}
+	if st.leftReady {
+		// Before dispatch: the claims may finish (and the committer look
+		// for starved work) before this function gets further.
+		r.starved.Store(true)
+	}
+	r.dispatch(st.claimed)
+	for _, s := range st.dirty {
+		for _, t := range []*time.Time{s.WakeAt, s.JeopardyAt} {
+			if t != nil {
+				r.armTimer(*t)
+			}
+		}
+	}
+	if st.systemsChanged {
+		e.invalidateSystems()
+		e.signalWork()
+		r.wakeReleaser()
+	}
+	if st.leftReady {
+		e.signalWork()
+	}
+}
+
+func (e *Engine) runner() *runner {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.run
+}
+
+// free capacity of the local runner, 0 without one.
+func (e *Engine) claimCapacity() int {
+	if r := e.runner(); r != nil {
+		return r.free()
+	}
+	return 0
+}
+
+// poller claims READY steps that no transaction claimed (left for any
+// replica, retried, recovered).
+func (r *runner) poller() {
+	defer r.loops.Done()
+	for {
+		select {
+		case <-r.stopping:
+			return
+		case <-r.kick:
+		case <-r.e.workSignal():
+		case <-r.e.clock.After(r.cfg.PollInterval):
+		}
+		for r.claimReady() {
+		}
+	}
+}
+
+// claimReady claims one batch; it reports whether there may be more.
+func (r *runner) claimReady() bool {
+	free := r.free()
+	if free <= 0 {
+		return false
+	}
+	limit := min(free, 100)
+	ctx := context.WithoutCancel(r.ctx)
+	var st *txState
+	n := 0
+	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
+		st = r.e.newTxState(ctx, tx, free)
+		recs, err := tx.ClaimReady(ctx, []engine.StepType{engine.Callout, engine.AutoTask, engine.Milestone, engine.ManualTask, engine.Pause}, limit)
+		if err != nil {
+			return err
+		}
+		n = len(recs)
+		for _, rec := range recs {
+			def, err := st.def(rec)
+			if err != nil {
+				return err
+			}
+			if err := st.activate(rec, def); err != nil {
+				return err
+			}
+		}
+		return st.settle()
+	})
+	if err != nil {
+		r.e.log.Error("claim ready steps", "err", err)
+		return false
+	}
+	r.e.afterCommit(events, st)
+	return n == limit
+}
+
+// timers moves what is due: retries, pause durations, expired leases,
+// jeopardy. It sleeps until the earliest timer (or the poll interval).
+func (r *runner) timers() {
+	defer r.loops.Done()
+	for {
+		// Until the loop sleeps again, any timer that is set must wake it:
+		// one committed after NextDue read the table would otherwise wait
+		// for the poll (armTimer compares with nextWake).
+		r.nextWake.Store(math.MaxInt64)
+		wait := r.cfg.PollInterval
+		now := r.e.clock.Now()
+		if at, ok, err := r.e.store.NextDue(r.ctx); err != nil {
+			r.e.log.Error("read next timer", "err", err)
+		} else if ok {
+			wait = min(wait, at.Sub(now))
+		}
+		r.nextWake.Store(now.Add(wait).UnixNano())
+		select {
+		case <-r.stopping:
+			return
+		case <-r.timerKick:
+		case <-r.e.clock.After(wait):
+		}
+		r.nextWake.Store(math.MaxInt64)
+		for r.sweep() {
+		}
+	}
+}
+
+// sweep moves one batch of due timers; it reports whether there may be
+// more.
+func (r *runner) sweep() bool {
+	const limit = 200
+	ctx := context.WithoutCancel(r.ctx)
+	var st *txState
+	more := false
+	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
+		st = r.e.newTxState(ctx, tx, r.free())
+		more = false
+		now := tx.Now()
+		due, err := tx.DueSteps(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, rec := range due {
+			if err := st.wakeUp(rec); err != nil {
+				return err
+			}
+		}
+		lost, err := tx.ExpiredLeases(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, rec := range lost {
+			if err := st.leaseExpired(rec); err != nil {
+				return err
+			}
+		}
+		risky, err := tx.JeopardyDue(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, rec := range risky {
+			st.jeopardy(rec)
+		}
+		more = len(due) == limit || len(lost) == limit || len(risky) == limit
+		return st.settle()
+	})
+	if err != nil {
+		r.e.log.Error("sweep timers", "err", err)
+		return false
+	}
+	r.e.afterCommit(events, st)
+	return more
+}
+
+// releaseUnstarted hands steps claimed but never started back to READY.
+func (r *runner) releaseUnstarted(ctx context.Context) {
+	r.mu.Lock()
+	claims := r.released
+	r.released = nil
+	r.mu.Unlock()
+	if len(claims) == 0 {
+		return
+	}
+	byID := map[int]*Claim{}
+	ids := make([]int, 0, len(claims))
+	for _, c := range claims {
+		byID[c.Step.ID] = c
+		ids = append(ids, c.Step.ID)
+	}
+	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
+		st := r.e.newTxState(ctx, tx, 0)
+		recs, err := tx.LockSteps(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			c := byID[rec.ID]
+			if rec.Status != engine.StepRunning || rec.LeaseOwner != r.e.workerID || rec.Attempts != c.Attempt {
+				continue
+			}
+			rec.Attempts--
+			rec.LeaseOwner, rec.LeaseUntil, rec.StartedAt = "", nil, nil
+			if err := st.move(rec, engine.StepReady, "", "released at shutdown before it started"); err != nil {
+				return err
+			}
+		}
+		return st.settle()
+	})
+	if err != nil {
+		r.e.log.Error("release claimed steps at shutdown; their leases will expire", "err", err)
+		return
+	}
+	r.e.publish(events)
+	r.e.signalWork()
+	r.e.log.Info("released claimed steps", "steps", len(ids))
+}
+
+// leaseFor is how long a claim may run before another replica retries it.
+func (e *Engine) leaseFor(def *catalog.StepDef) time.Duration {
+	cfg := RunnerConfig{}
+	if r := e.runner(); r != nil {
+		cfg = r.cfg
+	}
+	cfg.defaults()
+	if def.Callout != nil {
+		return def.Callout.Timeout + cfg.LeaseGrace
+	}
+	return cfg.ActionLease
+}
+
+func (r *runner) wakeReleaser() {
+	select {
+	case r.relKick <- struct{}{}:
+	default:
+	}
+}
+
+// releaser lets held callouts go when their system is back (ONLINE, circuit
+// closed), at the system's releaseRate: a system that just came back is not
+// flooded with everything that waited for it.
+// releaseTick is how often the releaser runs.
+func (r *runner) releaseTick() time.Duration { return min(r.cfg.PollInterval, time.Second) }
+
+func (r *runner) releaser() {
+	defer r.loops.Done()
+	tick := r.releaseTick()
+	for {
+		select {
+		case <-r.stopping:
+			return
+		case <-r.relKick:
+		case <-r.e.clock.After(tick):
+		}
+		r.release()
+	}
+}
+
+func (r *runner) release() {
+	ctx := context.WithoutCancel(r.ctx)
+	held, err := r.e.store.HeldCounts(ctx)
+	if err != nil || len(held) == 0 {
+		if err != nil {
+			r.e.log.Warn("count held callouts", "err", err)
+		}
+		return
+	}
+	cat, err := r.e.CurrentCatalog(ctx)
+	if err != nil {
+		r.e.log.Warn("release held callouts: no catalog", "err", err)
+		return
+	}
+	for name, n := range held {
+		now := r.e.clock.Now()
+		if n == 0 {
+			continue
+		}
+		if held, err := r.e.systemHeld(ctx, nil, name, now); err != nil || held {
+			if err != nil {
+				r.e.log.Warn("release held callouts", "system", name, "err", err)
+			}
+			continue
+		}
+		interval := time.Duration(0)
+		if def := cat.Systems[name]; def != nil {
+			interval = releaseInterval(def.ReleaseRate)
+		}
+		var st *txState
+		events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
+			st = r.e.newTxState(ctx, tx, r.free())
+			take, closed, err := tx.TakeRelease(ctx, name, tx.Now(), interval, r.releaseTick(), min(n, 200))
+			if err != nil {
+				return err
+			}
+			if closed {
+				st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
+					Note: "cool-down over"})
+			}
+			if take == 0 {
+				return nil
+			}
+			steps, err := tx.HeldSteps(ctx, name, take)
+			if err != nil {
+				return err
+			}
+			for _, rec := range steps {
+				def, err := st.def(rec)
+				if err != nil {
+					return err
+				}
+				if err := st.move(rec, engine.StepReady, "", "system "+name+" is back: released"); err != nil {
+					return err
+				}
+				if err := st.activate(rec, def); err != nil {
+					return err
+				}
+			}
+			return st.settle()
+		})
+		if err != nil {
+			r.e.log.Error("release held callouts", "system", name, "err", err)
+			continue
+		}
+		r.e.afterCommit(events, st)
+	}
+}

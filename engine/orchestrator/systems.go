@@ -1,0 +1,180 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// systemCache keeps the systems' states for a second, so that claiming a
+// callout does not read the database; changes made here, and the work
+// signal other replicas send after changing one, invalidate it.
+type systemCache struct {
+	mu     sync.Mutex
+	states map[string]*engine.SystemState
+	at     time.Time
+	valid  bool
+}
+
+const systemCacheTTL = time.Second
+
+func (e *Engine) invalidateSystems() {
+	e.systems.mu.Lock()
+	e.systems.valid = false
+	e.systems.mu.Unlock()
+}
+
+// systemHeld reports whether callouts to the system wait at now. A stale
+// cache is refreshed through tx when one is given (code holding a
+// transaction must not wait for a second connection).
+func (e *Engine) systemHeld(ctx context.Context, tx engine.Tx, name string, now time.Time) (bool, error) {
+	c := &e.systems
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || time.Since(c.at) > systemCacheTTL {
+		var states map[string]*engine.SystemState
+		var err error
+		if tx != nil {
+			states, err = tx.SystemStates(ctx)
+		} else {
+			states, err = e.store.SystemStates(ctx)
+		}
+		if err != nil {
+			// In a transaction the failed read has aborted it (PostgreSQL):
+			// the caller must fail, not carry on as if the system were up.
+			return false, fmt.Errorf("read system states: %w", err)
+		}
+		c.states, c.at, c.valid = states, time.Now(), true
+	}
+	return c.states[name].Held(now), nil
+}
+
+// SetSystemStatus takes a system OFFLINE (its callouts wait ON_HOLD) or
+// brings it ONLINE (its circuit closes and held callouts are released at
+// the system's releaseRate per minute). Errors: NOT_FOUND for a system the
+// current catalog does not define; BAD_USER_INPUT for another status, or
+// for a name or note past the input limits.
+func (e *Engine) SetSystemStatus(ctx context.Context, name string, status engine.SystemStatus, note string) (*engine.SystemState, error) {
+	if err := newInputCheck(e.limits).actor(ctx).name("system", name).text("note", note).err(); err != nil {
+		return nil, err
+	}
+	if status != engine.SystemOnline && status != engine.SystemOffline {
+		return nil, engine.Errorf(engine.CodeBadUserInput, "status must be ONLINE or OFFLINE, not %q", status)
+	}
+	cat, err := e.CurrentCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	def := cat.Systems[name]
+	if def == nil {
+		// A system an older catalog version defined still has plans that
+		// call it (and may have callouts held for it).
+		states, err := e.store.SystemStates(ctx)
+		if err != nil {
+			return nil, err
+		}
+		held, err := e.store.HeldCounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if states[name] == nil && held[name] == 0 {
+			return nil, engine.Errorf(engine.CodeNotFound, "system %q is not in the current catalog (systems: %s)", name, strings.Join(cat.SystemNames(), ", "))
+		}
+		def = &catalog.SystemDef{Name: name}
+	}
+	actor := ActorFrom(ctx)
+	var state *engine.SystemState
+	err = e.mutate(ctx, func(st *txState) error {
+		// prev is read under the row lock SetSystemStatus takes: a circuit
+		// that opened concurrently is seen, and its closing announced.
+		prev, cur, err := st.tx.SetSystemStatus(st.ctx, name, status, actor, releaseInterval(def.ReleaseRate))
+		if err != nil {
+			return err
+		}
+		wasOpen := prev.OpenUntil != nil && st.now.Before(*prev.OpenUntil)
+		state = cur
+		if prev.Status != cur.Status {
+			st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: string(prev.Status), To: string(cur.Status), At: st.now,
+				Actor: actor, Note: note})
+		}
+		if wasOpen && status == engine.SystemOnline {
+			st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
+				Actor: actor, Note: note})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.invalidateSystems()
+	e.signalWork()
+	if r := e.runner(); r != nil {
+		r.wakeReleaser()
+	}
+	return state, nil
+}
+
+// releaseInterval is the pause between two released callouts of a
+// system (0: release all at once).
+func releaseInterval(perMinute int) time.Duration {
+	if perMinute <= 0 {
+		return 0
+	}
+	return time.Minute / time.Duration(perMinute)
+}
+
+// circuitOutcomes counts, per system with a breaker, the callout outcomes
+// of a transaction.
+type circuitOutcomes struct {
+	failed map[string]int
+	ok     map[string]bool
+	defs   map[string]*catalog.SystemDef
+}
+
+func (s *txState) countCircuit(def *catalog.StepDef, err error) {
+	if def.Callout == nil || def.Callout.System == nil || def.Callout.System.CircuitFailures <= 0 {
+		return
+	}
+	sys := def.Callout.System
+	if s.circuit.defs == nil {
+		s.circuit = circuitOutcomes{failed: map[string]int{}, ok: map[string]bool{}, defs: map[string]*catalog.SystemDef{}}
+	}
+	s.circuit.defs[sys.Name] = sys
+	if err == nil {
+		s.circuit.ok[sys.Name] = true
+		return
+	}
+	if se, isStep := err.(*StepError); isStep && !se.Retryable {
+		return // the system answered; the request was wrong
+	}
+	s.circuit.failed[sys.Name]++
+}
+
+// applyCircuits records the transaction's outcomes per system and opens
+// the circuit of a system that reached its failure threshold.
+func (s *txState) applyCircuits() error {
+	defs, failed, ok := s.circuit.defs, s.circuit.failed, s.circuit.ok
+	s.circuit = circuitOutcomes{}
+	for name, sys := range defs {
+		opened, err := s.tx.RecordSystemOutcome(s.ctx, name, failed[name], ok[name],
+			sys.CircuitFailures, sys.CircuitCoolDown, releaseInterval(sys.ReleaseRate))
+		if err != nil {
+			return err
+		}
+		if opened != nil {
+			s.systemsChanged = true
+			if s.openedNow == nil {
+				s.openedNow = map[string]bool{}
+			}
+			s.openedNow[name] = true
+			s.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_CLOSED", To: "CIRCUIT_OPEN", At: s.now,
+				Note: "circuit opened after " + strconv.Itoa(opened.Failures) + " consecutive failures, until " + opened.OpenUntil.Format(time.RFC3339)})
+		}
+	}
+	return nil
+}

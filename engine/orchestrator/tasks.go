@@ -1,0 +1,265 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
+	"strings"
+)
+
+type actorKey struct{}
+
+// WithActor returns a context that carries who is acting (an operator, an
+// integration), recorded on the events of what they do.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor of the context, or "anonymous".
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "anonymous"
+}
+
+// mutate runs fn over a transaction's state, settles the consequences and,
+// after commit, publishes the events and dispatches what was claimed.
+func (e *Engine) mutate(ctx context.Context, fn func(st *txState) error) error {
+	var st *txState
+	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
+		st = e.newTxState(ctx, tx, e.claimCapacity())
+		if err := fn(st); err != nil {
+			return err
+		}
+		return st.settle()
+	})
+	if err != nil {
+		return err
+	}
+	e.afterCommit(events, st)
+	return nil
+}
+
+// lockOne reads and locks one step. Errors: NOT_FOUND.
+func (s *txState) lockOne(id int) (*engine.StepRecord, error) {
+	recs, err := s.tx.LockSteps(s.ctx, []int{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, engine.Errorf(engine.CodeNotFound, "step %d not found", id)
+	}
+	return recs[0], nil
+}
+
+// CompleteTask completes a waiting manual task, so its dependents proceed.
+// Errors: NOT_FOUND; INVALID_STATE when the step is not a manual task
+// waiting in its queue; BAD_USER_INPUT for an output or note past the
+// input limits.
+func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string]any, note string) error {
+	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
+		return err
+	}
+	actor := ActorFrom(ctx)
+	return e.mutate(ctx, func(st *txState) error {
+		r, err := st.lockOne(stepID)
+		if err != nil {
+			return err
+		}
+		if r.Type != engine.ManualTask || r.Status != engine.StepWaiting {
+			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only a waiting MANUAL_TASK can be completed", r.ID, r.Name, r.Type, r.Status)
+		}
+		r.Output = mergeOutput(r.Output, engine.NormalizeMap(output))
+		r.Note = note
+		return st.move(r, engine.StepCompleted, actor, note)
+	})
+}
+
+// AssignTask assigns a manual task to someone (an empty assignee
+// unassigns it). Errors: NOT_FOUND; INVALID_STATE when the step is not a
+// manual task or has finished; BAD_USER_INPUT for an assignee past the
+// input limits.
+func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) error {
+	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
+		return err
+	}
+	actor := ActorFrom(ctx)
+	return e.mutate(ctx, func(st *txState) error {
+		r, err := st.lockOne(stepID)
+		if err != nil {
+			return err
+		}
+		if r.Type != engine.ManualTask || r.Status.Terminal() {
+			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only an open MANUAL_TASK can be assigned", r.ID, r.Name, r.Type, r.Status)
+		}
+		from := r.Assignee
+		r.Assignee = strings.TrimSpace(assignee)
+		r.UpdatedAt = st.now
+		st.dirty[r.ID] = r
+		st.tx.Emit(&engine.Event{Kind: engine.EventStepAssigned, OrderID: r.OrderID, PlanID: r.PlanID, StepID: r.ID, From: from, To: r.Assignee,
+			At: st.now, Actor: actor, Step: r.Snapshot()})
+		return nil
+	})
+}
+
+// RespondToCallout accepts the answer to a callout that was answered 202:
+// success completes it (its output is merged and the callout's `set`
+// mappings see it as response.body); failure sends it to fallout with the
+// error. Exactly one answer is accepted. Errors: NOT_FOUND; INVALID_STATE
+// for a step that is not a callout waiting for its answer, which is what a
+// duplicate or late answer gets: it changes nothing. BAD_USER_INPUT for an
+// output or error past the input limits.
+func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool, output map[string]any, errMsg string) error {
+	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("error", errMsg).err(); err != nil {
+		return err
+	}
+	actor := ActorFrom(ctx)
+	output = engine.NormalizeMap(output)
+	return e.mutate(ctx, func(st *txState) error {
+		r, err := st.lockOne(stepID)
+		if err != nil {
+			return err
+		}
+		if r.Type != engine.Callout {
+			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s, not a callout", r.ID, r.Name, r.Type)
+		}
+		if r.Status != engine.StepWaiting {
+			when := ""
+			if r.CompletedAt != nil {
+				when = " since " + r.CompletedAt.Format("2006-01-02T15:04:05Z07:00")
+			}
+			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is %s%s, not waiting for an answer: this response was not applied", r.ID, r.Name, r.Status, when)
+		}
+		def, err := st.def(r)
+		if err != nil {
+			return err
+		}
+		att := &engine.Attempt{StepID: r.ID, Number: r.Attempts, StartedAt: st.now, FinishedAt: st.now, Worker: actor}
+		if r.StartedAt != nil {
+			att.StartedAt = *r.StartedAt
+		}
+		st.attempts = append(st.attempts, att)
+		if !success {
+			att.Outcome = "FAILED"
+			if errMsg == "" {
+				errMsg = "the system reported a failure"
+			}
+			att.Error = errMsg
+			r.Error = errMsg
+			r.Output = mergeOutput(r.Output, output)
+			return st.move(r, engine.StepFallout, actor, errMsg)
+		}
+		att.Outcome = "SUCCEEDED"
+		ec, err := st.execContext(r)
+		if err != nil {
+			return err
+		}
+		env := e.stepEnvFor(r, ec)
+		renv := &catalog.ResponseEnv{StepEnv: *env, Response: &catalog.ResponseView{Status: 200, Body: anyMap(output), Headers: map[string]string{}}}
+		res := &Result{Output: output}
+		for _, a := range def.Callout.Set {
+			v, err := a.Expr.Eval(renv)
+			if err != nil {
+				return engine.Errorf(engine.CodeBadUserInput, "the answer does not fit the callout's mapping %s: %v", a.Name, err)
+			}
+			target := a.Target
+			if target == "" || (target == "item" && r.ItemID == 0) {
+				target, _ = splitTarget(a.Name, r.ItemID != 0)
+			}
+			res.Output = mergeOutput(res.Output, map[string]any{a.Name: v})
+			if target == "item" {
+				res.SetItem = mergeOutput(res.SetItem, map[string]any{a.Name: v})
+			} else {
+				res.SetOrder = mergeOutput(res.SetOrder, map[string]any{a.Name: v})
+			}
+		}
+		r.Output = mergeOutput(r.Output, res.Output)
+		st.setAttributes(r, res.SetOrder, res.SetItem)
+		r.Error = ""
+		return st.move(r, engine.StepCompleted, actor, "")
+	})
+}
+
+func anyMap(m map[string]any) any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// Signal delivers an event to an order: every pause of its plan waiting
+// for that event completes (and is returned); a pause that is not waiting
+// yet completes the moment it becomes ready. Errors: NOT_FOUND (order),
+// BAD_USER_INPUT (empty event, an event or payload past the input limits).
+func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload map[string]any) ([]int, error) {
+	if err := newInputCheck(e.limits).actor(ctx).name("event", event).value("payload", payload).err(); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(event) == "" {
+		return nil, engine.Errorf(engine.CodeBadUserInput, "event must not be empty")
+	}
+	actor := ActorFrom(ctx)
+	payload = engine.NormalizeMap(payload)
+	var resumed []int
+	err := e.mutate(ctx, func(st *txState) error {
+		resumed = nil
+		planID, steps, err := st.tx.WaitingPauses(st.ctx, orderID)
+		if err != nil {
+			return err
+		}
+		if err := st.tx.RecordSignal(st.ctx, planID, event, payload); err != nil {
+			return err
+		}
+		for _, r := range steps {
+			def, err := st.def(r)
+			if err != nil {
+				return err
+			}
+			if def.Pause == nil || def.Pause.Until != event {
+				continue
+			}
+			r.WakeAt = nil
+			r.Output = mergeOutput(r.Output, map[string]any{"signal": event, "payload": anyMap(payload)})
+			if err := st.move(r, engine.StepCompleted, actor, "signal "+event); err != nil {
+				return err
+			}
+			resumed = append(resumed, r.ID)
+		}
+		return nil
+	})
+	return resumed, err
+}
+
+// ResumeStep completes a waiting pause by hand. Errors: NOT_FOUND;
+// INVALID_STATE when the step is not a waiting pause; BAD_USER_INPUT for
+// an actor past the input limits.
+func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
+	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
+		return err
+	}
+	actor := ActorFrom(ctx)
+	return e.mutate(ctx, func(st *txState) error {
+		r, err := st.lockOne(stepID)
+		if err != nil {
+			return err
+		}
+		if r.Type != engine.Pause || r.Status != engine.StepWaiting {
+			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only a waiting PAUSE can be resumed", r.ID, r.Name, r.Type, r.Status)
+		}
+		r.WakeAt = nil
+		r.Output = mergeOutput(r.Output, map[string]any{"resumedBy": actor})
+		return st.move(r, engine.StepCompleted, actor, "resumed by hand")
+	})
+}
+
+// activateCreated runs the consequences of creating steps: READY steps are
+// activated and plans that have nothing left to do complete.
+func (e *Engine) activateCreated(st *txState, planID int, steps []*engine.StepRecord) error {
+	st.openDelta[planID] += 0
+	if err := st.readyNew(steps); err != nil {
+		return fmt.Errorf("activate plan %d: %w", planID, err)
+	}
+	return nil
+}
