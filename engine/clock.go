@@ -90,10 +90,15 @@ func (c *FakeClock) Set(t time.Time) {
 	}
 }
 
-// Waiters reports how many timers are armed; tests use it to know a
-// goroutine is parked on the clock before advancing it.
-func (c *FakeClock) Waiters() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
-}
+// Stopwatch measures elapsed wall time on the monotonic clock. It is for
+// budgets of this process's own work (how long an expression may run, how
+// stale a cache may get), never for domain time, which only the Clock
+// tells: a fake clock that never moves must not let a runaway loop run for
+// ever.
+type Stopwatch struct{ start time.Time }
+
+// StartStopwatch starts a stopwatch now.
+func StartStopwatch() Stopwatch { return Stopwatch{start: time.Now()} }
+
+// Elapsed is the wall time since StartStopwatch.
+func (w Stopwatch) Elapsed() time.Duration { return time.Since(w.start) }

@@ -53,7 +53,7 @@ func (e exprLimitError) Error() string { return string(e) }
 type exprBudget struct {
 	steps    int
 	maxSteps int
-	start    time.Time
+	watch    engine.Stopwatch
 	timeout  time.Duration
 	// done is the caller's cancellation (nil: none).
 	done <-chan struct{}
@@ -62,8 +62,8 @@ type exprBudget struct {
 func newExprBudget(l engine.Limits, done <-chan struct{}) *exprBudget {
 	// The run-time budget is about this process's CPU, not about domain
 	// time: a fake clock that never moves must not let a runaway loop run
-	// for ever, so it reads the wall clock, as the system cache's TTL does.
-	return &exprBudget{maxSteps: l.ExprSteps, timeout: l.ExprTimeout, start: time.Now(), done: done}
+	// for ever, so it reads a stopwatch, as the system cache's TTL does.
+	return &exprBudget{maxSteps: l.ExprSteps, timeout: l.ExprTimeout, watch: engine.StartStopwatch(), done: done}
 }
 
 // step accounts for one iteration of a loop.
@@ -72,7 +72,7 @@ func (b *exprBudget) step() error {
 	if b.steps > b.maxSteps {
 		return fmt.Errorf("%w: more than %d loop steps (ExprSteps)", errExprBudget, b.maxSteps)
 	}
-	if time.Since(b.start) > b.timeout {
+	if b.watch.Elapsed() > b.timeout {
 		return fmt.Errorf("%w: ran longer than %s (ExprTimeout)", errExprBudget, b.timeout)
 	}
 	select {

@@ -44,6 +44,8 @@ type HubConfig struct {
 	Buffer int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Clock paces the poll (default SystemClock).
+	Clock engine.Clock
 	// OnSystemChange, when set, is called after events of system status
 	// changes (offline, online, circuit) arrive, from any replica: the
 	// engine's cached system states are stale (Engine.SystemsChanged).
@@ -83,6 +85,9 @@ func NewHub(store engine.Store, cfg HubConfig) *Hub {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = engine.SystemClock{}
 	}
 	return &Hub{store: store, cfg: cfg, log: cfg.Logger, subs: map[*subscriber]struct{}{}, done: make(chan struct{})}
 }
@@ -124,13 +129,11 @@ func (h *Hub) Start(ctx context.Context, b engine.Broker, onWork func()) error {
 	}()
 	go func() {
 		defer h.wg.Done()
-		t := time.NewTicker(h.cfg.PollInterval)
-		defer t.Stop()
 		for {
 			select {
 			case <-h.done:
 				return
-			case <-t.C:
+			case <-h.cfg.Clock.After(h.cfg.PollInterval):
 				h.catchUp()
 			}
 		}

@@ -208,7 +208,7 @@ func (r *runner) dispatch(claims []*Claim) {
 			}
 			go func() {
 				defer r.workers.Done()
-				r.report(c, Outcome{Err: errors.New(msg)}, time.Now())
+				r.report(c, Outcome{Err: errors.New(msg)}, r.e.clock.Now())
 			}()
 			continue
 		}

@@ -17,7 +17,7 @@ import (
 type systemCache struct {
 	mu     sync.Mutex
 	states map[string]*engine.SystemState
-	at     time.Time
+	age    engine.Stopwatch // wall time since states were read
 	valid  bool
 }
 
@@ -36,7 +36,7 @@ func (e *Engine) systemHeld(ctx context.Context, tx engine.Tx, name string, now 
 	c := &e.systems
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.valid || time.Since(c.at) > systemCacheTTL {
+	if !c.valid || c.age.Elapsed() > systemCacheTTL {
 		var states map[string]*engine.SystemState
 		var err error
 		if tx != nil {
@@ -49,7 +49,7 @@ func (e *Engine) systemHeld(ctx context.Context, tx engine.Tx, name string, now 
 			// the caller must fail, not carry on as if the system were up.
 			return false, fmt.Errorf("read system states: %w", err)
 		}
-		c.states, c.at, c.valid = states, time.Now(), true
+		c.states, c.age, c.valid = states, engine.StartStopwatch(), true
 	}
 	return c.states[name].Held(now), nil
 }

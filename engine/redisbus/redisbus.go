@@ -39,6 +39,7 @@ type Bus struct {
 	ps     *redis.PubSub
 	origin string
 	log    *slog.Logger
+	clock  engine.Clock // stamps messages' Sent
 	msgs   chan engine.BrokerMessage
 	out    chan []byte // encoded event batches to publish
 	done   chan struct{}
@@ -86,7 +87,7 @@ func Open(ctx context.Context, url, deployment, origin string, log *slog.Logger)
 		client.Close()
 		return nil, fmt.Errorf("connect to redis: %w", err)
 	}
-	b := &Bus{client: client, origin: origin, log: log, msgs: make(chan engine.BrokerMessage, 1024),
+	b := &Bus{client: client, origin: origin, log: log, clock: engine.SystemClock{}, msgs: make(chan engine.BrokerMessage, 1024),
 		out: make(chan []byte, 4096), done: make(chan struct{})}
 	b.events, b.work = channels(deployment)
 	b.ps = client.Subscribe(ctx, b.events, b.work)
@@ -199,7 +200,7 @@ func (b *Bus) publish() {
 // once; when the queue is full (Redis unreachable for long) the batch is
 // dropped, which costs other replicas a read of the table, not an event.
 func (b *Bus) Publish(_ context.Context, events []*engine.Event) error {
-	wm := message{Origin: b.origin, Events: make([]wireEvent, len(events)), Sent: time.Now().UnixNano()}
+	wm := message{Origin: b.origin, Events: make([]wireEvent, len(events)), Sent: b.clock.Now().UnixNano()}
 	for i, e := range events {
 		wm.Events[i] = wireEvent{ID: e.ID, Kind: e.Kind, OrderID: e.OrderID, PlanID: e.PlanID, StepID: e.StepID,
 			From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System}
