@@ -74,6 +74,7 @@ const (
 	KindORDER_STATUS  Kind = "ORDER_STATUS"
 	KindPLAN_STATUS   Kind = "PLAN_STATUS"
 	KindSTEP_ASSIGNED Kind = "STEP_ASSIGNED"
+	KindSYSTEM_STATUS Kind = "SYSTEM_STATUS"
 )
 
 func (k Kind) String() string {
@@ -83,7 +84,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindSTEP_STATUS, KindJEOPARDY, KindORDER_STATUS, KindPLAN_STATUS, KindSTEP_ASSIGNED:
+	case KindSTEP_STATUS, KindJEOPARDY, KindORDER_STATUS, KindPLAN_STATUS, KindSTEP_ASSIGNED, KindSYSTEM_STATUS:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for kind field: %q", k)

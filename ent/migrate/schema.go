@@ -113,7 +113,7 @@ var (
 	// EventsColumns holds the columns for the "events" table.
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS"}},
 		{Name: "order_id", Type: field.TypeInt, Nullable: true},
 		{Name: "plan_id", Type: field.TypeInt, Nullable: true},
 		{Name: "step_id", Type: field.TypeInt, Nullable: true},

@@ -16,7 +16,7 @@ type Event struct{ ent.Schema }
 // Fields of the Event.
 func (Event) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED").Immutable(),
+		field.Enum("kind").Values("STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS").Immutable(),
 		field.Int("order_id").Optional().Nillable().Immutable(),
 		field.Int("plan_id").Optional().Nillable().Immutable(),
 		field.Int("step_id").Optional().Nillable().Immutable(),
