@@ -19,17 +19,18 @@ import (
 //
 //	{ids $N}      "IN (SELECT unnest($N))" / "IN (SELECT value FROM json_each(?N))" for a list of ids
 //	{strs $N}     the same for a list of strings
-//	{forupdate}   " FOR UPDATE" / "" (SQLite has one writer)
-//	{skiplocked}  " FOR UPDATE SKIP LOCKED" / ""
-//	{json $N}     "$N::jsonb" / "?N"
-//	{merge col $N} col merged with the JSON object $N
+//	{forupdate}     " FOR UPDATE" / "" (SQLite has one writer)
+//	{forupdate t}   " FOR UPDATE OF t" / "": lock only the rows of the table aliased t
+//	{skiplocked t}  " FOR UPDATE OF t SKIP LOCKED" / "": the same, passing over rows others hold
+//	{json $N}       "$N::jsonb" / "?N"
+//	{merge col $N}  col merged with the JSON object $N (or with a column: {merge col v.a})
 type sqlDialect struct {
 	postgres bool
 	mu       sync.Mutex
 	cache    map[string]string
 }
 
-var markerRe = regexp.MustCompile(`\{(ids|strs|json|merge) ([a-z_]+ )?\$(\d+)\}|\{forupdate\}|\{skiplocked\}`)
+var markerRe = regexp.MustCompile(`\{(ids|strs|json) \$(\d+)\}|\{merge ([a-z_.]+) (\$\d+|[a-z_]+\.[a-z_]+)\}|\{(forupdate|skiplocked)( [a-z_]+)?\}`)
 
 var placeholderRe = regexp.MustCompile(`\$(\d+)`)
 
@@ -44,20 +45,31 @@ func (d *sqlDialect) sql(q string) string {
 		return r
 	}
 	r := markerRe.ReplaceAllStringFunc(q, func(m string) string {
-		switch m {
-		case "{forupdate}":
-			if d.postgres {
-				return " FOR UPDATE"
-			}
-			return ""
-		case "{skiplocked}":
-			if d.postgres {
-				return " FOR UPDATE SKIP LOCKED"
-			}
-			return ""
-		}
 		sub := markerRe.FindStringSubmatch(m)
-		kind, col, n := sub[1], strings.TrimSpace(sub[2]), sub[3]
+		switch {
+		case sub[5] != "": // {forupdate [t]}, {skiplocked t}
+			if !d.postgres {
+				return ""
+			}
+			lock := " FOR UPDATE"
+			if of := strings.TrimSpace(sub[6]); of != "" {
+				lock += " OF " + of
+			}
+			if sub[5] == "skiplocked" {
+				lock += " SKIP LOCKED"
+			}
+			return lock
+		case sub[3] != "": // {merge col patch}
+			col, patch := sub[3], sub[4]
+			if d.postgres {
+				if strings.HasPrefix(patch, "$") {
+					patch += "::jsonb"
+				}
+				return "COALESCE(" + col + ", '{}'::jsonb) || " + patch
+			}
+			return sqliteMerge(col, patch)
+		}
+		kind, n := sub[1], sub[2]
 		switch kind {
 		case "ids":
 			if d.postgres {
@@ -72,18 +84,12 @@ func (d *sqlDialect) sql(q string) string {
 				return "IN (SELECT unnest($" + n + "::text[]))"
 			}
 			return "IN (SELECT value FROM json_each($" + n + "))"
-		case "json":
+		default: // json
 			if d.postgres {
 				return "$" + n + "::jsonb"
 			}
 			return "$" + n
-		case "merge":
-			if d.postgres {
-				return "COALESCE(" + col + ", '{}'::jsonb) || $" + n + "::jsonb"
-			}
-			return sqliteMerge(col, "$"+n)
 		}
-		return m
 	})
 	if !d.postgres {
 		r = sqlitePlaceholders(r)

@@ -59,26 +59,17 @@ func (t *txn) LockSteps(ctx context.Context, ids []int) ([]*engine.StepRecord, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.id {ids $1} ORDER BY s.id`+lock, t.s.d.ids(sortedIDs(ids)))
+		WHERE s.id {ids $1} ORDER BY s.id{forupdate s}`, t.s.d.ids(sortedIDs(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("lock steps: %w", err)
 	}
 	return scanSteps(rows)
 }
 
-// stepSaveColumns are the columns SaveSteps writes, with their PostgreSQL
-// types (the casts of its unnested arrays).
-var stepSaveColumns = []struct{ name, pgType string }{
-	{"status", "text"}, {"jeopardy", "text"}, {"queue", "text"}, {"assignee", "text"}, {"attempt_count", "bigint"}, {"attempt_base", "bigint"},
-	{"output", "jsonb"}, {"error", "text"}, {"note", "text"}, {"ready_at", "timestamptz"}, {"started_at", "timestamptz"},
-	{"completed_at", "timestamptz"}, {"due_at", "timestamptz"}, {"jeopardy_at", "timestamptz"}, {"wake_at", "timestamptz"},
-	{"lease_owner", "text"}, {"lease_until", "timestamptz"}, {"updated_at", "timestamptz"},
-}
+// stepSaveColumns are the columns SaveSteps writes.
+var stepSaveColumns = []string{"status", "jeopardy", "queue", "assignee", "attempt_count", "attempt_base", "output", "error", "note",
+	"ready_at", "started_at", "completed_at", "due_at", "jeopardy_at", "wake_at", "lease_owner", "lease_until", "updated_at"}
 
 func stepSaveRow(r *engine.StepRecord) []any {
 	return []any{string(r.Status), string(r.Jeopardy), nullStr(r.Queue), nullStr(r.Assignee), r.Attempts, r.AttemptBase, jsonValue(r.Output),
@@ -96,43 +87,21 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 		return t.sqliteSaveSteps(ctx, steps)
 	}
 	// One UPDATE joined to the unnested arrays of the new values.
-	cols := make([][]any, len(stepSaveColumns)+1)
-	for j := range cols {
-		cols[j] = make([]any, len(steps))
-	}
+	rows := make([][]any, len(steps))
 	for i, r := range steps {
-		cols[0][i] = int64(r.ID)
-		for j, v := range stepSaveRow(r) {
-			cols[j+1][i] = v
-		}
+		rows[i] = append([]any{int64(r.ID)}, stepSaveRow(r)...)
 	}
-	var b strings.Builder
-	args := make([]any, len(cols))
-	b.WriteString("UPDATE steps SET ")
+	cols := append([]string{"id"}, stepSaveColumns...)
+	u, args, err := t.s.unnest("steps", cols, rows, 1)
+	if err != nil {
+		return fmt.Errorf("save steps: %w", err)
+	}
+	set := make([]string, len(stepSaveColumns))
 	for i, c := range stepSaveColumns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = v.%s", c.name, c.name)
+		set[i] = c + " = v." + c
 	}
-	b.WriteString(" FROM unnest($1::bigint[]")
-	for i, c := range stepSaveColumns {
-		fmt.Fprintf(&b, ", $%d::%s[]", i+2, c.pgType)
-	}
-	b.WriteString(") AS v(id")
-	for _, c := range stepSaveColumns {
-		b.WriteString(", ")
-		b.WriteString(c.name)
-	}
-	b.WriteString(") WHERE steps.id = v.id")
-	for j, col := range cols {
-		lit, err := pgArray(col)
-		if err != nil {
-			return fmt.Errorf("save steps: %w", err)
-		}
-		args[j] = lit
-	}
-	res, err := t.tx.ExecContext(ctx, b.String(), args...)
+	q := "UPDATE steps SET " + strings.Join(set, ", ") + " FROM " + u + " AS v(" + strings.Join(cols, ", ") + ") WHERE steps.id = v.id"
+	res, err := t.tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("save steps: %w", err)
 	}
@@ -172,7 +141,7 @@ var sqliteSaveStep = func() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s = ?", c.name)
+		fmt.Fprintf(&b, "%s = ?", c)
 	}
 	b.WriteString(" WHERE id = ?")
 	return b.String()
@@ -193,7 +162,7 @@ func (t *txn) ReleaseDependents(ctx context.Context, done []int) ([]*engine.Step
 		// probes a primary key, so it stays linear for a 50,000-step plan.
 		rows, err := t.query(ctx, `WITH c AS (
 				SELECT step_id, count(*) AS n FROM step_dependencies WHERE prerequisite_id {ids $1} GROUP BY step_id),
-			l AS (SELECT s.id, c.n FROM c JOIN steps s ON s.id = c.step_id ORDER BY s.id FOR UPDATE OF s),
+			l AS (SELECT s.id, c.n FROM c JOIN steps s ON s.id = c.step_id ORDER BY s.id{forupdate s}),
 			u AS (UPDATE steps SET pending = steps.pending - l.n, updated_at = $2 FROM l
 				WHERE steps.id = l.id RETURNING steps.*)
 			SELECT `+stepColumns+` FROM u s JOIN plans p ON p.id = s.plan_id ORDER BY s.id`, ids, t.now)
@@ -221,12 +190,8 @@ func (t *txn) ClaimReady(ctx context.Context, types []engine.StepType, limit int
 	for i, ty := range types {
 		ts[i] = string(ty)
 	}
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s SKIP LOCKED"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.status = 'READY' AND s.type {strs $1} ORDER BY s.ready_at, s.id LIMIT $2`+lock, t.s.d.strs(ts), limit)
+		WHERE s.status = 'READY' AND s.type {strs $1} ORDER BY s.ready_at, s.id LIMIT $2{skiplocked s}`, t.s.d.strs(ts), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim ready: %w", err)
 	}
@@ -235,12 +200,8 @@ func (t *txn) ClaimReady(ctx context.Context, types []engine.StepType, limit int
 
 // DueSteps implements engine.Tx.
 func (t *txn) DueSteps(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s SKIP LOCKED"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.wake_at IS NOT NULL AND s.wake_at <= $1 ORDER BY s.wake_at, s.id LIMIT $2`+lock, now, limit)
+		WHERE s.wake_at IS NOT NULL AND s.wake_at <= $1 ORDER BY s.wake_at, s.id LIMIT $2{skiplocked s}`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("due steps: %w", err)
 	}
@@ -249,12 +210,8 @@ func (t *txn) DueSteps(ctx context.Context, now time.Time, limit int) ([]*engine
 
 // ExpiredLeases implements engine.Tx.
 func (t *txn) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s SKIP LOCKED"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.lease_until IS NOT NULL AND s.lease_until <= $1 AND s.status = 'RUNNING' ORDER BY s.lease_until, s.id LIMIT $2`+lock, now, limit)
+		WHERE s.lease_until IS NOT NULL AND s.lease_until <= $1 AND s.status = 'RUNNING' ORDER BY s.lease_until, s.id LIMIT $2{skiplocked s}`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("expired leases: %w", err)
 	}
@@ -263,12 +220,8 @@ func (t *txn) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*e
 
 // JeopardyDue implements engine.Tx.
 func (t *txn) JeopardyDue(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s SKIP LOCKED"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.jeopardy_at IS NOT NULL AND s.jeopardy_at <= $1 ORDER BY s.jeopardy_at, s.id LIMIT $2`+lock, now, limit)
+		WHERE s.jeopardy_at IS NOT NULL AND s.jeopardy_at <= $1 ORDER BY s.jeopardy_at, s.id LIMIT $2{skiplocked s}`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("jeopardy due: %w", err)
 	}
@@ -351,18 +304,17 @@ func (t *txn) MergeAttributes(ctx context.Context, orders, items map[int]map[str
 		for i, id := range ids {
 			rows[i] = []any{int64(id), jsonValue(m.attrs[id])}
 		}
-		q, args := t.valuesCTE("v", []string{"id", "a"}, []string{"bigint", "jsonb"}, rows)
-		merge := "COALESCE(" + m.table + ".attributes, '{}'::jsonb) || v.a"
-		if !t.s.d.postgres {
-			merge = sqliteMerge(m.table+".attributes", "v.a")
+		q, args, err := t.valuesCTE(m.table, []string{"id", "attributes"}, rows)
+		if err != nil {
+			return fmt.Errorf("merge %s attributes: %w", m.table, err)
 		}
-		stmt := q + " UPDATE " + m.table + " SET attributes = " + merge
+		set := "attributes = {merge " + m.table + ".attributes v.attributes}"
 		if m.table == "orders" {
 			q = shiftPlaceholders(q, 1)
-			stmt = q + " UPDATE orders SET attributes = " + merge + ", updated_at = $1"
+			set += ", updated_at = $1"
 			args = append([]any{t.now}, args...)
 		}
-		stmt += " FROM v WHERE " + m.table + ".id = v.id"
+		stmt := q + " UPDATE " + m.table + " SET " + set + " FROM v WHERE " + m.table + ".id = v.id"
 		if _, err := t.tx.ExecContext(ctx, t.s.d.sql(stmt), args...); err != nil {
 			return fmt.Errorf("merge %s attributes: %w", m.table, err)
 		}
@@ -452,8 +404,11 @@ func (t *txn) AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*engine
 	for i, id := range ids {
 		rows[i] = []any{int64(id), int64(delta[id])}
 	}
-	q, args := t.valuesCTE("v", []string{"id", "d"}, []string{"bigint", "bigint"}, rows)
-	r, err := t.tx.QueryContext(ctx, t.s.d.sql(q+` UPDATE plans SET open_steps = open_steps + v.d FROM v WHERE plans.id = v.id
+	q, args, err := t.valuesCTE("plans", []string{"id", "open_steps"}, rows)
+	if err != nil {
+		return nil, fmt.Errorf("adjust open steps: %w", err)
+	}
+	r, err := t.tx.QueryContext(ctx, t.s.d.sql(q+` UPDATE plans SET open_steps = plans.open_steps + v.open_steps FROM v WHERE plans.id = v.id
 		RETURNING plans.id, plans.order_id, plans.usage, plans.type, plans.subject_id, plans.context_hash, plans.status,
 		plans.catalog_version_id, plans.open_steps, plans.awaiting_lines`), args...)
 	if err != nil {
@@ -474,38 +429,21 @@ func (t *txn) AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*engine
 	return finished, r.Err()
 }
 
-// valuesCTE renders `WITH name(cols) AS (VALUES (...), ...)` (PostgreSQL:
-// `WITH name AS (SELECT * FROM unnest($1::type[], ...) AS name(cols))`,
-// typed with pgTypes).
-func (t *txn) valuesCTE(name string, cols, pgTypes []string, rows [][]any) (string, []any) {
+// valuesCTE renders `WITH v(cols) AS (VALUES (...), ...)` (PostgreSQL:
+// `WITH v AS (SELECT * FROM unnest(...) AS v(cols))`, typed as table's
+// columns of those names).
+func (t *txn) valuesCTE(table string, cols []string, rows [][]any) (string, []any, error) {
 	if t.s.d.postgres {
-		// Arrays, unnested: one statement text for any number of rows
-		// (unnest.go).
-		var b strings.Builder
-		args := make([]any, len(cols))
-		col := make([]any, len(rows))
-		fmt.Fprintf(&b, "WITH %s AS (SELECT * FROM unnest(", name)
-		for j := range cols {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "$%d::%s[]", j+1, pgTypes[j])
-			for i, r := range rows {
-				col[i] = r[j]
-			}
-			lit, err := pgArray(col)
-			if err != nil {
-				// The callers pass ints and JSON text only.
-				panic(fmt.Sprintf("valuesCTE: %v", err))
-			}
-			args[j] = lit
+		// Arrays, unnested: one statement text for any number of rows.
+		u, args, err := t.s.unnest(table, cols, rows, 1)
+		if err != nil {
+			return "", nil, err
 		}
-		fmt.Fprintf(&b, ") AS %s(%s))", name, strings.Join(cols, ", "))
-		return b.String(), args
+		return "WITH v AS (SELECT * FROM " + u + " AS v(" + strings.Join(cols, ", ") + "))", args, nil
 	}
 	var b strings.Builder
 	args := make([]any, 0, len(rows)*len(cols))
-	fmt.Fprintf(&b, "WITH %s(%s) AS (VALUES ", name, strings.Join(cols, ", "))
+	fmt.Fprintf(&b, "WITH v(%s) AS (VALUES ", strings.Join(cols, ", "))
 	n := 1
 	for i, row := range rows {
 		if i > 0 {
@@ -523,7 +461,7 @@ func (t *txn) valuesCTE(name string, cols, pgTypes []string, rows [][]any) (stri
 		b.WriteByte(')')
 	}
 	b.WriteString(")")
-	return b.String(), args
+	return b.String(), args, nil
 }
 
 // CompletePlan implements engine.Tx.
@@ -603,12 +541,8 @@ func (t *txn) WaitingPauses(ctx context.Context, orderID int) (int, []*engine.St
 	if err != nil {
 		return 0, nil, fmt.Errorf("plan of order %d: %w", orderID, err)
 	}
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.plan_id = $1 AND s.type = 'PAUSE' AND s.status = 'WAITING' ORDER BY s.id`+lock, planID)
+		WHERE s.plan_id = $1 AND s.type = 'PAUSE' AND s.status = 'WAITING' ORDER BY s.id{forupdate s}`, planID)
 	if err != nil {
 		return 0, nil, fmt.Errorf("waiting pauses: %w", err)
 	}

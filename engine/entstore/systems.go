@@ -148,7 +148,7 @@ func (t *txn) RecordSystemOutcome(ctx context.Context, name string, failures int
 }
 
 // TakeRelease implements engine.Tx.
-func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, interval, window time.Duration, max int) (int, bool, error) {
+func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, interval, window time.Duration, most int) (int, bool, error) {
 	cur, err := t.ensureSystem(ctx, name)
 	if err != nil {
 		return 0, false, err
@@ -165,15 +165,15 @@ func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, inter
 		closed = true
 	}
 	if interval <= 0 {
-		return max, closed, nil
+		return most, closed, nil
 	}
-	from := now.Add(-max2(interval, window))
+	from := now.Add(-max(interval, window))
 	if cur.ReleaseAt != nil && cur.ReleaseAt.After(from) {
 		from = *cur.ReleaseAt
 	}
 	n := int(now.Sub(from) / interval)
-	if n > max {
-		n = max
+	if n > most {
+		n = most
 	}
 	if n <= 0 {
 		return 0, closed, nil
@@ -187,21 +187,10 @@ func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, inter
 
 // HeldSteps implements engine.Tx.
 func (t *txn) HeldSteps(ctx context.Context, system string, limit int) ([]*engine.StepRecord, error) {
-	lock := ""
-	if t.s.d.postgres {
-		lock = " FOR UPDATE OF s SKIP LOCKED"
-	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.system = $1 AND s.status = 'ON_HOLD' ORDER BY s.updated_at, s.id LIMIT $2`+lock, system, limit)
+		WHERE s.system = $1 AND s.status = 'ON_HOLD' ORDER BY s.updated_at, s.id LIMIT $2{skiplocked s}`, system, limit)
 	if err != nil {
 		return nil, fmt.Errorf("held steps: %w", err)
 	}
 	return scanSteps(rows)
-}
-
-func max2(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
 }

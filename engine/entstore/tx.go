@@ -94,10 +94,6 @@ func (t *txn) flushEvents(ctx context.Context) error {
 	return nil
 }
 
-// eventTypes are the PostgreSQL types of the event columns (a VALUES list
-// feeding an INSERT ... SELECT does not infer them).
-var eventTypes = []string{"text", "bigint", "bigint", "bigint", "text", "text", "timestamptz", "text", "text", "jsonb"}
-
 // insertEventsLocked takes the events lock and inserts the events in one
 // statement (one round trip less while holding the lock): the lock
 // function runs once, before any row takes its id from the sequence.
@@ -430,7 +426,7 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 // LockAccount implements engine.Tx.
 func (t *txn) LockAccount(ctx context.Context, ref int, accountID string) (*engine.AccountState, error) {
 	if t.s.d.postgres {
-		if _, err := t.exec(ctx, `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, ref); err != nil {
+		if _, err := t.exec(ctx, `SELECT id FROM accounts WHERE id = $1{forupdate}`, ref); err != nil {
 			return nil, fmt.Errorf("lock account: %w", err)
 		}
 	}
@@ -550,6 +546,9 @@ func (t *txn) InsertPlan(ctx context.Context, p *engine.NewPlan) ([]*engine.Step
 	}
 	t.pending, t.deferInserts = nil, false
 	if err != nil && uniqueViolation(err) && p.Usage == engine.UsageGeneric {
+		// The one unique key a plan can meet: (type, subject) of GENERIC
+		// plans. On PostgreSQL the insert runs in flushInserts, on SQLite
+		// in insertPlan; both end here.
 		return nil, engine.Errorf(engine.CodeConflict, "an orchestration of type %q for subject %q was started concurrently", p.Type, p.SubjectID)
 	}
 	return recs, err
@@ -571,9 +570,6 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 			"status", "catalog_version_id", "open_steps", "awaiting_lines", "requested_completion", "created_at"},
 			[][]any{{p.ID, nullInt(p.OrderID), string(p.Usage), p.Type, nullStr(p.SubjectID), jsonValue(p.Context), nullStr(p.ContextHash),
 				string(engine.PlanPending), p.CatalogID, open, p.AwaitingLines, p.RequestedCompletion, t.now}}); err != nil {
-			if uniqueViolation(err) && p.Usage == engine.UsageGeneric {
-				return nil, engine.Errorf(engine.CodeConflict, "an orchestration of type %q for subject %q was started concurrently", p.Type, p.SubjectID)
-			}
 			return nil, fmt.Errorf("insert plan: %w", err)
 		}
 	}
@@ -622,10 +618,6 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 		stepRows = append(stepRows, stepInsertRow(rec, ps.PointOfNoReturn))
 	}
 	if err := t.bulkInsert(ctx, "steps", stepInsertColumns, stepRows); err != nil {
-		if uniqueViolation(err) {
-			// An account step created by a concurrent order of the account.
-			return nil, fmt.Errorf("insert steps: %w", err)
-		}
 		return nil, err
 	}
 	var depRows [][]any

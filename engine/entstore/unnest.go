@@ -45,8 +45,20 @@ func (s *Store) loadColumnTypes(ctx context.Context) error {
 // unnestSelect renders SELECT * FROM unnest(...) over the given columns of
 // table, its placeholders numbered from first, and the array arguments.
 func (s *Store) unnestSelect(table string, cols []string, rows [][]any, first int) (string, []any, error) {
+	u, args, err := s.unnest(table, cols, rows, first)
+	if err != nil {
+		return "", nil, err
+	}
+	return "SELECT * FROM " + u, args, nil
+}
+
+// unnest is the one transposition of rows into columns: it renders
+// unnest($first::type[], ...) over the given columns of table, typed as
+// the schema types them (loadColumnTypes), with one array argument per
+// column.
+func (s *Store) unnest(table string, cols []string, rows [][]any, first int) (string, []any, error) {
 	var b strings.Builder
-	b.WriteString("SELECT * FROM unnest(")
+	b.WriteString("unnest(")
 	args := make([]any, len(cols))
 	col := make([]any, len(rows))
 	for j, c := range cols {
