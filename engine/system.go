@@ -24,10 +24,18 @@ type SystemState struct {
 	UpdatedAt time.Time
 }
 
-// Held reports whether callouts to the system must wait at now.
+// Held reports whether callouts to the system must wait at now: it is
+// OFFLINE or its circuit is open.
 func (s *SystemState) Held(now time.Time) bool {
 	if s == nil {
 		return false
 	}
-	return s.Status == SystemOffline || (s.OpenUntil != nil && now.Before(*s.OpenUntil))
+	return s.Status == SystemOffline || s.CircuitOpen(now)
+}
+
+// CircuitOpen reports whether the system's circuit breaker holds its
+// callouts at now (it opened after consecutive failures and its open
+// period has not passed).
+func (s *SystemState) CircuitOpen(now time.Time) bool {
+	return s != nil && s.OpenUntil != nil && now.Before(*s.OpenUntil)
 }

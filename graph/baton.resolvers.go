@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/plan"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/order"
@@ -189,17 +190,13 @@ func (r *planResolver) Jeopardy(ctx context.Context, obj *ent.Plan) (step.Jeopar
 	if err != nil {
 		return "", err
 	}
-	j := h.Jeopardy
+	var f *plan.Forecast
 	if obj.RequestedCompletion != nil {
-		f, err := l.forecasts.Load(ctx, obj.ID)
-		if err != nil {
+		if f, err = l.forecasts.Load(ctx, obj.ID); err != nil {
 			return "", err
 		}
-		if f != nil && f.Jeopardy.Rank() > j.Rank() {
-			j = f.Jeopardy
-		}
 	}
-	return step.Jeopardy(j), nil
+	return step.Jeopardy(plan.PlanJeopardy(h, f)), nil
 }
 
 // PredictedCompletion is the resolver for the predictedCompletion field.
@@ -322,7 +319,7 @@ func (r *systemResolver) HeldSteps(ctx context.Context, obj *ent.System) (int, e
 
 // Circuit is the resolver for the circuit field.
 func (r *systemResolver) Circuit(ctx context.Context, obj *ent.System) (model.CircuitState, error) {
-	if obj.CircuitOpenUntil != nil && r.Engine.Clock().Now().Before(*obj.CircuitOpenUntil) {
+	if (&engine.SystemState{OpenUntil: obj.CircuitOpenUntil}).CircuitOpen(r.Engine.Clock().Now()) {
 		return model.CircuitStateOpen, nil
 	}
 	return model.CircuitStateClosed, nil

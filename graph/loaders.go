@@ -18,17 +18,11 @@ import (
 	"github.com/batonhq/baton/ent/step"
 )
 
-// health is the rolled-up state of an order's or plan's open steps.
-type health struct {
-	Jeopardy engine.Jeopardy // worst jeopardy of the open steps
-	Fallout  int             // steps in the fallout queue
-}
-
 // loaders batch the per-object reads of one request, so that a list of
 // orders costs one query for their jeopardy, not one per order.
 type loaders struct {
-	orderHealth *dataloadgen.Loader[int, health]
-	planHealth  *dataloadgen.Loader[int, health]
+	orderHealth *dataloadgen.Loader[int, plan.Health]
+	planHealth  *dataloadgen.Loader[int, plan.Health]
 	forecasts   *dataloadgen.Loader[int, *plan.Forecast]
 	steps       *dataloadgen.Loader[int, *ent.Step] // by id (critical paths)
 	held        *dataloadgen.Loader[string, int]    // ON_HOLD steps by system
@@ -39,10 +33,10 @@ type loadersKey struct{}
 func newLoaders(client *ent.Client, eng *orchestrator.Engine) *loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(500 * time.Microsecond)}
 	return &loaders{
-		orderHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
+		orderHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]plan.Health, error) {
 			return loadHealth(ctx, client, step.FieldOrderID, ids)
 		}, opts...),
-		planHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]health, error) {
+		planHealth: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]plan.Health, error) {
 			return loadHealth(ctx, client, step.FieldPlanID, ids)
 		}, opts...),
 		forecasts: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*plan.Forecast, error) {
@@ -82,14 +76,19 @@ func (r *Resolver) loaders(ctx context.Context) *loaders {
 	return newLoaders(r.Client, r.Engine)
 }
 
-// loadHealth reads, in one query, the jeopardy and fallout of the open
-// steps of the given orders or plans.
-func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (map[int]health, error) {
+// loadHealth reads, in one grouped count, the open steps of the given
+// orders or plans, and has the engine roll them up.
+func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (map[int]plan.Health, error) {
 	var rows []struct {
 		Key      int    `json:"key"`
 		Jeopardy string `json:"jeopardy"`
 		Status   string `json:"status"`
 		Count    int    `json:"count"`
+	}
+	open := plan.OpenStepStatuses()
+	statuses := make([]step.Status, len(open))
+	for i, s := range open {
+		statuses[i] = step.Status(s)
 	}
 	err := client.Step.Query().
 		Where(
@@ -100,8 +99,7 @@ func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (
 				}
 				s.Where(sql.In(s.C(by), vals...))
 			},
-			step.Or(step.StatusEQ(step.StatusFALLOUT), step.JeopardyNEQ(step.JeopardyON_TRACK)),
-			step.StatusNotIn(step.StatusCOMPLETED, step.StatusSKIPPED, step.StatusCANCELLED),
+			step.StatusIn(statuses...),
 		).
 		Modify(func(s *sql.Selector) {
 			s.Select(sql.As(s.C(by), "key"), s.C(step.FieldJeopardy), s.C(step.FieldStatus), sql.As(sql.Count("*"), "count")).
@@ -111,19 +109,14 @@ func loadHealth(ctx context.Context, client *ent.Client, by string, ids []int) (
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[int]health, len(ids))
-	for _, id := range ids {
-		out[id] = health{Jeopardy: engine.OnTrack}
-	}
+	tallies := make(map[int][]plan.StepTally, len(ids))
 	for _, r := range rows {
-		h := out[r.Key]
-		if j := engine.Jeopardy(r.Jeopardy); j.Rank() > h.Jeopardy.Rank() {
-			h.Jeopardy = j
-		}
-		if r.Status == string(engine.StepFallout) {
-			h.Fallout += r.Count
-		}
-		out[r.Key] = h
+		tallies[r.Key] = append(tallies[r.Key], plan.StepTally{
+			Status: engine.StepStatus(r.Status), Jeopardy: engine.Jeopardy(r.Jeopardy), Count: r.Count})
+	}
+	out := make(map[int]plan.Health, len(ids))
+	for _, id := range ids {
+		out[id] = plan.RollUp(tallies[id])
 	}
 	return out, nil
 }
