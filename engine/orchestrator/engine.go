@@ -356,13 +356,13 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 		return nil, err
 	}
 	var rec *engine.OrderRecord
-	var st *txState
 	attempt := 0
-	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
+	err = e.mutate(ctx, func(st *txState) error {
 		// A concurrent submission of the same externalId makes the order
 		// insert fail on the unique index; the read after the failure
 		// below tells a resubmission from a conflict.
-		rec, st = nil, nil
+		tx := st.tx
+		rec = nil
 		attempt++
 		ref, err := tx.EnsureAccount(ctx, in.AccountID)
 		if err != nil {
@@ -398,11 +398,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 			return err
 		}
 		e.emitCreated(tx, o.ID, o.Plan, steps)
-		st = e.newTxState(ctx, tx, e.claimCapacity())
-		if err := e.activateCreated(st, o.Plan.ID, steps); err != nil {
-			return err
-		}
-		if err := st.settle(); err != nil {
+		if err := st.readyNew(o.Plan.ID, steps); err != nil {
 			return err
 		}
 		rec = &engine.OrderRecord{ID: o.ID, ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref,
@@ -416,7 +412,6 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 		}
 		return nil, err
 	}
-	e.afterCommit(events, st)
 	return rec, nil
 }
 

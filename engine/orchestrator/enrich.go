@@ -31,9 +31,8 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 	for k, v := range lineAttrs {
 		lineAttrs[k] = engine.NormalizeMap(v)
 	}
-	var st *txState
-	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
-		st = nil
+	return e.mutate(ctx, func(st *txState) error {
+		tx := st.tx
 		o, err := tx.LoadOrder(ctx, orderID)
 		if err != nil {
 			return err
@@ -131,17 +130,8 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 			return err
 		}
 		e.emitCreated(tx, o.ID, np, steps)
-		st = e.newTxState(ctx, tx, e.claimCapacity())
-		if err := e.activateCreated(st, o.Plan.ID, steps); err != nil {
-			return err
-		}
-		return st.settle()
+		return st.readyNew(o.Plan.ID, steps)
 	})
-	if err != nil {
-		return err
-	}
-	e.afterCommit(events, st)
-	return nil
 }
 
 func countAwaiting(lines []*engine.DecomposedLine) int {

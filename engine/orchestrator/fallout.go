@@ -52,16 +52,9 @@ func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]Step
 				results[i].Err = engine.Errorf(engine.CodeInvalidState, "step %d (%s) is %s; only FALLOUT or FAILED steps can be retried", r.ID, r.Name, r.Status)
 				continue
 			}
-			def, err := st.def(r)
-			if err != nil {
-				return err
-			}
 			r.AttemptBase = r.Attempts
 			r.WakeAt = nil
-			if err := st.move(r, engine.StepReady, actor, note); err != nil {
-				return err
-			}
-			if err := st.activate(r, def); err != nil {
+			if err := st.makeReady(r, readyAgain, actor, note); err != nil {
 				return err
 			}
 			done[id] = true

@@ -107,10 +107,24 @@ func (s *txState) def(r *engine.StepRecord) (*catalog.StepDef, error) {
 	return def, nil
 }
 
-// becomeReady starts a step's jeopardy clock and activates it.
-func (s *txState) becomeReady(r *engine.StepRecord) error {
+// readiness says whether a step's move to READY starts its jeopardy clock.
+type readiness bool
+
+const (
+	// firstReady: its prerequisites are done, or it was created READY; the
+	// jeopardy clock starts (unless an earlier attempt started it).
+	firstReady readiness = true
+	// readyAgain: retried, released from hold, or claimed by the poller;
+	// the jeopardy clock keeps running.
+	readyAgain readiness = false
+)
+
+// makeReady moves a step to READY (unless it is there) and activates it:
+// the one way a step becomes READY and is acted on. actor and note go on
+// the move's event.
+func (s *txState) makeReady(r *engine.StepRecord, how readiness, actor, note string) error {
 	if r.Status != engine.StepReady {
-		if err := s.move(r, engine.StepReady, "", ""); err != nil {
+		if err := s.move(r, engine.StepReady, actor, note); err != nil {
 			return err
 		}
 	}
@@ -118,7 +132,15 @@ func (s *txState) becomeReady(r *engine.StepRecord) error {
 	if err != nil {
 		return err
 	}
-	// The jeopardy clock starts at the first READY (a retry keeps it).
+	if how == firstReady {
+		s.startJeopardyClock(r, def)
+	}
+	return s.activate(r, def)
+}
+
+// startJeopardyClock starts a step's jeopardy clock at its first READY (a
+// retry keeps it).
+func (s *txState) startJeopardyClock(r *engine.StepRecord, def *catalog.StepDef) {
 	if r.ReadyAt == nil || r.Attempts == 0 {
 		if r.ReadyAt == nil || !r.ReadyAt.Equal(s.now) {
 			r.ReadyAt = &s.now
@@ -136,7 +158,6 @@ func (s *txState) becomeReady(r *engine.StepRecord) error {
 			}
 		}
 	}
-	return s.activate(r, def)
 }
 
 // activate does what a READY step's type asks at once.
@@ -418,12 +439,9 @@ func (s *txState) fail(r *engine.StepRecord, def *catalog.StepDef, msg string, r
 
 // retryNow moves a FAILED step whose retry is due back to READY and
 // activates it.
-func (s *txState) retryNow(r *engine.StepRecord, def *catalog.StepDef) error {
+func (s *txState) retryNow(r *engine.StepRecord) error {
 	r.WakeAt = nil
-	if err := s.move(r, engine.StepReady, "", ""); err != nil {
-		return err
-	}
-	return s.activate(r, def)
+	return s.makeReady(r, readyAgain, "", "")
 }
 
 func (s *txState) setAttributes(r *engine.StepRecord, order, item map[string]any) {
@@ -461,8 +479,13 @@ func mergeOutput(old, add map[string]any) map[string]any {
 	return out
 }
 
-// readyNew activates steps created READY (plan creation, enrichment).
-func (s *txState) readyNew(steps []*engine.StepRecord) error {
+// readyNew runs the consequences of creating a plan's steps (plan
+// creation, enrichment): steps created READY are activated, and the plan
+// rolls up even when nothing moves, so that one with nothing left to do
+// completes. Steps created SKIPPED were counted done at planning: there is
+// nothing to release.
+func (s *txState) readyNew(planID int, steps []*engine.StepRecord) error {
+	s.openDelta[planID] += 0
 	var ready []*engine.StepRecord
 	for _, r := range steps {
 		if r.Status == engine.StepReady {
@@ -470,17 +493,11 @@ func (s *txState) readyNew(steps []*engine.StepRecord) error {
 		}
 	}
 	if err := s.prefetch(ready); err != nil {
-		return err
+		return fmt.Errorf("activate plan %d: %w", planID, err)
 	}
-	for _, r := range steps {
-		if r.Status == engine.StepReady {
-			if err := s.becomeReady(r); err != nil {
-				return err
-			}
-		}
-		if r.Status == engine.StepSkipped {
-			// Created skipped: counted done at planning; nothing to release.
-			continue
+	for _, r := range ready {
+		if err := s.makeReady(r, firstReady, "", ""); err != nil {
+			return fmt.Errorf("activate plan %d: %w", planID, err)
 		}
 	}
 	return nil
@@ -497,11 +514,7 @@ func (s *txState) settle() error {
 			retry := s.immediate
 			s.immediate = nil
 			for _, r := range retry {
-				def, err := s.def(r)
-				if err != nil {
-					return err
-				}
-				if err := s.retryNow(r, def); err != nil {
+				if err := s.retryNow(r); err != nil {
 					return err
 				}
 			}
@@ -529,7 +542,7 @@ func (s *txState) settle() error {
 				d = prev
 			}
 			if d.Pending <= 0 && d.Status == engine.StepPending {
-				if err := s.becomeReady(d); err != nil {
+				if err := s.makeReady(d, firstReady, "", ""); err != nil {
 					return err
 				}
 			}

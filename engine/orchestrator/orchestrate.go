@@ -43,9 +43,8 @@ func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, 
 		return 0, err
 	}
 	var planID int
-	var st *txState
-	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
-		st = nil
+	err = e.mutate(ctx, func(st *txState) error {
+		tx := st.tx
 		prev, err := tx.PlanBySubject(ctx, typ, subjectID)
 		if err != nil {
 			return err
@@ -69,15 +68,10 @@ func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, 
 		}
 		e.emitCreated(tx, 0, np, steps)
 		planID = np.ID
-		st = e.newTxState(ctx, tx, e.claimCapacity())
-		if err := e.activateCreated(st, np.ID, steps); err != nil {
-			return err
-		}
-		return st.settle()
+		return st.readyNew(np.ID, steps)
 	})
 	if err != nil {
 		return 0, err
 	}
-	e.afterCommit(events, st)
 	return planID, nil
 }

@@ -416,7 +416,7 @@ func TestSafetyStepJeopardy(t *testing.T) {
 // A step whose jeopardyThreshold equals its estimatedDuration is AT_RISK
 // from the moment it is READY (duration − threshold = 0). Found as a bug
 // (the step stayed ON_TRACK for its whole duration and jumped to LATE with
-// no AT_RISK event); kernel.go becomeReady has since been fixed, and this
+// no AT_RISK event); kernel.go makeReady has since been fixed, and this
 // keeps it fixed.
 func TestSafetyJeopardyThresholdEqualToDuration(t *testing.T) {
 	t.Parallel()

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"fmt"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/catalog"
 	"strings"
@@ -252,14 +251,4 @@ func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
 		r.Output = mergeOutput(r.Output, map[string]any{"resumedBy": actor})
 		return st.move(r, engine.StepCompleted, actor, "resumed by hand")
 	})
-}
-
-// activateCreated runs the consequences of creating steps: READY steps are
-// activated and plans that have nothing left to do complete.
-func (e *Engine) activateCreated(st *txState, planID int, steps []*engine.StepRecord) error {
-	st.openDelta[planID] += 0
-	if err := st.readyNew(steps); err != nil {
-		return fmt.Errorf("activate plan %d: %w", planID, err)
-	}
-	return nil
 }

@@ -10,7 +10,7 @@ func (s *txState) wakeUp(r *engine.StepRecord) error {
 	}
 	switch {
 	case r.Status == engine.StepFailed:
-		return s.retryNow(r, def)
+		return s.retryNow(r)
 	case r.Status == engine.StepWaiting && r.Type == engine.Pause:
 		r.WakeAt = nil
 		r.Output = mergeOutput(r.Output, map[string]any{"resumedBy": "timer"})
