@@ -25,9 +25,6 @@ const (
 	EventSystemStatus EventKind = "SYSTEM_STATUS"
 )
 
-// EventKinds lists every event kind.
-var EventKinds = []EventKind{EventStepStatus, EventJeopardy, EventOrderStatus, EventPlanStatus, EventStepAssigned, EventSystemStatus}
-
 // Event is one change, stored in the transaction of the change and then
 // published. ID is assigned at commit, in commit order: it is the cursor a
 // subscriber resumes after.

@@ -397,17 +397,6 @@ func pairs(scope engine.Scope, s, p *PlannedStep) bool {
 	return true
 }
 
-// StepsByStatus counts the plan's new steps by status.
-func (g *PlanGraph) StepsByStatus() map[engine.StepStatus]int {
-	out := map[engine.StepStatus]int{}
-	for _, s := range g.Steps {
-		if s.New() {
-			out[s.Status]++
-		}
-	}
-	return out
-}
-
 // NewSteps returns the steps to create, in plan order.
 func (g *PlanGraph) NewSteps() []*PlannedStep {
 	return slices.DeleteFunc(slices.Clone(g.Steps), func(s *PlannedStep) bool { return !s.New() })
