@@ -2,8 +2,18 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrRefused marks an error of a write that failed because of what it
+// wrote — a value or size the database refuses, a constraint, a value the
+// store cannot encode — rather than because of the connection or another
+// transaction: running the same write again fails the same way. Stores
+// wrap such errors (errors.Is(err, ErrRefused); the message and any code
+// are the original's), so that the runner isolates the outcome at fault
+// at once instead of retrying its batch.
+var ErrRefused = errors.New("the database refused the write")
 
 // Store is the engine's database boundary. One adapter (engine/entstore)
 // implements it for SQLite and PostgreSQL, and one test suite

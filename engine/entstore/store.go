@@ -27,7 +27,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/migrate"
 )
@@ -462,13 +461,13 @@ func refusedByDatabase(err error) bool {
 type refusedError struct{ err error }
 
 func (e *refusedError) Error() string   { return e.err.Error() }
-func (e *refusedError) Unwrap() []error { return []error{e.err, orchestrator.ErrRefused} }
+func (e *refusedError) Unwrap() []error { return []error{e.err, engine.ErrRefused} }
 
 // markRefused marks the error of a write that failed because of what it
 // wrote (see engine.ErrRefused); other errors, and nil, it returns as
 // they are.
 func markRefused(err error) error {
-	if err == nil || errors.Is(err, orchestrator.ErrRefused) || !refusedByDatabase(err) {
+	if err == nil || errors.Is(err, engine.ErrRefused) || !refusedByDatabase(err) {
 		return err
 	}
 	return &refusedError{err}

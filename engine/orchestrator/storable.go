@@ -1,9 +1,10 @@
 package orchestrator
 
 import (
-	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // What an attempt brings back from outside — a callout's answer, an
@@ -14,14 +15,9 @@ import (
 // fails only its own step; what still fails in the database is found by
 // the runner (ErrRefused) and recorded as its step's failure.
 
-// ErrRefused marks an error of a write that failed because of what it
-// wrote — a value or size the database refuses, a constraint, a value the
-// store cannot encode — rather than because of the connection or another
-// transaction: running the same write again fails the same way. Stores
-// wrap such errors (errors.Is(err, ErrRefused); the message and any code
-// are the original's), so that the runner isolates the outcome at fault
-// at once instead of retrying its batch.
-var ErrRefused = errors.New("the database refused the write")
+// ErrRefused is engine.ErrRefused (the Store port's), under the name the
+// runner has always used.
+var ErrRefused = engine.ErrRefused
 
 // unstorable checks a value an attempt produced against the rules every
 // stored value meets (input.go: valid UTF-8 without NUL characters, names
