@@ -1,6 +1,9 @@
 // Package enginetest holds what the engine's tests share: the backends every
 // store test runs against (SQLite always; PostgreSQL when the test services
-// are up, as `make test` arranges) and a fake clock start.
+// are up, as `make test` arranges) and a fake clock start. It is a leaf: it
+// knows no store, so that a store's own tests can use it; the check every
+// database gets at the end of its test is registered by the test package
+// (CheckDatabases).
 package enginetest
 
 import (
@@ -17,8 +20,6 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // PostgreSQL driver
-
-	"github.com/batonhq/baton/engine/entstore"
 )
 
 // Epoch is where fake clocks start in tests.
@@ -75,14 +76,30 @@ func SQLiteURL(t testing.TB) string {
 	return u
 }
 
-// checkAtEnd makes the test fail if, once it is over, a row of the
-// database refers to a row that does not exist (PostgreSQL enforces no
-// foreign keys; see entstore.CheckIntegrity).
+// A Check inspects the database at url once a test is over and returns
+// what is wrong with it (nil: nothing).
+type Check func(ctx context.Context, url string) ([]string, error)
+
+var check Check
+
+// CheckDatabases registers the check every database SQLiteURL and
+// PostgresURL hand out gets when its test ends. A test package that uses
+// them registers one (entstore.CheckURL, the references PostgreSQL does
+// not enforce) in an init function, before its tests run.
+func CheckDatabases(c Check) { check = c }
+
+// checkAtEnd makes the test fail if, once it is over, the registered check
+// finds a problem in the database. Without a registered check the test
+// fails: a store test that is never checked must not pass unnoticed.
 func checkAtEnd(t testing.TB, url string) {
+	if check == nil {
+		t.Fatal("enginetest: no database check registered: call enginetest.CheckDatabases(entstore.CheckURL) in an init function of the test package")
+	}
+	c := check
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		problems, err := entstore.CheckURL(ctx, url)
+		problems, err := c(ctx, url)
 		if err != nil {
 			t.Errorf("integrity check: %v", err)
 		}
