@@ -1,0 +1,506 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/batonhq/baton/engine"
+)
+
+var catalogTests = map[string]func(t *testing.T, b *bundle){
+	"CurrentCatalogEmpty": func(t *testing.T, b *bundle) {
+		c, err := b.store.CurrentCatalog(b.ctx)
+		if err != nil || c != nil {
+			t.Fatalf("CurrentCatalog on an empty store = %v, %v; want nil, nil", c, err)
+		}
+	},
+	"InsertCatalogNumbersVersions": func(t *testing.T, b *bundle) {
+		var first, second *engine.CatalogRecord
+		b.write(t, func(tx engine.Tx) (err error) { first, err = tx.InsertCatalog(b.ctx, "one", "c1"); return })
+		b.write(t, func(tx engine.Tx) (err error) { second, err = tx.InsertCatalog(b.ctx, "two", "c2"); return })
+		if first.Version != 1 || second.Version != 2 {
+			t.Fatalf("versions %d, %d; want 1, 2", first.Version, second.Version)
+		}
+		cur, err := b.store.CurrentCatalog(b.ctx)
+		if err != nil || cur.ID != second.ID || cur.Document != "two" || cur.Checksum != "c2" || !cur.CreatedAt.Equal(Epoch) {
+			t.Fatalf("CurrentCatalog = %+v, %v; want version 2 created at %v", cur, err, Epoch)
+		}
+	},
+	"CatalogByID": func(t *testing.T, b *bundle) {
+		var c *engine.CatalogRecord
+		b.write(t, func(tx engine.Tx) (err error) { c, err = tx.InsertCatalog(b.ctx, "doc", "sum"); return })
+		got, err := b.store.CatalogByID(b.ctx, c.ID)
+		if err != nil || got.Document != "doc" {
+			t.Fatalf("CatalogByID(%d) = %+v, %v", c.ID, got, err)
+		}
+		_, err = b.store.CatalogByID(b.ctx, c.ID+100)
+		wantCode(t, "CatalogByID(missing)", err, engine.CodeNotFound)
+		b.write(t, func(tx engine.Tx) error {
+			_, err := tx.CatalogByID(b.ctx, c.ID+100)
+			wantCode(t, "Tx.CatalogByID(missing)", err, engine.CodeNotFound)
+			return nil
+		})
+	},
+}
+
+var accountTests = map[string]func(t *testing.T, b *bundle){
+	"EnsureAccountOnce": func(t *testing.T, b *bundle) {
+		var a, a2 int
+		b.write(t, func(tx engine.Tx) (err error) { a, err = tx.EnsureAccount(b.ctx, "acct"); return })
+		b.write(t, func(tx engine.Tx) (err error) { a2, err = tx.EnsureAccount(b.ctx, "acct"); return })
+		if a == 0 || a != a2 {
+			t.Fatalf("EnsureAccount twice = %d, %d; want one non-zero id", a, a2)
+		}
+	},
+	"AccountStateNew": func(t *testing.T, b *bundle) {
+		st, err := b.store.AccountState(b.ctx, "nobody")
+		if err != nil || st.ID != "nobody" || len(st.Items) != 0 || len(st.Steps) != 0 {
+			t.Fatalf("AccountState(new) = %+v, %v", st, err)
+		}
+	},
+	"LockAccount": func(t *testing.T, b *bundle) {
+		b.write(t, func(tx engine.Tx) error {
+			ref, err := tx.EnsureAccount(b.ctx, "acct")
+			if err != nil {
+				return err
+			}
+			st, err := tx.LockAccount(b.ctx, ref, "acct")
+			if err == nil && st.ID != "acct" {
+				t.Errorf("LockAccount = %+v", st)
+			}
+			return err
+		})
+	},
+}
+
+var orderTests = map[string]func(t *testing.T, b *bundle){
+	"InsertOrderAssignsIDs": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		if f.order.ID == 0 || f.order.Plan.ID == 0 || f.order.LineIDs["L1"] == 0 || f.order.Items[0].ID == 0 {
+			t.Fatalf("ids not assigned: order %d plan %d lines %v item %d", f.order.ID, f.order.Plan.ID, f.order.LineIDs, f.order.Items[0].ID)
+		}
+		if len(f.steps) != 3 {
+			t.Fatalf("InsertOrder returned steps %v; want 3", f.steps)
+		}
+		p := f.steps["provision"]
+		if p.Status != engine.StepReady || p.ReadyAt == nil || !p.ReadyAt.Equal(Epoch) || p.System != "crm" || p.ItemID != f.order.Items[0].ID {
+			t.Errorf("provision = %+v; want READY since %v, system crm, on the item", p, Epoch)
+		}
+		if a := f.steps["activate"]; a.Pending != 1 || a.ReadyAt != nil {
+			t.Errorf("activate = %+v; want PENDING with one prerequisite", a)
+		}
+	},
+	"OrderByExternalID": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		o, err := b.store.OrderByExternalID(b.ctx, "o1")
+		if err != nil || o == nil || o.ID != f.order.ID || o.InputHash != "hash-o1" || o.Status != engine.OrderSubmitted ||
+			o.PlanID != f.order.Plan.ID || o.CatalogID != f.catalog.ID {
+			t.Fatalf("OrderByExternalID = %+v, %v", o, err)
+		}
+		if o, err := b.store.OrderByExternalID(b.ctx, "none"); o != nil || err != nil {
+			t.Fatalf("OrderByExternalID(missing) = %+v, %v; want nil, nil", o, err)
+		}
+	},
+	"LoadOrder": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			o, err := tx.LoadOrder(b.ctx, f.order.ID)
+			if err != nil {
+				return err
+			}
+			if o.Plan == nil || o.Plan.ID != f.order.Plan.ID || len(o.Lines) != 1 || len(o.Items) != 1 || len(o.Steps) != 3 {
+				t.Errorf("LoadOrder = plan %+v, %d lines, %d items, %d steps", o.Plan, len(o.Lines), len(o.Items), len(o.Steps))
+			}
+			_, err = tx.LoadOrder(b.ctx, f.order.ID+100)
+			wantCode(t, "LoadOrder(missing)", err, engine.CodeNotFound)
+			return nil
+		})
+	},
+	"MergeAttributes": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			return tx.MergeAttributes(b.ctx, map[int]map[string]any{f.order.ID: {"ref": "R1", "nested": map[string]any{"a": true}}},
+				map[int]map[string]any{f.order.Items[0].ID: {"ip": "10.0.0.1"}})
+		})
+		ctxs, err := b.store.StepContexts(b.ctx, ids(f.steps["provision"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ec := ctxs[f.steps["provision"].ID]
+		if ec.Order.Attributes["priority"] != "high" || ec.Order.Attributes["ref"] != "R1" || ec.Item.Attributes["ip"] != "10.0.0.1" || ec.Item.Attributes["size"] != "m" {
+			t.Fatalf("after MergeAttributes: order %v, item %v; want old and new keys", ec.Order.Attributes, ec.Item.Attributes)
+		}
+		if n, ok := ec.Order.Attributes["nested"].(map[string]any); !ok || n["a"] == nil {
+			t.Fatalf("nested attribute = %#v; want an object", ec.Order.Attributes["nested"])
+		}
+	},
+}
+
+var planTests = map[string]func(t *testing.T, b *bundle){
+	"GenericPlanConflict": func(t *testing.T, b *bundle) {
+		var cat *engine.CatalogRecord
+		b.write(t, func(tx engine.Tx) (err error) { cat, err = tx.InsertCatalog(b.ctx, "doc", "sum"); return })
+		plan := func() *engine.NewPlan {
+			g := &engine.PlannedGroup{Name: "lane", Scenario: "s"}
+			s := &engine.NewStep{Name: "notify", Scenario: "s", Type: engine.AutoTask, Scope: engine.ScopePlan, Group: g, Status: engine.StepReady}
+			return &engine.NewPlan{Usage: engine.UsageGeneric, Type: "ticket", SubjectID: "T1", CatalogID: cat.ID,
+				Graph: &engine.PlanRows{Groups: []*engine.PlannedGroup{g}, Steps: []*engine.NewStep{s}}}
+		}
+		b.write(t, func(tx engine.Tx) error { _, err := tx.InsertPlan(b.ctx, plan()); return err })
+		_, err := b.store.Write(b.ctx, func(tx engine.Tx) error { _, err := tx.InsertPlan(b.ctx, plan()); return err })
+		wantCode(t, "InsertPlan(same type and subject)", err, engine.CodeConflict)
+		b.write(t, func(tx engine.Tx) error {
+			p, err := tx.PlanBySubject(b.ctx, "ticket", "T1")
+			if err == nil && (p == nil || p.Usage != engine.UsageGeneric || p.Status != engine.PlanPending || p.OpenSteps != 1) {
+				t.Errorf("PlanBySubject = %+v", p)
+			}
+			if p, err := tx.PlanBySubject(b.ctx, "ticket", "T2"); p != nil || err != nil {
+				t.Errorf("PlanBySubject(missing) = %+v, %v; want nil, nil", p, err)
+			}
+			return err
+		})
+	},
+	"ReleaseDependents": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			deps, err := tx.ReleaseDependents(b.ctx, ids(f.steps["provision"], f.steps["provision"]))
+			if err == nil && (len(deps) != 1 || deps[0].Name != "activate" || deps[0].Pending != 0) {
+				t.Errorf("ReleaseDependents = %v; want activate with 0 pending", names(deps))
+			}
+			return err
+		})
+	},
+	"AddPending": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			if err := tx.AddPending(b.ctx, map[int]int{f.steps["activate"].ID: 2}); err != nil {
+				return err
+			}
+			got, err := tx.LockSteps(b.ctx, ids(f.steps["activate"]))
+			if err == nil && got[0].Pending != 3 {
+				t.Errorf("pending after AddPending(2) = %d; want 3", got[0].Pending)
+			}
+			return err
+		})
+	},
+	"StartAndCompletePlan": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			started, err := tx.StartPlans(b.ctx, []int{f.order.Plan.ID})
+			if err != nil {
+				return err
+			}
+			if len(started) != 1 || started[0].Status != engine.PlanStatus("IN_PROGRESS") {
+				t.Errorf("StartPlans = %+v", started)
+			}
+			again, err := tx.StartPlans(b.ctx, []int{f.order.Plan.ID})
+			if err == nil && len(again) != 0 {
+				t.Errorf("StartPlans again = %+v; want none (already started)", again)
+			}
+			finished, err := tx.AdjustOpenSteps(b.ctx, map[int]int{f.order.Plan.ID: -3})
+			if err != nil {
+				return err
+			}
+			if len(finished) != 1 || finished[0].OpenSteps != 0 {
+				t.Fatalf("AdjustOpenSteps(-3) = %+v; want the plan, finished", finished)
+			}
+			return tx.CompletePlan(b.ctx, finished[0])
+		})
+		o, err := b.store.OrderByExternalID(b.ctx, "o1")
+		if err != nil || o.Status != engine.OrderCompleted {
+			t.Fatalf("order after CompletePlan = %+v, %v", o, err)
+		}
+	},
+	"Signals": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			if err := tx.RecordSignal(b.ctx, f.order.Plan.ID, "approved", map[string]any{"by": "ann"}); err != nil {
+				return err
+			}
+			if err := tx.RecordSignal(b.ctx, f.order.Plan.ID, "paid", nil); err != nil {
+				return err
+			}
+			sig, err := tx.LockPlanSignals(b.ctx, f.order.Plan.ID)
+			if err == nil && (len(sig) != 2 || sig["approved"].(map[string]any)["by"] != "ann") {
+				t.Errorf("LockPlanSignals = %v", sig)
+			}
+			planID, pauses, err := tx.WaitingPauses(b.ctx, f.order.ID)
+			if err == nil && (planID != f.order.Plan.ID || len(pauses) != 0) {
+				t.Errorf("WaitingPauses = %d, %v", planID, names(pauses))
+			}
+			_, _, err2 := tx.WaitingPauses(b.ctx, f.order.ID+100)
+			wantCode(t, "WaitingPauses(missing)", err2, engine.CodeNotFound)
+			return err
+		})
+	},
+	"PlanTimelines": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		tls, err := b.store.PlanTimelines(b.ctx, []int{f.order.Plan.ID})
+		if err != nil || len(tls) != 1 || len(tls[0].Steps) != 3 {
+			t.Fatalf("PlanTimelines = %+v, %v", tls, err)
+		}
+		for _, s := range tls[0].Steps {
+			if want := s.ID == f.steps["activate"].ID; want != slices.Contains(s.Prereqs, f.steps["provision"].ID) {
+				t.Errorf("step %s prerequisites %v", s.Name, s.Prereqs)
+			}
+		}
+	},
+}
+
+var claimTests = map[string]func(t *testing.T, b *bundle){
+	"ClaimReadyByType": func(t *testing.T, b *bundle) {
+		b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			got, err := tx.ClaimReady(b.ctx, []engine.StepType{engine.Callout, engine.AutoTask}, 10)
+			if err == nil && !slices.Equal(names(got), []string{"provision"}) {
+				t.Errorf("ClaimReady(CALLOUT, AUTO_TASK) = %v; want [provision]", names(got))
+			}
+			return err
+		})
+	},
+	"SaveStepsAndLockSteps": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		until := Epoch.Add(time.Minute)
+		b.write(t, func(tx engine.Tx) error {
+			s := *f.steps["provision"]
+			s.Status, s.LeaseOwner, s.LeaseUntil, s.Attempts, s.Output = engine.StepRunning, "w1", &until, 1, map[string]any{"k": "v"}
+			if err := tx.SaveSteps(b.ctx, []*engine.StepRecord{&s}); err != nil {
+				return err
+			}
+			got, err := tx.LockSteps(b.ctx, []int{s.ID, s.ID + 1000})
+			if err != nil {
+				return err
+			}
+			if len(got) != 1 || got[0].Status != engine.StepRunning || got[0].LeaseOwner != "w1" || !got[0].LeaseUntil.Equal(until) ||
+				got[0].Attempts != 1 || got[0].Output["k"] != "v" || got[0].Pending != 0 {
+				t.Errorf("LockSteps after SaveSteps = %+v", got)
+			}
+			return nil
+		})
+	},
+	"InsertAttempts": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			return tx.InsertAttempts(b.ctx, []*engine.Attempt{{StepID: f.steps["provision"].ID, Number: 1, Outcome: "SUCCEEDED",
+				StartedAt: Epoch, FinishedAt: Epoch.Add(time.Second), HTTPStatus: 200, Worker: "w1"}})
+		})
+	},
+}
+
+var timerTests = map[string]func(t *testing.T, b *bundle){
+	"DueExpiredJeopardy": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		if _, ok, err := b.store.NextDue(b.ctx); ok || err != nil {
+			t.Fatalf("NextDue with no timer = %v, %v; want none", ok, err)
+		}
+		wake, lease, jat := Epoch.Add(3*time.Minute), Epoch.Add(time.Minute), Epoch.Add(2*time.Minute)
+		b.write(t, func(tx engine.Tx) error {
+			p, a, r := *f.steps["provision"], *f.steps["activate"], *f.steps["review"]
+			p.Status, p.LeaseUntil = engine.StepRunning, &lease
+			a.WakeAt = &wake
+			r.JeopardyAt = &jat
+			return tx.SaveSteps(b.ctx, []*engine.StepRecord{&p, &a, &r})
+		})
+		if at, ok, err := b.store.NextDue(b.ctx); !ok || err != nil || !at.Equal(lease) {
+			t.Fatalf("NextDue = %v, %v, %v; want %v", at, ok, err, lease)
+		}
+		b.write(t, func(tx engine.Tx) error {
+			now := Epoch.Add(time.Hour)
+			due, err := tx.DueSteps(b.ctx, now, 10)
+			if err != nil {
+				return err
+			}
+			exp, err := tx.ExpiredLeases(b.ctx, now, 10)
+			if err != nil {
+				return err
+			}
+			jeo, err := tx.JeopardyDue(b.ctx, now, 10)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(names(due), []string{"activate"}) || !slices.Equal(names(exp), []string{"provision"}) || !slices.Equal(names(jeo), []string{"review"}) {
+				t.Errorf("due %v, expired %v, jeopardy %v", names(due), names(exp), names(jeo))
+			}
+			if early, err := tx.DueSteps(b.ctx, Epoch, 10); err != nil || len(early) != 0 {
+				t.Errorf("DueSteps before the timer = %v, %v", names(early), err)
+			}
+			return nil
+		})
+	},
+}
+
+var eventTests = map[string]func(t *testing.T, b *bundle){
+	"EmitInCommitOrder": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		if id, err := b.store.LastEventID(b.ctx); err != nil || id != 0 {
+			t.Fatalf("LastEventID on no events = %d, %v", id, err)
+		}
+		first := b.write(t, func(tx engine.Tx) error {
+			tx.Emit(&engine.Event{Kind: engine.EventOrderStatus, OrderID: f.order.ID, To: "IN_PROGRESS"},
+				&engine.Event{Kind: engine.EventStepStatus, OrderID: f.order.ID, PlanID: f.order.Plan.ID, StepID: f.steps["provision"].ID,
+					From: "READY", To: "RUNNING", Step: f.steps["provision"].Snapshot()})
+			return nil
+		})
+		second := b.write(t, func(tx engine.Tx) error {
+			tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: "crm", To: "OFFLINE", Actor: "ann"})
+			return nil
+		})
+		if len(first) != 2 || len(second) != 1 || !(first[0].ID < first[1].ID && first[1].ID < second[0].ID) || !first[0].At.Equal(Epoch) {
+			t.Fatalf("events %+v then %+v; want ids in commit order, at the transaction's time", first, second)
+		}
+		all, err := b.store.EventsAfter(b.ctx, 0, 10)
+		if err != nil || len(all) != 3 || all[1].Step == nil || all[1].Step.Name != "provision" || all[2].System != "crm" {
+			t.Fatalf("EventsAfter(0) = %+v, %v", all, err)
+		}
+		if last, err := b.store.LastEventID(b.ctx); err != nil || last != second[0].ID {
+			t.Fatalf("LastEventID = %d, %v; want %d", last, err, second[0].ID)
+		}
+		if rest, err := b.store.EventsAfter(b.ctx, first[1].ID, 10); err != nil || len(rest) != 1 {
+			t.Fatalf("EventsAfter(cursor) = %+v, %v", rest, err)
+		}
+		if one, err := b.store.EventsAfter(b.ctx, 0, 1); err != nil || len(one) != 1 {
+			t.Fatalf("EventsAfter(limit 1) = %d events, %v", len(one), err)
+		}
+		plan, err := b.store.EventsFor(b.ctx, 0, 0, f.order.Plan.ID, 10)
+		if err != nil || len(plan) != 1 || plan[0].StepID != f.steps["provision"].ID {
+			t.Fatalf("EventsFor(plan) = %+v, %v", plan, err)
+		}
+		order, err := b.store.EventsFor(b.ctx, 0, f.order.ID, 0, 10)
+		if err != nil || len(order) != 2 {
+			t.Fatalf("EventsFor(order) = %+v, %v", order, err)
+		}
+	},
+	"RolledBackEmitsNothing": func(t *testing.T, b *bundle) {
+		boom := errors.New("boom")
+		_, err := b.store.Write(b.ctx, func(tx engine.Tx) error {
+			tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: "crm", To: "OFFLINE"})
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Write = %v; want fn's error", err)
+		}
+		if id, err := b.store.LastEventID(b.ctx); err != nil || id != 0 {
+			t.Fatalf("LastEventID after a rollback = %d, %v; want 0", id, err)
+		}
+	},
+}
+
+var systemTests = map[string]func(t *testing.T, b *bundle){
+	"SetSystemStatus": func(t *testing.T, b *bundle) {
+		b.write(t, func(tx engine.Tx) error {
+			prev, cur, err := tx.SetSystemStatus(b.ctx, "crm", engine.SystemOffline, "ann", time.Second)
+			if err == nil && (prev.Status != engine.SystemOnline || cur.Status != engine.SystemOffline || cur.ChangedBy != "ann") {
+				t.Errorf("SetSystemStatus(OFFLINE) = %+v → %+v", prev, cur)
+			}
+			return err
+		})
+		sts, err := b.store.SystemStates(b.ctx)
+		if err != nil || sts["crm"] == nil || !sts["crm"].Held(Epoch) {
+			t.Fatalf("SystemStates = %+v, %v; want crm held", sts, err)
+		}
+		b.write(t, func(tx engine.Tx) error {
+			_, cur, err := tx.SetSystemStatus(b.ctx, "crm", engine.SystemOnline, "bob", time.Second)
+			if err == nil && (cur.Held(Epoch) || cur.ReleaseAt == nil || !cur.ReleaseAt.Equal(Epoch.Add(-time.Second))) {
+				t.Errorf("SetSystemStatus(ONLINE) = %+v; want released from one interval back", cur)
+			}
+			return err
+		})
+	},
+	"CircuitOpensAtThreshold": func(t *testing.T, b *bundle) {
+		record := func(failures int, ok bool) (st *engine.SystemState) {
+			b.write(t, func(tx engine.Tx) (err error) {
+				st, err = tx.RecordSystemOutcome(b.ctx, "crm", failures, ok, 3, time.Minute, time.Second)
+				return
+			})
+			return st
+		}
+		if st := record(0, true); st != nil {
+			t.Fatalf("success on a healthy system opened %+v", st)
+		}
+		if st := record(2, false); st != nil {
+			t.Fatalf("2 of 3 failures opened %+v", st)
+		}
+		if st := record(1, true); st != nil {
+			t.Fatalf("a success resets the count; 1 failure opened %+v", st)
+		}
+		st := record(2, false)
+		if st == nil || st.OpenUntil == nil || !st.OpenUntil.Equal(Epoch.Add(time.Minute)) {
+			t.Fatalf("third consecutive failure: %+v; want the circuit open for the cool-down", st)
+		}
+		b.write(t, func(tx engine.Tx) error {
+			n, closed, err := tx.TakeRelease(b.ctx, "crm", Epoch, time.Second, time.Minute, 10)
+			if err == nil && (n != 0 || closed) {
+				t.Errorf("TakeRelease while open = %d, %v; want 0, false", n, closed)
+			}
+			n, closed, err = tx.TakeRelease(b.ctx, "crm", Epoch.Add(time.Minute+3*time.Second), time.Second, time.Minute, 10)
+			if err == nil && (n != 4 || !closed) {
+				// released from OpenUntil-interval: 4 intervals by then.
+				t.Errorf("TakeRelease after the cool-down = %d, %v; want 4, true", n, closed)
+			}
+			return err
+		})
+	},
+	"HeldStepsAndCounts": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			s := *f.steps["provision"]
+			s.Status = engine.StepOnHold
+			return tx.SaveSteps(b.ctx, []*engine.StepRecord{&s})
+		})
+		counts, err := b.store.HeldCounts(b.ctx)
+		if err != nil || counts["crm"] != 1 {
+			t.Fatalf("HeldCounts = %v, %v", counts, err)
+		}
+		b.write(t, func(tx engine.Tx) error {
+			held, err := tx.HeldSteps(b.ctx, "crm", 10)
+			if err == nil && !slices.Equal(names(held), []string{"provision"}) {
+				t.Errorf("HeldSteps = %v", names(held))
+			}
+			return err
+		})
+	},
+}
+
+var assetTests = map[string]func(t *testing.T, b *bundle){
+	"CompletedAddCreatesAsset": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		b.write(t, func(tx engine.Tx) error {
+			finished, err := tx.AdjustOpenSteps(b.ctx, map[int]int{f.order.Plan.ID: -3})
+			if err != nil || len(finished) != 1 {
+				t.Fatalf("AdjustOpenSteps = %v, %v", finished, err)
+			}
+			return tx.CompletePlan(b.ctx, finished[0])
+		})
+		// The port reads assets through the account's next order only;
+		// a completed ADD must not make the account's state fail.
+		if _, err := b.store.AccountState(b.ctx, "acct-o1"); err != nil {
+			t.Fatal(err)
+		}
+	},
+}
+
+var txTests = map[string]func(t *testing.T, b *bundle){
+	"NowIsTheClock": func(t *testing.T, b *bundle) {
+		b.clock.Advance(time.Hour)
+		b.write(t, func(tx engine.Tx) error {
+			if !tx.Now().Equal(Epoch.Add(time.Hour)) {
+				t.Errorf("Tx.Now = %v; want the clock's %v", tx.Now(), Epoch.Add(time.Hour))
+			}
+			return nil
+		})
+	},
+	"ErrorRollsBack": func(t *testing.T, b *bundle) {
+		_, err := b.store.Write(b.ctx, func(tx engine.Tx) error {
+			if _, err := tx.InsertCatalog(b.ctx, "doc", "sum"); err != nil {
+				return err
+			}
+			return engine.Errorf(engine.CodeInvalidState, "no")
+		})
+		wantCode(t, "Write(fn fails)", err, engine.CodeInvalidState)
+		if c, err := b.store.CurrentCatalog(b.ctx); c != nil || err != nil {
+			t.Fatalf("CurrentCatalog after a rollback = %+v, %v; want nil", c, err)
+		}
+	},
+}
