@@ -127,7 +127,7 @@ func (t *txn) RecordSystemOutcome(ctx context.Context, name string, failures int
 	if ok {
 		n = failures
 	}
-	wasOpen := cur.OpenUntil != nil && t.now.Before(*cur.OpenUntil)
+	wasOpen := cur.CircuitOpen(t.now)
 	if n >= threshold && threshold > 0 && !wasOpen {
 		until := t.now.Add(coolDown)
 		release := until.Add(-interval)

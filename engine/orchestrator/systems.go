@@ -96,7 +96,7 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status engine
 		if err != nil {
 			return err
 		}
-		wasOpen := prev.OpenUntil != nil && st.now.Before(*prev.OpenUntil)
+		wasOpen := prev.CircuitOpen(st.now)
 		state = cur
 		if prev.Status != cur.Status {
 			st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: string(prev.Status), To: string(cur.Status), At: st.now,
