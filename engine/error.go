@@ -30,6 +30,10 @@ const (
 	CodeInternal Code = "INTERNAL"
 )
 
+// Codes lists every code, for the tables that translate them.
+var Codes = []Code{CodeBadUserInput, CodeNotFound, CodeConflict, CodeInvalidCatalog, CodeUnauthenticated,
+	CodeForbidden, CodePastPointOfNoReturn, CodeInvalidState, CodeSlowSubscriber, CodeUnavailable, CodeInternal}
+
 // Problem is one finding of a validation, with the path of what it is about
 // (for a catalog `scenarios[0].groups[1].steps[2].callout.system`, for an
 // order `lines[3].productCode`).

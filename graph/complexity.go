@@ -16,15 +16,6 @@ import (
 	"github.com/batonhq/baton/graph/generated"
 )
 
-// The codes of queries refused before anything runs. They are protocol
-// errors, like gqlgen's parse and validation errors: HTTP 422 (400 for
-// application/graphql-response+json), an error message on a websocket.
-const (
-	codeQueryTooLarge = "QUERY_TOO_LARGE"
-	codeComplexity    = "COMPLEXITY_LIMIT_EXCEEDED"
-	codeDepth         = "DEPTH_LIMIT_EXCEEDED"
-)
-
 func init() {
 	// errcode's table is global and unguarded: fill it once, before any
 	// handler reads it.

@@ -31,6 +31,29 @@ var codes = map[engine.Code]string{
 	engine.CodeInternal:            "INTERNAL_SERVER_ERROR",
 }
 
+// The codes the transport sends for requests it refuses or cuts short
+// itself, with no engine error behind them. With the table above (and
+// wsgorilla.OperationLimitCode) these are every extensions.code the server
+// sends; TestEveryCodeInTheTable keeps it so.
+const (
+	// codeCancelled: the request's deadline passed or its client left.
+	codeCancelled = "CANCELLED"
+	// codeRequestTooLarge: the body is over Limits.MaxBodyBytes (413).
+	codeRequestTooLarge = "REQUEST_TOO_LARGE"
+	// codeRequestTimeout: the body did not arrive within
+	// Limits.BodyTimeout (408).
+	codeRequestTimeout = "REQUEST_TIMEOUT"
+	// codeBadRequest: the body could not be read (400).
+	codeBadRequest = "BAD_REQUEST"
+	// The codes of queries refused before anything runs. They are
+	// protocol errors, like gqlgen's parse and validation errors: HTTP 422
+	// (400 for application/graphql-response+json), an error message on a
+	// websocket.
+	codeQueryTooLarge = "QUERY_TOO_LARGE"
+	codeComplexity    = "COMPLEXITY_LIMIT_EXCEEDED"
+	codeDepth         = "DEPTH_LIMIT_EXCEEDED"
+)
+
 // ErrorPresenter turns engine errors into GraphQL errors with
 // extensions.code (and extensions.problems for validation errors). Errors
 // without a code are logged and shown as "internal error".
@@ -64,7 +87,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			pres.Extensions = map[string]any{"code": codes[engine.CodeBadUserInput]}
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			pres.Message = "request cancelled"
-			pres.Extensions = map[string]any{"code": "CANCELLED"}
+			pres.Extensions = map[string]any{"code": codeCancelled}
 		case !errors.As(err, &re) && errors.As(err, &gqlErr):
 			// gqlgen's own errors: parse and validation errors carry their
 			// codes; an argument it could not read (an ID that is not a

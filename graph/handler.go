@@ -152,13 +152,13 @@ func cancelledOperation(timeout time.Duration) graphql.OperationMiddleware {
 			if errors.Is(err, context.DeadlineExceeded) {
 				msg = fmt.Sprintf("request cancelled: it took longer than its deadline of %s", timeout)
 			}
-			one := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "CANCELLED"}}
+			one := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": codeCancelled}}
 			if resp == nil || oc.Operation.Operation == ast.Query {
 				return &graphql.Response{Errors: gqlerror.List{one}}
 			}
 			kept := gqlerror.List{one}
 			for _, e := range resp.Errors {
-				if code, _ := e.Extensions["code"].(string); code != "CANCELLED" {
+				if code, _ := e.Extensions["code"].(string); code != codeCancelled {
 					kept = append(kept, e)
 				}
 			}
@@ -180,7 +180,7 @@ func cancelledOperation(timeout time.Duration) graphql.OperationMiddleware {
 func limitBody(max int64, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tooLarge := func(size string) {
-			writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+			writeHTTPError(w, http.StatusRequestEntityTooLarge, codeRequestTooLarge,
 				fmt.Sprintf("request body of %s bytes is over the limit of %d", size, max))
 		}
 		if r.ContentLength > max {
@@ -202,11 +202,11 @@ func limitBody(max int64, timeout time.Duration, next http.Handler) http.Handler
 				return
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				w.Header().Set("Connection", "close")
-				writeHTTPError(w, http.StatusRequestTimeout, "REQUEST_TIMEOUT",
+				writeHTTPError(w, http.StatusRequestTimeout, codeRequestTimeout,
 					fmt.Sprintf("the request body did not arrive within %s", timeout))
 				return
 			case err != nil:
-				writeHTTPError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body: "+err.Error())
+				writeHTTPError(w, http.StatusBadRequest, codeBadRequest, "could not read the request body: "+err.Error())
 				return
 			}
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
@@ -234,7 +234,7 @@ func withActor(auth func(string) (string, error), next http.Handler) http.Handle
 			name, err := auth(r.Header.Get("Authorization"))
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", "Bearer")
-				writeHTTPError(w, http.StatusUnauthorized, "UNAUTHENTICATED", err.Error())
+				writeHTTPError(w, http.StatusUnauthorized, codes[engine.CodeUnauthenticated], err.Error())
 				return
 			}
 			actor = name
