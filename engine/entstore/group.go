@@ -2,7 +2,6 @@ package entstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
@@ -43,7 +42,10 @@ func (s *Store) startWriters(n int) {
 	}()
 }
 
-var errStoreClosed = errors.New("store closed")
+// errStoreClosed is what a write gets once Close has begun: the server is
+// shutting down, so the client may try again (another replica, or this
+// one once it is back).
+var errStoreClosed = engine.Errorf(engine.CodeUnavailable, "the store is closed: the server is shutting down")
 
 func (s *Store) stopWriters() {
 	if s.queue == nil {
