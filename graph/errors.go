@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -86,9 +85,6 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			pres.Extensions = map[string]any{"code": codes[engine.CodeNotFound]}
 		case ent.IsValidationError(err):
 			pres.Extensions = map[string]any{"code": codes[engine.CodeBadUserInput]}
-		case closedDatabase(err):
-			pres.Message = "the server is shutting down"
-			pres.Extensions = map[string]any{"code": codes[engine.CodeUnavailable]}
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			pres.Message = "request cancelled"
 			pres.Extensions = map[string]any{"code": codeCancelled}
@@ -159,10 +155,4 @@ func perStepError(ctx context.Context, index, stepID int, err error) {
 	}
 	pres.Extensions["stepId"] = strconv.Itoa(stepID)
 	graphql.AddError(ctx, pres)
-}
-
-// closedDatabase reports a read of ent's client after the store was closed
-// (shutting down). database/sql exports no error for it, only its text.
-func closedDatabase(err error) bool {
-	return strings.Contains(err.Error(), "sql: database is closed")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 )
 
 // Prepared statements. Every query text the store runs again is prepared
@@ -128,13 +129,18 @@ func (t cachedTx) prepare(ctx context.Context, q string) (st *sql.Stmt, close fu
 	return st, st.Close, nil
 }
 
-// cachedDB runs reads prepared.
+// cachedDB runs reads prepared. Once the store is closed its queries
+// answer UNAVAILABLE (errStoreClosed), not database/sql's internal error.
 type cachedDB struct {
 	*sql.DB
-	c *stmtCache
+	c      *stmtCache
+	closed *atomic.Bool
 }
 
 func (d cachedDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if d.closed != nil && d.closed.Load() {
+		return nil, errStoreClosed
+	}
 	if st := d.c.get(q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}

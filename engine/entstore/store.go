@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -72,6 +73,7 @@ type Store struct {
 	stopOnce      sync.Once
 	closeOnce     sync.Once
 	closeErr      error
+	closed        atomic.Bool // set when Close begins
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -195,14 +197,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	s.wstmts = newStmtCache(s.db)
 	if s.d.postgres {
 		// The engine's reads share the engine's pool (see above).
-		s.reads = cachedDB{s.db, s.wstmts}
+		s.reads = cachedDB{s.db, s.wstmts, &s.closed}
 	} else {
-		s.reads = cachedDB{s.rdb, newStmtCache(s.rdb)}
+		s.reads = cachedDB{s.rdb, newStmtCache(s.rdb), &s.closed}
 	}
 	var drv dialect.Driver = entsql.OpenDB(drvName, s.rdb)
 	if !s.d.postgres {
 		drv = inListDriver{drv}
 	}
+	drv = closedDriver{drv, &s.closed}
 	if opts.Driver != nil {
 		drv = opts.Driver(drv)
 	}
@@ -329,6 +332,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close releases the database.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
 }
@@ -677,4 +681,34 @@ func (s *Store) LastEventID(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("last event: %w", err)
 	}
 	return id.Int64, nil
+}
+
+// closedDriver answers every query of ent's client with UNAVAILABLE once
+// the store is closed (the server shutting down), instead of
+// database/sql's "database is closed", which would reach clients as an
+// internal error.
+type closedDriver struct {
+	dialect.Driver
+	closed *atomic.Bool
+}
+
+func (d closedDriver) Exec(ctx context.Context, query string, args, v any) error {
+	if d.closed.Load() {
+		return errStoreClosed
+	}
+	return d.Driver.Exec(ctx, query, args, v)
+}
+
+func (d closedDriver) Query(ctx context.Context, query string, args, v any) error {
+	if d.closed.Load() {
+		return errStoreClosed
+	}
+	return d.Driver.Query(ctx, query, args, v)
+}
+
+func (d closedDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	if d.closed.Load() {
+		return nil, errStoreClosed
+	}
+	return d.Driver.Tx(ctx)
 }
