@@ -170,17 +170,7 @@ func (e *Engine) CurrentCatalog(ctx context.Context) (*catalog.Catalog, error) {
 
 // CatalogByID returns a compiled catalog version. Errors: NOT_FOUND.
 func (e *Engine) CatalogByID(ctx context.Context, id int) (*catalog.Catalog, error) {
-	e.mu.Lock()
-	cat := e.catalogs[id]
-	e.mu.Unlock()
-	if cat != nil {
-		return cat, nil
-	}
-	rec, err := e.store.CatalogByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return e.compiled(rec)
+	return e.catalogFrom(ctx, e.store, id)
 }
 
 // catalogInTx is CatalogByID for code holding a transaction: a miss reads
@@ -188,13 +178,25 @@ func (e *Engine) CatalogByID(ctx context.Context, id int) (*catalog.Catalog, err
 // connections held by N transactions each waiting for one more would
 // deadlock).
 func (e *Engine) catalogInTx(ctx context.Context, tx engine.Tx, id int) (*catalog.Catalog, error) {
+	return e.catalogFrom(ctx, tx, id)
+}
+
+// catalogReader is what both the store and a transaction offer: a stored
+// catalog version by id.
+type catalogReader interface {
+	CatalogByID(ctx context.Context, id int) (*engine.CatalogRecord, error)
+}
+
+// catalogFrom is the one catalog lookup: the compiled version from the
+// process's cache, or read through r and compiled once.
+func (e *Engine) catalogFrom(ctx context.Context, r catalogReader, id int) (*catalog.Catalog, error) {
 	e.mu.Lock()
 	cat := e.catalogs[id]
 	e.mu.Unlock()
 	if cat != nil {
 		return cat, nil
 	}
-	rec, err := tx.CatalogByID(ctx, id)
+	rec, err := r.CatalogByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
