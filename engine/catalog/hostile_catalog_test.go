@@ -2,15 +2,18 @@ package catalog
 
 import (
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 	"os"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/enginetest"
 )
 
 // A catalog document is bounded before it is parsed: its size, its node
@@ -263,28 +266,6 @@ func exampleCatalogText(t *testing.T) string {
 	return string(b)
 }
 
-// bundleLattice is a catalog whose bundles B0…Bn-1 each hold the next
-// level twice over (Bi+1 and Ci+1, both holding Bi+2 and Ci+2): 2^n paths
-// from B0 down, through only 2n products.
-func bundleLattice(n int) string {
-	var b strings.Builder
-	b.WriteString("version: 1\nproducts:\n")
-	for i := range n {
-		for _, p := range []string{"B", "C"} {
-			fmt.Fprintf(&b, "  - code: %s%d\n    components: [{product: B%d}, {product: C%d}]\n", p, i, i+1, i+1)
-		}
-	}
-	fmt.Fprintf(&b, "  - {code: B%d}\n  - {code: C%d}\n", n, n)
-	b.WriteString(`scenarios:
-  - name: s
-    groups:
-      - name: g
-        steps:
-          - {name: m, type: MILESTONE}
-`)
-	return b.String()
-}
-
 // TestHostileBundleLattice: a bundle whose expansion is exponential in the
 // catalog's size is refused at import, quickly (the cycle check walked
 // every path: 2^40 of them here), naming the bundle; one within OrderLines
@@ -292,7 +273,7 @@ func bundleLattice(n int) string {
 func TestHostileBundleLattice(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	problems := compileProblems(t, "lattice", bundleLattice(40))
+	problems := compileProblems(t, "lattice", enginetest.BundleLattice(40))
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("CompileCatalog(lattice) took %s; want it done within 5s", took)
 	}
@@ -303,7 +284,7 @@ func TestHostileBundleLattice(t *testing.T) {
 	if !found {
 		t.Errorf("CompileCatalog(lattice): problems %v; want one at products[0] naming OrderLines", problems)
 	}
-	if problems := compileProblems(t, "small lattice", bundleLattice(8)); problems != nil {
+	if problems := compileProblems(t, "small lattice", enginetest.BundleLattice(8)); problems != nil {
 		t.Errorf("CompileCatalog(small lattice): problems %v; want none (511 lines)", problems)
 	}
 }

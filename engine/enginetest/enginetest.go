@@ -185,3 +185,25 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BundleLattice is a catalog whose bundles B0…Bn-1 each hold the next
+// level twice over (Bi+1 and Ci+1, both holding Bi+2 and Ci+2): 2^n paths
+// from B0 down, through only 2n products.
+func BundleLattice(n int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\nproducts:\n")
+	for i := range n {
+		for _, p := range []string{"B", "C"} {
+			fmt.Fprintf(&b, "  - code: %s%d\n    components: [{product: B%d}, {product: C%d}]\n", p, i, i+1, i+1)
+		}
+	}
+	fmt.Fprintf(&b, "  - {code: B%d}\n  - {code: C%d}\n", n, n)
+	b.WriteString(`scenarios:
+  - name: s
+    groups:
+      - name: g
+        steps:
+          - {name: m, type: MILESTONE}
+`)
+	return b.String()
+}

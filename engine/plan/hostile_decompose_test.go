@@ -8,29 +8,8 @@ import (
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/enginetest"
 )
-
-// bundleLattice is a catalog whose bundles B0…Bn-1 each hold the next
-// level twice over (Bi+1 and Ci+1, both holding Bi+2 and Ci+2): 2^n paths
-// from B0 down, through only 2n products.
-func bundleLattice(n int) string {
-	var b strings.Builder
-	b.WriteString("version: 1\nproducts:\n")
-	for i := range n {
-		for _, p := range []string{"B", "C"} {
-			fmt.Fprintf(&b, "  - code: %s%d\n    components: [{product: B%d}, {product: C%d}]\n", p, i, i+1, i+1)
-		}
-	}
-	fmt.Fprintf(&b, "  - {code: B%d}\n  - {code: C%d}\n", n, n)
-	b.WriteString(`scenarios:
-  - name: s
-    groups:
-      - name: g
-        steps:
-          - {name: m, type: MILESTONE}
-`)
-	return b.String()
-}
 
 // TestHostileBundleExpansionAtOrder: each bundle is within OrderLines, but
 // an order of many of them would expand beyond it: BAD_USER_INPUT, before
@@ -38,7 +17,7 @@ func bundleLattice(n int) string {
 func TestHostileBundleExpansionAtOrder(t *testing.T) {
 	t.Parallel()
 	l := engine.Limits{OrderLines: 1000}
-	cat, err := catalog.CompileCatalog(bundleLattice(8), catalog.CatalogOptions{Limits: l})
+	cat, err := catalog.CompileCatalog(enginetest.BundleLattice(8), catalog.CatalogOptions{Limits: l})
 	if err != nil {
 		t.Fatal(err)
 	}
