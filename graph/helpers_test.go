@@ -89,6 +89,10 @@ type envOptions struct {
 	// imports none.
 	catalog      string
 	authenticate func(string) (string, error)
+	// limits are the handler's (zero: the defaults).
+	limits graph.Limits
+	// wrap, when set, wraps the handler the test server serves.
+	wrap func(http.Handler) http.Handler
 }
 
 func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
@@ -114,8 +118,11 @@ func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
 			t.Fatalf("import catalog: %v", err)
 		}
 	}
-	h := graph.NewHandler(graph.Config{Client: st.Client(), Engine: eng, Logger: enginetest.Logger(t),
-		Authenticate: opts.authenticate})
+	var h http.Handler = graph.NewHandler(graph.Config{Client: st.Client(), Engine: eng, Logger: enginetest.Logger(t),
+		Authenticate: opts.authenticate, Limits: opts.limits})
+	if opts.wrap != nil {
+		h = opts.wrap(h)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, ctx: ctx, store: st, eng: eng, client: st.Client(), srv: srv, queries: counter, header: http.Header{}}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	neturl "net/url"
 	"os"
 	"regexp"
@@ -25,12 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-
-	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
-	"github.com/batonhq/baton/engine/entstore"
-	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/graph"
 )
 
@@ -43,29 +37,14 @@ type hostileEnv struct {
 
 func newHostileEnv(t *testing.T, dbURL string, limits graph.Limits, auth func(string) (string, error)) *hostileEnv {
 	t.Helper()
-	ctx := context.Background()
-	counter := &countingDriver{}
-	clock := engine.NewFakeClock(enginetest.Epoch)
-	st, err := entstore.Open(ctx, dbURL, entstore.Options{Clock: clock, Logger: enginetest.Logger(t),
-		Driver: func(d dialect.Driver) dialect.Driver { counter.Driver = d; return counter }})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
-	if _, err := eng.ImportCatalog(ctx, enginetest.ExampleCatalog(t)); err != nil {
-		t.Fatalf("import example catalog: %v", err)
-	}
-	h := graph.NewHandler(graph.Config{Client: st.Client(), Engine: eng, Logger: enginetest.Logger(t),
-		Limits: limits, Authenticate: auth})
 	he := &hostileEnv{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		he.inflight.Add(1)
-		defer he.inflight.Add(-1)
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	he.env = &env{t: t, ctx: ctx, store: st, eng: eng, client: st.Client(), srv: srv, queries: counter, header: http.Header{}}
+	he.env = newEnv(t, dbURL, envOptions{limits: limits, authenticate: auth, wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			he.inflight.Add(1)
+			defer he.inflight.Add(-1)
+			h.ServeHTTP(w, r)
+		})
+	}})
 	return he
 }
 
