@@ -190,6 +190,9 @@ type xOptions struct {
 	// run starts a runner with this configuration (nil: no runner).
 	run     *orchestrator.RunnerConfig
 	actions []orchestrator.Action
+	// wrapStore, when set, wraps the store the engine is given (the
+	// bundle keeps the real one).
+	wrapStore func(engine.Store) engine.Store
 }
 
 type xBundle struct {
@@ -223,7 +226,11 @@ func setupExec(t *testing.T, url, catalog string, o xOptions) *xBundle {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	e := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t), Getenv: xGetenv(xs, dead)})
+	var es engine.Store = st
+	if o.wrapStore != nil {
+		es = o.wrapStore(st)
+	}
+	e := orchestrator.New(orchestrator.Config{Store: es, Clock: clock, Logger: enginetest.Logger(t), Getenv: xGetenv(xs, dead)})
 	for _, a := range o.actions {
 		if err := e.RegisterAction(a); err != nil {
 			t.Fatalf("register action %s: %v", a.Name, err)

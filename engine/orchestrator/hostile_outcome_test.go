@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
-	"github.com/batonhq/baton/engine/entstore"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/attempt"
@@ -248,27 +247,8 @@ func (t hoRefusingTx) SaveSteps(ctx context.Context, steps []*engine.StepRecord)
 // hoSetupRefusing is setupExec over a hoRefusingStore.
 func hoSetupRefusing(t *testing.T, url, catalog string, poison any) *xBundle {
 	t.Helper()
-	ctx := context.Background()
-	xs := newXSystem(t)
-	clock := engine.NewFakeClock(enginetest.Epoch)
-	st, err := entstore.Open(ctx, url, entstore.Options{Clock: clock, Logger: enginetest.Logger(t)})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	e := orchestrator.New(orchestrator.Config{Store: hoRefusingStore{st, poison}, Clock: clock, Logger: enginetest.Logger(t),
-		Getenv: xGetenv(xs, deadURL(t))})
-	if _, err := e.ImportCatalog(ctx, catalog); err != nil {
-		st.Close()
-		t.Fatalf("import catalog: %v", err)
-	}
-	t.Cleanup(func() {
-		e.Stop(context.Background())
-		st.Close()
-	})
-	t.Cleanup(xs.unblock)
-	b := &xBundle{runBundle: &runBundle{testBundle: &testBundle{ctx: ctx, store: st, engine: e, clock: clock, client: st.Client()}}, xs: xs}
-	b.start(t, orchestrator.RunnerConfig{})
-	return b
+	return setupExec(t, url, catalog, xOptions{run: &orchestrator.RunnerConfig{},
+		wrapStore: func(st engine.Store) engine.Store { return hoRefusingStore{st, poison} }})
 }
 
 // When the database refuses what one outcome of a batch writes, the
