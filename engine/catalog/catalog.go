@@ -5,14 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // Catalog is a validated, compiled catalog document: every reference
@@ -374,15 +375,6 @@ func article(w string) string {
 	return "a " + w
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func (c *compiler) name(path, kind, name string) bool {
 	switch {
 	case name == "":
@@ -396,6 +388,19 @@ func (c *compiler) name(path, kind, name string) bool {
 		return false
 	}
 	return true
+}
+
+// uniqueName checks a name as name does and, when it passes, that seen does
+// not hold it yet; it adds it to seen. where qualifies the duplicate's
+// message (` in scenario "x"`), or is "".
+func (c *compiler) uniqueName(path, kind, name string, seen map[string]bool, where string) {
+	if !c.name(path, kind, name) {
+		return
+	}
+	if seen[name] {
+		c.problem(path, "duplicate %s name %q%s", kind, name, where)
+	}
+	seen[name] = true
 }
 
 func (c *compiler) compile() *Catalog {
@@ -419,7 +424,7 @@ func (c *compiler) compile() *Catalog {
 }
 
 func (c *compiler) systems(cat *Catalog) {
-	for _, name := range sortedKeys(c.doc.Systems) {
+	for _, name := range slices.Sorted(maps.Keys(c.doc.Systems)) {
 		s := c.doc.Systems[name]
 		path := "systems." + name
 		c.name(path, "system", name)
@@ -439,7 +444,7 @@ func (c *compiler) systems(cat *Catalog) {
 		if def.Timeout == 0 {
 			def.Timeout = 10 * time.Second
 		}
-		for _, h := range sortedKeys(s.Headers) {
+		for _, h := range slices.Sorted(maps.Keys(s.Headers)) {
 			def.Headers[h] = expandEnv(s.Headers[h], c.opts.Getenv)
 		}
 		def.Retry = c.retry(path+".retry", s.Retry, DefaultCalloutRetry)
@@ -585,7 +590,7 @@ func (c *compiler) products(cat *Catalog) {
 	// Bundles must not contain themselves; report each cycle once.
 	reported := map[string]bool{}
 	acyclic := map[string]bool{}
-	for _, code := range sortedKeys(cat.Products) {
+	for _, code := range slices.Sorted(maps.Keys(cat.Products)) {
 		cyc := componentCycle(cat.Products, code, nil, acyclic)
 		if cyc == nil {
 			continue
@@ -664,7 +669,7 @@ func expansionLines(products map[string]*ProductDef, code string, limit int, mem
 
 func (c *compiler) assignments(path string, m map[string]string, env any) []Assignment {
 	var out []Assignment
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if k == "" {
 			c.problem(path, "empty attribute name")
 			continue
@@ -682,12 +687,7 @@ func (c *compiler) enrichment(cat *Catalog) {
 			c.problem(path, "empty enrichment rule")
 			continue
 		}
-		if c.name(path+".name", "enrichment rule", e.Name) {
-			if seen[e.Name] {
-				c.problem(path+".name", "duplicate enrichment rule name %q", e.Name)
-			}
-			seen[e.Name] = true
-		}
+		c.uniqueName(path+".name", "enrichment rule", e.Name, seen, "")
 		r := &EnrichmentRule{Name: e.Name, Product: e.Product}
 		var env any = OrderEnv{}
 		switch strings.ToUpper(e.Scope) {
@@ -723,12 +723,7 @@ func (c *compiler) decomposition(cat *Catalog) {
 			c.problem(path, "empty decomposition rule")
 			continue
 		}
-		if c.name(path+".name", "decomposition rule", d.Name) {
-			if seen[d.Name] {
-				c.problem(path+".name", "duplicate decomposition rule name %q", d.Name)
-			}
-			seen[d.Name] = true
-		}
+		c.uniqueName(path+".name", "decomposition rule", d.Name, seen, "")
 		r := &DecompositionRule{Name: d.Name, From: d.From, To: d.To, Requires: d.Requires}
 		if from, ok := cat.Products[d.From]; !ok {
 			c.problem(path+".from", "unknown product %q", d.From)
@@ -778,12 +773,7 @@ func (c *compiler) scenarios(cat *Catalog) {
 			c.problem(path, "empty scenario")
 			continue
 		}
-		if c.name(path+".name", "scenario", s.Name) {
-			if seen[s.Name] {
-				c.problem(path+".name", "duplicate scenario name %q", s.Name)
-			}
-			seen[s.Name] = true
-		}
+		c.uniqueName(path+".name", "scenario", s.Name, seen, "")
 		sc := &ScenarioDef{Name: s.Name, Type: s.Type, Index: i}
 		switch engine.Usage(strings.ToUpper(s.Usage)) {
 		case "", engine.UsageSales:
@@ -813,12 +803,7 @@ func (c *compiler) scenarios(cat *Catalog) {
 				c.problem(gpath, "empty group")
 				continue
 			}
-			if c.name(gpath+".name", "group", g.Name) {
-				if groupNames[g.Name] {
-					c.problem(gpath+".name", "duplicate group name %q in scenario %q", g.Name, s.Name)
-				}
-				groupNames[g.Name] = true
-			}
+			c.uniqueName(gpath+".name", "group", g.Name, groupNames, fmt.Sprintf(" in scenario %q", s.Name))
 			gd := &GroupDef{Name: g.Name, Scenario: sc}
 			if len(g.Steps) == 0 {
 				c.problem(gpath+".steps", "group %q has no steps", g.Name)
@@ -978,7 +963,7 @@ func (c *compiler) callout(cat *Catalog, path string, d *CalloutDoc, env, respEn
 	if d.System == "" {
 		c.problem(path+".system", "callout needs a system")
 	} else if sys, ok := cat.Systems[d.System]; !ok {
-		c.problem(path+".system", "unknown system %q (defined: %s)", d.System, strings.Join(sortedKeys(cat.Systems), ", "))
+		c.problem(path+".system", "unknown system %q (defined: %s)", d.System, strings.Join(slices.Sorted(maps.Keys(cat.Systems)), ", "))
 	} else {
 		co.System = sys
 		co.Timeout = sys.Timeout
