@@ -52,73 +52,35 @@ func TestHostileCatalogDocuments(t *testing.T) {
 	// scalars too), to show that its depth is checked before expr-lang's
 	// parser recurses into it.
 	long := engine.Limits{ExprLength: 4 << 20, CatalogNodes: 1 << 30}
-	cases := []struct {
+	type hostileCase struct {
 		name   string
 		doc    string
 		limits engine.Limits
 		path   string // of the problem, or its beginning ("" for the document as a whole)
 		want   string // in the message
-	}{
+	}
+	// tooDeep is a case whose expression nests too deeply in a way of its
+	// own: with its length allowed, it is refused at ExprDepth.
+	tooDeep := func(name, when string) hostileCase {
+		return hostileCase{name: name, doc: scenarioWhen(when), limits: long, path: "scenarios[0].when", want: "ExprDepth"}
+	}
+	cases := []hostileCase{
 		{
 			name: "2 MB of nested parentheses (the reported crash)",
 			doc:  scenarioWhen(deep("(", "true", ")", 1<<20)),
 			path: "scenarios[0].when", want: "ExprLength",
 		},
-		{
-			name: "2 MB of nested parentheses, length allowed", limits: long,
-			doc:  scenarioWhen(deep("(", "true", ")", 1<<20)),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a chain of negations", limits: long,
-			doc:  scenarioWhen(strings.Repeat("!", 1<<20) + "true"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a chain of unary minus", limits: long,
-			doc:  scenarioWhen(strings.Repeat("- ", 1<<19) + "1 > 0"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a chain of not", limits: long,
-			doc:  scenarioWhen(strings.Repeat("not ", 1<<18) + "true"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "nested arrays", limits: long,
-			doc:  scenarioWhen("len(" + deep("[", "1", "]", 1<<19) + ") > 0"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "nested maps", limits: long,
-			doc:  scenarioWhen("len(" + deep("{a: ", "1", "}", 1<<18) + ") > 0"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a right-associative chain", limits: long,
-			doc:  scenarioWhen(strings.Repeat("1 ** ", 1<<18) + "1 > 0"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a let chain", limits: long,
-			doc:  scenarioWhen(strings.Repeat("let a = 1; ", 1<<17) + "true"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a ternary chain", limits: long,
-			doc:  scenarioWhen(strings.Repeat("true ? true : ", 1<<17) + "true"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "a long binary chain", limits: long,
-			doc:  scenarioWhen(strings.Repeat("true && ", 1<<17) + "true"),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
-		{
-			name: "parentheses hidden from a naive scan by a comment are still counted", limits: long,
-			doc:  scenarioWhen("/* ) */ " + deep("(", "true", ")", 1<<18)),
-			path: "scenarios[0].when", want: "ExprDepth",
-		},
+		tooDeep("2 MB of nested parentheses, length allowed", deep("(", "true", ")", 1<<20)),
+		tooDeep("a chain of negations", strings.Repeat("!", 1<<20)+"true"),
+		tooDeep("a chain of unary minus", strings.Repeat("- ", 1<<19)+"1 > 0"),
+		tooDeep("a chain of not", strings.Repeat("not ", 1<<18)+"true"),
+		tooDeep("nested arrays", "len("+deep("[", "1", "]", 1<<19)+") > 0"),
+		tooDeep("nested maps", "len("+deep("{a: ", "1", "}", 1<<18)+") > 0"),
+		tooDeep("a right-associative chain", strings.Repeat("1 ** ", 1<<18)+"1 > 0"),
+		tooDeep("a let chain", strings.Repeat("let a = 1; ", 1<<17)+"true"),
+		tooDeep("a ternary chain", strings.Repeat("true ? true : ", 1<<17)+"true"),
+		tooDeep("a long binary chain", strings.Repeat("true && ", 1<<17)+"true"),
+		tooDeep("parentheses hidden from a naive scan by a comment are still counted", "/* ) */ "+deep("(", "true", ")", 1<<18)),
 		{
 			name: "too many nodes, flat", limits: long,
 			doc:  scenarioWhen("len([" + strings.Repeat("1,", 2500) + "1]) > 0"),
