@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // Limits bound what one request may make the engine do: how large a
 // catalog document may be and how deeply it may nest, how long and how
@@ -72,34 +75,14 @@ var DefaultLimits = Limits{
 	CalloutResponseBytes: 1 << 20,
 }
 
-// WithDefaults fills zero fields from DefaultLimits.
+// WithDefaults fills zero (and negative) fields from DefaultLimits. Every
+// field takes part, so a limit added to Limits gets its default here too.
 func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits
-	set := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
+	v, def := reflect.ValueOf(&l).Elem(), reflect.ValueOf(DefaultLimits)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.IsZero() || f.CanInt() && f.Int() < 0 {
+			f.Set(def.Field(i))
 		}
-	}
-	set(&l.CatalogBytes, d.CatalogBytes)
-	set(&l.CatalogDepth, d.CatalogDepth)
-	set(&l.CatalogNodes, d.CatalogNodes)
-	set(&l.ExprSteps, d.ExprSteps)
-	set(&l.ExprLength, d.ExprLength)
-	set(&l.ExprDepth, d.ExprDepth)
-	set(&l.ExprStringBytes, d.ExprStringBytes)
-	set(&l.IDLength, d.IDLength)
-	set(&l.TextLength, d.TextLength)
-	set(&l.OrderLines, d.OrderLines)
-	set(&l.ValueDepth, d.ValueDepth)
-	set(&l.CalloutResponseBytes, d.CalloutResponseBytes)
-	if l.ExprNodes == 0 {
-		l.ExprNodes = d.ExprNodes
-	}
-	if l.ExprMemory == 0 {
-		l.ExprMemory = d.ExprMemory
-	}
-	if l.ExprTimeout <= 0 {
-		l.ExprTimeout = d.ExprTimeout
 	}
 	return l
 }
