@@ -3,14 +3,16 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"go.yaml.in/yaml/v3"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // CatalogDocument is a whole fulfillment design as written (YAML or JSON;

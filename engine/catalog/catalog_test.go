@@ -3,13 +3,14 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // The catalog tests build each case from catalogBase, a small valid catalog,

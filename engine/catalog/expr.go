@@ -3,13 +3,15 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // StepView is `step` in expressions.

@@ -3,12 +3,13 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // The fuzz tests run in CI for a bounded time, e.g.

@@ -3,13 +3,15 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/expr-lang/expr"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // Expressions are catalog code run on every order: each evaluation has a

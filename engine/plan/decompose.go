@@ -2,12 +2,13 @@ package plan
 
 import (
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/catalog"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
 )
 
 // Decomposition is what enrichment and decomposition make of an order.

@@ -1,9 +1,10 @@
 package plan
 
 import (
-	"github.com/batonhq/baton/engine"
 	"slices"
 	"time"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // Forecast is a plan's predicted completion along its critical path.

@@ -2,10 +2,11 @@ package plan
 
 import (
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/catalog"
 	"slices"
 	"time"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
 )
 
 // PlanInput is everything planning looks at. Planning never touches the

@@ -4,15 +4,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/catalog"
-	"golang.org/x/tools/txtar"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/tools/txtar"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
