@@ -104,41 +104,48 @@ func (h *Hub) Start(ctx context.Context, b engine.Broker, onWork func()) error {
 	h.last = last
 	h.mu.Unlock()
 	h.wg.Add(2)
-	go func() {
-		defer h.wg.Done()
-		for {
-			select {
-			case <-h.done:
-				return
-			case m, ok := <-b.Messages():
-				if !ok {
-					return
-				}
-				switch {
-				case m.Reset:
-					h.catchUp()
-				case m.Work:
-					if onWork != nil {
-						onWork()
-					}
-				default:
-					h.Ingest(m.Events)
-				}
-			}
-		}
-	}()
-	go func() {
-		defer h.wg.Done()
-		for {
-			select {
-			case <-h.done:
-				return
-			case <-h.cfg.Clock.After(h.cfg.PollInterval):
-				h.catchUp()
-			}
-		}
-	}()
+	go h.consume(b, onWork)
+	go h.poll()
 	return nil
+}
+
+// consume delivers the broker's messages until Close: events to
+// subscribers, a reset as a catch-up from the table, work to onWork.
+func (h *Hub) consume(b engine.Broker, onWork func()) {
+	defer h.wg.Done()
+	for {
+		select {
+		case <-h.done:
+			return
+		case m, ok := <-b.Messages():
+			if !ok {
+				return
+			}
+			switch {
+			case m.Reset:
+				h.catchUp()
+			case m.Work:
+				if onWork != nil {
+					onWork()
+				}
+			default:
+				h.Ingest(m.Events)
+			}
+		}
+	}
+}
+
+// poll catches up from the table every PollInterval until Close.
+func (h *Hub) poll() {
+	defer h.wg.Done()
+	for {
+		select {
+		case <-h.done:
+			return
+		case <-h.cfg.Clock.After(h.cfg.PollInterval):
+			h.catchUp()
+		}
+	}
 }
 
 // Close ends every subscription and stops the hub.
