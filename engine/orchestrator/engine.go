@@ -263,22 +263,42 @@ func (e *Engine) PreviewOrder(ctx context.Context, in engine.OrderInput) (*Previ
 	if err := checkOrderInput(&in, e.limits); err != nil {
 		return nil, err
 	}
+	p, err := e.planOnCurrent(ctx, &in)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Decomposition: p.d, Plan: p.pg}, nil
+}
+
+// plannedOrder is an order planned outside any transaction: on the current
+// catalog and on its account as the store read it then.
+type plannedOrder struct {
+	cat  *catalog.Catalog
+	acct *engine.AccountState
+	d    *plan.Decomposition
+	pg   *plan.PlanGraph
+}
+
+// planOnCurrent validates a normalized, checked order against the current
+// catalog and plans it on its account as read now. Errors: NOT_FOUND (no
+// catalog), BAD_USER_INPUT (as planOrder).
+func (e *Engine) planOnCurrent(ctx context.Context, in *engine.OrderInput) (*plannedOrder, error) {
 	cat, err := e.CurrentCatalog(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := plan.ValidateOrder(cat, &in); err != nil {
+	if err := plan.ValidateOrder(cat, in); err != nil {
 		return nil, err
 	}
 	acct, err := e.store.AccountState(ctx, in.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	d, pg, err := e.planOrder(ctx, cat, &in, acct)
+	d, pg, err := e.planOrder(ctx, cat, in, acct)
 	if err != nil {
 		return nil, err
 	}
-	return &Preview{Decomposition: d, Plan: pg}, nil
+	return &plannedOrder{cat: cat, acct: acct, d: d, pg: pg}, nil
 }
 
 // decomposeAndPlan is planOrder for a caller that cannot go away.
@@ -342,21 +362,11 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 	} else if prev != nil {
 		return sameOrConflict(prev, hash)
 	}
-	cat, err := e.CurrentCatalog(ctx)
+	planned, err := e.planOnCurrent(ctx, &in)
 	if err != nil {
 		return nil, err
 	}
-	if err := plan.ValidateOrder(cat, &in); err != nil {
-		return nil, err
-	}
-	planned, err := e.store.AccountState(ctx, in.AccountID)
-	if err != nil {
-		return nil, err
-	}
-	d0, plan0, err := e.planOrder(ctx, cat, &in, planned)
-	if err != nil {
-		return nil, err
-	}
+	cat := planned.cat
 	var rec *engine.OrderRecord
 	attempt := 0
 	err = e.mutate(ctx, func(st *txState) error {
@@ -374,10 +384,10 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 		if err != nil {
 			return err
 		}
-		d, pg := d0, plan0
+		d, pg := planned.d, planned.pg
 		// A retried transaction plans afresh: the first attempt's insert
 		// wrote ids into its decomposition and plan.
-		if attempt > 1 || !sameAccountState(planned, acct) {
+		if attempt > 1 || !sameAccountState(planned.acct, acct) {
 			if d, pg, err = e.planOrder(ctx, cat, &in, acct); err != nil {
 				return err
 			}
