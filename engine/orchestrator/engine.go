@@ -7,14 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/catalog"
-	"github.com/batonhq/baton/engine/plan"
 	"log/slog"
 	"net/http"
 	"os"
 	"reflect"
 	"sync"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/plan"
 )
 
 // Config wires an Engine. Store is required; the rest have defaults.

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // EventFilter selects events for a subscription. Zero fields match

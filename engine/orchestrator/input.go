@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/batonhq/baton/engine"
 	"maps"
 	"math"
 	"reflect"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/batonhq/baton/engine"
 )
 
 // The rules every value given as input meets before anything is written,

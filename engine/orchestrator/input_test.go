@@ -3,10 +3,11 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
-	"github.com/batonhq/baton/engine"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/batonhq/baton/engine"
 )
 
 func TestStringProblem(t *testing.T) {
