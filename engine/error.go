@@ -9,7 +9,7 @@ import (
 // `extensions.code` of the same name, in one table.
 type Code string
 
-// Error codes of the API contract (DESIGN.md §6).
+// Error codes of the API contract (README "API conventions").
 const (
 	CodeBadUserInput        Code = "BAD_USER_INPUT"
 	CodeNotFound            Code = "NOT_FOUND"

@@ -82,7 +82,7 @@ func CheckMove(stepID int, from, to StepStatus) error {
 	return Errorf(CodeInvalidState, "step %d is %s; it cannot become %s", stepID, from, to)
 }
 
-// StepType says what the engine does with a step; see DESIGN.md §4.
+// StepType says what the engine does with a step (README "Steps").
 type StepType string
 
 const (
@@ -229,7 +229,7 @@ const (
 // Usages lists every usage.
 var Usages = []Usage{UsageSales, UsageGeneric}
 
-// strings converts a list of string-typed constants for schema definitions.
+// strs converts a list of string-typed constants for schema definitions.
 func strs[T ~string](vs []T) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {

@@ -16,8 +16,8 @@ import (
 )
 
 // CatalogDocument is a whole fulfillment design as written (YAML or JSON;
-// DESIGN.md §3). It is parsed as is; CompileCatalog validates it completely
-// and turns it into a Catalog.
+// README "The catalog"). It is parsed as is; CompileCatalog validates it
+// completely and turns it into a Catalog.
 type CatalogDocument struct {
 	Version       int                   `yaml:"version" json:"version"`
 	Systems       map[string]*SystemDoc `yaml:"systems" json:"systems"`
