@@ -55,10 +55,11 @@ type xSystem struct {
 	reqs     []xRequest
 	perPath  map[string]int
 	answers  map[string]xAnswer
+	arrived  chan struct{} // closed (and replaced) when a request arrives
 }
 
 func newXSystem(t *testing.T) *xSystem {
-	s := &xSystem{release: make(chan struct{}), perPath: map[string]int{}, answers: map[string]xAnswer{}}
+	s := &xSystem{release: make(chan struct{}), perPath: map[string]int{}, answers: map[string]xAnswer{}, arrived: make(chan struct{})}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -73,6 +74,8 @@ func (s *xSystem) serve(w http.ResponseWriter, r *http.Request) {
 	n := s.perPath[r.URL.Path]
 	s.reqs = append(s.reqs, xRequest{Method: r.Method, Path: r.URL.Path, Key: r.Header.Get("Idempotency-Key"),
 		Attempt: r.Header.Get("X-Baton-Attempt"), StepName: r.Header.Get("X-Baton-Step"), APIKey: r.Header.Get("X-Api-Key"), Body: body})
+	close(s.arrived)
+	s.arrived = make(chan struct{})
 	answer := s.answers[r.URL.Path]
 	s.mu.Unlock()
 	code, out := 200, fmt.Sprintf(`{"ok":true,"ref":"R%s-%d"}`, strings.ReplaceAll(r.URL.Path, "/", ""), n)
@@ -109,6 +112,12 @@ func (s *xSystem) unblock() { s.unblockO.Do(func() { close(s.release) }) }
 
 // requests returns the requests to a path ("" for all), in arrival order.
 func (s *xSystem) requests(path string) []xRequest {
+	reqs, _ := s.requestsAnd(path)
+	return reqs
+}
+
+// requestsAnd is requests, and the channel closed at the next request.
+func (s *xSystem) requestsAnd(path string) ([]xRequest, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []xRequest
@@ -117,7 +126,28 @@ func (s *xSystem) requests(path string) []xRequest {
 			out = append(out, r)
 		}
 	}
-	return out
+	return out, s.arrived
+}
+
+// await waits until n requests to a path ("" for all) have arrived, as
+// they arrive (the system is an outside party: the runner's account of
+// its work cannot tell when a hanging request got there), and returns
+// them.
+func (s *xSystem) await(t *testing.T, path string, n int) []xRequest {
+	t.Helper()
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
+	for {
+		reqs, next := s.requestsAnd(path)
+		if len(reqs) >= n {
+			return reqs
+		}
+		select {
+		case <-next:
+		case <-timeout.C:
+			t.Fatalf("%q: %d requests after 15s; want %d", path, len(reqs), n)
+		}
+	}
 }
 
 // deadURL is the URL of a port nothing listens on: connection refused.

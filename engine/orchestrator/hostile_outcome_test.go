@@ -2,6 +2,7 @@ package orchestrator_test
 
 import (
 	"context"
+	"errors"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/orchestrator"
@@ -251,13 +252,70 @@ func hoSetupRefusing(t *testing.T, url, catalog string, poison any) *xBundle {
 		wrapStore: func(st engine.Store) engine.Store { return hoRefusingStore{st, poison} }})
 }
 
+// hoHungBatch submits an order of hoCatalog whose four callouts hang
+// until the test ends, waits for their requests, and returns the order,
+// its RUNNING steps by name and a batch of successful outcomes for them
+// (Poison's output marked refuse: true), to be recorded as one batch
+// (ApplyOutcomes) while the workers' own attempts hang. Those report
+// afterwards and are ignored, their steps having moved on.
+func hoHungBatch(t *testing.T, b *xBundle, ext string) (*engine.OrderRecord, map[string]*ent.Step, []orchestrator.Outcome) {
+	t.Helper()
+	names := append([]string{"Poison"}, hoGood...)
+	for _, n := range names {
+		b.xs.on("/"+strings.ToLower(n), func(r *http.Request, _ int) (int, string) {
+			b.xs.hang(r)
+			return 200, `{"late":true}`
+		})
+	}
+	rec := b.submit(t, widgetOrder(ext))
+	b.xs.await(t, "", len(names))
+	var batch []orchestrator.Outcome
+	steps := map[string]*ent.Step{}
+	for _, n := range names {
+		s := b.stepByName(t, rec.ID, n)
+		if s.Status != step.StatusRUNNING {
+			t.Fatalf("%s is %s; want RUNNING while its callout hangs", n, s.Status)
+		}
+		steps[n] = s
+		out := map[string]any{"ref": "R-" + n}
+		if n == "Poison" {
+			out["refuse"] = true
+		}
+		now := b.clock.Now()
+		batch = append(batch, orchestrator.Outcome{StepID: s.ID, Attempt: s.AttemptCount, Owner: s.LeaseOwner, Worker: s.LeaseOwner,
+			StartedAt: now, FinishedAt: now, Result: &orchestrator.Result{HTTPStatus: 200, Output: out}})
+	}
+	return rec, steps, batch
+}
+
+// hoCheckBatch lets the hanging callouts answer late, stops the engine
+// and checks that the steps named completed with the batch's outcome, one
+// attempt each, their systems having seen one request each.
+func hoCheckBatch(t *testing.T, b *xBundle, rec *engine.OrderRecord, steps map[string]*ent.Step, names ...string) {
+	t.Helper()
+	b.xs.unblock()
+	if err := b.engine.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		s := b.stepByName(t, rec.ID, n)
+		if s.Status != step.StatusCOMPLETED || s.Output["ref"] != "R-"+n || s.Output["late"] != nil {
+			t.Errorf("%s: %s, output %v; want COMPLETED with the batch's outcome", n, s.Status, s.Output)
+		}
+		if as := b.attempts(t, s.ID); len(as) != 1 {
+			t.Errorf("%s: %d attempts recorded; want 1", n, len(as))
+		}
+	}
+	for n, s := range steps {
+		b.checkRequests(t, "/"+strings.ToLower(n), s.ID, 1)
+	}
+}
+
 // When the database refuses what one outcome of a batch writes, the
 // other outcomes of the batch are recorded (once), and the culprit's step
 // fails with the database's own error in a transaction of its own — not
 // left RUNNING until its lease expires, and no healthy callout is sent
-// again. The four outcomes are recorded as one batch (ApplyOutcomes) while
-// the workers' own attempts hang; those report afterwards and are ignored,
-// their steps having moved on.
+// again.
 func TestHostileOutcomeRefusedByDatabase(t *testing.T) {
 	t.Parallel()
 	type refusal struct {
@@ -277,32 +335,7 @@ func TestHostileOutcomeRefusedByDatabase(t *testing.T) {
 		for _, rf := range refusals {
 			t.Run(be.Name+"/"+rf.name, func(t *testing.T) {
 				b := hoSetupRefusing(t, be.URL(t), hoCatalog(`{name: Poison, type: CALLOUT, retry: {max: 0}, callout: {system: sys, path: /poison}}`), rf.poison)
-				for _, n := range append([]string{"Poison"}, hoGood...) {
-					b.xs.on("/"+strings.ToLower(n), func(r *http.Request, _ int) (int, string) {
-						b.xs.hang(r)
-						return 200, `{"late":true}`
-					})
-				}
-				rec := b.submit(t, widgetOrder("refused-1"))
-				enginetest.Eventually(t, 15*time.Second, func() bool { return len(b.xs.requests("")) == 4 },
-					"%d callouts sent; want 4", len(b.xs.requests("")))
-
-				var batch []orchestrator.Outcome
-				steps := map[string]*ent.Step{}
-				for _, n := range append([]string{"Poison"}, hoGood...) {
-					s := b.stepByName(t, rec.ID, n)
-					if s.Status != step.StatusRUNNING {
-						t.Fatalf("%s is %s; want RUNNING while its callout hangs", n, s.Status)
-					}
-					steps[n] = s
-					out := map[string]any{"ref": "R-" + n}
-					if n == "Poison" {
-						out["refuse"] = true
-					}
-					now := b.clock.Now()
-					batch = append(batch, orchestrator.Outcome{StepID: s.ID, Attempt: s.AttemptCount, Owner: s.LeaseOwner, Worker: s.LeaseOwner,
-						StartedAt: now, FinishedAt: now, Result: &orchestrator.Result{HTTPStatus: 200, Output: out}})
-				}
+				rec, steps, batch := hoHungBatch(t, b, "refused-1")
 				b.engine.ApplyOutcomes(batch)
 
 				p := b.stepByName(t, rec.ID, "Poison")
@@ -316,26 +349,114 @@ func TestHostileOutcomeRefusedByDatabase(t *testing.T) {
 					checkAttempt(t, as[0], 1, attempt.OutcomeFAILED, 200, rf.want)
 				}
 				// The late answers of the hanging attempts change nothing.
-				b.xs.unblock()
-				if err := b.engine.Stop(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				for _, n := range hoGood {
-					s := b.stepByName(t, rec.ID, n)
-					if s.Status != step.StatusCOMPLETED || s.Output["ref"] != "R-"+n || s.Output["late"] != nil {
-						t.Errorf("%s: %s, output %v; want COMPLETED with the batch's outcome", n, s.Status, s.Output)
-					}
-					if as := b.attempts(t, s.ID); len(as) != 1 {
-						t.Errorf("%s: %d attempts recorded; want 1", n, len(as))
-					}
-				}
-				for _, n := range append([]string{"Poison"}, hoGood...) {
-					b.checkRequests(t, "/"+strings.ToLower(n), steps[n].ID, 1)
-				}
+				hoCheckBatch(t, b, rec, steps, hoGood...)
 				if p := b.stepByName(t, rec.ID, "Poison"); p.Status != step.StatusFALLOUT || p.AttemptCount != 1 {
 					t.Errorf("Poison after the late answers: %s after %d attempts; want FALLOUT after 1", p.Status, p.AttemptCount)
 				}
 			})
 		}
 	}
+}
+
+// ---------------------------------------------------------------------------
+// One retry layer: the store retries a transaction that conflicted; the
+// runner waits only for a database that does not answer.
+
+// hoOutage is a store whose outcome transactions fail (LockSteps) while
+// the database is down or a number of failures is armed, and whose reads
+// (LastEventID, the runner's question whether the database answers) fail
+// while it is down; each failed read brings it closer to being back.
+type hoOutage struct {
+	engine.Store
+	mu        sync.Mutex
+	downReads int // reads that fail before the database is back
+	failLocks int // LockSteps calls that fail while the database answers
+	locks     int // LockSteps calls made
+}
+
+func (s *hoOutage) Write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.Event, error) {
+	return s.Store.Write(ctx, func(tx engine.Tx) error { return fn(hoOutageTx{tx, s}) })
+}
+
+func (s *hoOutage) LastEventID(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.downReads > 0 {
+		s.downReads--
+		return 0, errors.New("dial tcp: connection refused")
+	}
+	return s.Store.LastEventID(ctx)
+}
+
+type hoOutageTx struct {
+	engine.Tx
+	s *hoOutage
+}
+
+func (t hoOutageTx) LockSteps(ctx context.Context, ids []int) ([]*engine.StepRecord, error) {
+	t.s.mu.Lock()
+	t.s.locks++
+	fail := t.s.downReads > 0 || t.s.failLocks > 0
+	if t.s.downReads == 0 && t.s.failLocks > 0 {
+		t.s.failLocks--
+	}
+	t.s.mu.Unlock()
+	if fail {
+		return nil, errors.New("driver: bad connection")
+	}
+	return t.Tx.LockSteps(ctx, ids)
+}
+
+// arm sets the next failures and returns the LockSteps calls so far.
+func (s *hoOutage) arm(downReads, failLocks int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.downReads, s.failLocks = downReads, failLocks
+	return s.locks
+}
+
+func (s *hoOutage) locksSince(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.locks - n
+}
+
+// While the database does not answer, the runner holds on to a batch of
+// outcomes and records it, whole, once the database is back: the callouts
+// are not sent again.
+func TestOutcomesWaitForTheDatabase(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		outage := &hoOutage{}
+		b := setupExec(t, url, hoCatalog(`{name: Poison, type: CALLOUT, callout: {system: sys, path: /poison}}`),
+			xOptions{run: &orchestrator.RunnerConfig{}, wrapStore: func(st engine.Store) engine.Store { outage.Store = st; return outage }})
+		rec, steps, batch := hoHungBatch(t, b, "outage-1")
+		delete(batch[0].Result.Output, "refuse")
+		before := outage.arm(2, 0)
+		b.engine.ApplyOutcomes(batch)
+		if n := outage.locksSince(before); n != 3 {
+			t.Errorf("%d transactions to record the batch; want 3 (two while the database is down, then the batch whole)", n)
+		}
+		hoCheckBatch(t, b, rec, steps, append([]string{"Poison"}, hoGood...)...)
+	})
+}
+
+// A batch that failed while the database answers is not tried again as
+// it was (the store retries what conflicted, and gave up): the runner
+// goes on to record it by halves at once.
+func TestOutcomesNotRetriedWhileTheDatabaseAnswers(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		outage := &hoOutage{}
+		b := setupExec(t, url, hoCatalog(`{name: Poison, type: CALLOUT, callout: {system: sys, path: /poison}}`),
+			xOptions{run: &orchestrator.RunnerConfig{}, wrapStore: func(st engine.Store) engine.Store { outage.Store = st; return outage }})
+		rec, steps, batch := hoHungBatch(t, b, "answers-1")
+		delete(batch[0].Result.Output, "refuse")
+		before := outage.arm(0, 1)
+		b.engine.ApplyOutcomes(batch)
+		if n := outage.locksSince(before); n != 3 {
+			t.Errorf("%d transactions to record the batch; want 3 (the batch, then its two halves)", n)
+		}
+		hoCheckBatch(t, b, rec, steps, append([]string{"Poison"}, hoGood...)...)
+	})
 }

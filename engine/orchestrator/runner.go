@@ -3,12 +3,13 @@ package orchestrator
 import (
 	"context"
 	"errors"
-	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/catalog"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
 )
 
 // RunnerConfig tunes execution on one replica. Zero values pick defaults.
@@ -283,30 +284,48 @@ func (r *runner) committer() {
 	}
 }
 
-// apply records a batch of outcomes, each exactly once. A failure that
-// looks passing (the connection, a conflict) is retried for a while; if
-// the batch still fails, or the database refused what it wrote
-// (ErrRefused), the outcomes at fault are isolated (isolate) so that the
-// others commit and only the culprits' steps fail. What cannot be recorded
-// at all is dropped: those steps' leases expire and they run again
-// (callouts carry the same Idempotency-Key).
+// apply records a batch of outcomes, each exactly once. The store retries
+// a transaction that conflicted with another (serialization failure,
+// deadlock, busy); the runner adds only patience with a database that does
+// not answer (applyPatiently). If the batch still fails, or the database
+// refused what it wrote (ErrRefused), the outcomes at fault are isolated
+// (isolate) so that the others commit and only the culprits' steps fail.
+// What cannot be recorded at all is dropped: those steps' leases expire
+// and they run again (callouts carry the same Idempotency-Key).
 func (r *runner) apply(batch []Outcome) {
-	if err := r.applyRetrying(batch); err != nil {
+	if err := r.applyPatiently(batch); err != nil {
 		r.isolate(batch, err)
 	}
 }
 
-// applyRetrying applies a batch, retrying a failure that may pass; it
-// gives up at once when the database refused the write.
-func (r *runner) applyRetrying(batch []Outcome) error {
+// applyPatiently applies a batch and, while the database does not answer
+// at all (down, restarting, unreachable: failures the store does not
+// retry), tries again for a few seconds, so that a short outage does not
+// cost the outcomes and the callouts run again. A failure while the
+// database answers is returned at once: a conflict the store has retried
+// already, or an error of the batch's own, which isolate looks for.
+func (r *runner) applyPatiently(batch []Outcome) error {
 	for attempt := 1; ; attempt++ {
 		err := r.applyOnce(batch)
-		if err == nil || errors.Is(err, ErrRefused) || attempt >= 5 {
+		if err == nil || attempt >= 5 || !r.databaseDown(err) {
 			return err
 		}
-		r.e.log.Warn("recording outcomes failed; retrying", "err", err, "attempt", attempt, "outcomes", len(batch))
+		r.e.log.Warn("recording outcomes failed: the database does not answer; retrying", "err", err, "attempt", attempt, "outcomes", len(batch))
 		time.Sleep(time.Duration(attempt*attempt) * 100 * time.Millisecond)
 	}
+}
+
+// databaseDown reports whether a write failed with err because the
+// database does not answer: it did not refuse the write, the store is not
+// closed for good (UNAVAILABLE: shutting down), and a read fails too.
+func (r *runner) databaseDown(err error) bool {
+	if errors.Is(err, ErrRefused) || engine.ErrorCode(err) == engine.CodeUnavailable {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 2*time.Second)
+	defer cancel()
+	_, rerr := r.e.store.LastEventID(ctx)
+	return rerr != nil
 }
 
 // isolate records a batch that failed as a whole with err, by halves: a
@@ -320,9 +339,9 @@ func (r *runner) applyRetrying(batch []Outcome) error {
 func (r *runner) isolate(batch []Outcome, err error) {
 	if len(batch) == 1 {
 		if !errors.Is(err, ErrRefused) {
-			// Found by elimination, not by the database's word: give it the
-			// retries a passing failure deserves before failing its step.
-			if err = r.applyRetrying(batch); err == nil {
+			// Found by elimination, not by the database's word: one more
+			// try on its own (waiting out an outage) before its step fails.
+			if err = r.applyPatiently(batch); err == nil {
 				return
 			}
 		}
@@ -356,7 +375,7 @@ func (r *runner) recordFailure(o Outcome, cause error) {
 		"err", storableText(cause.Error(), 500))
 	o.Result = nil
 	o.Err = &StepError{Message: "the outcome could not be recorded: " + cause.Error(), Retryable: true, HTTPStatus: status}
-	if err := r.applyRetrying([]Outcome{o}); err != nil {
+	if err := r.applyPatiently([]Outcome{o}); err != nil {
 		r.e.log.Error("could not record an outcome's failure; its lease will expire and the step runs again",
 			"step", o.StepID, "err", err)
 	}
