@@ -385,16 +385,13 @@ func (r *runner) recordFailure(o Outcome, cause error) {
 // whose lease was lost (its step moved on: recovered, cancelled, recorded
 // already) is ignored.
 func (r *runner) applyOnce(batch []Outcome) error {
-	ctx := context.WithoutCancel(r.ctx)
 	byID := make(map[int]Outcome, len(batch))
 	for _, o := range batch {
 		byID[o.StepID] = o
 	}
 	ids := outcomeSteps(batch)
-	var st *txState
-	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
-		st = r.e.newTxState(ctx, tx, r.free())
-		recs, err := tx.LockSteps(ctx, ids)
+	return r.write(func(st *txState) error {
+		recs, err := st.tx.LockSteps(st.ctx, ids)
 		if err != nil {
 			return err
 		}
@@ -412,13 +409,8 @@ func (r *runner) applyOnce(batch []Outcome) error {
 				return err
 			}
 		}
-		return st.settle()
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	r.e.afterCommit(events, st)
-	return nil
 }
 
 func outcomeSteps(batch []Outcome) []int {
@@ -427,6 +419,32 @@ func outcomeSteps(batch []Outcome) []int {
 		ids[i] = o.StepID
 	}
 	return ids
+}
+
+// write runs fn over the state of one transaction (txState), settles the
+// consequences and, after the commit, publishes the events and dispatches
+// what was claimed (afterCommit): every write that moves steps goes
+// through it.
+func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
+	var st *txState
+	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
+		st = e.newTxState(ctx, tx, e.claimCapacity())
+		if err := fn(st); err != nil {
+			return err
+		}
+		return st.settle()
+	})
+	if err != nil {
+		return err
+	}
+	e.afterCommit(events, st)
+	return nil
+}
+
+// write is Engine.write for the runner's own transactions, which Stop
+// does not cancel: what they record must not be lost half-way.
+func (r *runner) write(fn func(st *txState) error) error {
+	return r.e.write(context.WithoutCancel(r.ctx), fn)
 }
 
 // afterCommit publishes a transaction's events, hands its claims to the
@@ -492,24 +510,41 @@ func (r *runner) poller() {
 		case <-r.e.workSignal():
 		case <-r.e.clock.After(r.cfg.PollInterval):
 		}
-		for r.claimReady() {
+		r.repeat("claim ready steps", r.claimReady)
+	}
+}
+
+// repeat runs a pass that works in batches (claimReady, sweep) until it
+// reports no more, and returns how much it moved. An error is logged and
+// ends the run: the loop tries again when it next wakes.
+func (r *runner) repeat(what string, pass func() (n int, more bool, err error)) (int, error) {
+	total := 0
+	for {
+		n, more, err := pass()
+		total += n
+		if err != nil {
+			r.e.log.Error(what, "err", err)
+			return total, err
+		}
+		if !more {
+			return total, nil
 		}
 	}
 }
 
-// claimReady claims one batch; it reports whether there may be more.
-func (r *runner) claimReady() bool {
+// claimableTypes are the step types claimReady takes: every type.
+var claimableTypes = []engine.StepType{engine.Callout, engine.AutoTask, engine.Milestone, engine.ManualTask, engine.Pause}
+
+// claimReady claims one batch of READY steps: how many, and whether there
+// may be more.
+func (r *runner) claimReady() (n int, more bool, err error) {
 	free := r.free()
 	if free <= 0 {
-		return false
+		return 0, false, nil
 	}
 	limit := min(free, 100)
-	ctx := context.WithoutCancel(r.ctx)
-	var st *txState
-	n := 0
-	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
-		st = r.e.newTxState(ctx, tx, free)
-		recs, err := tx.ClaimReady(ctx, []engine.StepType{engine.Callout, engine.AutoTask, engine.Milestone, engine.ManualTask, engine.Pause}, limit)
+	err = r.write(func(st *txState) error {
+		recs, err := st.tx.ClaimReady(st.ctx, claimableTypes, limit)
 		if err != nil {
 			return err
 		}
@@ -523,14 +558,12 @@ func (r *runner) claimReady() bool {
 				return err
 			}
 		}
-		return st.settle()
+		return nil
 	})
 	if err != nil {
-		r.e.log.Error("claim ready steps", "err", err)
-		return false
+		return 0, false, err
 	}
-	r.e.afterCommit(events, st)
-	return n == limit
+	return n, n == limit, nil
 }
 
 // timers moves what is due: retries, pause durations, expired leases,
@@ -557,56 +590,42 @@ func (r *runner) timers() {
 		case <-r.e.clock.After(wait):
 		}
 		r.nextWake.Store(math.MaxInt64)
-		for r.sweep() {
-		}
+		r.repeat("sweep timers", r.sweep)
 	}
 }
 
-// sweep moves one batch of due timers; it reports whether there may be
-// more.
-func (r *runner) sweep() bool {
+// sweep moves one batch of each kind of due timer: how many steps it
+// moved, and whether there may be more.
+func (r *runner) sweep() (n int, more bool, err error) {
 	const limit = 200
-	ctx := context.WithoutCancel(r.ctx)
-	var st *txState
-	more := false
-	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
-		st = r.e.newTxState(ctx, tx, r.free())
-		more = false
-		now := tx.Now()
-		due, err := tx.DueSteps(ctx, now, limit)
-		if err != nil {
-			return err
-		}
-		for _, rec := range due {
-			if err := st.wakeUp(rec); err != nil {
+	err = r.write(func(st *txState) error {
+		n, more = 0, false
+		for _, timer := range []struct {
+			due  func(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error)
+			move func(*engine.StepRecord) error
+		}{
+			{st.tx.DueSteps, st.wakeUp},            // retries and pauses
+			{st.tx.ExpiredLeases, st.leaseExpired}, // attempts lost with their replica
+			{st.tx.JeopardyDue, func(rec *engine.StepRecord) error { st.jeopardy(rec); return nil }},
+		} {
+			recs, err := timer.due(st.ctx, st.now, limit)
+			if err != nil {
 				return err
 			}
-		}
-		lost, err := tx.ExpiredLeases(ctx, now, limit)
-		if err != nil {
-			return err
-		}
-		for _, rec := range lost {
-			if err := st.leaseExpired(rec); err != nil {
-				return err
+			for _, rec := range recs {
+				if err := timer.move(rec); err != nil {
+					return err
+				}
 			}
+			n += len(recs)
+			more = more || len(recs) == limit
 		}
-		risky, err := tx.JeopardyDue(ctx, now, limit)
-		if err != nil {
-			return err
-		}
-		for _, rec := range risky {
-			st.jeopardy(rec)
-		}
-		more = len(due) == limit || len(lost) == limit || len(risky) == limit
-		return st.settle()
+		return nil
 	})
 	if err != nil {
-		r.e.log.Error("sweep timers", "err", err)
-		return false
+		return 0, false, err
 	}
-	r.e.afterCommit(events, st)
-	return more
+	return n, more, nil
 }
 
 // releaseUnstarted hands steps claimed but never started back to READY.
@@ -624,9 +643,9 @@ func (r *runner) releaseUnstarted(ctx context.Context) {
 		byID[c.Step.ID] = c
 		ids = append(ids, c.Step.ID)
 	}
-	events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
-		st := r.e.newTxState(ctx, tx, 0)
-		recs, err := tx.LockSteps(ctx, ids)
+	// Stopping: the transaction claims nothing (free is 0).
+	err := r.e.write(ctx, func(st *txState) error {
+		recs, err := st.tx.LockSteps(st.ctx, ids)
 		if err != nil {
 			return err
 		}
@@ -641,13 +660,12 @@ func (r *runner) releaseUnstarted(ctx context.Context) {
 				return err
 			}
 		}
-		return st.settle()
+		return nil
 	})
 	if err != nil {
 		r.e.log.Error("release claimed steps at shutdown; their leases will expire", "err", err)
 		return
 	}
-	r.e.publish(events)
 	r.e.signalWork()
 	r.e.log.Info("released claimed steps", "steps", len(ids))
 }
@@ -672,12 +690,12 @@ func (r *runner) wakeReleaser() {
 	}
 }
 
-// releaser lets held callouts go when their system is back (ONLINE, circuit
-// closed), at the system's releaseRate: a system that just came back is not
-// flooded with everything that waited for it.
 // releaseTick is how often the releaser runs.
 func (r *runner) releaseTick() time.Duration { return min(r.cfg.PollInterval, time.Second) }
 
+// releaser lets held callouts go when their system is back (ONLINE, circuit
+// closed), at the system's releaseRate: a system that just came back is not
+// flooded with everything that waited for it.
 func (r *runner) releaser() {
 	defer r.loops.Done()
 	tick := r.releaseTick()
@@ -692,19 +710,29 @@ func (r *runner) releaser() {
 	}
 }
 
-func (r *runner) release() {
+// release lets go what is due of each system's held callouts, and
+// returns how many it released and circuits it closed. An error is
+// logged; the first is returned.
+func (r *runner) release() (moved int, first error) {
 	ctx := context.WithoutCancel(r.ctx)
-	held, err := r.e.store.HeldCounts(ctx)
-	if err != nil || len(held) == 0 {
-		if err != nil {
-			r.e.log.Warn("count held callouts", "err", err)
+	fail := func(msg string, err error, args ...any) {
+		r.e.log.Warn(msg, append(args, "err", err)...)
+		if first == nil {
+			first = err
 		}
-		return
+	}
+	held, err := r.e.store.HeldCounts(ctx)
+	if err != nil {
+		fail("count held callouts", err)
+		return 0, first
+	}
+	if len(held) == 0 {
+		return 0, nil
 	}
 	cat, err := r.e.CurrentCatalog(ctx)
 	if err != nil {
-		r.e.log.Warn("release held callouts: no catalog", "err", err)
-		return
+		fail("release held callouts: no catalog", err)
+		return 0, first
 	}
 	for name, n := range held {
 		now := r.e.clock.Now()
@@ -713,7 +741,7 @@ func (r *runner) release() {
 		}
 		if held, err := r.e.systemHeld(ctx, nil, name, now); err != nil || held {
 			if err != nil {
-				r.e.log.Warn("release held callouts", "system", name, "err", err)
+				fail("release held callouts", err, "system", name)
 			}
 			continue
 		}
@@ -721,21 +749,22 @@ func (r *runner) release() {
 		if def := cat.Systems[name]; def != nil {
 			interval = releaseInterval(def.ReleaseRate)
 		}
-		var st *txState
-		events, err := r.e.store.Write(ctx, func(tx engine.Tx) error {
-			st = r.e.newTxState(ctx, tx, r.free())
-			take, closed, err := tx.TakeRelease(ctx, name, tx.Now(), interval, r.releaseTick(), min(n, 200))
+		released := 0
+		err := r.write(func(st *txState) error {
+			released = 0
+			take, closed, err := st.tx.TakeRelease(st.ctx, name, st.now, interval, r.releaseTick(), min(n, 200))
 			if err != nil {
 				return err
 			}
 			if closed {
 				st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
 					Note: "cool-down over"})
+				released++
 			}
 			if take == 0 {
 				return nil
 			}
-			steps, err := tx.HeldSteps(ctx, name, take)
+			steps, err := st.tx.HeldSteps(st.ctx, name, take)
 			if err != nil {
 				return err
 			}
@@ -751,12 +780,17 @@ func (r *runner) release() {
 					return err
 				}
 			}
-			return st.settle()
+			released += len(steps)
+			return nil
 		})
 		if err != nil {
 			r.e.log.Error("release held callouts", "system", name, "err", err)
+			if first == nil {
+				first = err
+			}
 			continue
 		}
-		r.e.afterCommit(events, st)
+		moved += released
 	}
+	return moved, first
 }
