@@ -154,20 +154,15 @@ type Tx interface {
 	// waiting yet.
 	RecordSignal(ctx context.Context, planID int, event string, payload map[string]any) error
 
-	// SetSystemStatus switches a system (creating its row), returning its
-	// state before (read under the row's lock) and after. ONLINE also closes its circuit and restarts the
-	// release of held callouts (one at once, then one per interval).
-	SetSystemStatus(ctx context.Context, name string, status SystemStatus, actor string, interval time.Duration) (prev, cur *SystemState, err error)
-	// RecordSystemOutcome counts a transaction's callout outcomes for a
-	// system with a breaker: ok resets the count, failures add to it; at
-	// threshold the circuit opens for coolDown. It returns the state when
-	// the circuit opened now, else nil.
-	RecordSystemOutcome(ctx context.Context, name string, failures int, ok bool, threshold int, coolDown, interval time.Duration) (*SystemState, error)
-	// TakeRelease reserves up to max held callouts of a system for release
-	// at now, at one per interval (0: all), counting at most window back
-	// (so an idle system saves up no burst), locking the system's row.
-	// closed reports a circuit whose cool-down ran out, now cleared.
-	TakeRelease(ctx context.Context, name string, now time.Time, interval, window time.Duration, max int) (n int, closed bool, err error)
+	// LockSystem returns a system's state, locking its row (created ONLINE
+	// with no failures when the system has none yet).
+	LockSystem(ctx context.Context, name string) (*SystemState, error)
+	// SaveSystem writes a system's state, locked by LockSystem.
+	SaveSystem(ctx context.Context, s *SystemState) error
+	// ClearSystemFailures resets a system's failure count if it has one,
+	// without creating or locking a row that needs no change, so that the
+	// transactions of a healthy system do not queue on its row.
+	ClearSystemFailures(ctx context.Context, name string) error
 	// HeldSteps returns up to limit ON_HOLD steps of a system, oldest
 	// first, locked and skipping those others hold.
 	HeldSteps(ctx context.Context, system string, limit int) ([]*StepRecord, error)

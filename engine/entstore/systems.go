@@ -3,7 +3,6 @@ package entstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/batonhq/baton/engine"
 )
@@ -80,109 +79,28 @@ func (t *txn) ensureSystem(ctx context.Context, name string) (*engine.SystemStat
 	return st, nil
 }
 
-// SetSystemStatus implements engine.Tx.
-func (t *txn) SetSystemStatus(ctx context.Context, name string, status engine.SystemStatus, actor string, interval time.Duration) (*engine.SystemState, *engine.SystemState, error) {
-	cur, err := t.ensureSystem(ctx, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	prev := *cur
-	if status == engine.SystemOnline {
-		release := t.now.Add(-interval) // one at once, then one per interval
-		_, err = t.exec(ctx, `UPDATE systems SET status = 'ONLINE', consecutive_failures = 0, circuit_open_until = NULL,
-			release_at = $1, changed_by = $2, updated_at = $3 WHERE name = $4`, release, nullStr(actor), t.now, name)
-		cur.Status, cur.Failures, cur.OpenUntil, cur.ReleaseAt = status, 0, nil, &release
-	} else {
-		_, err = t.exec(ctx, `UPDATE systems SET status = $1, changed_by = $2, updated_at = $3 WHERE name = $4`,
-			string(status), nullStr(actor), t.now, name)
-		cur.Status = status
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("set system %s: %w", name, err)
-	}
-	cur.ChangedBy, cur.UpdatedAt = actor, t.now
-	return &prev, cur, nil
+// LockSystem implements engine.Tx.
+func (t *txn) LockSystem(ctx context.Context, name string) (*engine.SystemState, error) {
+	return t.ensureSystem(ctx, name)
 }
 
-// RecordSystemOutcome implements engine.Tx.
-func (t *txn) RecordSystemOutcome(ctx context.Context, name string, failures int, ok bool, threshold int, coolDown, interval time.Duration) (*engine.SystemState, error) {
-	if failures == 0 {
-		// Only successes: reset the count, if there is one. A row that
-		// needs no change is neither created nor locked, so that the
-		// transactions of a healthy system do not queue on its row.
-		if !ok {
-			return nil, nil
-		}
-		if _, err := t.exec(ctx, `UPDATE systems SET consecutive_failures = 0, updated_at = $1
-			WHERE name = $2 AND consecutive_failures > 0`, t.now, name); err != nil {
-			return nil, fmt.Errorf("count failures of %s: %w", name, err)
-		}
-		return nil, nil
+// SaveSystem implements engine.Tx.
+func (t *txn) SaveSystem(ctx context.Context, st *engine.SystemState) error {
+	if _, err := t.exec(ctx, `UPDATE systems SET status = $1, consecutive_failures = $2, circuit_open_until = $3,
+		release_at = $4, changed_by = $5, updated_at = $6 WHERE name = $7`,
+		string(st.Status), st.Failures, st.OpenUntil, st.ReleaseAt, nullStr(st.ChangedBy), st.UpdatedAt, st.Name); err != nil {
+		return fmt.Errorf("save system %s: %w", st.Name, err)
 	}
-	cur, err := t.ensureSystem(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	n := cur.Failures + failures
-	if ok {
-		n = failures
-	}
-	wasOpen := cur.CircuitOpen(t.now)
-	if n >= threshold && threshold > 0 && !wasOpen {
-		until := t.now.Add(coolDown)
-		release := until.Add(-interval)
-		if _, err := t.exec(ctx, `UPDATE systems SET consecutive_failures = 0, circuit_open_until = $1, release_at = $2, updated_at = $3
-			WHERE name = $4`, until, release, t.now, name); err != nil {
-			return nil, fmt.Errorf("open circuit of %s: %w", name, err)
-		}
-		cur.Failures, cur.OpenUntil, cur.ReleaseAt = n, &until, &release
-		return cur, nil
-	}
-	if n == cur.Failures {
-		return nil, nil
-	}
-	if _, err := t.exec(ctx, `UPDATE systems SET consecutive_failures = $1, updated_at = $2 WHERE name = $3`, n, t.now, name); err != nil {
-		return nil, fmt.Errorf("count failures of %s: %w", name, err)
-	}
-	return nil, nil
+	return nil
 }
 
-// TakeRelease implements engine.Tx.
-func (t *txn) TakeRelease(ctx context.Context, name string, now time.Time, interval, window time.Duration, most int) (int, bool, error) {
-	cur, err := t.ensureSystem(ctx, name)
-	if err != nil {
-		return 0, false, err
+// ClearSystemFailures implements engine.Tx.
+func (t *txn) ClearSystemFailures(ctx context.Context, name string) error {
+	if _, err := t.exec(ctx, `UPDATE systems SET consecutive_failures = 0, updated_at = $1
+		WHERE name = $2 AND consecutive_failures > 0`, t.now, name); err != nil {
+		return fmt.Errorf("count failures of %s: %w", name, err)
 	}
-	if cur.Held(now) {
-		return 0, false, nil
-	}
-	closed := false
-	if cur.OpenUntil != nil {
-		// The cool-down ran out: the circuit closes.
-		if _, err := t.exec(ctx, `UPDATE systems SET circuit_open_until = NULL, updated_at = $1 WHERE name = $2`, now, name); err != nil {
-			return 0, false, fmt.Errorf("close circuit of %s: %w", name, err)
-		}
-		closed = true
-	}
-	if interval <= 0 {
-		return most, closed, nil
-	}
-	from := now.Add(-max(interval, window))
-	if cur.ReleaseAt != nil && cur.ReleaseAt.After(from) {
-		from = *cur.ReleaseAt
-	}
-	n := int(now.Sub(from) / interval)
-	if n > most {
-		n = most
-	}
-	if n <= 0 {
-		return 0, closed, nil
-	}
-	next := from.Add(time.Duration(n) * interval)
-	if _, err := t.exec(ctx, `UPDATE systems SET release_at = $1 WHERE name = $2`, next, name); err != nil {
-		return 0, false, fmt.Errorf("release from %s: %w", name, err)
-	}
-	return n, closed, nil
+	return nil
 }
 
 // HeldSteps implements engine.Tx.

@@ -92,12 +92,16 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status engine
 	err = e.mutate(ctx, func(st *txState) error {
 		// prev is read under the row lock SetSystemStatus takes: a circuit
 		// that opened concurrently is seen, and its closing announced.
-		prev, cur, err := st.tx.SetSystemStatus(st.ctx, name, status, actor, releaseInterval(def.ReleaseRate))
+		prev, err := st.tx.LockSystem(st.ctx, name)
 		if err != nil {
 			return err
 		}
+		cur := prev.Switched(status, actor, st.now, releaseInterval(def.ReleaseRate))
+		if err := st.tx.SaveSystem(st.ctx, &cur); err != nil {
+			return err
+		}
 		wasOpen := prev.CircuitOpen(st.now)
-		state = cur
+		state = &cur
 		if prev.Status != cur.Status {
 			st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: string(prev.Status), To: string(cur.Status), At: st.now,
 				Actor: actor, Note: note})
@@ -161,20 +165,52 @@ func (s *txState) applyCircuits() error {
 	defs, failed, ok := s.circuit.defs, s.circuit.failed, s.circuit.ok
 	s.circuit = circuitOutcomes{}
 	for name, sys := range defs {
-		opened, err := s.tx.RecordSystemOutcome(s.ctx, name, failed[name], ok[name],
-			sys.CircuitFailures, sys.CircuitCoolDown, releaseInterval(sys.ReleaseRate))
+		if failed[name] == 0 {
+			// Only successes: reset the count, if there is one.
+			if ok[name] {
+				if err := s.tx.ClearSystemFailures(s.ctx, name); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		cur, err := s.tx.LockSystem(s.ctx, name)
 		if err != nil {
 			return err
 		}
-		if opened != nil {
+		breaker := engine.Breaker{Threshold: sys.CircuitFailures, CoolDown: sys.CircuitCoolDown, Interval: releaseInterval(sys.ReleaseRate)}
+		next, openedAfter, changed := cur.AfterOutcomes(failed[name], ok[name], breaker, s.now)
+		if changed {
+			if err := s.tx.SaveSystem(s.ctx, &next); err != nil {
+				return err
+			}
+		}
+		if openedAfter > 0 {
 			s.systemsChanged = true
 			if s.openedNow == nil {
 				s.openedNow = map[string]bool{}
 			}
 			s.openedNow[name] = true
 			s.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_CLOSED", To: "CIRCUIT_OPEN", At: s.now,
-				Note: "circuit opened after " + strconv.Itoa(opened.Failures) + " consecutive failures, until " + opened.OpenUntil.Format(time.RFC3339)})
+				Note: "circuit opened after " + strconv.Itoa(openedAfter) + " consecutive failures, until " + next.OpenUntil.Format(time.RFC3339)})
 		}
 	}
 	return nil
+}
+
+// takeRelease reserves up to most held callouts of a system for release
+// now (see engine.SystemState.Release), locking the system's row. closed
+// reports a circuit whose cool-down ran out, now cleared.
+func (s *txState) takeRelease(name string, interval, window time.Duration, most int) (n int, closed bool, err error) {
+	cur, err := s.tx.LockSystem(s.ctx, name)
+	if err != nil {
+		return 0, false, err
+	}
+	next, n, closed := cur.Release(s.now, interval, window, most)
+	if closed || (interval > 0 && n > 0) { // the circuit closed, or the release moved on
+		if err := s.tx.SaveSystem(s.ctx, &next); err != nil {
+			return 0, false, err
+		}
+	}
+	return n, closed, nil
 }

@@ -388,59 +388,70 @@ var eventTests = map[string]func(t *testing.T, b *bundle){
 }
 
 var systemTests = map[string]func(t *testing.T, b *bundle){
-	"SetSystemStatus": func(t *testing.T, b *bundle) {
+	"LockSystemCreatesOnline": func(t *testing.T, b *bundle) {
 		b.write(t, func(tx engine.Tx) error {
-			prev, cur, err := tx.SetSystemStatus(b.ctx, "crm", engine.SystemOffline, "ann", time.Second)
-			if err == nil && (prev.Status != engine.SystemOnline || cur.Status != engine.SystemOffline || cur.ChangedBy != "ann") {
-				t.Errorf("SetSystemStatus(OFFLINE) = %+v → %+v", prev, cur)
+			st, err := tx.LockSystem(b.ctx, "crm")
+			if err == nil && (st.Name != "crm" || st.Status != engine.SystemOnline || st.Failures != 0 || st.OpenUntil != nil || st.ReleaseAt != nil) {
+				t.Errorf("LockSystem of a new system = %+v; want ONLINE with nothing else", st)
 			}
 			return err
 		})
 		sts, err := b.store.SystemStates(b.ctx)
-		if err != nil || sts["crm"] == nil || !sts["crm"].Held(Epoch) {
-			t.Fatalf("SystemStates = %+v, %v; want crm held", sts, err)
+		if err != nil || sts["crm"] == nil || sts["crm"].Held(Epoch) {
+			t.Fatalf("SystemStates = %+v, %v; want crm, not held", sts, err)
 		}
-		b.write(t, func(tx engine.Tx) error {
-			_, cur, err := tx.SetSystemStatus(b.ctx, "crm", engine.SystemOnline, "bob", time.Second)
-			if err == nil && (cur.Held(Epoch) || cur.ReleaseAt == nil || !cur.ReleaseAt.Equal(Epoch.Add(-time.Second))) {
-				t.Errorf("SetSystemStatus(ONLINE) = %+v; want released from one interval back", cur)
-			}
-			return err
-		})
 	},
-	"CircuitOpensAtThreshold": func(t *testing.T, b *bundle) {
-		record := func(failures int, ok bool) (st *engine.SystemState) {
-			b.write(t, func(tx engine.Tx) (err error) {
-				st, err = tx.RecordSystemOutcome(b.ctx, "crm", failures, ok, 3, time.Minute, time.Second)
-				return
-			})
-			return st
+	"SaveSystemRoundTrips": func(t *testing.T, b *bundle) {
+		open, release := Epoch.Add(time.Minute), Epoch.Add(59*time.Second)
+		want := engine.SystemState{Name: "crm", Status: engine.SystemOffline, Failures: 2, OpenUntil: &open, ReleaseAt: &release,
+			ChangedBy: "ann", UpdatedAt: Epoch.Add(time.Second)}
+		b.write(t, func(tx engine.Tx) error {
+			if _, err := tx.LockSystem(b.ctx, "crm"); err != nil {
+				return err
+			}
+			return tx.SaveSystem(b.ctx, &want)
+		})
+		var got *engine.SystemState
+		b.write(t, func(tx engine.Tx) (err error) {
+			got, err = tx.LockSystem(b.ctx, "crm")
+			return
+		})
+		sts, err := b.store.SystemStates(b.ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if st := record(0, true); st != nil {
-			t.Fatalf("success on a healthy system opened %+v", st)
-		}
-		if st := record(2, false); st != nil {
-			t.Fatalf("2 of 3 failures opened %+v", st)
-		}
-		if st := record(1, true); st != nil {
-			t.Fatalf("a success resets the count; 1 failure opened %+v", st)
-		}
-		st := record(2, false)
-		if st == nil || st.OpenUntil == nil || !st.OpenUntil.Equal(Epoch.Add(time.Minute)) {
-			t.Fatalf("third consecutive failure: %+v; want the circuit open for the cool-down", st)
+		for _, st := range []*engine.SystemState{got, sts["crm"]} {
+			if st == nil || st.Status != want.Status || st.Failures != 2 || st.ChangedBy != "ann" || !st.UpdatedAt.Equal(want.UpdatedAt) ||
+				st.OpenUntil == nil || !st.OpenUntil.Equal(open) || st.ReleaseAt == nil || !st.ReleaseAt.Equal(release) {
+				t.Fatalf("system after SaveSystem = %+v; want %+v", st, want)
+			}
 		}
 		b.write(t, func(tx engine.Tx) error {
-			n, closed, err := tx.TakeRelease(b.ctx, "crm", Epoch, time.Second, time.Minute, 10)
-			if err == nil && (n != 0 || closed) {
-				t.Errorf("TakeRelease while open = %d, %v; want 0, false", n, closed)
-			}
-			n, closed, err = tx.TakeRelease(b.ctx, "crm", Epoch.Add(time.Minute+3*time.Second), time.Second, time.Minute, 10)
-			if err == nil && (n != 4 || !closed) {
-				// released from OpenUntil-interval: 4 intervals by then.
-				t.Errorf("TakeRelease after the cool-down = %d, %v; want 4, true", n, closed)
-			}
-			return err
+			cleared := want
+			cleared.Status, cleared.OpenUntil, cleared.ReleaseAt, cleared.ChangedBy = engine.SystemOnline, nil, nil, ""
+			return tx.SaveSystem(b.ctx, &cleared)
 		})
+		if sts, err = b.store.SystemStates(b.ctx); err != nil || sts["crm"].OpenUntil != nil || sts["crm"].ReleaseAt != nil || sts["crm"].ChangedBy != "" {
+			t.Fatalf("system after clearing = %+v, %v; want no times and no actor", sts["crm"], err)
+		}
+	},
+	"ClearSystemFailures": func(t *testing.T, b *bundle) {
+		b.write(t, func(tx engine.Tx) error { return tx.ClearSystemFailures(b.ctx, "crm") })
+		if sts, err := b.store.SystemStates(b.ctx); err != nil || sts["crm"] != nil {
+			t.Fatalf("ClearSystemFailures of an unknown system created %+v, %v", sts["crm"], err)
+		}
+		b.write(t, func(tx engine.Tx) error {
+			st, err := tx.LockSystem(b.ctx, "crm")
+			if err != nil {
+				return err
+			}
+			st.Failures = 3
+			return tx.SaveSystem(b.ctx, st)
+		})
+		b.write(t, func(tx engine.Tx) error { return tx.ClearSystemFailures(b.ctx, "crm") })
+		if sts, err := b.store.SystemStates(b.ctx); err != nil || sts["crm"] == nil || sts["crm"].Failures != 0 {
+			t.Fatalf("after ClearSystemFailures: %+v, %v; want 0 failures", sts["crm"], err)
+		}
 	},
 	"HeldStepsAndCounts": func(t *testing.T, b *bundle) {
 		f := b.seedOrder(t, "o1")
