@@ -47,6 +47,8 @@ type Store interface {
 	// SystemStates reads every system's state (rows exist once a system
 	// was switched or failed).
 	SystemStates(ctx context.Context) (map[string]*SystemState, error)
+	// Assets returns an account's assets, oldest first.
+	Assets(ctx context.Context, accountID string) ([]*Asset, error)
 	// HeldCounts counts ON_HOLD steps per system.
 	HeldCounts(ctx context.Context) (map[string]int, error)
 	// PlanTimelines reads what forecasting the plans needs.
@@ -141,9 +143,14 @@ type Tx interface {
 	// plans that are now finished (no open step, no line awaiting data)
 	// but not yet COMPLETED, locked.
 	AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*PlanRecord, error)
-	// CompletePlan marks a plan and its order COMPLETED and records the
-	// order's assets.
+	// CompletePlan marks a plan and its order COMPLETED.
 	CompletePlan(ctx context.Context, p *PlanRecord) error
+	// OrderAssetLines reads an order's account and the lines whose
+	// completion changes its assets, in line order. Errors: NOT_FOUND.
+	OrderAssetLines(ctx context.Context, orderID int) (*OrderAssets, []AssetLine, error)
+	// ApplyAssetChanges writes what completing an order does to its
+	// account's assets (new assets get ids from the store).
+	ApplyAssetChanges(ctx context.Context, oa *OrderAssets) error
 	// WaitingPauses returns the plan of an order and its waiting pauses,
 	// locked. Errors: NOT_FOUND.
 	WaitingPauses(ctx context.Context, orderID int) (planID int, steps []*StepRecord, err error)

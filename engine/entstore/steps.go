@@ -476,50 +476,56 @@ func (t *txn) CompletePlan(ctx context.Context, p *engine.PlanRecord) error {
 	if _, err := t.exec(ctx, `UPDATE orders SET status = 'COMPLETED', completed_at = $2, updated_at = $2 WHERE id = $1`, p.OrderID, t.now); err != nil {
 		return fmt.Errorf("complete order %d: %w", p.OrderID, err)
 	}
-	return t.recordAssets(ctx, p.OrderID)
+	return nil
 }
 
-// recordAssets keeps the product inventory of a completed order: a new
-// asset per ADD line, and the changes other actions ask of theirs.
-func (t *txn) recordAssets(ctx context.Context, orderID int) error {
-	rows, err := t.query(ctx, `SELECT l.id, l.product_code, l.quantity, l.attributes, l.action, l.asset_id, o.account_ref, o.account_id
-		FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = $1 ORDER BY l.position`, orderID)
+// OrderAssetLines implements engine.Tx.
+func (t *txn) OrderAssetLines(ctx context.Context, orderID int) (*engine.OrderAssets, []engine.AssetLine, error) {
+	oa := &engine.OrderAssets{OrderID: orderID}
+	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT account_ref, account_id FROM orders WHERE id = $1`), orderID).Scan(&oa.AccountRef, &oa.AccountID)
+	if err == sql.ErrNoRows {
+		return nil, nil, engine.Errorf(engine.CodeNotFound, "order %d not found", orderID)
+	}
 	if err != nil {
-		return fmt.Errorf("read lines for assets: %w", err)
+		return nil, nil, fmt.Errorf("read order %d: %w", orderID, err)
 	}
-	type line struct {
-		id, qty, asset, acct    int
-		product, action, acctID string
-		attrs                   map[string]any
+	rows, err := t.query(ctx, `SELECT id, product_code, quantity, attributes, action, asset_id
+		FROM order_lines WHERE order_id = $1 ORDER BY position`, orderID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read lines for assets: %w", err)
 	}
-	var lines []line
+	defer rows.Close()
+	var lines []engine.AssetLine
 	for rows.Next() {
-		var l line
-		if err := rows.Scan(&l.id, &l.product, &l.qty, jsonScan{&l.attrs}, &l.action, intScan{&l.asset}, &l.acct, &l.acctID); err != nil {
-			rows.Close()
-			return fmt.Errorf("scan line: %w", err)
+		var l engine.AssetLine
+		var action string
+		if err := rows.Scan(&l.LineID, &l.Product, &l.Quantity, jsonScan{&l.Attributes}, &action, intScan{&l.AssetID}); err != nil {
+			return nil, nil, fmt.Errorf("scan line: %w", err)
 		}
+		l.Action = engine.LineAction(action)
 		lines = append(lines, l)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	return oa, lines, rows.Err()
+}
+
+// ApplyAssetChanges implements engine.Tx.
+func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) error {
 	var add [][]any
-	for _, l := range lines {
-		switch engine.LineAction(l.action) {
-		case engine.ActionAdd:
-			add = append(add, []any{l.acct, l.acctID, l.product, l.qty, "ACTIVE", jsonValue(l.attrs), orderID, l.id, orderID, t.now, t.now})
-		case engine.ActionChange:
-			if _, err := t.exec(ctx, `UPDATE assets SET quantity = $1, attributes = {merge attributes $2}, last_order_id = $3, updated_at = $4 WHERE id = $5`,
-				l.qty, jsonValue(orEmpty(l.attrs)), orderID, t.now, l.asset); err != nil {
-				return fmt.Errorf("change asset: %w", err)
-			}
-		default:
-			status := map[engine.LineAction]string{engine.ActionDisconnect: "DISCONNECTED", engine.ActionSuspend: "SUSPENDED", engine.ActionResume: "ACTIVE"}[engine.LineAction(l.action)]
-			if _, err := t.exec(ctx, `UPDATE assets SET status = $1, last_order_id = $2, updated_at = $3 WHERE id = $4`, status, orderID, t.now, l.asset); err != nil {
-				return fmt.Errorf("update asset: %w", err)
-			}
+	for _, c := range oa.Changes {
+		var err error
+		switch {
+		case c.AssetID == 0:
+			add = append(add, []any{oa.AccountRef, oa.AccountID, c.Product, *c.Quantity, string(c.Status), jsonValue(c.Attributes),
+				oa.OrderID, c.LineID, oa.OrderID, t.now, t.now})
+		case c.Quantity != nil:
+			_, err = t.exec(ctx, `UPDATE assets SET quantity = $1, attributes = {merge attributes $2}, last_order_id = $3, updated_at = $4 WHERE id = $5`,
+				*c.Quantity, jsonValue(orEmpty(c.Attributes)), oa.OrderID, t.now, c.AssetID)
+		}
+		if err == nil && c.AssetID != 0 && c.Status != "" {
+			_, err = t.exec(ctx, `UPDATE assets SET status = $1, last_order_id = $2, updated_at = $3 WHERE id = $4`, string(c.Status), oa.OrderID, t.now, c.AssetID)
+		}
+		if err != nil {
+			return fmt.Errorf("change asset %d: %w", c.AssetID, err)
 		}
 	}
 	if len(add) > 0 {
@@ -529,6 +535,29 @@ func (t *txn) recordAssets(ctx context.Context, orderID int) error {
 		}
 	}
 	return nil
+}
+
+// Assets implements engine.Store.
+func (s *Store) Assets(ctx context.Context, accountID string) ([]*engine.Asset, error) {
+	rows, err := s.query(ctx, `SELECT id, account_id, product_code, quantity, status, attributes, order_id, order_line_id,
+		last_order_id, created_at, updated_at FROM assets WHERE account_id = $1 ORDER BY id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("read assets: %w", err)
+	}
+	defer rows.Close()
+	var out []*engine.Asset
+	for rows.Next() {
+		var a engine.Asset
+		var status string
+		var created, updated timeScan
+		if err := rows.Scan(&a.ID, &a.AccountID, &a.Product, &a.Quantity, &status, jsonScan{&a.Attributes}, intScan{&a.OrderID},
+			intScan{&a.OrderLineID}, intScan{&a.LastOrderID}, &created, &updated); err != nil {
+			return nil, fmt.Errorf("scan asset: %w", err)
+		}
+		a.Status, a.CreatedAt, a.UpdatedAt = engine.AssetStatus(status), created.t, updated.t
+		out = append(out, &a)
+	}
+	return out, rows.Err()
 }
 
 // WaitingPauses implements engine.Tx.

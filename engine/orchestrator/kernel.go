@@ -589,6 +589,16 @@ func (s *txState) completePlan(p *engine.PlanRecord) error {
 	if err := s.tx.CompletePlan(s.ctx, p); err != nil {
 		return err
 	}
+	if p.OrderID != 0 {
+		oa, lines, err := s.tx.OrderAssetLines(s.ctx, p.OrderID)
+		if err != nil {
+			return err
+		}
+		oa.Changes = engine.AssetChanges(lines)
+		if err := s.tx.ApplyAssetChanges(s.ctx, oa); err != nil {
+			return err
+		}
+	}
 	from := p.Status
 	if from == engine.PlanPending && s.started[p.ID] {
 		from = engine.PlanInProgress

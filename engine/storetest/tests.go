@@ -475,19 +475,63 @@ var systemTests = map[string]func(t *testing.T, b *bundle){
 }
 
 var assetTests = map[string]func(t *testing.T, b *bundle){
-	"CompletedAddCreatesAsset": func(t *testing.T, b *bundle) {
+	"OrderAssetLines": func(t *testing.T, b *bundle) {
 		f := b.seedOrder(t, "o1")
 		b.write(t, func(tx engine.Tx) error {
-			finished, err := tx.AdjustOpenSteps(b.ctx, map[int]int{f.order.Plan.ID: -3})
-			if err != nil || len(finished) != 1 {
-				t.Fatalf("AdjustOpenSteps = %v, %v", finished, err)
+			oa, lines, err := tx.OrderAssetLines(b.ctx, f.order.ID)
+			if err != nil {
+				return err
 			}
-			return tx.CompletePlan(b.ctx, finished[0])
+			if oa.OrderID != f.order.ID || oa.AccountID != "acct-o1" || oa.AccountRef != f.order.AccountRef {
+				t.Errorf("OrderAssetLines order = %+v", oa)
+			}
+			want := engine.AssetLine{LineID: f.order.LineIDs["L1"], Product: "SRV", Quantity: 1, Action: engine.ActionAdd}
+			if len(lines) != 1 || lines[0].LineID != want.LineID || lines[0].Product != want.Product || lines[0].Quantity != 1 ||
+				lines[0].Action != engine.ActionAdd || lines[0].Attributes["size"] != "m" || lines[0].AssetID != 0 {
+				t.Errorf("OrderAssetLines lines = %+v; want [%+v with size m]", lines, want)
+			}
+			_, _, err = tx.OrderAssetLines(b.ctx, f.order.ID+1000)
+			wantCode(t, "OrderAssetLines(unknown)", err, engine.CodeNotFound)
+			return nil
 		})
-		// The port reads assets through the account's next order only;
-		// a completed ADD must not make the account's state fail.
-		if _, err := b.store.AccountState(b.ctx, "acct-o1"); err != nil {
-			t.Fatal(err)
+	},
+	"ApplyAssetChanges": func(t *testing.T, b *bundle) {
+		f := b.seedOrder(t, "o1")
+		lineID := f.order.LineIDs["L1"]
+		qty := func(n int) *int { return &n }
+		apply := func(changes ...engine.AssetChange) {
+			b.write(t, func(tx engine.Tx) error {
+				return tx.ApplyAssetChanges(b.ctx, &engine.OrderAssets{OrderID: f.order.ID, AccountRef: f.order.AccountRef,
+					AccountID: "acct-o1", Changes: changes})
+			})
+		}
+		read := func() []*engine.Asset {
+			as, err := b.store.Assets(b.ctx, "acct-o1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return as
+		}
+		apply(engine.AssetChange{LineID: lineID, Product: "SRV", Quantity: qty(2), Attributes: map[string]any{"size": "m", "os": "linux"},
+			Status: engine.AssetActive})
+		as := read()
+		if len(as) != 1 || as[0].Product != "SRV" || as[0].Quantity != 2 || as[0].Status != engine.AssetActive || as[0].Attributes["os"] != "linux" ||
+			as[0].OrderID != f.order.ID || as[0].OrderLineID != lineID || as[0].LastOrderID != f.order.ID || !as[0].CreatedAt.Equal(Epoch) {
+			t.Fatalf("assets after an ADD = %+v", as)
+		}
+		id := as[0].ID
+		b.clock.Advance(time.Minute)
+		apply(engine.AssetChange{LineID: lineID, AssetID: id, Quantity: qty(3), Attributes: map[string]any{"size": "l"}})
+		if as = read(); as[0].Quantity != 3 || as[0].Attributes["size"] != "l" || as[0].Attributes["os"] != "linux" ||
+			as[0].Status != engine.AssetActive || !as[0].UpdatedAt.Equal(Epoch.Add(time.Minute)) {
+			t.Fatalf("asset after a CHANGE = %+v; want quantity 3, size merged, os kept", as[0])
+		}
+		apply(engine.AssetChange{LineID: lineID, AssetID: id, Status: engine.AssetSuspended})
+		if as = read(); as[0].Status != engine.AssetSuspended || as[0].Quantity != 3 {
+			t.Fatalf("asset after a SUSPEND = %+v", as[0])
+		}
+		if other, err := b.store.Assets(b.ctx, "acct-other"); err != nil || len(other) != 0 {
+			t.Fatalf("Assets of another account = %v, %v; want none", other, err)
 		}
 	},
 }
