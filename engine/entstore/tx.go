@@ -612,7 +612,7 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 	stepIDs := map[*engine.NewStep]int{}
 	var stepRows [][]any
 	for i, ps := range newSteps {
-		rec := newStepRecord(ps, p, ids["steps"][i], groupIDs[ps.Group], t.now)
+		rec := p.StepRecord(ps, ids["steps"][i], groupIDs[ps.Group], t.now)
 		recs[i] = rec
 		stepIDs[ps] = rec.ID
 		stepRows = append(stepRows, stepInsertRow(rec, ps.PointOfNoReturn))
@@ -637,29 +637,6 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 		return nil, err
 	}
 	return recs, nil
-}
-
-func newStepRecord(ps *engine.NewStep, p *engine.NewPlan, id, groupID int, now time.Time) *engine.StepRecord {
-	rec := &engine.StepRecord{
-		ID: id, PlanID: p.ID, GroupID: groupID, OrderID: p.OrderID, CatalogID: p.CatalogID,
-		Name: ps.Name, Scenario: ps.Scenario, Type: ps.Type, Scope: ps.Scope,
-		InstanceKey: ps.InstanceKey, BundleKey: ps.BundleKey, Status: ps.Status, Jeopardy: engine.OnTrack,
-		Pending: ps.Pending, UpdatedAt: now,
-	}
-	if ps.Item != nil {
-		rec.ItemID = ps.Item.ID
-	}
-	if ps.Scope == engine.ScopeAccount {
-		rec.AccountRef = p.AccountRef
-	}
-	rec.Queue, rec.Assignee, rec.System = ps.Queue, ps.Assignee, ps.System
-	switch ps.Status {
-	case engine.StepReady:
-		rec.ReadyAt = &now
-	case engine.StepSkipped:
-		rec.CompletedAt = &now
-	}
-	return rec
 }
 
 var stepInsertColumns = []string{"id", "plan_id", "group_id", "order_id", "fulfillment_line_id", "account_ref", "name", "scenario",
