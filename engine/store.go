@@ -37,8 +37,8 @@ type Store interface {
 	AccountState(ctx context.Context, accountID string) (*AccountState, error)
 	// EventsAfter returns up to limit events with id > after, in id order.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]*Event, error)
-	// EventsFor is EventsAfter narrowed to one order or plan (zero: any).
-	EventsFor(ctx context.Context, after int64, orderID, planID, limit int) ([]*Event, error)
+	// EventsFor is EventsAfter narrowed as q says.
+	EventsFor(ctx context.Context, q EventQuery) ([]*Event, error)
 	// LastEventID is the id of the newest event (0 when there is none).
 	LastEventID(ctx context.Context) (int64, error)
 	// NextDue returns the earliest timer of any step (wake_at, lease_until,
@@ -104,7 +104,7 @@ type Tx interface {
 	// AddPending adds to steps' counts of open prerequisites.
 	AddPending(ctx context.Context, delta map[int]int) error
 	// AdjustPlan adds to a plan's counts of open steps and awaiting lines.
-	AdjustPlan(ctx context.Context, planID, openSteps, awaitingLines int) error
+	AdjustPlan(ctx context.Context, d PlanDelta) error
 
 	// Execution (the runner's transactions).
 
@@ -387,4 +387,20 @@ type NewStep struct {
 type NewDep struct {
 	Step, Prereq     *NewStep
 	StepID, PrereqID int
+}
+
+// EventQuery selects events: up to Limit with id > After, in id order, of
+// one order or plan (zero: any).
+type EventQuery struct {
+	After   int64
+	OrderID int
+	PlanID  int
+	Limit   int
+}
+
+// PlanDelta is what to add to a plan's counts.
+type PlanDelta struct {
+	PlanID        int
+	OpenSteps     int // steps not done yet
+	AwaitingLines int // lines awaiting data
 }

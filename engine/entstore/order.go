@@ -187,9 +187,9 @@ func (t *txn) AddPending(ctx context.Context, delta map[int]int) error {
 }
 
 // AdjustPlan implements engine.Tx.
-func (t *txn) AdjustPlan(ctx context.Context, planID, openSteps, awaitingLines int) error {
+func (t *txn) AdjustPlan(ctx context.Context, d engine.PlanDelta) error {
 	if _, err := t.exec(ctx, `UPDATE plans SET open_steps = open_steps + $1, awaiting_lines = awaiting_lines + $2 WHERE id = $3`,
-		openSteps, awaitingLines, planID); err != nil {
+		d.OpenSteps, d.AwaitingLines, d.PlanID); err != nil {
 		return fmt.Errorf("adjust plan: %w", err)
 	}
 	return nil

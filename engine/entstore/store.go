@@ -654,22 +654,22 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]*eng
 }
 
 // EventsFor implements engine.Store.
-func (s *Store) EventsFor(ctx context.Context, after int64, orderID, planID, limit int) ([]*engine.Event, error) {
+func (s *Store) EventsFor(ctx context.Context, f engine.EventQuery) ([]*engine.Event, error) {
 	q := `SELECT ` + eventColumns + ` FROM events WHERE id > $1`
-	args := []any{after}
-	if orderID != 0 {
-		args = append(args, orderID)
+	args := []any{f.After}
+	if f.OrderID != 0 {
+		args = append(args, f.OrderID)
 		q += fmt.Sprintf(" AND order_id = $%d", len(args))
 	}
-	if planID != 0 {
-		args = append(args, planID)
+	if f.PlanID != 0 {
+		args = append(args, f.PlanID)
 		q += fmt.Sprintf(" AND plan_id = $%d", len(args))
 	}
-	args = append(args, limit)
+	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("events after %d: %w", after, err)
+		return nil, fmt.Errorf("events after %d: %w", f.After, err)
 	}
 	return scanEvents(rows)
 }

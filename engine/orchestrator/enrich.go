@@ -126,7 +126,7 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 				open++
 			}
 		}
-		if err := tx.AdjustPlan(ctx, o.Plan.ID, open, awaitingAfter-awaitingBefore); err != nil {
+		if err := tx.AdjustPlan(ctx, engine.PlanDelta{PlanID: o.Plan.ID, OpenSteps: open, AwaitingLines: awaitingAfter - awaitingBefore}); err != nil {
 			return err
 		}
 		e.emitCreated(tx, o.ID, np, steps)

@@ -355,7 +355,7 @@ func (h *Hub) Subscribe(ctx context.Context, f EventFilter, after *int64) (*Feed
 func (h *Hub) replay(ctx context.Context, f EventFilter, after, upTo int64, out chan<- *engine.Event) (int64, error) {
 	pos := after
 	for pos < upTo {
-		evs, err := h.store.EventsFor(ctx, pos, f.OrderID, f.PlanID, 500)
+		evs, err := h.store.EventsFor(ctx, engine.EventQuery{After: pos, OrderID: f.OrderID, PlanID: f.PlanID, Limit: 500})
 		if err != nil {
 			return pos, fmt.Errorf("replay events after %d: %w", pos, err)
 		}

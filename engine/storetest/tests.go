@@ -363,11 +363,11 @@ var eventTests = map[string]func(t *testing.T, b *bundle){
 		if one, err := b.store.EventsAfter(b.ctx, 0, 1); err != nil || len(one) != 1 {
 			t.Fatalf("EventsAfter(limit 1) = %d events, %v", len(one), err)
 		}
-		plan, err := b.store.EventsFor(b.ctx, 0, 0, f.order.Plan.ID, 10)
+		plan, err := b.store.EventsFor(b.ctx, engine.EventQuery{PlanID: f.order.Plan.ID, Limit: 10})
 		if err != nil || len(plan) != 1 || plan[0].StepID != f.steps["provision"].ID {
 			t.Fatalf("EventsFor(plan) = %+v, %v", plan, err)
 		}
-		order, err := b.store.EventsFor(b.ctx, 0, f.order.ID, 0, 10)
+		order, err := b.store.EventsFor(b.ctx, engine.EventQuery{OrderID: f.order.ID, Limit: 10})
 		if err != nil || len(order) != 2 {
 			t.Fatalf("EventsFor(order) = %+v, %v", order, err)
 		}
