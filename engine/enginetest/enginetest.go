@@ -173,8 +173,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // Eventually polls cond until it holds or timeout passes, then fails the
-// test with msg. It waits for asynchronous work to land; it measures
-// nothing.
+// test with msg. It waits for an outside party (a subscriber's feed, a
+// client on another goroutine) to get somewhere; it measures nothing. The
+// engine's own work is waited for without polling: run the runner until
+// idle (orchestrator's Engine.RunUntilIdle).
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -174,10 +174,11 @@ func BenchmarkStepCycle(b *testing.B) {
 			b.Fatal(err)
 		}
 		var completed atomic.Int64
+		allDone := make(chan struct{})
 		e.SetPublisher(func(evs []*engine.Event) {
 			for _, ev := range evs {
-				if ev.Kind == engine.EventOrderStatus && ev.To == string(engine.OrderCompleted) {
-					completed.Add(1)
+				if ev.Kind == engine.EventOrderStatus && ev.To == string(engine.OrderCompleted) && completed.Add(1) == int64(b.N) {
+					close(allDone)
 				}
 			}
 		})
@@ -204,9 +205,9 @@ func BenchmarkStepCycle(b *testing.B) {
 		if err := e.Start(orchestrator.RunnerConfig{PollInterval: 10 * time.Millisecond}); err != nil {
 			b.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Minute)
-		for completed.Load() < int64(b.N) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
+		select {
+		case <-allDone:
+		case <-time.After(5 * time.Minute):
 		}
 		b.StopTimer()
 		e.Stop(ctx)

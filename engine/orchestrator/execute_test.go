@@ -210,10 +210,8 @@ func widgetOrder(ext string) engine.OrderInput {
 		Lines: []engine.LineInput{{ID: "L1", ProductCode: "WIDGET", Quantity: 1}}}
 }
 
-// xPoll is the runners' poll interval in fake time: when the clock moves
-// while a runner loop is between reading the time and parking on the
-// clock, the loop parks one poll interval past the new time; xBundle.advance
-// nudges the clock by this much when nothing happens.
+// xPoll is the runners' poll interval in fake time. Tests do not wait for
+// the loops to wake: they run the runner until idle (testBundle.idle).
 const xPoll = 10 * time.Millisecond
 
 type xOptions struct {
@@ -227,7 +225,60 @@ type xOptions struct {
 
 type xBundle struct {
 	*runBundle
-	xs *xSystem
+	xs     *xSystem
+	events *xEvents
+}
+
+// xEvents keeps the events an engine published, for the tests whose
+// attempts hang: the runner is not idle then, and they wait for the
+// moves they expect as the engine announces them.
+type xEvents struct {
+	mu   sync.Mutex
+	evs  []*engine.Event
+	more chan struct{} // closed (and replaced) when events arrive
+}
+
+func newXEvents() *xEvents { return &xEvents{more: make(chan struct{})} }
+
+func (l *xEvents) add(evs []*engine.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evs = append(l.evs, evs...)
+	close(l.more)
+	l.more = make(chan struct{})
+}
+
+// runPass runs one pass of the runner's loops (Engine.RunPass), which
+// does not wait for attempts in flight.
+func (b *xBundle) runPass(t *testing.T) {
+	t.Helper()
+	if _, err := b.engine.RunPass(); err != nil {
+		t.Fatalf("run a pass: %v", err)
+	}
+}
+
+// awaitStep waits until the engine has announced that the step moved to
+// status want (it may have before), and returns the step.
+func (b *xBundle) awaitStep(t *testing.T, orderID int, name string, want step.Status) *ent.Step {
+	t.Helper()
+	id := b.stepByName(t, orderID, name).ID
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
+	for seen := 0; ; {
+		b.events.mu.Lock()
+		evs, more := b.events.evs, b.events.more
+		b.events.mu.Unlock()
+		for ; seen < len(evs); seen++ {
+			if ev := evs[seen]; ev.Kind == engine.EventStepStatus && ev.StepID == id && ev.To == string(want) {
+				return b.stepByName(t, orderID, name)
+			}
+		}
+		select {
+		case <-more:
+		case <-timeout.C:
+			t.Fatalf("step %s did not move to %s within 15s (it is %s)", name, want, b.stepByName(t, orderID, name).Status)
+		}
+	}
 }
 
 func xGetenv(xs *xSystem, dead string) func(string) string {
@@ -261,6 +312,8 @@ func setupExec(t *testing.T, url, catalog string, o xOptions) *xBundle {
 		es = o.wrapStore(st)
 	}
 	e := orchestrator.New(orchestrator.Config{Store: es, Clock: clock, Logger: enginetest.Logger(t), Getenv: xGetenv(xs, dead)})
+	events := newXEvents()
+	e.SetPublisher(events.add)
 	for _, a := range o.actions {
 		if err := e.RegisterAction(a); err != nil {
 			t.Fatalf("register action %s: %v", a.Name, err)
@@ -277,7 +330,7 @@ func setupExec(t *testing.T, url, catalog string, o xOptions) *xBundle {
 	// Registered last, so it runs first: hanging requests end before Stop
 	// waits for its workers.
 	t.Cleanup(xs.unblock)
-	b := &xBundle{runBundle: &runBundle{testBundle: &testBundle{ctx: ctx, store: st, engine: e, clock: clock, client: st.Client()}}, xs: xs}
+	b := &xBundle{runBundle: &runBundle{testBundle: &testBundle{ctx: ctx, store: st, engine: e, clock: clock, client: st.Client()}}, xs: xs, events: events}
 	if o.run != nil {
 		b.start(t, *o.run)
 	}
@@ -350,52 +403,60 @@ func (b *xBundle) trail(t *testing.T, stepID int) string {
 	return strings.Join(to, ">")
 }
 
-// waitAttempts waits until a step has n attempts recorded.
+// waitAttempts runs the runner until idle; the step must then have n
+// attempts recorded.
 func (b *xBundle) waitAttempts(t *testing.T, stepID, n int) []*ent.Attempt {
 	t.Helper()
-	var as []*ent.Attempt
-	enginetest.Eventually(t, 15*time.Second, func() bool {
-		as = b.attempts(t, stepID)
-		return len(as) >= n
-	}, "step %d has %d attempts; want %d", stepID, len(as), n)
+	b.idle(t)
+	as := b.attempts(t, stepID)
 	if len(as) != n {
-		t.Fatalf("step %d has %d attempts; want %d", stepID, len(as), n)
+		t.Fatalf("step %d has %d attempts once the runner is idle; want %d", stepID, len(as), n)
 	}
 	return as
 }
 
-// advance moves the fake clock by d and waits for cond, nudging the clock
-// by one poll interval whenever nothing happens for a while (see xPoll).
+// advance moves the fake clock by d and runs the runner until idle; cond
+// must hold then.
 func (b *xBundle) advance(t *testing.T, d time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
 	b.clock.Advance(d)
-	deadline := time.Now().Add(15 * time.Second)
-	nudge := time.Now().Add(300 * time.Millisecond)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after advancing %s: "+msg, append([]any{d}, args...)...)
-		}
-		if time.Now().After(nudge) {
-			b.clock.Advance(xPoll)
-			nudge = time.Now().Add(300 * time.Millisecond)
-		}
-		time.Sleep(5 * time.Millisecond)
+	b.idle(t)
+	if !cond() {
+		t.Fatalf("after advancing %s (clock at %v): "+msg, append([]any{d, b.clock.Now()}, args...)...)
 	}
 }
 
-// advanceAttempts moves the clock by d and waits for the step's n-th
-// attempt.
+// advanceAttempts moves the clock by d and runs the runner until idle;
+// the step must then have n attempts.
 func (b *xBundle) advanceAttempts(t *testing.T, d time.Duration, stepID, n int) []*ent.Attempt {
 	t.Helper()
-	var as []*ent.Attempt
-	b.advance(t, d, func() bool {
-		as = b.attempts(t, stepID)
-		return len(as) >= n
-	}, "step %d has %d attempts; want %d", stepID, len(as), n)
-	if len(as) != n {
-		t.Fatalf("step %d has %d attempts; want %d", stepID, len(as), n)
+	b.clock.Advance(d)
+	return b.waitAttempts(t, stepID, n)
+}
+
+// idleAll runs replicas on one database until idle together: each until
+// it is idle, round after round, until a round in which nothing was
+// written (what one leaves, another may take).
+func idleAll(t *testing.T, st engine.Store, engines ...*orchestrator.Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		before, err := st.LastEventID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range engines {
+			if err := e.RunUntilIdle(ctx); err != nil {
+				t.Fatalf("run until idle: %v", err)
+			}
+		}
+		if after, err := st.LastEventID(ctx); err != nil {
+			t.Fatal(err)
+		} else if after == before {
+			return
+		}
 	}
-	return as
 }
 
 func (b *xBundle) orderAttrs(t *testing.T, orderID int) map[string]any {
@@ -857,10 +918,14 @@ func TestExecCalloutAsyncResponses(t *testing.T) {
 			return 200, `{}`
 		})
 		rec := b.submit(t, widgetOrder("async-1"))
-		async := b.waitStep(t, rec.ID, "Async", step.StatusWAITING)
-		reject := b.waitStep(t, rec.ID, "Reject", step.StatusWAITING)
-		hang := b.waitStep(t, rec.ID, "Hang", step.StatusRUNNING)
-		enginetest.Eventually(t, 15*time.Second, func() bool { return len(b.xs.requests("/hang")) == 1 }, "no request to /hang")
+		// Hang keeps the runner busy: wait for the moves themselves.
+		async := b.awaitStep(t, rec.ID, "Async", step.StatusWAITING)
+		reject := b.awaitStep(t, rec.ID, "Reject", step.StatusWAITING)
+		b.xs.await(t, "/hang", 1)
+		hang := b.stepByName(t, rec.ID, "Hang")
+		if hang.Status != step.StatusRUNNING {
+			t.Fatalf("Hang is %s while its request hangs; want RUNNING", hang.Status)
+		}
 		blocked := b.stepByName(t, rec.ID, "Blocked")
 		if blocked.Status != step.StatusPENDING {
 			t.Fatalf("Blocked is %s", blocked.Status)
@@ -1769,7 +1834,10 @@ func TestExecOrderRollup(t *testing.T) {
 		}
 		// The first step starts: IN_PROGRESS.
 		b.start(t, orchestrator.RunnerConfig{})
-		b.waitStep(t, rec.ID, "Call", step.StatusRUNNING)
+		b.xs.await(t, "/call", 1)
+		if s := b.stepByName(t, rec.ID, "Call"); s.Status != step.StatusRUNNING {
+			t.Fatalf("Call is %s while its request waits; want RUNNING", s.Status)
+		}
 		o = b.client.Order.Query().Where(order.ID(rec.ID)).WithPlan().OnlyX(b.ctx)
 		if o.Status != order.StatusIN_PROGRESS || o.Edges.Plan.Status != "IN_PROGRESS" {
 			t.Errorf("order %s plan %s with a step running; want IN_PROGRESS", o.Status, o.Edges.Plan.Status)
@@ -1838,27 +1906,42 @@ func TestExecLeaseExpiryRetriesWithSameKey(t *testing.T) {
 			return 200, `{"ref":"SECOND"}`
 		})
 		rec := b.submit(t, widgetOrder("lease-1"))
-		s := b.waitStep(t, rec.ID, "Call", step.StatusRUNNING)
-		enginetest.Eventually(t, 15*time.Second, func() bool { return len(b.xs.requests("/call")) == 1 }, "no request")
+		b.xs.await(t, "/call", 1)
+		s := b.stepByName(t, rec.ID, "Call")
+		if s.Status != step.StatusRUNNING {
+			t.Fatalf("Call is %s while its request hangs; want RUNNING", s.Status)
+		}
 		// The lease is the callout's timeout plus the grace.
 		if s.LeaseUntil == nil || s.StartedAt == nil || s.LeaseUntil.Sub(*s.StartedAt) != 61*time.Second || s.LeaseOwner != b.engine.WorkerID() {
 			t.Fatalf("lease %v from %v owner %q; want 61s held by %s", s.LeaseUntil, s.StartedAt, s.LeaseOwner, b.engine.WorkerID())
 		}
 
-		// The lease runs out: a LOST attempt, then the retry policy.
-		as := b.advanceAttempts(t, 61*time.Second, s.ID, 1)
+		// The lease runs out: a LOST attempt, then the retry policy. The
+		// first attempt still hangs, so the runner is not idle: one pass of
+		// its loops at a time, and the moves awaited as they come.
+		b.clock.Advance(61 * time.Second)
+		b.runPass(t)
+		failed := b.awaitStep(t, rec.ID, "Call", step.StatusFAILED)
+		as := b.attempts(t, s.ID)
+		if len(as) != 1 {
+			t.Fatalf("%d attempts once the lease ran out; want 1", len(as))
+		}
 		checkAttempt(t, as[0], 1, attempt.OutcomeLOST, 0, "lease expired")
 		if str(as[0].Worker) != b.engine.WorkerID() {
 			t.Errorf("LOST attempt names worker %q; want the lease owner", str(as[0].Worker))
 		}
-		failed := b.stepByName(t, rec.ID, "Call")
 		checkFailedWake(t, failed, 10*time.Second)
 		if failed.LeaseUntil != nil || failed.LeaseOwner != "" {
 			t.Errorf("expired lease kept: %v %q", failed.LeaseUntil, failed.LeaseOwner)
 		}
-		as = b.advanceAttempts(t, 10*time.Second, s.ID, 2)
+		b.clock.Advance(10 * time.Second)
+		b.runPass(t)
+		done := b.awaitStep(t, rec.ID, "Call", step.StatusCOMPLETED)
+		as = b.attempts(t, s.ID)
+		if len(as) != 2 {
+			t.Fatalf("%d attempts after the retry; want 2", len(as))
+		}
 		checkAttempt(t, as[1], 2, attempt.OutcomeSUCCEEDED, 200, "")
-		done := b.waitStep(t, rec.ID, "Call", step.StatusCOMPLETED)
 		if done.Output["ref"] != "SECOND" {
 			t.Errorf("output %v", done.Output)
 		}
@@ -1964,19 +2047,9 @@ func TestExecTwoRunnersOneDatabase(t *testing.T) {
 			t.Fatalf("SubmitOrder: %v", err)
 		}
 		client := stores[0].Client()
-		// The slow poll (fake time) covers work left while both replicas
-		// were busy: move the clock while waiting.
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			done := client.Order.Query().Where(order.StatusEQ(order.StatusCOMPLETED)).CountX(ctx)
-			if done == n {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d orders completed", done, n)
-			}
-			clock.Advance(xPoll)
-			time.Sleep(20 * time.Millisecond)
+		idleAll(t, stores[0], engines...)
+		if done := client.Order.Query().Where(order.StatusEQ(order.StatusCOMPLETED)).CountX(ctx); done != n {
+			t.Fatalf("%d of %d orders completed", done, n)
 		}
 		steps := client.Step.Query().AllX(ctx)
 		if len(steps) != 5*n {

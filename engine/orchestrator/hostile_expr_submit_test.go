@@ -11,6 +11,7 @@ import (
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/step"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -41,6 +42,23 @@ func costlyOrder(ext, account string, lines int, slow bool) engine.OrderInput {
 	return in
 }
 
+// planningStore tells when a submission for one account has read the
+// account: what comes next is its planning, expressions included.
+type planningStore struct {
+	*entstore.Store
+	account string
+	once    sync.Once
+	read    chan struct{}
+}
+
+func (s *planningStore) AccountState(ctx context.Context, accountID string) (*engine.AccountState, error) {
+	acct, err := s.Store.AccountState(ctx, accountID)
+	if accountID == s.account {
+		s.once.Do(func() { close(s.read) })
+	}
+	return acct, err
+}
+
 // TestHostileExpressionAtSubmit: a submission whose condition runs out of
 // its budget fails alone, as BAD_USER_INPUT naming the limit, and writes
 // nothing; meanwhile another client's submission goes through at once.
@@ -60,7 +78,8 @@ func TestHostileExpressionAtSubmit(t *testing.T) {
 		// A budget long enough to watch another client meanwhile (the
 		// default is 100ms); no step cap, so the deadline is what stops it.
 		const budget = 2 * time.Second
-		e := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t),
+		planning := &planningStore{Store: st, account: "acct-slow", read: make(chan struct{})}
+		e := orchestrator.New(orchestrator.Config{Store: planning, Clock: clock, Logger: enginetest.Logger(t),
 			Limits: engine.Limits{ExprTimeout: budget, ExprSteps: 1 << 60}})
 		if _, err := e.ImportCatalog(ctx, costlyCatalog); err != nil {
 			t.Fatal(err)
@@ -74,8 +93,12 @@ func TestHostileExpressionAtSubmit(t *testing.T) {
 			_, hostileErr = e.SubmitOrder(ctx, costlyOrder("slow-1", "acct-slow", 400, true))
 			hostileDone <- time.Now()
 		}()
-		// Let the hostile submission get into its evaluation.
-		time.Sleep(300 * time.Millisecond)
+		// Once it has read the account, the hostile submission evaluates.
+		select {
+		case <-planning.read:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the hostile submission did not read its account within 30s")
+		}
 		rec, err := e.SubmitOrder(ctx, costlyOrder("fast-1", "acct-fast", 2, false))
 		fastAt := time.Now()
 		if err != nil {

@@ -108,21 +108,37 @@ func (b *runBundle) stepByName(t *testing.T, orderID int, name string) *ent.Step
 	return s
 }
 
+// idle runs the runner until it has nothing left to do at the clock's
+// time (Engine.RunUntilIdle): what the test set going has happened.
+func (b *testBundle) idle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := b.engine.RunUntilIdle(ctx); err != nil {
+		t.Fatalf("run until idle: %v", err)
+	}
+}
+
+// waitStep runs the runner until idle and returns the step, which must
+// then be in status want.
 func (b *runBundle) waitStep(t *testing.T, orderID int, name string, want step.Status) *ent.Step {
 	t.Helper()
-	var s *ent.Step
-	enginetest.Eventually(t, 15*time.Second, func() bool {
-		s = b.stepByName(t, orderID, name)
-		return s.Status == want
-	}, "step %s is not %s", name, want)
+	b.idle(t)
+	s := b.stepByName(t, orderID, name)
+	if s.Status != want {
+		t.Fatalf("step %s is %s once the runner is idle (error %q); want %s", name, s.Status, str(s.Error), want)
+	}
 	return s
 }
 
+// waitOrder runs the runner until idle; the order must then be in status
+// want.
 func (b *runBundle) waitOrder(t *testing.T, orderID int, want order.Status) {
 	t.Helper()
-	enginetest.Eventually(t, 15*time.Second, func() bool {
-		return b.client.Order.GetX(b.ctx, orderID).Status == want
-	}, "order %d is not %s", orderID, want)
+	b.idle(t)
+	if got := b.client.Order.GetX(b.ctx, orderID).Status; got != want {
+		t.Fatalf("order %d is %s once the runner is idle; want %s", orderID, got, want)
+	}
 }
 
 func TestOrderRunsToCompletion(t *testing.T) {

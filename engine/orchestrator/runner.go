@@ -74,7 +74,8 @@ type runner struct {
 	timerKick chan struct{}
 	relKick   chan struct{}
 	stopping  chan struct{}
-	inflight  atomic.Int64
+	inflight  atomic.Int64 // claims dispatched whose outcome is not recorded yet
+	work      work         // what is in flight, for RunUntilIdle
 	starved   atomic.Bool  // a transaction left READY steps for lack of room here
 	nextWake  atomic.Int64 // unix nanos of the timer loop's next wake
 
@@ -198,7 +199,7 @@ func (r *runner) dispatch(claims []*Claim) {
 		return
 	default:
 	}
-	r.inflight.Add(int64(len(claims)))
+	r.track(len(claims))
 	for _, c := range claims {
 		c.Ctx = ctxs[c.Step.ID]
 		r.workers.Add(1)
@@ -226,7 +227,7 @@ func (r *runner) execute(c *Claim) {
 		r.mu.Lock()
 		r.released = append(r.released, c)
 		r.mu.Unlock()
-		r.inflight.Add(-1)
+		r.track(-1)
 		return
 	}
 	defer func() { <-r.sem }()
@@ -277,7 +278,7 @@ func (r *runner) committer() {
 			}
 		}
 		r.apply(batch)
-		r.inflight.Add(-int64(len(batch)))
+		r.track(-len(batch))
 		if r.starved.Swap(false) {
 			r.wake()
 		}
@@ -424,8 +425,14 @@ func outcomeSteps(batch []Outcome) []int {
 // write runs fn over the state of one transaction (txState), settles the
 // consequences and, after the commit, publishes the events and dispatches
 // what was claimed (afterCommit): every write that moves steps goes
-// through it.
+// through it. From before the transaction begins until its claims are
+// dispatched it counts as work in flight (RunUntilIdle).
 func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
+	changed := false
+	if r := e.runner(); r != nil {
+		r.work.add(1)
+		defer func() { r.work.wrote(changed) }()
+	}
 	var st *txState
 	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
 		st = e.newTxState(ctx, tx, e.claimCapacity())
@@ -437,6 +444,7 @@ func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
 	if err != nil {
 		return err
 	}
+	changed = len(events) > 0 || len(st.dirty) > 0
 	e.afterCommit(events, st)
 	return nil
 }
@@ -752,7 +760,7 @@ func (r *runner) release() (moved int, first error) {
 		released := 0
 		err := r.write(func(st *txState) error {
 			released = 0
-			take, closed, err := st.tx.TakeRelease(st.ctx, name, st.now, interval, r.releaseTick(), min(n, 200))
+			take, closed, err := st.takeRelease(name, interval, r.releaseTick(), min(n, 200))
 			if err != nil {
 				return err
 			}

@@ -51,6 +51,18 @@ func TestTimerCommittedWhileTheTimerLoopReads(t *testing.T) {
 		}
 		st := &gatedStore{Store: inner, read: make(chan struct{}), release: make(chan struct{})}
 		e := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
+		// The test is of the timer loop itself, so it does not run the
+		// runner until idle (which would sweep in the loop's place): it
+		// waits for the loop's JEOPARDY event.
+		atRisk := make(chan struct{})
+		var once sync.Once
+		e.SetPublisher(func(evs []*engine.Event) {
+			for _, ev := range evs {
+				if ev.Kind == engine.EventJeopardy && ev.To == string(engine.AtRisk) {
+					once.Do(func() { close(atRisk) })
+				}
+			}
+		})
 		released := false
 		t.Cleanup(func() {
 			if !released {
@@ -81,19 +93,17 @@ func TestTimerCommittedWhileTheTimerLoopReads(t *testing.T) {
 
 		// At risk at +5m; the loop's poll is an hour away.
 		clock.Advance(5 * time.Minute)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			s, err := inner.Client().Step.Query().Where(step.PlanID(rec.PlanID), step.Name("Survey")).Only(ctx)
-			if err != nil {
-				t.Fatalf("read Survey: %v", err)
-			}
-			if s.Jeopardy == step.JeopardyAT_RISK {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Survey is %s at +5m; want AT_RISK (the timer committed during the loop's read was lost)", s.Jeopardy)
-			}
-			time.Sleep(5 * time.Millisecond)
+		select {
+		case <-atRisk:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no JEOPARDY event 10s after the clock reached +5m (the timer committed during the loop's read was lost)")
+		}
+		s, err := inner.Client().Step.Query().Where(step.PlanID(rec.PlanID), step.Name("Survey")).Only(ctx)
+		if err != nil {
+			t.Fatalf("read Survey: %v", err)
+		}
+		if s.Jeopardy != step.JeopardyAT_RISK {
+			t.Errorf("Survey is %s after its JEOPARDY event; want AT_RISK", s.Jeopardy)
 		}
 	})
 }
