@@ -103,18 +103,7 @@ func builtinActions() []*Action {
 				hasItem := in.Env.Item != nil && in.Env.Item.ID != 0
 				for k, v := range in.Params {
 					target, name := splitTarget(k, hasItem)
-					res.Output[name] = v
-					if target == "item" {
-						if res.SetItem == nil {
-							res.SetItem = map[string]any{}
-						}
-						res.SetItem[name] = v
-					} else {
-						if res.SetOrder == nil {
-							res.SetOrder = map[string]any{}
-						}
-						res.SetOrder[name] = v
-					}
+					res.assign(target, name, v)
 				}
 				return res, nil
 			},
@@ -145,6 +134,46 @@ func splitTarget(key string, hasItem bool) (target, name string) {
 		return "item", key
 	}
 	return "order", key
+}
+
+// assign records an attribute a step sets: in its output, and on its
+// fulfillment line (target "item") or its order.
+func (r *Result) assign(target, name string, v any) {
+	if r.Output == nil {
+		r.Output = map[string]any{}
+	}
+	r.Output[name] = v
+	set := &r.SetOrder
+	if target == "item" {
+		set = &r.SetItem
+	}
+	if *set == nil {
+		*set = map[string]any{}
+	}
+	(*set)[name] = v
+}
+
+// mapResponse evaluates a callout's `set` mappings against an answer into
+// res. A mapping's explicit target wins; without one (or "item" on a step
+// with no fulfillment line) the name decides, as for the set action. An
+// error names the mapping: it failed, or made a value that cannot be
+// stored.
+func (e *Engine) mapResponse(def *catalog.CalloutDef, renv *catalog.ResponseEnv, hasItem bool, res *Result) error {
+	for _, a := range def.Set {
+		v, err := a.Expr.Eval(renv)
+		if err != nil {
+			return fmt.Errorf("set %s: %v", a.Name, err)
+		}
+		if msg := e.unstorable("set "+a.Name, v); msg != "" {
+			return fmt.Errorf("the value cannot be stored: %s", msg)
+		}
+		target := a.Target
+		if target == "" || (target == "item" && !hasItem) {
+			target, _ = splitTarget(a.Name, hasItem)
+		}
+		res.assign(target, a.Name, v)
+	}
+	return nil
 }
 
 // stepEnvFor builds a step's expression environment from its context.

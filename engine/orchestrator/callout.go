@@ -154,36 +154,10 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 			headers[k] = resp.Header.Get(k)
 		}
 		renv := &catalog.ResponseEnv{StepEnv: *env, Response: &catalog.ResponseView{Status: resp.StatusCode, Body: parsed, Headers: headers}}
-		hasItem := c.Step.ItemID != 0
-		for _, a := range def.Set {
-			v, err := a.Expr.Eval(renv)
-			if err != nil {
-				return nil, &StepError{Message: fmt.Sprintf("set %s: %v", a.Name, err), HTTPStatus: resp.StatusCode}
-			}
-			// The mapping, not the answer, made it: like a mapping that
-			// fails to evaluate, retrying cannot help.
-			if msg := e.unstorable("set "+a.Name, v); msg != "" {
-				return nil, &StepError{Message: "the value cannot be stored: " + msg, HTTPStatus: resp.StatusCode}
-			}
-			target := a.Target
-			if target == "" || (target == "item" && !hasItem) {
-				target, _ = splitTarget(a.Name, hasItem)
-			}
-			if res.Output == nil {
-				res.Output = map[string]any{}
-			}
-			res.Output[a.Name] = v
-			if target == "item" {
-				if res.SetItem == nil {
-					res.SetItem = map[string]any{}
-				}
-				res.SetItem[a.Name] = v
-			} else {
-				if res.SetOrder == nil {
-					res.SetOrder = map[string]any{}
-				}
-				res.SetOrder[a.Name] = v
-			}
+		// A mapping that fails says nothing of the system: retrying cannot
+		// help.
+		if err := e.mapResponse(def, renv, c.Step.ItemID != 0, res); err != nil {
+			return nil, &StepError{Message: err.Error(), HTTPStatus: resp.StatusCode}
 		}
 	}
 	return res, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/catalog"
+	"maps"
 	"strings"
 )
 
@@ -157,22 +158,9 @@ func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool,
 		}
 		env := e.stepEnvFor(r, ec)
 		renv := &catalog.ResponseEnv{StepEnv: *env, Response: &catalog.ResponseView{Status: 200, Body: anyMap(output), Headers: map[string]string{}}}
-		res := &Result{Output: output}
-		for _, a := range def.Callout.Set {
-			v, err := a.Expr.Eval(renv)
-			if err != nil {
-				return engine.Errorf(engine.CodeBadUserInput, "the answer does not fit the callout's mapping %s: %v", a.Name, err)
-			}
-			target := a.Target
-			if target == "" || (target == "item" && r.ItemID == 0) {
-				target, _ = splitTarget(a.Name, r.ItemID != 0)
-			}
-			res.Output = mergeOutput(res.Output, map[string]any{a.Name: v})
-			if target == "item" {
-				res.SetItem = mergeOutput(res.SetItem, map[string]any{a.Name: v})
-			} else {
-				res.SetOrder = mergeOutput(res.SetOrder, map[string]any{a.Name: v})
-			}
+		res := &Result{Output: maps.Clone(output)}
+		if err := e.mapResponse(def.Callout, renv, r.ItemID != 0, res); err != nil {
+			return engine.Errorf(engine.CodeBadUserInput, "the answer does not fit the callout's mapping: %v", err)
 		}
 		r.Output = mergeOutput(r.Output, res.Output)
 		st.setAttributes(r, res.SetOrder, res.SetItem)
