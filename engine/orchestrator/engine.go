@@ -370,7 +370,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 	cat := planned.cat
 	var rec *engine.OrderRecord
 	attempt := 0
-	err = e.mutate(ctx, func(st *txState) error {
+	err = e.write(ctx, func(st *txState) error {
 		// A concurrent submission of the same externalId makes the order
 		// insert fail on the unique index; the read after the failure
 		// below tells a resubmission from a conflict.

@@ -31,7 +31,7 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 	for k, v := range lineAttrs {
 		lineAttrs[k] = engine.NormalizeMap(v)
 	}
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		tx := st.tx
 		o, err := tx.LoadOrder(ctx, orderID)
 		if err != nil {

@@ -28,7 +28,7 @@ func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]Step
 	}
 	actor := ActorFrom(ctx)
 	var results []StepActionResult
-	err := e.mutate(ctx, func(st *txState) error {
+	err := e.write(ctx, func(st *txState) error {
 		results = make([]StepActionResult, len(ids))
 		recs, err := st.tx.LockSteps(st.ctx, ids)
 		if err != nil {
@@ -78,7 +78,7 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 		return engine.Errorf(engine.CodeBadUserInput, "say why the step is completed by hand: a note is required")
 	}
 	actor := ActorFrom(ctx)
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
 		return engine.Errorf(engine.CodeBadUserInput, "say why the step is skipped: a note is required")
 	}
 	actor := ActorFrom(ctx)
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, 
 		return 0, err
 	}
 	var planID int
-	err = e.mutate(ctx, func(st *txState) error {
+	err = e.write(ctx, func(st *txState) error {
 		tx := st.tx
 		prev, err := tx.PlanBySubject(ctx, typ, subjectID)
 		if err != nil {

@@ -89,7 +89,7 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status engine
 	}
 	actor := ActorFrom(ctx)
 	var state *engine.SystemState
-	err = e.mutate(ctx, func(st *txState) error {
+	err = e.write(ctx, func(st *txState) error {
 		// prev is read under the row lock SetSystemStatus takes: a circuit
 		// that opened concurrently is seen, and its closing announced.
 		prev, err := st.tx.LockSystem(st.ctx, name)

@@ -24,24 +24,6 @@ func ActorFrom(ctx context.Context) string {
 	return "anonymous"
 }
 
-// mutate runs fn over a transaction's state, settles the consequences and,
-// after commit, publishes the events and dispatches what was claimed.
-func (e *Engine) mutate(ctx context.Context, fn func(st *txState) error) error {
-	var st *txState
-	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
-		st = e.newTxState(ctx, tx, e.claimCapacity())
-		if err := fn(st); err != nil {
-			return err
-		}
-		return st.settle()
-	})
-	if err != nil {
-		return err
-	}
-	e.afterCommit(events, st)
-	return nil
-}
-
 // lockOne reads and locks one step. Errors: NOT_FOUND.
 func (s *txState) lockOne(id int) (*engine.StepRecord, error) {
 	recs, err := s.tx.LockSteps(s.ctx, []int{id})
@@ -63,7 +45,7 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 		return err
 	}
 	actor := ActorFrom(ctx)
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
 		if err != nil {
 			return err
@@ -86,7 +68,7 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 		return err
 	}
 	actor := ActorFrom(ctx)
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
 		if err != nil {
 			return err
@@ -117,7 +99,7 @@ func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool,
 	}
 	actor := ActorFrom(ctx)
 	output = engine.NormalizeMap(output)
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
 		if err != nil {
 			return err
@@ -190,7 +172,7 @@ func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload 
 	actor := ActorFrom(ctx)
 	payload = engine.NormalizeMap(payload)
 	var resumed []int
-	err := e.mutate(ctx, func(st *txState) error {
+	err := e.write(ctx, func(st *txState) error {
 		resumed = nil
 		planID, steps, err := st.tx.WaitingPauses(st.ctx, orderID)
 		if err != nil {
@@ -227,7 +209,7 @@ func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
 		return err
 	}
 	actor := ActorFrom(ctx)
-	return e.mutate(ctx, func(st *txState) error {
+	return e.write(ctx, func(st *txState) error {
 		r, err := st.lockOne(stepID)
 		if err != nil {
 			return err
