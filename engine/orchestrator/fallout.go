@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"context"
 	"github.com/batonhq/baton/engine"
-	"strings"
 )
 
 // StepActionResult is the outcome of an operator action on one step of a
@@ -74,15 +73,10 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 	if err := newInputCheck(e.limits).actor(ctx).text("note", note).value("output", output).err(); err != nil {
 		return err
 	}
-	if strings.TrimSpace(note) == "" {
-		return engine.Errorf(engine.CodeBadUserInput, "say why the step is completed by hand: a note is required")
+	if err := requireNote(note, "completed by hand"); err != nil {
+		return err
 	}
-	actor := ActorFrom(ctx)
-	return e.write(ctx, func(st *txState) error {
-		r, err := st.lockOne(stepID)
-		if err != nil {
-			return err
-		}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		switch r.Status {
 		case engine.StepReady, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
 		case engine.StepRunning:
@@ -108,15 +102,10 @@ func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
 	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
 		return err
 	}
-	if strings.TrimSpace(note) == "" {
-		return engine.Errorf(engine.CodeBadUserInput, "say why the step is skipped: a note is required")
+	if err := requireNote(note, "skipped"); err != nil {
+		return err
 	}
-	actor := ActorFrom(ctx)
-	return e.write(ctx, func(st *txState) error {
-		r, err := st.lockOne(stepID)
-		if err != nil {
-			return err
-		}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		switch r.Status {
 		case engine.StepPending, engine.StepReady, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
 		case engine.StepRunning:

@@ -446,10 +446,7 @@ func (s *txState) retryNow(r *engine.StepRecord) error {
 
 func (s *txState) setAttributes(r *engine.StepRecord, order, item map[string]any) {
 	if len(order) > 0 && r.OrderID != 0 {
-		if s.orderSets[r.OrderID] == nil {
-			s.orderSets[r.OrderID] = map[string]any{}
-		}
-		maps.Copy(s.orderSets[r.OrderID], order)
+		addSets(s.orderSets, r.OrderID, order)
 		for _, ec := range s.contexts {
 			if ec.Order.ID == r.OrderID {
 				maps.Copy(ec.Order.Attributes, order)
@@ -457,16 +454,21 @@ func (s *txState) setAttributes(r *engine.StepRecord, order, item map[string]any
 		}
 	}
 	if len(item) > 0 && r.ItemID != 0 {
-		if s.itemSets[r.ItemID] == nil {
-			s.itemSets[r.ItemID] = map[string]any{}
-		}
-		maps.Copy(s.itemSets[r.ItemID], item)
+		addSets(s.itemSets, r.ItemID, item)
 		for _, ec := range s.contexts {
 			if ec.Item.ID == r.ItemID {
 				maps.Copy(ec.Item.Attributes, item)
 			}
 		}
 	}
+}
+
+// addSets adds attributes to those a transaction writes for id.
+func addSets(sets map[int]map[string]any, id int, attrs map[string]any) {
+	if sets[id] == nil {
+		sets[id] = map[string]any{}
+	}
+	maps.Copy(sets[id], attrs)
 }
 
 func mergeOutput(old, add map[string]any) map[string]any {

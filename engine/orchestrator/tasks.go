@@ -24,6 +24,29 @@ func ActorFrom(ctx context.Context) string {
 	return "anonymous"
 }
 
+// onStep is the transaction of an operator's action on one step: the
+// step is read and locked (NOT_FOUND when there is none), then fn decides,
+// with the actor the context names.
+func (e *Engine) onStep(ctx context.Context, stepID int, fn func(st *txState, r *engine.StepRecord, actor string) error) error {
+	actor := ActorFrom(ctx)
+	return e.write(ctx, func(st *txState) error {
+		r, err := st.lockOne(stepID)
+		if err != nil {
+			return err
+		}
+		return fn(st, r, actor)
+	})
+}
+
+// requireNote refuses an operator's action without a note saying why
+// the step is done so. Errors: BAD_USER_INPUT.
+func requireNote(note, done string) error {
+	if strings.TrimSpace(note) == "" {
+		return engine.Errorf(engine.CodeBadUserInput, "say why the step is %s: a note is required", done)
+	}
+	return nil
+}
+
 // lockOne reads and locks one step. Errors: NOT_FOUND.
 func (s *txState) lockOne(id int) (*engine.StepRecord, error) {
 	recs, err := s.tx.LockSteps(s.ctx, []int{id})
@@ -44,12 +67,7 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
 		return err
 	}
-	actor := ActorFrom(ctx)
-	return e.write(ctx, func(st *txState) error {
-		r, err := st.lockOne(stepID)
-		if err != nil {
-			return err
-		}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		if r.Type != engine.ManualTask || r.Status != engine.StepWaiting {
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only a waiting MANUAL_TASK can be completed", r.ID, r.Name, r.Type, r.Status)
 		}
@@ -67,12 +85,7 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
 		return err
 	}
-	actor := ActorFrom(ctx)
-	return e.write(ctx, func(st *txState) error {
-		r, err := st.lockOne(stepID)
-		if err != nil {
-			return err
-		}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		if r.Type != engine.ManualTask || r.Status.Terminal() {
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only an open MANUAL_TASK can be assigned", r.ID, r.Name, r.Type, r.Status)
 		}
@@ -97,13 +110,8 @@ func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool,
 	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("error", errMsg).err(); err != nil {
 		return err
 	}
-	actor := ActorFrom(ctx)
 	output = engine.NormalizeMap(output)
-	return e.write(ctx, func(st *txState) error {
-		r, err := st.lockOne(stepID)
-		if err != nil {
-			return err
-		}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		if r.Type != engine.Callout {
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s, not a callout", r.ID, r.Name, r.Type)
 		}
@@ -208,12 +216,7 @@ func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
 	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
 		return err
 	}
-	actor := ActorFrom(ctx)
-	return e.write(ctx, func(st *txState) error {
-		r, err := st.lockOne(stepID)
-		if err != nil {
-			return err
-		}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		if r.Type != engine.Pause || r.Status != engine.StepWaiting {
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only a waiting PAUSE can be resumed", r.ID, r.Name, r.Type, r.Status)
 		}
