@@ -200,30 +200,27 @@ func (t *txn) ClaimReady(ctx context.Context, types []engine.StepType, limit int
 
 // DueSteps implements engine.Tx.
 func (t *txn) DueSteps(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
-	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.wake_at IS NOT NULL AND s.wake_at <= $1 ORDER BY s.wake_at, s.id LIMIT $2{skiplocked s}`, now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("due steps: %w", err)
-	}
-	return scanSteps(rows)
+	return t.timerDue(ctx, "wake_at", "", now, limit)
 }
 
 // ExpiredLeases implements engine.Tx.
 func (t *txn) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
-	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.lease_until IS NOT NULL AND s.lease_until <= $1 AND s.status = 'RUNNING' ORDER BY s.lease_until, s.id LIMIT $2{skiplocked s}`, now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("expired leases: %w", err)
-	}
-	return scanSteps(rows)
+	return t.timerDue(ctx, "lease_until", " AND s.status = 'RUNNING'", now, limit)
 }
 
 // JeopardyDue implements engine.Tx.
 func (t *txn) JeopardyDue(ctx context.Context, now time.Time, limit int) ([]*engine.StepRecord, error) {
+	return t.timerDue(ctx, "jeopardy_at", "", now, limit)
+}
+
+// timerDue returns up to limit steps whose timer column is due at now
+// (and that meet and), earliest first, locked and skipping those others
+// hold. Each timer column has an index that this order follows.
+func (t *txn) timerDue(ctx context.Context, column, and string, now time.Time, limit int) ([]*engine.StepRecord, error) {
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.jeopardy_at IS NOT NULL AND s.jeopardy_at <= $1 ORDER BY s.jeopardy_at, s.id LIMIT $2{skiplocked s}`, now, limit)
+		WHERE s.`+column+` IS NOT NULL AND s.`+column+` <= $1`+and+` ORDER BY s.`+column+`, s.id LIMIT $2{skiplocked s}`, now, limit)
 	if err != nil {
-		return nil, fmt.Errorf("jeopardy due: %w", err)
+		return nil, fmt.Errorf("steps due by %s: %w", column, err)
 	}
 	return scanSteps(rows)
 }
