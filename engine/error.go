@@ -27,7 +27,7 @@ const (
 	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeInternal is everything else: a bug or a failing dependency. Its
 	// message is not shown to clients.
-	CodeInternal Code = "INTERNAL"
+	CodeInternal Code = "INTERNAL_SERVER_ERROR"
 )
 
 // Codes lists every code, for the tables that translate them.

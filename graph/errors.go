@@ -16,7 +16,8 @@ import (
 )
 
 // codes maps engine error codes to GraphQL extensions.code, in one table.
-// They are the same names today; the table is where they would diverge.
+// They are the same names (engine.CodeInternal too: INTERNAL_SERVER_ERROR,
+// the name GraphQL servers use); the table is where they would diverge.
 var codes = map[engine.Code]string{
 	engine.CodeBadUserInput:        "BAD_USER_INPUT",
 	engine.CodeNotFound:            "NOT_FOUND",
