@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,20 +113,29 @@ func benchBackends(b *testing.B, fn func(b *testing.B, url string)) {
 	}
 }
 
+// benchEngine opens a quiet store on url (closed when the benchmark ends)
+// and an engine over it, whose callouts go to stubURL, with the catalog
+// imported.
+func benchEngine(b *testing.B, url, catalog, stubURL string) *orchestrator.Engine {
+	b.Helper()
+	st, err := entstore.Open(context.Background(), url, entstore.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	e := orchestrator.New(orchestrator.Config{Store: st, Logger: quiet, Getenv: func(string) string { return stubURL }})
+	if _, err := e.ImportCatalog(context.Background(), catalog); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
 // BenchmarkSubmitLargeOrder stores a 10,000-line order (50,007 steps) in
 // one transaction: decomposition, planning and every insert.
 func BenchmarkSubmitLargeOrder(b *testing.B) {
 	benchBackends(b, func(b *testing.B, url string) {
 		ctx := context.Background()
-		st, err := entstore.Open(ctx, url, entstore.Options{Logger: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		e := orchestrator.New(orchestrator.Config{Store: st, Logger: quiet})
-		if _, err := e.ImportCatalog(ctx, enginetest.ExampleCatalog(b)); err != nil {
-			b.Fatal(err)
-		}
+		e := benchEngine(b, url, enginetest.ExampleCatalog(b), "")
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := e.SubmitOrder(ctx, bigOrder(10000)); err != nil {
@@ -135,10 +145,16 @@ func BenchmarkSubmitLargeOrder(b *testing.B) {
 	})
 }
 
-const oneCalloutCatalog = `version: 1
-systems:
-  stub: {url: "${STUB_URL}", timeout: 10s}
-products:
+// ptCatalog is a catalog of the commercial P decomposed into the
+// technical T, with the systems (YAML lines under `systems:`, "" for none)
+// and one scenario of the steps (YAML flow mappings).
+func ptCatalog(systems string, steps ...string) string {
+	var b strings.Builder
+	b.WriteString("version: 1\n")
+	if systems != "" {
+		b.WriteString("systems:\n" + systems)
+	}
+	b.WriteString(`products:
   - {code: P, type: COMMERCIAL}
   - {code: T, type: TECHNICAL}
 decomposition:
@@ -148,8 +164,16 @@ scenarios:
     groups:
       - name: g
         steps:
-          - {name: Call, type: CALLOUT, scope: ITEM, product: T, callout: {system: stub, path: /call}}
-`
+`)
+	for _, st := range steps {
+		b.WriteString("          - " + st + "\n")
+	}
+	return b.String()
+}
+
+// oneCalloutCatalog has one callout step per T.
+var oneCalloutCatalog = ptCatalog(`  stub: {url: "${STUB_URL}", timeout: 10s}
+`, `{name: Call, type: CALLOUT, scope: ITEM, product: T, callout: {system: stub, path: /call}}`)
 
 // BenchmarkStepCycle is the claim-and-complete cycle of one callout step:
 // claim (READY → RUNNING under a lease), the HTTP call to a local stub,
@@ -164,15 +188,7 @@ func BenchmarkStepCycle(b *testing.B) {
 			io.WriteString(w, `{"ok":true}`)
 		}))
 		defer stub.Close()
-		st, err := entstore.Open(ctx, url, entstore.Options{Logger: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		e := orchestrator.New(orchestrator.Config{Store: st, Logger: quiet, Getenv: func(string) string { return stub.URL }})
-		if _, err := e.ImportCatalog(ctx, oneCalloutCatalog); err != nil {
-			b.Fatal(err)
-		}
+		e := benchEngine(b, url, oneCalloutCatalog, stub.URL)
 		var completed atomic.Int64
 		allDone := make(chan struct{})
 		e.SetPublisher(func(evs []*engine.Event) {
@@ -217,20 +233,11 @@ func BenchmarkStepCycle(b *testing.B) {
 	})
 }
 
-const jeopardyCatalog = `version: 1
-products:
-  - {code: P, type: COMMERCIAL}
-  - {code: T, type: TECHNICAL}
-decomposition:
-  - {name: r, from: P, to: T}
-scenarios:
-  - name: s
-    groups:
-      - name: g
-        steps:
-          - {name: Work, type: MANUAL_TASK, scope: ITEM, product: T, task: {queue: q}, estimatedDuration: 48h, jeopardyThreshold: 24h}
-          - {name: Quick, type: MANUAL_TASK, scope: PLAN, task: {queue: q}, when: 'order.attributes.quick == true', estimatedDuration: 300ms, jeopardyThreshold: 100ms}
-`
+// jeopardyCatalog has a manual task per T whose deadlines are days away,
+// and, for orders marked quick, one due in 300ms.
+var jeopardyCatalog = ptCatalog("",
+	`{name: Work, type: MANUAL_TASK, scope: ITEM, product: T, task: {queue: q}, estimatedDuration: 48h, jeopardyThreshold: 24h}`,
+	`{name: Quick, type: MANUAL_TASK, scope: PLAN, task: {queue: q}, when: 'order.attributes.quick == true', estimatedDuration: 300ms, jeopardyThreshold: 100ms}`)
 
 // BenchmarkJeopardyDeadline100k: with 100,000 open steps whose deadlines
 // are far off, a step whose jeopardy deadline comes due is noticed (its
@@ -240,15 +247,7 @@ scenarios:
 func BenchmarkJeopardyDeadline100k(b *testing.B) {
 	benchBackends(b, func(b *testing.B, url string) {
 		ctx := context.Background()
-		st, err := entstore.Open(ctx, url, entstore.Options{Logger: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		e := orchestrator.New(orchestrator.Config{Store: st, Logger: quiet})
-		if _, err := e.ImportCatalog(ctx, jeopardyCatalog); err != nil {
-			b.Fatal(err)
-		}
+		e := benchEngine(b, url, jeopardyCatalog, "")
 		open := 100000
 		if os.Getenv("BATON_BENCH_SMALL") != "" {
 			open = 1000

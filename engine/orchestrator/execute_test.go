@@ -164,45 +164,11 @@ func deadURL(t *testing.T) string {
 // ---------------------------------------------------------------------------
 // Catalogs and engines.
 
-// xCatalog is a small catalog: one commercial product WIDGET decomposed into
-// one technical TP-W (for ITEM steps), the system `sys` (FIXED 10s, 2
-// retries), extra systems, and one SALES scenario with the given steps and
-// dependencies (YAML flow mappings, one per entry).
+// xCatalog is sfCatalog with the system `sys` (FIXED 10s, 2 retries, an
+// API key header) before the extra systems.
 func xCatalog(extraSystems string, steps, deps []string) string {
-	var b strings.Builder
-	b.WriteString(`version: 1
-systems:
-  sys:
-    url: "${SYS_URL}"
-    timeout: 5s
-    headers: {X-Api-Key: "${API_KEY:-k-default}"}
-    retry: {max: 2, policy: FIXED, backoff: 10s}
-`)
-	b.WriteString(extraSystems)
-	b.WriteString(`products:
-  - {code: WIDGET, name: Widget, type: COMMERCIAL}
-  - {code: TP-W, name: Widget work, type: TECHNICAL, attributes: [sku]}
-decomposition:
-  - {name: widget-work, from: WIDGET, to: TP-W, attributes: {sku: 'line.productCode'}}
-scenarios:
-  - name: exec
-    when: 'hasProduct("WIDGET")'
-    groups:
-      - name: Main
-        steps:
-`)
-	for _, s := range steps {
-		b.WriteString("          - " + s + "\n")
-	}
-	if len(deps) == 0 {
-		b.WriteString("    dependencies: []\n")
-	} else {
-		b.WriteString("    dependencies:\n")
-		for _, d := range deps {
-			b.WriteString("      - " + d + "\n")
-		}
-	}
-	return b.String()
+	return sfCatalog(sfSystem("sys", "5s", `headers: {X-Api-Key: "${API_KEY:-k-default}"}`, "retry: {max: 2, policy: FIXED, backoff: 10s}")+
+		extraSystems, steps, deps)
 }
 
 func widgetOrder(ext string) engine.OrderInput {
@@ -246,6 +212,19 @@ func (l *xEvents) add(evs []*engine.Event) {
 	l.evs = append(l.evs, evs...)
 	close(l.more)
 	l.more = make(chan struct{})
+}
+
+// awaitRunning waits for the first request of a callout that is to hang
+// (xSystem.await) and returns its step, which is RUNNING then: the
+// transaction that claimed it committed before the request was sent.
+func (b *xBundle) awaitRunning(t *testing.T, orderID int, name, path string) *ent.Step {
+	t.Helper()
+	b.xs.await(t, path, 1)
+	s := b.stepByName(t, orderID, name)
+	if s.Status != step.StatusRUNNING {
+		t.Fatalf("%s is %s while its request to %s hangs; want RUNNING", name, s.Status, path)
+	}
+	return s
 }
 
 // runPass runs one pass of the runner's loops (Engine.RunPass), which
@@ -303,10 +282,7 @@ func setupExec(t *testing.T, url, catalog string, o xOptions) *xBundle {
 	xs := newXSystem(t)
 	dead := deadURL(t)
 	clock := engine.NewFakeClock(enginetest.Epoch)
-	st, err := entstore.Open(ctx, url, entstore.Options{Clock: clock, Logger: enginetest.Logger(t)})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	st := openStore(t, url, clock)
 	var es engine.Store = st
 	if o.wrapStore != nil {
 		es = o.wrapStore(st)
@@ -320,13 +296,9 @@ func setupExec(t *testing.T, url, catalog string, o xOptions) *xBundle {
 		}
 	}
 	if _, err := e.ImportCatalog(ctx, catalog); err != nil {
-		st.Close()
 		t.Fatalf("import catalog: %v", err)
 	}
-	t.Cleanup(func() {
-		e.Stop(context.Background())
-		st.Close()
-	})
+	t.Cleanup(func() { e.Stop(context.Background()) })
 	// Registered last, so it runs first: hanging requests end before Stop
 	// waits for its workers.
 	t.Cleanup(xs.unblock)
@@ -386,7 +358,6 @@ func (b *xBundle) stepEvents(t *testing.T, stepID int) []*ent.Event {
 	return evs
 }
 
-// trail is a step's status history: the To of its STEP_STATUS events.
 // trail is the statuses a step went through: the status it was created
 // with (the first event's from), then each event's to.
 func (b *xBundle) trail(t *testing.T, stepID int) string {
@@ -401,6 +372,14 @@ func (b *xBundle) trail(t *testing.T, stepID int) string {
 		}
 	}
 	return strings.Join(to, ">")
+}
+
+// checkTrail checks the statuses a step went through (trail).
+func (b *xBundle) checkTrail(t *testing.T, stepID int, want string) {
+	t.Helper()
+	if got := b.trail(t, stepID); got != want {
+		t.Errorf("step %d (%s) went %s; want %s", stepID, b.client.Step.GetX(b.ctx, stepID).Name, got, want)
+	}
 }
 
 // waitAttempts runs the runner until idle; the step must then have n
@@ -650,12 +629,8 @@ func TestExecCalloutSuccessSetsAttributes(t *testing.T) {
 		if n := b.client.Attempt.Query().Where(attempt.StepID(prov.ID)).CountX(b.ctx); n != 1 {
 			t.Errorf("Attempt.Query for Provision: %d rows; want 1", n)
 		}
-		if got := b.trail(t, reg.ID); got != "READY>RUNNING>COMPLETED" {
-			t.Errorf("Register went %s", got)
-		}
-		if got := b.trail(t, prov.ID); got != "PENDING>READY>RUNNING>COMPLETED" {
-			t.Errorf("Provision went %s", got)
-		}
+		b.checkTrail(t, reg.ID, "READY>RUNNING>COMPLETED")
+		b.checkTrail(t, prov.ID, "PENDING>READY>RUNNING>COMPLETED")
 	})
 }
 
@@ -697,79 +672,8 @@ func TestExecCalloutRetryableAnswersThenSuccess(t *testing.T) {
 		if got := b.orderAttrs(t, rec.ID)["flakyRef"]; got != "F-OK" {
 			t.Errorf("flakyRef = %v", got)
 		}
-		if got := b.trail(t, id); got != "READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>COMPLETED" {
-			t.Errorf("Flaky went %s", got)
-		}
+		b.checkTrail(t, id, "READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>COMPLETED")
 		b.waitOrder(t, rec.ID, order.StatusCOMPLETED)
-	})
-}
-
-// retryToFallout runs a callout that always fails with code under the
-// step's retry block and checks the delay before each retry, then the
-// fallout.
-func retryToFallout(t *testing.T, url, retry string, code int, delays []time.Duration) {
-	cat := xCatalog("", []string{
-		`{name: Fail, type: CALLOUT, callout: {system: sys, path: /fail}, retry: ` + retry + `}`,
-	}, nil)
-	b := setupExec(t, url, cat, xOptions{run: &orchestrator.RunnerConfig{}})
-	b.xs.always("/fail", code, `{"error":"down"}`)
-	rec := b.submit(t, widgetOrder("fail-1"))
-	id := b.stepByName(t, rec.ID, "Fail").ID
-	as := b.waitAttempts(t, id, 1)
-	for i, d := range delays {
-		s := b.stepByName(t, rec.ID, "Fail")
-		checkFailedWake(t, s, d)
-		checkAttempt(t, as[i], i+1, attempt.OutcomeFAILED, code, strconv.Itoa(code))
-		as = b.advanceAttempts(t, d, id, i+2)
-	}
-	s := b.waitStep(t, rec.ID, "Fail", step.StatusFALLOUT)
-	n := len(delays) + 1
-	checkAttempt(t, as[n-1], n, attempt.OutcomeFAILED, code, strconv.Itoa(code))
-	if !strings.Contains(str(s.Error), strconv.Itoa(code)) || !strings.Contains(str(s.Error), "down") {
-		t.Errorf("fallout error %q; want the answer's status and body", str(s.Error))
-	}
-	if s.WakeAt != nil || s.AttemptCount != n {
-		t.Errorf("fallout: wake %v attempts %d; want no timer, %d attempts", s.WakeAt, s.AttemptCount, n)
-	}
-	b.checkRequests(t, "/fail", id, n)
-	want := "READY>RUNNING" + strings.Repeat(">FAILED>READY>RUNNING", len(delays)) + ">FALLOUT"
-	if got := b.trail(t, id); got != want {
-		t.Errorf("Fail went %s; want %s", got, want)
-	}
-	if st := b.client.Order.GetX(b.ctx, rec.ID).Status; st != order.StatusIN_PROGRESS {
-		t.Errorf("order with a step in fallout is %s; want IN_PROGRESS", st)
-	}
-}
-
-func TestExecCalloutRetryFixed(t *testing.T) {
-	t.Parallel()
-	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		retryToFallout(t, url, `{max: 2, policy: FIXED, backoff: 10s}`, 500, []time.Duration{10 * time.Second, 10 * time.Second})
-	})
-}
-
-func TestExecCalloutRetryExponential(t *testing.T) {
-	t.Parallel()
-	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		retryToFallout(t, url, `{max: 3, policy: EXPONENTIAL, backoff: 2s}`, 502,
-			[]time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second})
-	})
-}
-
-func TestExecCalloutRetryExponentialCapped(t *testing.T) {
-	t.Parallel()
-	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		retryToFallout(t, url, `{max: 4, policy: EXPONENTIAL, backoff: 2s, maxBackoff: 5s}`, 503,
-			[]time.Duration{2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second})
-	})
-}
-
-func TestExecCalloutRetrySchedule(t *testing.T) {
-	t.Parallel()
-	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		// The last entry repeats for retries past the schedule.
-		retryToFallout(t, url, `{max: 4, policy: SCHEDULE, schedule: [10s, 1m, 1h]}`, 500,
-			[]time.Duration{10 * time.Second, time.Minute, time.Hour, time.Hour})
 	})
 }
 
@@ -799,20 +703,14 @@ func TestExecCalloutRetryImmediate(t *testing.T) {
 			t.Errorf("fallout: wake %v error %q", s.WakeAt, str(s.Error))
 		}
 		b.checkRequests(t, "/fail", id, 3)
-		if got := b.trail(t, id); got != "READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>FALLOUT" {
-			t.Errorf("Fail went %s", got)
-		}
+		b.checkTrail(t, id, "READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>FALLOUT")
 	})
 }
 
 func TestExecCalloutTimeoutAndRefused(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		cat := xCatalog(`  slow:
-    url: "${SYS_URL}"
-    timeout: 200ms
-    retry: {max: 1, policy: FIXED, backoff: 5s}
-  dead:
+		cat := xCatalog(sfSystem("slow", "200ms", "retry: {max: 1, policy: FIXED, backoff: 5s}")+`  dead:
     url: "${DEAD_URL}"
     timeout: 2s
     retry: {max: 1, policy: IMMEDIATE}
@@ -887,9 +785,7 @@ func TestExecCallout4xxFallsOutAtOnce(t *testing.T) {
 				t.Errorf("%s: a retry is scheduled at %v", s.Name, s.WakeAt)
 			}
 			b.checkRequests(t, p, s.ID, 1)
-			if got := b.trail(t, s.ID); got != "READY>RUNNING>FALLOUT" {
-				t.Errorf("%s went %s", s.Name, got)
-			}
+			b.checkTrail(t, s.ID, "READY>RUNNING>FALLOUT")
 		}
 	})
 }
@@ -900,10 +796,7 @@ func TestExecCallout4xxFallsOutAtOnce(t *testing.T) {
 func TestExecCalloutAsyncResponses(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		cat := xCatalog(`  hangsys:
-    url: "${SYS_URL}"
-    timeout: 120s
-`, []string{
+		cat := xCatalog(sfSystem("hangsys", "120s"), []string{
 			`{name: Async, type: CALLOUT, callout: {system: sys, path: /async, set: {order.asyncRef: 'response.body.ref'}}}`,
 			`{name: AfterAsync, type: MILESTONE}`,
 			`{name: Reject, type: CALLOUT, callout: {system: sys, path: /reject}}`,
@@ -921,11 +814,7 @@ func TestExecCalloutAsyncResponses(t *testing.T) {
 		// Hang keeps the runner busy: wait for the moves themselves.
 		async := b.awaitStep(t, rec.ID, "Async", step.StatusWAITING)
 		reject := b.awaitStep(t, rec.ID, "Reject", step.StatusWAITING)
-		b.xs.await(t, "/hang", 1)
-		hang := b.stepByName(t, rec.ID, "Hang")
-		if hang.Status != step.StatusRUNNING {
-			t.Fatalf("Hang is %s while its request hangs; want RUNNING", hang.Status)
-		}
+		hang := b.awaitRunning(t, rec.ID, "Hang", "/hang")
 		blocked := b.stepByName(t, rec.ID, "Blocked")
 		if blocked.Status != step.StatusPENDING {
 			t.Fatalf("Blocked is %s", blocked.Status)
@@ -1228,9 +1117,7 @@ func TestExecAutoTaskOnWorker(t *testing.T) {
 		} else {
 			checkAttempt(t, as[0], 1, attempt.OutcomeSUCCEEDED, 0, "")
 		}
-		if got := b.trail(t, ok.ID); got != "READY>RUNNING>COMPLETED" {
-			t.Errorf("Ok went %s", got)
-		}
+		b.checkTrail(t, ok.ID, "READY>RUNNING>COMPLETED")
 
 		// Not retryable: fallout at once.
 		fatal := b.waitStep(t, rec.ID, "Fatal", step.StatusFALLOUT)
@@ -1317,9 +1204,7 @@ func TestExecAutoTaskInTransaction(t *testing.T) {
 				checkAttempt(t, as[0], 1, attempt.OutcomeSUCCEEDED, 0, "")
 			}
 		}
-		if got := b.trail(t, b.stepByName(t, rec.ID, "Next").ID); got != "PENDING>READY>RUNNING>COMPLETED" {
-			t.Errorf("Next went %s", got)
-		}
+		b.checkTrail(t, b.stepByName(t, rec.ID, "Next").ID, "PENDING>READY>RUNNING>COMPLETED")
 		if got := b.orderAttrs(t, rec.ID)["intx"]; got != "yes" {
 			t.Errorf("intx = %v", got)
 		}
@@ -1419,9 +1304,7 @@ func TestExecManualTask(t *testing.T) {
 		if last := evs[len(evs)-1]; last.To != "COMPLETED" || last.Actor != "alice" || last.Note != "looked good" {
 			t.Errorf("completion event %s by %q note %q", last.To, last.Actor, last.Note)
 		}
-		if got := b.trail(t, review.ID); got != "READY>WAITING>COMPLETED" {
-			t.Errorf("Review went %s", got)
-		}
+		b.checkTrail(t, review.ID, "READY>WAITING>COMPLETED")
 		if s := b.stepByName(t, rec.ID, "Approve"); s.Status != step.StatusWAITING || str(s.Queue) != "q-approve" {
 			t.Errorf("Approve is %s in %q after Review; want WAITING in q-approve", s.Status, str(s.Queue))
 		}
@@ -1448,9 +1331,7 @@ func TestExecManualTask(t *testing.T) {
 		if s := b.stepByName(t, rec.ID, "Done"); s.Status != step.StatusCOMPLETED {
 			t.Errorf("Done is %s", s.Status)
 		}
-		if o := b.client.Order.GetX(b.ctx, rec.ID); o.Status != order.StatusCOMPLETED {
-			t.Errorf("order is %s", o.Status)
-		}
+		b.checkOrder(t, rec.ID, order.StatusCOMPLETED)
 	})
 }
 
@@ -1505,9 +1386,7 @@ func TestExecMilestoneCompletesWithLastPrerequisite(t *testing.T) {
 		if !all[i].At.Equal(enginetest.Epoch.Add(time.Minute)) || !both.CompletedAt.Equal(all[i].At) {
 			t.Errorf("B completed at %v, Both at %v", all[i].At, both.CompletedAt)
 		}
-		if o := b.client.Order.GetX(b.ctx, rec.ID); o.Status != order.StatusCOMPLETED {
-			t.Errorf("order is %s", o.Status)
-		}
+		b.checkOrder(t, rec.ID, order.StatusCOMPLETED)
 	})
 }
 
@@ -1593,9 +1472,7 @@ func TestExecPause(t *testing.T) {
 		if e.Status != step.StatusCOMPLETED || e.Output["signal"] != "early" {
 			t.Errorf("Early: %s output %v; want COMPLETED by the earlier signal", e.Status, e.Output)
 		}
-		if got := b.trail(t, early.ID); got != "PENDING>READY>WAITING>COMPLETED" {
-			t.Errorf("Early went %s", got)
-		}
+		b.checkTrail(t, early.ID, "PENDING>READY>WAITING>COMPLETED")
 
 		// until + for: the signal wins and clears the timer.
 		if resumed, err := b.engine.Signal(b.ctx, rec.ID, "either", nil); err != nil || len(resumed) != 1 || resumed[0] != either.ID {
@@ -1822,9 +1699,7 @@ func TestExecOrderRollup(t *testing.T) {
 			"PLAN_STATUS:IN_PROGRESS>COMPLETED ORDER_STATUS:IN_PROGRESS>COMPLETED" {
 			t.Errorf("milestone-only order events: %s", got)
 		}
-		if o := b.client.Order.GetX(b.ctx, mrec.ID); o.Status != order.StatusCOMPLETED {
-			t.Errorf("milestone-only order is %s", o.Status)
-		}
+		b.checkOrder(t, mrec.ID, order.StatusCOMPLETED)
 
 		// Nothing started yet: SUBMITTED.
 		rec := b.submit(t, widgetOrder("rollup-1"))
@@ -1834,10 +1709,7 @@ func TestExecOrderRollup(t *testing.T) {
 		}
 		// The first step starts: IN_PROGRESS.
 		b.start(t, orchestrator.RunnerConfig{})
-		b.xs.await(t, "/call", 1)
-		if s := b.stepByName(t, rec.ID, "Call"); s.Status != step.StatusRUNNING {
-			t.Fatalf("Call is %s while its request waits; want RUNNING", s.Status)
-		}
+		b.awaitRunning(t, rec.ID, "Call", "/call")
 		o = b.client.Order.Query().Where(order.ID(rec.ID)).WithPlan().OnlyX(b.ctx)
 		if o.Status != order.StatusIN_PROGRESS || o.Edges.Plan.Status != "IN_PROGRESS" {
 			t.Errorf("order %s plan %s with a step running; want IN_PROGRESS", o.Status, o.Edges.Plan.Status)
@@ -1882,11 +1754,7 @@ func (b *xBundle) statusTrail(t *testing.T, orderID int) string {
 func TestExecLeaseExpiryRetriesWithSameKey(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		cat := xCatalog(`  hangsys:
-    url: "${SYS_URL}"
-    timeout: 60s
-    retry: {max: 2, policy: FIXED, backoff: 10s}
-`, []string{
+		cat := xCatalog(sfSystem("hangsys", "60s", "retry: {max: 2, policy: FIXED, backoff: 10s}"), []string{
 			`{name: Call, type: CALLOUT, callout: {system: hangsys, path: /call, set: {order.callRef: 'response.body.ref'}}}`,
 		}, nil)
 		b := setupExec(t, url, cat, xOptions{run: &orchestrator.RunnerConfig{LeaseGrace: time.Second}})
@@ -1906,11 +1774,7 @@ func TestExecLeaseExpiryRetriesWithSameKey(t *testing.T) {
 			return 200, `{"ref":"SECOND"}`
 		})
 		rec := b.submit(t, widgetOrder("lease-1"))
-		b.xs.await(t, "/call", 1)
-		s := b.stepByName(t, rec.ID, "Call")
-		if s.Status != step.StatusRUNNING {
-			t.Fatalf("Call is %s while its request hangs; want RUNNING", s.Status)
-		}
+		s := b.awaitRunning(t, rec.ID, "Call", "/call")
 		// The lease is the callout's timeout plus the grace.
 		if s.LeaseUntil == nil || s.StartedAt == nil || s.LeaseUntil.Sub(*s.StartedAt) != 61*time.Second || s.LeaseOwner != b.engine.WorkerID() {
 			t.Fatalf("lease %v from %v owner %q; want 61s held by %s", s.LeaseUntil, s.StartedAt, s.LeaseOwner, b.engine.WorkerID())
@@ -1965,9 +1829,7 @@ func TestExecLeaseExpiryRetriesWithSameKey(t *testing.T) {
 		if n := len(b.attempts(t, s.ID)); n != 2 {
 			t.Errorf("%d attempts after the late answer; want 2", n)
 		}
-		if got := b.trail(t, s.ID); got != "READY>RUNNING>FAILED>READY>RUNNING>COMPLETED" {
-			t.Errorf("Call went %s", got)
-		}
+		b.checkTrail(t, s.ID, "READY>RUNNING>FAILED>READY>RUNNING>COMPLETED")
 	})
 }
 
@@ -1998,19 +1860,13 @@ func TestExecTwoRunnersOneDatabase(t *testing.T) {
 		}}
 		var engines []*orchestrator.Engine
 		var stores []*entstore.Store
-		for i := range 2 {
-			st, err := entstore.Open(ctx, url, entstore.Options{Clock: clock, Logger: enginetest.Logger(t)})
-			if err != nil {
-				t.Fatalf("open store %d: %v", i, err)
-			}
+		for range 2 {
+			st := openStore(t, url, clock)
 			e := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t), Getenv: xGetenv(xs, dead)})
 			if err := e.RegisterAction(work); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				e.Stop(context.Background())
-				st.Close()
-			})
+			t.Cleanup(func() { e.Stop(context.Background()) })
 			engines, stores = append(engines, e), append(stores, st)
 		}
 		if _, err := engines[0].ImportCatalog(ctx, cat); err != nil {

@@ -70,11 +70,7 @@ func TestHostileExpressionAtSubmit(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		clock := engine.NewFakeClock(enginetest.Epoch)
-		st, err := entstore.Open(ctx, url, entstore.Options{Clock: clock, Logger: enginetest.Logger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
+		st := openStore(t, url, clock)
 		// A budget long enough to watch another client meanwhile (the
 		// default is 100ms); no step cap, so the deadline is what stops it.
 		const budget = 2 * time.Second

@@ -421,42 +421,38 @@ func (s *hoOutage) locksSince(n int) int {
 	return s.locks - n
 }
 
-// While the database does not answer, the runner holds on to a batch of
-// outcomes and records it, whole, once the database is back: the callouts
-// are not sent again.
-func TestOutcomesWaitForTheDatabase(t *testing.T) {
+// One retry layer. While the database does not answer, the runner holds
+// on to a batch of outcomes and records it, whole, once the database is
+// back: the callouts are not sent again. A batch that failed while the
+// database answers is not tried again as it was (the store retries what
+// conflicted, and gave up): the runner goes on to record it by halves at
+// once.
+func TestOutcomesRecordedThroughFailures(t *testing.T) {
 	t.Parallel()
-	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		outage := &hoOutage{}
-		b := setupExec(t, url, hoCatalog(`{name: Poison, type: CALLOUT, callout: {system: sys, path: /poison}}`),
-			xOptions{run: &orchestrator.RunnerConfig{}, wrapStore: func(st engine.Store) engine.Store { outage.Store = st; return outage }})
-		rec, steps, batch := hoHungBatch(t, b, "outage-1")
-		delete(batch[0].Result.Output, "refuse")
-		before := outage.arm(2, 0)
-		b.engine.ApplyOutcomes(batch)
-		if n := outage.locksSince(before); n != 3 {
-			t.Errorf("%d transactions to record the batch; want 3 (two while the database is down, then the batch whole)", n)
+	cases := []struct {
+		name                 string
+		downReads, failLocks int // hoOutage.arm
+		locks                int // transactions to record the batch
+		why                  string
+	}{
+		{"while the database does not answer", 2, 0, 3, "two while the database is down, then the batch whole"},
+		{"while the database answers", 0, 1, 3, "the batch, then its two halves"},
+	}
+	for _, be := range enginetest.Backends() {
+		for _, tc := range cases {
+			t.Run(be.Name+"/"+tc.name, func(t *testing.T) {
+				outage := &hoOutage{}
+				b := setupExec(t, be.URL(t), hoCatalog(`{name: Poison, type: CALLOUT, callout: {system: sys, path: /poison}}`),
+					xOptions{run: &orchestrator.RunnerConfig{}, wrapStore: func(st engine.Store) engine.Store { outage.Store = st; return outage }})
+				rec, steps, batch := hoHungBatch(t, b, "outage-1")
+				delete(batch[0].Result.Output, "refuse")
+				before := outage.arm(tc.downReads, tc.failLocks)
+				b.engine.ApplyOutcomes(batch)
+				if n := outage.locksSince(before); n != tc.locks {
+					t.Errorf("%d transactions to record the batch; want %d (%s)", n, tc.locks, tc.why)
+				}
+				hoCheckBatch(t, b, rec, steps, append([]string{"Poison"}, hoGood...)...)
+			})
 		}
-		hoCheckBatch(t, b, rec, steps, append([]string{"Poison"}, hoGood...)...)
-	})
-}
-
-// A batch that failed while the database answers is not tried again as
-// it was (the store retries what conflicted, and gave up): the runner
-// goes on to record it by halves at once.
-func TestOutcomesNotRetriedWhileTheDatabaseAnswers(t *testing.T) {
-	t.Parallel()
-	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		outage := &hoOutage{}
-		b := setupExec(t, url, hoCatalog(`{name: Poison, type: CALLOUT, callout: {system: sys, path: /poison}}`),
-			xOptions{run: &orchestrator.RunnerConfig{}, wrapStore: func(st engine.Store) engine.Store { outage.Store = st; return outage }})
-		rec, steps, batch := hoHungBatch(t, b, "answers-1")
-		delete(batch[0].Result.Output, "refuse")
-		before := outage.arm(0, 1)
-		b.engine.ApplyOutcomes(batch)
-		if n := outage.locksSince(before); n != 3 {
-			t.Errorf("%d transactions to record the batch; want 3 (the batch, then its two halves)", n)
-		}
-		hoCheckBatch(t, b, rec, steps, append([]string{"Poison"}, hoGood...)...)
-	})
+	}
 }

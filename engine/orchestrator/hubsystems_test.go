@@ -1,10 +1,8 @@
 package orchestrator_test
 
 import (
-	"context"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
-	"github.com/batonhq/baton/engine/entstore"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"testing"
 )
@@ -14,11 +12,7 @@ import (
 // refreshed by the change, not by every work signal.
 func TestHubReportsSystemChanges(t *testing.T) {
 	t.Parallel()
-	st, err := entstore.Open(context.Background(), enginetest.SQLiteURL(t), entstore.Options{Logger: enginetest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, enginetest.SQLiteURL(t), nil)
 	calls := 0
 	h := orchestrator.NewHub(st, orchestrator.HubConfig{Logger: enginetest.Logger(t), OnSystemChange: func() { calls++ }})
 	defer h.Close()

@@ -64,6 +64,16 @@ scenarios:
 	return b.String()
 }
 
+// sfSystem is a system for sfCatalog's systems: at the fake systems' URL,
+// with the timeout and the other keys given (YAML, such as `retry: {max: 0}`).
+func sfSystem(name, timeout string, keys ...string) string {
+	s := "  " + name + ":\n    url: \"${SYS_URL}\"\n    timeout: " + timeout + "\n"
+	for _, k := range keys {
+		s += "    " + k + "\n"
+	}
+	return s
+}
+
 // sfSetup is setupExec with a runner.
 func sfSetup(t *testing.T, url, catalog string) *xBundle {
 	t.Helper()
@@ -630,9 +640,7 @@ func TestSafetyForecastThroughEngine(t *testing.T) {
 		if err := b.engine.CompleteTask(b.ctx, build.ID, nil, ""); err != nil {
 			t.Fatal(err)
 		}
-		if o := b.client.Order.GetX(b.ctx, rec.ID); o.Status != order.StatusCOMPLETED {
-			t.Fatalf("order is %s; want COMPLETED", o.Status)
-		}
+		b.checkOrder(t, rec.ID, order.StatusCOMPLETED)
 		fs, err := b.engine.Forecasts(b.ctx, []int{rec.PlanID})
 		if err != nil {
 			t.Fatal(err)
@@ -683,15 +691,24 @@ func TestSafetyRetryPolicies(t *testing.T) {
 		{name: "IMMEDIATE", system: `{max: 5, policy: FIXED, backoff: 30s}`, stepRetry: `{max: 2, policy: IMMEDIATE}`, code: 503,
 			delays: []time.Duration{0, 0}},
 		{name: "max 0: one attempt, then fallout", system: `{max: 2, policy: FIXED, backoff: 30s}`, stepRetry: `{max: 0}`, code: 503},
+		// The step's whole block over the system's FIXED 10s.
+		{name: "FIXED on the step", system: `{max: 2, policy: FIXED, backoff: 10s}`, stepRetry: `{max: 2, policy: FIXED, backoff: 10s}`, code: 500,
+			delays: []time.Duration{10 * s, 10 * s}},
+		{name: "EXPONENTIAL on the step", system: `{max: 2, policy: FIXED, backoff: 10s}`, stepRetry: `{max: 3, policy: EXPONENTIAL, backoff: 2s}`, code: 502,
+			delays: []time.Duration{2 * s, 4 * s, 8 * s}},
+		{name: "EXPONENTIAL on the step, capped", system: `{max: 2, policy: FIXED, backoff: 10s}`,
+			stepRetry: `{max: 4, policy: EXPONENTIAL, backoff: 2s, maxBackoff: 5s}`, code: 503, delays: []time.Duration{2 * s, 4 * s, 5 * s, 5 * s}},
+		{name: "SCHEDULE on the step, the last entry repeating", system: `{max: 2, policy: FIXED, backoff: 10s}`,
+			stepRetry: `{max: 4, policy: SCHEDULE, schedule: [10s, 1m, 1h]}`, code: 500, delays: []time.Duration{10 * s, time.Minute, time.Hour, time.Hour}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			enginetest.EachBackend(t, func(t *testing.T, url string) {
 				t0 := enginetest.Epoch
-				sys := "  pol:\n    url: \"${SYS_URL}\"\n    timeout: 5s\n"
+				sys := sfSystem("pol", "5s")
 				if c.system != "" {
-					sys += "    retry: " + c.system + "\n"
+					sys = sfSystem("pol", "5s", "retry: "+c.system)
 				}
 				callStep := `{name: Call, type: CALLOUT, callout: {system: pol, path: /call}}`
 				if c.stepRetry != "" {
@@ -738,14 +755,13 @@ func TestSafetyRetryPolicies(t *testing.T) {
 				for i, a := range as {
 					checkAttempt(t, a, i+1, attempt.OutcomeFAILED, c.code, strconv.Itoa(c.code))
 				}
-				if st.AttemptCount != n || st.WakeAt != nil || !strings.Contains(str(st.Error), strconv.Itoa(c.code)) {
-					t.Errorf("fallout: %d attempts, next %s, error %q; want %d attempts, none next, the answer's status", st.AttemptCount, sfTime(st.WakeAt), str(st.Error), n)
+				if st.AttemptCount != n || st.WakeAt != nil || !strings.Contains(str(st.Error), strconv.Itoa(c.code)) || !strings.Contains(str(st.Error), "unavailable") {
+					t.Errorf("fallout: %d attempts, next %s, error %q; want %d attempts, none next, the answer's status and body", st.AttemptCount, sfTime(st.WakeAt), str(st.Error), n)
 				}
+				b.checkOrder(t, rec.ID, order.StatusIN_PROGRESS)
 				b.checkRequests(t, "/call", id, n)
 				want := "READY>RUNNING" + strings.Repeat(">FAILED>READY>RUNNING", n-1) + ">FALLOUT"
-				if got := b.trail(t, id); got != want {
-					t.Errorf("Call went %s; want %s", got, want)
-				}
+				b.checkTrail(t, id, want)
 				// In fallout, nothing more is tried.
 				sfProbeAt(t, b, b.clock.Now().Add(72*time.Hour))
 				if got := len(b.attempts(t, id)); got != n {
@@ -762,18 +778,7 @@ func TestSafetyRetryPolicies(t *testing.T) {
 // sfFalloutCatalog: Reserve (erp) → SetupBilling (billing) → OrderComplete,
 // with Slow (a system that may hang) beside them.
 func sfFalloutCatalog(billingRetry string) string {
-	return sfCatalog(`  erp:
-    url: "${SYS_URL}"
-    timeout: 5s
-  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-    retry: `+billingRetry+`
-  slow:
-    url: "${SYS_URL}"
-    timeout: 60s
-    retry: {max: 0}
-`, []string{
+	return sfCatalog(sfSystem("erp", "5s")+sfSystem("billing", "5s", "retry: "+billingRetry)+sfSystem("slow", "60s", "retry: {max: 0}"), []string{
 		`{name: Reserve, type: CALLOUT, callout: {system: erp, path: /erp/reserve}}`,
 		`{name: SetupBilling, type: CALLOUT, callout: {system: billing, path: /billing/subscriptions}}`,
 		`{name: OrderComplete, type: MILESTONE}`,
@@ -838,9 +843,7 @@ func TestSafetyFalloutRetrySteps(t *testing.T) {
 				t.Errorf("fallout with %s: %v; want none", what, got)
 			}
 		}
-		if st := b.client.Order.GetX(b.ctx, rec.ID).Status; st != order.StatusIN_PROGRESS {
-			t.Errorf("order with a step in fallout is %s; want IN_PROGRESS", st)
-		}
+		b.checkOrder(t, rec.ID, order.StatusIN_PROGRESS)
 		if st := b.stepByName(t, rec.ID, "OrderComplete").Status; st != step.StatusPENDING {
 			t.Errorf("OrderComplete is %s; want PENDING behind the fallout", st)
 		}
@@ -906,10 +909,8 @@ func TestSafetyFalloutRetrySteps(t *testing.T) {
 		b.checkRequests(t, "/billing/subscriptions", setup.ID, 6)
 		b.waitStep(t, rec.ID, "OrderComplete", step.StatusCOMPLETED)
 		b.waitOrder(t, rec.ID, order.StatusCOMPLETED)
-		if got := b.trail(t, setup.ID); got != "PENDING>READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>FALLOUT"+
-			">READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>COMPLETED" {
-			t.Errorf("SetupBilling went %s", got)
-		}
+		b.checkTrail(t, setup.ID, "PENDING>READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>FALLOUT"+
+			">READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>COMPLETED")
 		// Nothing left to retry.
 		results, err = b.engine.RetrySteps(ops, []int{setup.ID}, "")
 		if err != nil || len(results) != 1 {
@@ -971,11 +972,7 @@ func TestSafetyFalloutMarkCompleteAndSkip(t *testing.T) {
 		recA := b.submit(t, widgetOrder("mark-1"))
 		// Slow keeps the runner busy: wait for the moves themselves.
 		setupA := b.awaitStep(t, recA.ID, "SetupBilling", step.StatusFALLOUT)
-		b.xs.await(t, "/slow", 1)
-		slowA := b.stepByName(t, recA.ID, "Slow")
-		if slowA.Status != step.StatusRUNNING {
-			t.Fatalf("Slow is %s while its request hangs; want RUNNING", slowA.Status)
-		}
+		slowA := b.awaitRunning(t, recA.ID, "Slow", "/slow")
 		reserveA := b.stepByName(t, recA.ID, "Reserve")
 		doneA := b.stepByName(t, recA.ID, "OrderComplete")
 		before := b.eventCount(t)
@@ -1055,19 +1052,8 @@ func TestSafetyFalloutMarkCompleteAndSkip(t *testing.T) {
 // sfHoldCatalog: Reserve (erp) → Bill (billing, released 60 a minute);
 // Post (ledger, released all at once); Done after Bill and Post.
 func sfHoldCatalog() string {
-	return sfCatalog(`  erp:
-    url: "${SYS_URL}"
-    timeout: 5s
-  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-    releaseRate: 60
-    retry: {max: 1, policy: FIXED, backoff: 10s}
-  ledger:
-    url: "${SYS_URL}"
-    timeout: 5s
-    releaseRate: 0
-`, []string{
+	return sfCatalog(sfSystem("erp", "5s")+sfSystem("billing", "5s", "releaseRate: 60", "retry: {max: 1, policy: FIXED, backoff: 10s}")+
+		sfSystem("ledger", "5s", "releaseRate: 0"), []string{
 		`{name: Reserve, type: CALLOUT, callout: {system: erp, path: /erp/reserve}}`,
 		`{name: Bill, type: CALLOUT, callout: {system: billing, path: /billing/charge}}`,
 		`{name: Post, type: CALLOUT, callout: {system: ledger, path: /ledger/post}}`,
@@ -1087,14 +1073,51 @@ func sfSystemEvents(t *testing.T, b *xBundle, system string) []*engine.Event {
 	return out
 }
 
-// sfStepsNamed returns the ids of the steps named name of the orders.
-func sfStepsNamed(t *testing.T, b *xBundle, name string, orders []*engine.OrderRecord) []int {
+// sfSubmit submits n widget orders (external ids prefix-1 to prefix-n)
+// and returns them with the ids of their steps named name.
+func sfSubmit(t *testing.T, b *xBundle, prefix string, n int, name string) ([]*engine.OrderRecord, []int) {
 	t.Helper()
-	ids := make([]int, len(orders))
-	for i, o := range orders {
-		ids[i] = b.stepByName(t, o.ID, name).ID
+	orders := make([]*engine.OrderRecord, n)
+	ids := make([]int, n)
+	for i := range n {
+		orders[i] = b.submit(t, widgetOrder(fmt.Sprintf("%s-%d", prefix, i+1)))
+		ids[i] = b.stepByName(t, orders[i].ID, name).ID
 	}
-	return ids
+	return orders, ids
+}
+
+// sfWaitAll runs the runner until idle; the steps must then be in status
+// want.
+func sfWaitAll(t *testing.T, b *xBundle, ids []int, want step.Status) {
+	t.Helper()
+	b.idle(t)
+	for _, id := range ids {
+		if s := sfStep(t, b, id); s.Status != want {
+			t.Fatalf("step %d (%s) is %s once the runner is idle; want %s", id, s.Name, s.Status, want)
+		}
+	}
+}
+
+// sfReleasedOneASecond runs the runner until idle and then second by
+// second: of the held steps, one is released at once and one more each
+// second (a releaseRate of 60), the others staying ON_HOLD, until all are.
+func sfReleasedOneASecond(t *testing.T, b *xBundle, held []int) {
+	t.Helper()
+	start := b.clock.Now()
+	b.idle(t)
+	for k := 1; ; k++ {
+		if n := sfReleased(t, b, held); n != k {
+			t.Fatalf("%s after the first release: %d released; want %d", b.clock.Now().Sub(start), n, k)
+		}
+		if n := sfCount(t, b, step.IDIn(held...), step.StatusEQ(step.StatusON_HOLD)); n != len(held)-k {
+			t.Errorf("%s after the first release: %d ON_HOLD; want %d", b.clock.Now().Sub(start), n, len(held)-k)
+		}
+		if k == len(held) {
+			return
+		}
+		b.clock.Advance(time.Second)
+		b.idle(t)
+	}
 }
 
 // sfReleased counts the steps that left ON_HOLD (their ON_HOLD → READY
@@ -1155,13 +1178,9 @@ func TestSafetyIntegrationHold(t *testing.T) {
 
 		// Five orders: Bill becomes READY when Reserve completes and waits
 		// ON_HOLD without an attempt; the other systems run.
-		var orders []*engine.OrderRecord
-		for i := range 5 {
-			orders = append(orders, b.submit(t, widgetOrder(fmt.Sprintf("hold-%d", i+1))))
-		}
-		bills := sfStepsNamed(t, b, "Bill", orders)
+		orders, bills := sfSubmit(t, b, "hold", 5, "Bill")
+		sfWaitAll(t, b, bills, step.StatusON_HOLD)
 		for _, o := range orders {
-			b.waitStep(t, o.ID, "Bill", step.StatusON_HOLD)
 			b.waitStep(t, o.ID, "Post", step.StatusCOMPLETED)
 		}
 		sfProbeAt(t, b, b.clock.Now().Add(10*time.Minute))
@@ -1174,9 +1193,7 @@ func TestSafetyIntegrationHold(t *testing.T) {
 				t.Errorf("held Bill %d: %s, %d attempts (%d rows), system %q; want ON_HOLD, none spent",
 					id, s.Status, s.AttemptCount, len(b.attempts(t, id)), str(s.System))
 			}
-			if got := b.trail(t, id); got != "PENDING>READY>ON_HOLD" {
-				t.Errorf("held Bill went %s; want PENDING>READY>ON_HOLD", got)
-			}
+			b.checkTrail(t, id, "PENDING>READY>ON_HOLD")
 			if ev := sfLastMove(t, b, id, "ON_HOLD"); !strings.Contains(ev.Note, "billing") {
 				t.Errorf("ON_HOLD event note %q; want it to name the system", ev.Note)
 			}
@@ -1205,18 +1222,7 @@ func TestSafetyIntegrationHold(t *testing.T) {
 		if len(evs) != 2 || evs[1].From != "OFFLINE" || evs[1].To != "ONLINE" || evs[1].Actor != "ops-ben" || evs[1].Note != "maintenance over" {
 			t.Errorf("SYSTEM_STATUS events %+v; want a second, OFFLINE→ONLINE by ops-ben with the note", evs)
 		}
-		b.idle(t)
-		for k := 1; k <= 5; k++ {
-			if k > 1 {
-				b.advance(t, time.Second, func() bool { return sfReleased(t, b, bills) >= k }, "%d released after %d seconds", k, k-1)
-			}
-			if n := sfReleased(t, b, bills); n != k {
-				t.Errorf("%s after ONLINE: %d released; want %d", b.clock.Now().Sub(on), n, k)
-			}
-			if n := sfCount(t, b, step.StatusEQ(step.StatusON_HOLD), step.System("billing")); n != 5-k {
-				t.Errorf("%s after ONLINE: %d ON_HOLD; want %d", b.clock.Now().Sub(on), n, 5-k)
-			}
-		}
+		sfReleasedOneASecond(t, b, bills)
 		// One a second, oldest hold first (they were held at the same time,
 		// in id order).
 		for k, id := range bills {
@@ -1231,9 +1237,7 @@ func TestSafetyIntegrationHold(t *testing.T) {
 			if s.AttemptCount != 1 {
 				t.Errorf("released Bill %d: %d attempts; want 1", s.ID, s.AttemptCount)
 			}
-			if got := b.trail(t, s.ID); got != "PENDING>READY>ON_HOLD>READY>RUNNING>COMPLETED" {
-				t.Errorf("released Bill went %s", got)
-			}
+			b.checkTrail(t, s.ID, "PENDING>READY>ON_HOLD>READY>RUNNING>COMPLETED")
 		}
 		sfOneRequestEach(t, b, "/billing/charge", bills)
 		if n := len(b.xs.requests("/billing/charge")); n != 5 {
@@ -1249,13 +1253,9 @@ func TestSafetyIntegrationHoldReleaseAllAtOnce(t *testing.T) {
 		if _, err := b.engine.SetSystemStatus(b.ctx, "ledger", engine.SystemOffline, "ledger closed"); err != nil {
 			t.Fatal(err)
 		}
-		var orders []*engine.OrderRecord
-		for i := range 4 {
-			orders = append(orders, b.submit(t, widgetOrder(fmt.Sprintf("ledger-%d", i+1))))
-		}
-		posts := sfStepsNamed(t, b, "Post", orders)
+		orders, posts := sfSubmit(t, b, "ledger", 4, "Post")
+		sfWaitAll(t, b, posts, step.StatusON_HOLD)
 		for _, o := range orders {
-			b.waitStep(t, o.ID, "Post", step.StatusON_HOLD)
 			b.waitStep(t, o.ID, "Bill", step.StatusCOMPLETED)
 		}
 		if n := len(b.xs.requests("/ledger/post")); n != 0 {
@@ -1287,13 +1287,7 @@ func TestSafetyIntegrationHoldReleaseAllAtOnce(t *testing.T) {
 // sfCircuitCatalog: Bill (billing, with a breaker: 3 failures open it for
 // 1m) → Done.
 func sfCircuitCatalog(retry string) string {
-	return sfCatalog(`  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-    releaseRate: 60
-    retry: `+retry+`
-    circuit: {failures: 3, coolDown: 1m}
-`, []string{
+	return sfCatalog(sfSystem("billing", "5s", "releaseRate: 60", "retry: "+retry, "circuit: {failures: 3, coolDown: 1m}"), []string{
 		`{name: Bill, type: CALLOUT, callout: {system: billing, path: /billing/charge}}`,
 		`{name: Done, type: MILESTONE}`,
 	}, []string{`{step: Done, after: Bill}`})
@@ -1322,6 +1316,60 @@ func sfWaitCircuitOpen(t *testing.T, b *xBundle, signals *atomic.Int64) {
 	}
 }
 
+// sfBillingDown scripts billing to answer 503 until up is set, and 200
+// after.
+func sfBillingDown(b *xBundle) (up *atomic.Bool) {
+	up = &atomic.Bool{}
+	b.xs.on("/billing/charge", func(*http.Request, int) (int, string) {
+		if up.Load() {
+			return 200, `{}`
+		}
+		return 503, `{"error":"billing down"}`
+	})
+	return up
+}
+
+// sfOpenCircuit submits three orders whose Bill callouts fail and open
+// billing's circuit (sfCircuitCatalog, billing down), and returns them
+// with their Bills.
+func sfOpenCircuit(t *testing.T, b *xBundle, signals *atomic.Int64, prefix string) ([]*engine.OrderRecord, []int) {
+	t.Helper()
+	orders, bills := sfSubmit(t, b, prefix, 3, "Bill")
+	sfWaitCircuitOpen(t, b, signals)
+	return orders, bills
+}
+
+// sfHeldBehindCircuit submits one more order, whose Bill waits ON_HOLD
+// behind the open circuit, and moves the clock to +10s, when the retries
+// of the Bills that failed come due and wait ON_HOLD too; it returns the
+// orders and Bills with the new one.
+func sfHeldBehindCircuit(t *testing.T, b *xBundle, orders []*engine.OrderRecord, bills []int, ext string) ([]*engine.OrderRecord, []int) {
+	t.Helper()
+	orders = append(orders, b.submit(t, widgetOrder(ext)))
+	bills = append(bills, b.waitStep(t, orders[len(orders)-1].ID, "Bill", step.StatusON_HOLD).ID)
+	sfAdvanceTo(t, b, enginetest.Epoch.Add(10*time.Second), func() bool {
+		return sfCount(t, b, step.IDIn(bills...), step.StatusEQ(step.StatusON_HOLD)) == len(bills)
+	}, "the retries due at +10s are not ON_HOLD")
+	return orders, bills
+}
+
+// sfCircuitClosedAgain checks the end of an open circuit's story: every
+// order completed, billing saw 7 requests (3 that failed and opened the
+// circuit, 4 after its cool-down), and the circuit opened, then closed
+// when the cool-down ran out.
+func sfCircuitClosedAgain(t *testing.T, b *xBundle, orders []*engine.OrderRecord) {
+	t.Helper()
+	for _, o := range orders {
+		b.waitOrder(t, o.ID, order.StatusCOMPLETED)
+	}
+	if n := len(b.xs.requests("/billing/charge")); n != 7 {
+		t.Errorf("%d billing requests; want 7 (3 failed, 4 after the cool-down)", n)
+	}
+	if evs := sfSystemEvents(t, b, "billing"); len(evs) != 2 || evs[0].To != "CIRCUIT_OPEN" || evs[1].To != "CIRCUIT_CLOSED" {
+		t.Errorf("SYSTEM_STATUS events %v; want CIRCUIT_OPEN then CIRCUIT_CLOSED", sfEventTos(evs))
+	}
+}
+
 func sfSystemState(t *testing.T, b *xBundle, name string) *engine.SystemState {
 	t.Helper()
 	states, err := b.store.SystemStates(b.ctx)
@@ -1336,23 +1384,12 @@ func TestSafetyCircuitBreaker(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		t0 := enginetest.Epoch
 		b, signals := sfCircuitSetup(t, url, sfCircuitCatalog(`{max: 5, policy: FIXED, backoff: 10s}`))
-		var up atomic.Bool
-		b.xs.on("/billing/charge", func(*http.Request, int) (int, string) {
-			if up.Load() {
-				return 200, `{"charged":true}`
-			}
-			return 503, `{"error":"billing down"}`
-		})
+		up := sfBillingDown(b)
 		// Three consecutive failures open the circuit.
-		var orders []*engine.OrderRecord
-		for i := range 3 {
-			orders = append(orders, b.submit(t, widgetOrder(fmt.Sprintf("cb-%d", i+1))))
-		}
-		bills := sfStepsNamed(t, b, "Bill", orders)
+		orders, bills := sfOpenCircuit(t, b, signals, "cb")
 		for _, id := range bills {
 			b.waitAttempts(t, id, 1)
 		}
-		sfWaitCircuitOpen(t, b, signals)
 		evs := sfSystemEvents(t, b, "billing")
 		if len(evs) != 1 || evs[0].From != "CIRCUIT_CLOSED" || evs[0].To != "CIRCUIT_OPEN" || !strings.Contains(evs[0].Note, "3 consecutive failures") {
 			t.Fatalf("SYSTEM_STATUS events %+v; want one CIRCUIT_CLOSED→CIRCUIT_OPEN after 3 consecutive failures", evs)
@@ -1364,13 +1401,9 @@ func TestSafetyCircuitBreaker(t *testing.T) {
 			checkFailedWake(t, sfStep(t, b, id), 10*time.Second)
 		}
 
-		// A new callout waits ON_HOLD without being attempted.
-		orders = append(orders, b.submit(t, widgetOrder("cb-4")))
-		bills = append(bills, b.waitStep(t, orders[3].ID, "Bill", step.StatusON_HOLD).ID)
-		// Retries that come due wait too, spending nothing.
-		sfAdvanceTo(t, b, t0.Add(10*time.Second), func() bool {
-			return sfCount(t, b, step.StatusEQ(step.StatusON_HOLD), step.System("billing")) == 4
-		}, "the retries due at +10s are not ON_HOLD")
+		// A new callout waits ON_HOLD without being attempted; retries that
+		// come due wait too, spending nothing.
+		orders, bills = sfHeldBehindCircuit(t, b, orders, bills, "cb-4")
 		sfProbeAt(t, b, t0.Add(59*time.Second))
 		if n := len(b.xs.requests("/billing/charge")); n != 3 {
 			t.Errorf("%d requests while the circuit is open; want 3", n)
@@ -1385,27 +1418,15 @@ func TestSafetyCircuitBreaker(t *testing.T) {
 				t.Errorf("Bill %d at +59s: %s, %d attempts; want ON_HOLD, %d", id, s.Status, s.AttemptCount, want)
 			}
 		}
-		if got := b.trail(t, bills[0]); got != "READY>RUNNING>FAILED>READY>ON_HOLD" {
-			t.Errorf("a retried Bill went %s; want READY>RUNNING>FAILED>READY>ON_HOLD", got)
-		}
+		b.checkTrail(t, bills[0], "READY>RUNNING>FAILED>READY>ON_HOLD")
 
 		// After the cool-down they are released at the release rate (60 a
 		// minute, the first at once) and, billing being up, complete.
 		up.Store(true)
-		sfAdvanceTo(t, b, t0.Add(time.Minute), func() bool { return sfReleased(t, b, bills) >= 1 }, "nothing released after the cool-down")
-		for k := 1; k <= 4; k++ {
-			if k > 1 {
-				b.advance(t, time.Second, func() bool { return sfReleased(t, b, bills) >= k }, "%d released", k)
-			}
-			if n := sfReleased(t, b, bills); n != k {
-				t.Errorf("cool-down+%s: %d released; want %d", b.clock.Now().Sub(t0.Add(time.Minute)), n, k)
-			}
-			if n := sfCount(t, b, step.StatusEQ(step.StatusON_HOLD), step.System("billing")); n != 4-k {
-				t.Errorf("cool-down+%s: %d ON_HOLD; want %d", b.clock.Now().Sub(t0.Add(time.Minute)), n, 4-k)
-			}
-		}
-		for i, o := range orders {
-			b.waitOrder(t, o.ID, order.StatusCOMPLETED)
+		b.clock.Set(t0.Add(time.Minute))
+		sfReleasedOneASecond(t, b, bills)
+		sfCircuitClosedAgain(t, b, orders)
+		for i := range orders {
 			as := b.attempts(t, bills[i])
 			if i < 3 {
 				if len(as) != 2 {
@@ -1417,15 +1438,8 @@ func TestSafetyCircuitBreaker(t *testing.T) {
 				t.Errorf("Bill %d: attempts %v; want one SUCCEEDED", bills[i], as)
 			}
 		}
-		if n := len(b.xs.requests("/billing/charge")); n != 7 {
-			t.Errorf("%d billing requests; want 7 (3 failed, 4 after the cool-down)", n)
-		}
 		if st := sfSystemState(t, b, "billing"); st == nil || st.Failures != 0 {
 			t.Errorf("billing state %+v; want no failures counted after the successes", st)
-		}
-		// The circuit opened, and closed when its cool-down ran out.
-		if evs := sfSystemEvents(t, b, "billing"); len(evs) != 2 || evs[0].To != "CIRCUIT_OPEN" || evs[1].To != "CIRCUIT_CLOSED" {
-			t.Errorf("SYSTEM_STATUS events %v; want CIRCUIT_OPEN then CIRCUIT_CLOSED", sfEventTos(evs))
 		}
 	})
 }
@@ -1561,11 +1575,7 @@ func TestSafetyRestartRetryBackoff(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		t0 := enginetest.Epoch
-		b := sfSetupRestartable(t, url, sfCatalog(`  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-    retry: {max: 3, policy: EXPONENTIAL, backoff: 1m, maxBackoff: 1h}
-`, []string{`{name: Bill, type: CALLOUT, callout: {system: billing, path: /billing/charge}}`}, nil), nil)
+		b := sfSetupRestartable(t, url, sfCatalog(sfSystem("billing", "5s", "retry: {max: 3, policy: EXPONENTIAL, backoff: 1m, maxBackoff: 1h}"), []string{`{name: Bill, type: CALLOUT, callout: {system: billing, path: /billing/charge}}`}, nil), nil)
 		b.xs.on("/billing/charge", func(_ *http.Request, n int) (int, string) {
 			if n <= 2 {
 				return 503, `{"error":"billing down"}`
@@ -1593,9 +1603,7 @@ func TestSafetyRestartRetryBackoff(t *testing.T) {
 		checkAttempt(t, as[2], 3, attempt.OutcomeSUCCEEDED, 200, "")
 		sfProbeAt(t, b, b.clock.Now().Add(time.Hour))
 		b.checkRequests(t, "/billing/charge", id, 3)
-		if got := b.trail(t, id); got != "READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>COMPLETED" {
-			t.Errorf("Bill went %s; want each move once", got)
-		}
+		b.checkTrail(t, id, "READY>RUNNING>FAILED>READY>RUNNING>FAILED>READY>RUNNING>COMPLETED")
 	})
 }
 
@@ -1606,14 +1614,8 @@ func TestSafetyRestartHold(t *testing.T) {
 		if _, err := b.engine.SetSystemStatus(b.ctx, "billing", engine.SystemOffline, "down"); err != nil {
 			t.Fatal(err)
 		}
-		var orders []*engine.OrderRecord
-		for i := range 3 {
-			orders = append(orders, b.submit(t, widgetOrder(fmt.Sprintf("rh-%d", i+1))))
-		}
-		bills := sfStepsNamed(t, b, "Bill", orders)
-		for _, o := range orders {
-			b.waitStep(t, o.ID, "Bill", step.StatusON_HOLD)
-		}
+		orders, bills := sfSubmit(t, b, "rh", 3, "Bill")
+		sfWaitAll(t, b, bills, step.StatusON_HOLD)
 
 		// The hold is the database's: a new engine keeps it.
 		b = sfRestart(t, b, url)
@@ -1631,12 +1633,7 @@ func TestSafetyRestartHold(t *testing.T) {
 
 		// The release pace is the database's too.
 		b = sfRestart(t, b, url)
-		for k := 2; k <= 3; k++ {
-			b.advance(t, time.Second, func() bool { return sfReleased(t, b, bills) >= k }, "%d released", k)
-			if n := sfReleased(t, b, bills); n != k {
-				t.Errorf("%d released; want %d", n, k)
-			}
-		}
+		sfReleasedOneASecond(t, b, bills)
 		for _, o := range orders {
 			b.waitOrder(t, o.ID, order.StatusCOMPLETED)
 		}
@@ -1645,9 +1642,7 @@ func TestSafetyRestartHold(t *testing.T) {
 			if n := sfStatusMoves(t, b, id, "ON_HOLD", "READY"); n != 1 {
 				t.Errorf("Bill %d released %d times; want once", id, n)
 			}
-			if got := b.trail(t, id); got != "PENDING>READY>ON_HOLD>READY>RUNNING>COMPLETED" {
-				t.Errorf("Bill %d went %s", id, got)
-			}
+			b.checkTrail(t, id, "PENDING>READY>ON_HOLD>READY>RUNNING>COMPLETED")
 		}
 		sfOneRequestEach(t, b, "/billing/charge", bills)
 		if n := len(sfSystemEvents(t, b, "billing")); n != 2 {
@@ -1662,42 +1657,16 @@ func TestSafetyRestartCircuitOpen(t *testing.T) {
 		t0 := enginetest.Epoch
 		signals := &atomic.Int64{}
 		b := sfSetupRestartable(t, url, sfCircuitCatalog(`{max: 5, policy: FIXED, backoff: 10s}`), signals)
-		var up atomic.Bool
-		b.xs.on("/billing/charge", func(*http.Request, int) (int, string) {
-			if up.Load() {
-				return 200, `{}`
-			}
-			return 503, `{"error":"billing down"}`
-		})
-		var orders []*engine.OrderRecord
-		for i := range 3 {
-			orders = append(orders, b.submit(t, widgetOrder(fmt.Sprintf("rc-%d", i+1))))
-		}
-		bills := sfStepsNamed(t, b, "Bill", orders)
-		sfWaitCircuitOpen(t, b, signals)
+		up := sfBillingDown(b)
+		orders, bills := sfOpenCircuit(t, b, signals, "rc")
 
 		// A new engine reads the open circuit from the database.
 		b = sfRestart(t, b, url)
-		orders = append(orders, b.submit(t, widgetOrder("rc-4")))
-		bills = append(bills, b.waitStep(t, orders[3].ID, "Bill", step.StatusON_HOLD).ID)
-		sfAdvanceTo(t, b, t0.Add(10*time.Second), func() bool {
-			return sfCount(t, b, step.StatusEQ(step.StatusON_HOLD), step.System("billing")) == 4
-		}, "the retries due at +10s are not ON_HOLD")
+		orders, bills = sfHeldBehindCircuit(t, b, orders, bills, "rc-4")
 		up.Store(true)
-		sfAdvanceTo(t, b, t0.Add(time.Minute), func() bool { return sfReleased(t, b, bills) == 1 }, "nothing released after the cool-down")
-		for k := 2; k <= 4; k++ {
-			b.advance(t, time.Second, func() bool { return sfReleased(t, b, bills) >= k }, "%d released", k)
-		}
-		for _, o := range orders {
-			b.waitOrder(t, o.ID, order.StatusCOMPLETED)
-		}
-		if n := len(b.xs.requests("/billing/charge")); n != 7 {
-			t.Errorf("%d requests; want 7", n)
-		}
-		// The circuit opened, and closed when its cool-down ran out.
-		if evs := sfSystemEvents(t, b, "billing"); len(evs) != 2 || evs[0].To != "CIRCUIT_OPEN" || evs[1].To != "CIRCUIT_CLOSED" {
-			t.Errorf("SYSTEM_STATUS events %v; want CIRCUIT_OPEN then CIRCUIT_CLOSED", sfEventTos(evs))
-		}
+		b.clock.Set(t0.Add(time.Minute))
+		sfReleasedOneASecond(t, b, bills)
+		sfCircuitClosedAgain(t, b, orders)
 	})
 }
 
@@ -1711,11 +1680,7 @@ func TestSafetyRestartCircuitOpen(t *testing.T) {
 func TestSafetyReleaseRateAboveOnePerTick(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		cat := sfCatalog(`  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-    releaseRate: 600
-`, []string{`{name: Bill, type: CALLOUT, scope: ITEM, product: TP-W, callout: {system: billing, path: /billing/charge}}`}, nil)
+		cat := sfCatalog(sfSystem("billing", "5s", "releaseRate: 600"), []string{`{name: Bill, type: CALLOUT, scope: ITEM, product: TP-W, callout: {system: billing, path: /billing/charge}}`}, nil)
 		// The default poll interval: the releaser ticks once a second.
 		b := setupExec(t, url, cat, xOptions{run: &orchestrator.RunnerConfig{PollInterval: time.Second}})
 		if _, err := b.engine.SetSystemStatus(b.ctx, "billing", engine.SystemOffline, "down"); err != nil {
@@ -1768,20 +1733,14 @@ func TestSafetyReleaseRateAboveOnePerTick(t *testing.T) {
 func TestSafetyHeldCalloutsOfDroppedSystemCanBeReleased(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
-		b := sfSetup(t, url, sfCatalog(`  legacy:
-    url: "${SYS_URL}"
-    timeout: 5s
-`, []string{`{name: Bill, type: CALLOUT, callout: {system: legacy, path: /legacy/charge}}`}, nil))
+		b := sfSetup(t, url, sfCatalog(sfSystem("legacy", "5s"), []string{`{name: Bill, type: CALLOUT, callout: {system: legacy, path: /legacy/charge}}`}, nil))
 		if _, err := b.engine.SetSystemStatus(b.ctx, "legacy", engine.SystemOffline, "migrating to the new billing"); err != nil {
 			t.Fatal(err)
 		}
 		rec := b.submit(t, widgetOrder("legacy-1"))
 		held := b.waitStep(t, rec.ID, "Bill", step.StatusON_HOLD)
 		// The next catalog version bills through the new system.
-		if _, err := b.engine.ImportCatalog(b.ctx, sfCatalog(`  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-`, []string{`{name: Bill, type: CALLOUT, callout: {system: billing, path: /billing/charge}}`}, nil)); err != nil {
+		if _, err := b.engine.ImportCatalog(b.ctx, sfCatalog(sfSystem("billing", "5s"), []string{`{name: Bill, type: CALLOUT, callout: {system: billing, path: /billing/charge}}`}, nil)); err != nil {
 			t.Fatal(err)
 		}
 		_, err := b.engine.SetSystemStatus(b.ctx, "nosuch", engine.SystemOnline, "")
@@ -1805,17 +1764,8 @@ func TestSafetyClosingOpenCircuitByHandIsRecorded(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		t0 := enginetest.Epoch
 		b, signals := sfCircuitSetup(t, url, sfCircuitCatalog(`{max: 5, policy: FIXED, backoff: 10s}`))
-		var up atomic.Bool
-		b.xs.on("/billing/charge", func(*http.Request, int) (int, string) {
-			if up.Load() {
-				return 200, `{}`
-			}
-			return 503, `{"error":"billing down"}`
-		})
-		for i := range 3 {
-			b.submit(t, widgetOrder(fmt.Sprintf("close-%d", i+1)))
-		}
-		sfWaitCircuitOpen(t, b, signals)
+		up := sfBillingDown(b)
+		sfOpenCircuit(t, b, signals, "close")
 		rec := b.submit(t, widgetOrder("close-4"))
 		b.waitStep(t, rec.ID, "Bill", step.StatusON_HOLD)
 
@@ -1849,11 +1799,7 @@ func TestSafetyHeldCalloutKeepsItsPlace(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		t0 := enginetest.Epoch
-		b := sfSetup(t, url, sfCatalog(`  billing:
-    url: "${SYS_URL}"
-    timeout: 5s
-    releaseRate: 60
-`, []string{
+		b := sfSetup(t, url, sfCatalog(sfSystem("billing", "5s", "releaseRate: 60"), []string{
 			`{name: Rush, type: CALLOUT, callout: {system: billing, path: /billing/rush}, estimatedDuration: 2m, jeopardyThreshold: 1m}`,
 			`{name: Prep, type: MANUAL_TASK, task: {queue: q}}`,
 			`{name: Later1, type: CALLOUT, callout: {system: billing, path: /billing/later}}`,

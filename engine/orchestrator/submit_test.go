@@ -11,8 +11,8 @@ import (
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/step"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 )
 
 // testBundle is what an engine test works with.
@@ -28,16 +28,31 @@ func setup(t *testing.T, url string) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	clock := engine.NewFakeClock(enginetest.Epoch)
-	st, err := entstore.Open(ctx, url, entstore.Options{Clock: clock})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, url, clock)
 	e := orchestrator.New(orchestrator.Config{Store: st, Clock: clock})
 	if _, err := e.ImportCatalog(ctx, enginetest.ExampleCatalog(t)); err != nil {
 		t.Fatalf("import example catalog: %v", err)
 	}
 	return &testBundle{ctx: ctx, store: st, engine: e, clock: clock, client: st.Client()}
+}
+
+// submitAtOnce submits the orders, each from a goroutine of its own, all
+// at once, and returns what each submission returned, in order.
+func (tb *testBundle) submitAtOnce(ins []engine.OrderInput) ([]*engine.OrderRecord, []error) {
+	recs, errs := make([]*engine.OrderRecord, len(ins)), make([]error, len(ins))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, in := range ins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			recs[i], errs[i] = tb.engine.SubmitOrder(tb.ctx, in)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return recs, errs
 }
 
 func proServerOrder(externalID, account string) engine.OrderInput {
@@ -152,32 +167,16 @@ func TestSubmitOrderConcurrentSameExternalID(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		tb := setup(t, url)
-		const n = 8
-		ids := make(chan int, n)
-		errs := make(chan error, n)
-		for range n {
-			go func() {
-				rec, err := tb.engine.SubmitOrder(tb.ctx, proServerOrder("same", "acme"))
-				if err != nil {
-					errs <- err
-					return
-				}
-				ids <- rec.ID
-			}()
+		ins := make([]engine.OrderInput, 8)
+		for i := range ins {
+			ins[i] = proServerOrder("same", "acme")
 		}
-		var first int
-		for range n {
-			select {
-			case err := <-errs:
+		recs, errs := tb.submitAtOnce(ins)
+		for i, err := range errs {
+			if err != nil {
 				t.Errorf("concurrent submit: %v", err)
-			case id := <-ids:
-				if first == 0 {
-					first = id
-				} else if id != first {
-					t.Errorf("concurrent submissions gave orders %d and %d", first, id)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("timeout")
+			} else if recs[i].ID != recs[0].ID {
+				t.Errorf("concurrent submissions gave orders %d and %d", recs[0].ID, recs[i].ID)
 			}
 		}
 		if c := tb.client.Order.Query().CountX(tb.ctx); c != 1 {
@@ -193,21 +192,14 @@ func TestSubmitOrderConcurrentNewAccount(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		tb := setup(t, url)
 		const n = 16
-		errs := make(chan error, n)
-		for i := range n {
-			go func() {
-				_, err := tb.engine.SubmitOrder(tb.ctx, proServerOrder(fmt.Sprint("new-", i), "brand-new"))
-				errs <- err
-			}()
+		ins := make([]engine.OrderInput, n)
+		for i := range ins {
+			ins[i] = proServerOrder(fmt.Sprint("new-", i), "brand-new")
 		}
-		for range n {
-			select {
-			case err := <-errs:
-				if err != nil {
-					t.Errorf("concurrent submit for a new account: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("timeout")
+		_, errs := tb.submitAtOnce(ins)
+		for _, err := range errs {
+			if err != nil {
+				t.Errorf("concurrent submit for a new account: %v", err)
 			}
 		}
 		if c := tb.client.Order.Query().CountX(tb.ctx); c != n {

@@ -45,10 +45,7 @@ func TestTimerCommittedWhileTheTimerLoopReads(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		clock := engine.NewFakeClock(enginetest.Epoch)
-		inner, err := entstore.Open(ctx, url, entstore.Options{Clock: clock, Logger: enginetest.Logger(t)})
-		if err != nil {
-			t.Fatalf("open store: %v", err)
-		}
+		inner := openStore(t, url, clock)
 		st := &gatedStore{Store: inner, read: make(chan struct{}), release: make(chan struct{})}
 		e := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
 		// The test is of the timer loop itself, so it does not run the
@@ -69,7 +66,6 @@ func TestTimerCommittedWhileTheTimerLoopReads(t *testing.T) {
 				close(st.release)
 			}
 			e.Stop(context.Background())
-			inner.Close()
 		})
 		if _, err := e.ImportCatalog(ctx, sfCatalog("", []string{
 			`{name: Survey, type: MANUAL_TASK, task: {queue: field}, estimatedDuration: 10m, jeopardyThreshold: 5m}`,
@@ -128,17 +124,13 @@ func TestSystemStateReadFailureFailsTheTransaction(t *testing.T) {
 	t.Parallel()
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		inner, err := entstore.Open(ctx, url, entstore.Options{Logger: enginetest.Logger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inner.Close()
+		inner := openStore(t, url, nil)
 		e := orchestrator.New(orchestrator.Config{Store: systemsFailStore{inner}, Logger: enginetest.Logger(t),
 			Getenv: func(string) string { return "http://127.0.0.1:9" }})
 		if _, err := e.ImportCatalog(ctx, oneCalloutCatalog); err != nil {
 			t.Fatalf("import catalog: %v", err)
 		}
-		_, err = e.SubmitOrder(ctx, engine.OrderInput{ExternalID: "x", AccountID: "a",
+		_, err := e.SubmitOrder(ctx, engine.OrderInput{ExternalID: "x", AccountID: "a",
 			Lines: []engine.LineInput{{ID: "L", ProductCode: "P", Quantity: 1}}})
 		if err == nil || !strings.Contains(err.Error(), "system states unreadable") {
 			t.Fatalf("SubmitOrder: %v; want the failed read of system states", err)
