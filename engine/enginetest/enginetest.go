@@ -16,10 +16,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/lib/pq" // PostgreSQL driver
+
+	"github.com/batonhq/baton/engine"
 )
 
 // Epoch is where fake clocks start in tests.
@@ -208,4 +211,21 @@ func BundleLattice(n int) string {
           - {name: m, type: MILESTONE}
 `)
 	return b.String()
+}
+
+// WriteEach starts one write per id on the store at once, each running fn
+// for its id, and returns a function that waits for them all and returns
+// their errors by index: for tests of what a group of concurrent writes
+// does when one of them fails.
+func WriteEach(ctx context.Context, s engine.Store, ids []string, fn func(tx engine.Tx, id string) error) (wait func() []error) {
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.Write(ctx, func(tx engine.Tx) error { return fn(tx, id) })
+		}()
+	}
+	return func() []error { wg.Wait(); return errs }
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/enginetest"
 )
 
 func openSQLite(t *testing.T) *Store {
@@ -63,24 +63,15 @@ func TestPanicInWriteIsItsOwnError(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	ids := []string{"ok-1", "boom", "ok-2", "ok-3"}
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.Write(ctx, func(tx engine.Tx) error {
-				if _, err := tx.EnsureAccount(ctx, id); err != nil {
-					return err
-				}
-				if id == "boom" {
-					panic("boom")
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
+	errs := enginetest.WriteEach(ctx, s, ids, func(tx engine.Tx, id string) error {
+		if _, err := tx.EnsureAccount(ctx, id); err != nil {
+			return err
+		}
+		if id == "boom" {
+			panic("boom")
+		}
+		return nil
+	})()
 	for i, id := range ids {
 		if id == "boom" {
 			if !engine.IsCode(errs[i], engine.CodeInternal) || !strings.Contains(errs[i].Error(), "boom") {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,26 +68,18 @@ func TestPoisonWriteFailsAlone(t *testing.T) {
 				}()
 				<-started
 				ids := []string{"ok-1", "poison", "ok-2", "ok-3"}
-				errs := make([]error, len(ids))
-				var wg sync.WaitGroup
-				for i, id := range ids {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						_, errs[i] = s.Write(ctx, func(tx engine.Tx) error {
-							if id == "poison" {
-								return p.write(ctx, tx)
-							}
-							_, err := tx.EnsureAccount(ctx, id)
-							tx.Emit(&engine.Event{Kind: engine.EventStepStatus, To: "RUNNING", Note: id})
-							return err
-						})
-					}()
-				}
+				wait := enginetest.WriteEach(ctx, s, ids, func(tx engine.Tx, id string) error {
+					if id == "poison" {
+						return p.write(ctx, tx)
+					}
+					_, err := tx.EnsureAccount(ctx, id)
+					tx.Emit(&engine.Event{Kind: engine.EventStepStatus, To: "RUNNING", Note: id})
+					return err
+				})
 				enginetest.Eventually(t, 5*time.Second, func() bool { return s.QueuedWrites() == len(ids) },
 					"%d writes queued; want %d", s.QueuedWrites(), len(ids))
 				close(release)
-				wg.Wait()
+				errs := wait()
 				if err := <-busy; err != nil {
 					t.Fatalf("the first write: %v", err)
 				}
