@@ -77,14 +77,8 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
-		switch r.Status {
-		case engine.StepReady, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
-		case engine.StepRunning:
-			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is RUNNING: a worker holds it; wait for its outcome", r.ID, r.Name)
-		case engine.StepPending:
-			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is PENDING: its prerequisites are not done (skipStep drops it instead)", r.ID, r.Name)
-		default:
-			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is %s already", r.ID, r.Name, r.Status)
+		if err := byHand(r, false); err != nil {
+			return err
 		}
 		r.WakeAt = nil
 		r.Note = note
@@ -106,15 +100,31 @@ func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
-		switch r.Status {
-		case engine.StepPending, engine.StepReady, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
-		case engine.StepRunning:
-			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is RUNNING: a worker holds it; wait for its outcome", r.ID, r.Name)
-		default:
-			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is %s already", r.ID, r.Name, r.Status)
+		if err := byHand(r, true); err != nil {
+			return err
 		}
 		r.WakeAt = nil
 		r.Note = note
 		return st.move(r, engine.StepSkipped, actor, note)
 	})
+}
+
+// byHand refuses an operator's completion or skip of a step that is
+// running (a worker holds it) or finished; a PENDING step can only be
+// skipped (pending true), since its prerequisites are not done.
+// Errors: INVALID_STATE.
+func byHand(r *engine.StepRecord, pending bool) error {
+	switch r.Status {
+	case engine.StepReady, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
+		return nil
+	case engine.StepPending:
+		if pending {
+			return nil
+		}
+		return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is PENDING: its prerequisites are not done (skipStep drops it instead)", r.ID, r.Name)
+	case engine.StepRunning:
+		return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is RUNNING: a worker holds it; wait for its outcome", r.ID, r.Name)
+	default:
+		return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is %s already", r.ID, r.Name, r.Status)
+	}
 }
