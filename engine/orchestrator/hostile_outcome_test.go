@@ -435,7 +435,7 @@ func TestOutcomesRecordedThroughFailures(t *testing.T) {
 		locks                int // transactions to record the batch
 		why                  string
 	}{
-		{"while the database does not answer", 2, 0, 3, "two while the database is down, then the batch whole"},
+		{"while the database does not answer", 1, 0, 2, "one while the database is down, then the batch whole"},
 		{"while the database answers", 0, 1, 3, "the batch, then its two halves"},
 	}
 	for _, be := range enginetest.Backends() {

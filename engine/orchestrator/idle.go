@@ -128,9 +128,14 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 // pass does once what the timer loop, the poller and the releaser do when
 // they wake, and returns how much it moved.
 func (r *runner) pass() (int, error) {
-	swept, err := r.repeat("sweep timers", r.sweep)
-	if err != nil {
-		return 0, err
+	swept := 0
+	// The sweep's transaction only when a timer is due, as the timer loop.
+	if at, ok, err := r.e.store.NextDue(context.WithoutCancel(r.ctx)); err != nil {
+		return 0, fmt.Errorf("read next timer: %w", err)
+	} else if ok && !at.After(r.e.clock.Now()) {
+		if swept, err = r.repeat("sweep timers", r.sweep); err != nil {
+			return 0, err
+		}
 	}
 	claimed, err := r.repeat("claim ready steps", r.claimReady)
 	if err != nil {

@@ -36,7 +36,7 @@ func idleCheck(t *testing.T, b *xBundle, when string) {
 
 // RunUntilIdle returns only once nothing is left to do, however the work
 // races: outcomes that make more work in the committer's transaction,
-// steps left READY for lack of room (two workers for a dozen orders),
+// steps left READY for lack of room (two workers for eight orders),
 // retries that come due, callouts held and released (one a second, or all
 // at once), attempts answering in a random order; and the runner's own
 // loops run beside it.
@@ -58,7 +58,7 @@ func TestRunUntilIdleLeavesNothingToDo(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		const n = 12
+		const n = 8
 		ins := make([]engine.OrderInput, n)
 		for i := range ins {
 			ins[i] = widgetOrder(fmt.Sprintf("idle-%d", i))
@@ -76,13 +76,13 @@ func TestRunUntilIdleLeavesNothingToDo(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for sec := 0; sfCount(t, b, step.StatusNEQ(step.StatusCOMPLETED)) > 0; sec++ {
+		for sec := 0; sfCount(t, b, step.StatusNEQ(step.StatusCOMPLETED)) > 0; sec += 2 {
 			if sec > 60 {
 				t.Fatalf("%d steps not COMPLETED after %d seconds", sfCount(t, b, step.StatusNEQ(step.StatusCOMPLETED)), sec)
 			}
 			b.idle(t)
 			idleCheck(t, b, fmt.Sprintf("at +%ds", sec))
-			b.clock.Advance(time.Second)
+			b.clock.Advance(2 * time.Second)
 		}
 		if got, want := len(b.xs.requests("")), n*(1+2+1); got != want {
 			t.Errorf("%d requests; want %d (Reserve, Bill twice, Post, for each order)", got, want)
