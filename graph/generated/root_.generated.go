@@ -2521,7 +2521,7 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../baton.graphqls", Input: `# Baton's own API, beside the types entgql generates from the ent schema
-# (ent.graphqls). Names here are the contract of DESIGN.md §6.
+# (ent.graphqls). Names here are the contract the README's "API conventions" describes.
 
 """
 Any JSON object.

@@ -1,3 +1,5 @@
+// Package model holds the GraphQL types gqlgen generates (models_gen.go)
+// and the few written by hand that the schema binds (event.go).
 package model
 
 import (
