@@ -118,12 +118,17 @@ func benchBackends(b *testing.B, fn func(b *testing.B, url string)) {
 // imported.
 func benchEngine(b *testing.B, url, catalog, stubURL string) *orchestrator.Engine {
 	b.Helper()
+	return benchEngineWith(b, url, catalog, stubURL, engine.Limits{})
+}
+
+func benchEngineWith(b *testing.B, url, catalog, stubURL string, limits engine.Limits) *orchestrator.Engine {
+	b.Helper()
 	st, err := entstore.Open(context.Background(), url, entstore.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	e := orchestrator.New(orchestrator.Config{Store: st, Logger: quiet, Getenv: func(string) string { return stubURL }})
+	e := orchestrator.New(orchestrator.Config{Store: st, Logger: quiet, Getenv: func(string) string { return stubURL }, Limits: limits})
 	if _, err := e.ImportCatalog(context.Background(), catalog); err != nil {
 		b.Fatal(err)
 	}
@@ -135,7 +140,9 @@ func benchEngine(b *testing.B, url, catalog, stubURL string) *orchestrator.Engin
 func BenchmarkSubmitLargeOrder(b *testing.B) {
 	benchBackends(b, func(b *testing.B, url string) {
 		ctx := context.Background()
-		e := benchEngine(b, url, enginetest.ExampleCatalog(b), "")
+		// 10,000 bundles are 40,000 lines with their components: past the
+		// default OrderLines, which bounds what one request may make.
+		e := benchEngineWith(b, url, enginetest.ExampleCatalog(b), "", engine.Limits{OrderLines: 50_000})
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := e.SubmitOrder(ctx, bigOrder(10000)); err != nil {

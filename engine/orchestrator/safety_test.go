@@ -1724,7 +1724,7 @@ func TestSafetyReleaseRateAboveOnePerTick(t *testing.T) {
 
 // Callouts held for a system that the current catalog no longer defines
 // can be released: their plans keep the catalog version they were generated
-// from (DESIGN.md §3), and the operator brings the old system back ONLINE.
+// from (README, "Steps"), and the operator brings the old system back ONLINE.
 // Found as a bug (systems.go SetSystemStatus looked the system up in the
 // current catalog only and answered NOT_FOUND, and RetrySteps refuses
 // ON_HOLD steps, so they waited forever); fixed since, and this keeps it
