@@ -23,6 +23,17 @@ const (
 	// EventSystemStatus: a system went OFFLINE or ONLINE, or its circuit
 	// opened (From/To are statuses; System names it).
 	EventSystemStatus EventKind = "SYSTEM_STATUS"
+	// EventOrderAmended: a revision of the order was accepted (From
+	// FREEZING when it waits for running steps) or applied (To APPLIED);
+	// Note is its reason, Data its number and diff counts.
+	EventOrderAmended EventKind = "ORDER_AMENDED"
+	// EventCompensationStarted: a compensation step was created to undo a
+	// completed step (StepID is the compensation; Data names the step it
+	// undoes).
+	EventCompensationStarted EventKind = "COMPENSATION_STARTED"
+	// EventCircuitState: a system's circuit breaker changed state (From/To
+	// are CLOSED, OPEN, HALF_OPEN; System names it).
+	EventCircuitState EventKind = "CIRCUIT_STATE"
 )
 
 // Event is one change, stored in the transaction of the change and then

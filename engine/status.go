@@ -164,10 +164,20 @@ const (
 	PlanCancelled PlanStatus = "CANCELLED"
 	// PlanOnHold: held by an operator.
 	PlanOnHold PlanStatus = "ON_HOLD"
+	// PlanFreezing: a revision of the order waits for the plan's running
+	// steps to settle; no other step starts meanwhile.
+	PlanFreezing PlanStatus = "FREEZING"
+	// PlanFrozen: a revision is being applied (inside the transaction that
+	// applies it; the feed shows it between FREEZING and the next status).
+	PlanFrozen PlanStatus = "FROZEN"
+	// PlanCancelling: the order was cancelled; compensations (and steps
+	// that were running) are still to finish.
+	PlanCancelling PlanStatus = "CANCELLING"
 )
 
 // PlanStatuses lists every plan status.
-var PlanStatuses = []PlanStatus{PlanPending, PlanInProgress, PlanCompleted, PlanCancelled, PlanOnHold}
+var PlanStatuses = []PlanStatus{PlanPending, PlanInProgress, PlanCompleted, PlanCancelled, PlanOnHold,
+	PlanFreezing, PlanFrozen, PlanCancelling}
 
 // OrderStatus is an order's rolled-up state, following its plan.
 type OrderStatus string
@@ -181,10 +191,13 @@ const (
 	OrderCompleted OrderStatus = "COMPLETED"
 	// OrderCancelled: cancelled.
 	OrderCancelled OrderStatus = "CANCELLED"
+	// OrderCancelling: cancelOrder accepted it; running steps settle and
+	// compensations run before it is CANCELLED.
+	OrderCancelling OrderStatus = "CANCELLING"
 )
 
 // OrderStatuses lists every order status.
-var OrderStatuses = []OrderStatus{OrderSubmitted, OrderInProgress, OrderCompleted, OrderCancelled}
+var OrderStatuses = []OrderStatus{OrderSubmitted, OrderInProgress, OrderCompleted, OrderCancelled, OrderCancelling}
 
 // LineStatus is an order line's decomposition state.
 type LineStatus string
@@ -195,10 +208,13 @@ const (
 	// LineAwaitingData: a decomposition rule needs attributes the line does
 	// not have yet (staggered decomposition); enrichOrder supplies them.
 	LineAwaitingData LineStatus = "AWAITING_DATA"
+	// LineRemoved: an amendment took the line off the order (its row is
+	// kept, with the revision that removed it).
+	LineRemoved LineStatus = "REMOVED"
 )
 
 // LineStatuses lists every line status.
-var LineStatuses = []LineStatus{LineDecomposed, LineAwaitingData}
+var LineStatuses = []LineStatus{LineDecomposed, LineAwaitingData, LineRemoved}
 
 // LineAction is what an order line asks for: a new product, or a change to
 // an existing asset (MACD).

@@ -51,11 +51,15 @@ type Asset struct {
 type AssetEdges struct {
 	// Customer holds the value of the customer edge.
 	Customer *Account `json:"customer,omitempty"`
+	// History holds the value of the history edge.
+	History []*AssetEvent `json:"history,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+
+	namedHistory map[string][]*AssetEvent
 }
 
 // CustomerOrErr returns the Customer value or an error if the edge
@@ -67,6 +71,15 @@ func (e AssetEdges) CustomerOrErr() (*Account, error) {
 		return nil, &NotFoundError{label: account.Label}
 	}
 	return nil, &NotLoadedError{edge: "customer"}
+}
+
+// HistoryOrErr returns the History value or an error if the edge
+// was not loaded in eager-loading.
+func (e AssetEdges) HistoryOrErr() ([]*AssetEvent, error) {
+	if e.loadedTypes[1] {
+		return e.History, nil
+	}
+	return nil, &NotLoadedError{edge: "history"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -189,6 +202,11 @@ func (_m *Asset) QueryCustomer() *AccountQuery {
 	return NewAssetClient(_m.config).QueryCustomer(_m)
 }
 
+// QueryHistory queries the "history" edge of the Asset entity.
+func (_m *Asset) QueryHistory() *AssetEventQuery {
+	return NewAssetClient(_m.config).QueryHistory(_m)
+}
+
 // Update returns a builder for updating this Asset.
 // Note that you need to call Asset.Unwrap() before calling this method if this Asset
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -246,6 +264,30 @@ func (_m *Asset) String() string {
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedHistory returns the History named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Asset) NamedHistory(name string) ([]*AssetEvent, error) {
+	if _m.Edges.namedHistory == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedHistory[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Asset) appendNamedHistory(name string, edges ...*AssetEvent) {
+	if _m.Edges.namedHistory == nil {
+		_m.Edges.namedHistory = make(map[string][]*AssetEvent)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedHistory[name] = []*AssetEvent{}
+	} else {
+		_m.Edges.namedHistory[name] = append(_m.Edges.namedHistory[name], edges...)
+	}
 }
 
 // Assets is a parsable slice of Asset.

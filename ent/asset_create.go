@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
+	"github.com/batonhq/baton/ent/assetevent"
 )
 
 // AssetCreate is the builder for creating a Asset entity.
@@ -98,6 +99,21 @@ func (_c *AssetCreate) SetCustomerID(id int) *AssetCreate {
 // SetCustomer sets the "customer" edge to the Account entity.
 func (_c *AssetCreate) SetCustomer(v *Account) *AssetCreate {
 	return _c.SetCustomerID(v.ID)
+}
+
+// AddHistoryIDs adds the "history" edge to the AssetEvent entity by IDs.
+func (_c *AssetCreate) AddHistoryIDs(ids ...int) *AssetCreate {
+	_c.mutation.AddHistoryIDs(ids...)
+	return _c
+}
+
+// AddHistory adds the "history" edges to the AssetEvent entity.
+func (_c *AssetCreate) AddHistory(v ...*AssetEvent) *AssetCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddHistoryIDs(ids...)
 }
 
 // Mutation returns the AssetMutation object of the builder.
@@ -254,6 +270,22 @@ func (_c *AssetCreate) createSpec() (*Asset, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.AccountRef = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.HistoryIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   asset.HistoryTable,
+			Columns: []string{asset.HistoryColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(assetevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

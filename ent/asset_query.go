@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -14,19 +15,22 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
+	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/predicate"
 )
 
 // AssetQuery is the builder for querying Asset entities.
 type AssetQuery struct {
 	config
-	ctx          *QueryContext
-	order        []asset.OrderOption
-	inters       []Interceptor
-	predicates   []predicate.Asset
-	withCustomer *AccountQuery
-	loadTotal    []func(context.Context, []*Asset) error
-	modifiers    []func(*sql.Selector)
+	ctx              *QueryContext
+	order            []asset.OrderOption
+	inters           []Interceptor
+	predicates       []predicate.Asset
+	withCustomer     *AccountQuery
+	withHistory      *AssetEventQuery
+	loadTotal        []func(context.Context, []*Asset) error
+	modifiers        []func(*sql.Selector)
+	withNamedHistory map[string]*AssetEventQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -78,6 +82,28 @@ func (_q *AssetQuery) QueryCustomer() *AccountQuery {
 			sqlgraph.From(asset.Table, asset.FieldID, selector),
 			sqlgraph.To(account.Table, account.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, asset.CustomerTable, asset.CustomerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryHistory chains the current query on the "history" edge.
+func (_q *AssetQuery) QueryHistory() *AssetEventQuery {
+	query := (&AssetEventClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(asset.Table, asset.FieldID, selector),
+			sqlgraph.To(assetevent.Table, assetevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, asset.HistoryTable, asset.HistoryColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -278,6 +304,7 @@ func (_q *AssetQuery) Clone() *AssetQuery {
 		inters:       append([]Interceptor{}, _q.inters...),
 		predicates:   append([]predicate.Asset{}, _q.predicates...),
 		withCustomer: _q.withCustomer.Clone(),
+		withHistory:  _q.withHistory.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -293,6 +320,17 @@ func (_q *AssetQuery) WithCustomer(opts ...func(*AccountQuery)) *AssetQuery {
 		opt(query)
 	}
 	_q.withCustomer = query
+	return _q
+}
+
+// WithHistory tells the query-builder to eager-load the nodes that are connected to
+// the "history" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AssetQuery) WithHistory(opts ...func(*AssetEventQuery)) *AssetQuery {
+	query := (&AssetEventClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withHistory = query
 	return _q
 }
 
@@ -374,8 +412,9 @@ func (_q *AssetQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Asset,
 	var (
 		nodes       = []*Asset{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withCustomer != nil,
+			_q.withHistory != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -402,6 +441,20 @@ func (_q *AssetQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Asset,
 	if query := _q.withCustomer; query != nil {
 		if err := _q.loadCustomer(ctx, query, nodes, nil,
 			func(n *Asset, e *Account) { n.Edges.Customer = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withHistory; query != nil {
+		if err := _q.loadHistory(ctx, query, nodes,
+			func(n *Asset) { n.Edges.History = []*AssetEvent{} },
+			func(n *Asset, e *AssetEvent) { n.Edges.History = append(n.Edges.History, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedHistory {
+		if err := _q.loadHistory(ctx, query, nodes,
+			func(n *Asset) { n.appendNamedHistory(name) },
+			func(n *Asset, e *AssetEvent) { n.appendNamedHistory(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -439,6 +492,36 @@ func (_q *AssetQuery) loadCustomer(ctx context.Context, query *AccountQuery, nod
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *AssetQuery) loadHistory(ctx context.Context, query *AssetEventQuery, nodes []*Asset, init func(*Asset), assign func(*Asset, *AssetEvent)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Asset)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(assetevent.FieldAssetID)
+	}
+	query.Where(predicate.AssetEvent(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(asset.HistoryColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AssetID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "asset_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -563,6 +646,20 @@ func (_q *AssetQuery) ForShare(opts ...sql.LockOption) *AssetQuery {
 func (_q *AssetQuery) Modify(modifiers ...func(s *sql.Selector)) *AssetSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedHistory tells the query-builder to eager-load the nodes that are connected to the "history"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AssetQuery) WithNamedHistory(name string, opts ...func(*AssetEventQuery)) *AssetQuery {
+	query := (&AssetEventClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedHistory == nil {
+		_q.withNamedHistory = make(map[string]*AssetEventQuery)
+	}
+	_q.withNamedHistory[name] = query
+	return _q
 }
 
 // AssetGroupBy is the group-by builder for Asset entities.

@@ -17,12 +17,14 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
+	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/attempt"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/event"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
@@ -40,6 +42,8 @@ type Client struct {
 	Account *AccountClient
 	// Asset is the client for interacting with the Asset builders.
 	Asset *AssetClient
+	// AssetEvent is the client for interacting with the AssetEvent builders.
+	AssetEvent *AssetEventClient
 	// Attempt is the client for interacting with the Attempt builders.
 	Attempt *AttemptClient
 	// CatalogVersion is the client for interacting with the CatalogVersion builders.
@@ -52,6 +56,8 @@ type Client struct {
 	Order *OrderClient
 	// OrderLine is the client for interacting with the OrderLine builders.
 	OrderLine *OrderLineClient
+	// OrderRevision is the client for interacting with the OrderRevision builders.
+	OrderRevision *OrderRevisionClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
 	// Step is the client for interacting with the Step builders.
@@ -73,12 +79,14 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Account = NewAccountClient(c.config)
 	c.Asset = NewAssetClient(c.config)
+	c.AssetEvent = NewAssetEventClient(c.config)
 	c.Attempt = NewAttemptClient(c.config)
 	c.CatalogVersion = NewCatalogVersionClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.FulfillmentLine = NewFulfillmentLineClient(c.config)
 	c.Order = NewOrderClient(c.config)
 	c.OrderLine = NewOrderLineClient(c.config)
+	c.OrderRevision = NewOrderRevisionClient(c.config)
 	c.Plan = NewPlanClient(c.config)
 	c.Step = NewStepClient(c.config)
 	c.StepGroup = NewStepGroupClient(c.config)
@@ -177,12 +185,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:          cfg,
 		Account:         NewAccountClient(cfg),
 		Asset:           NewAssetClient(cfg),
+		AssetEvent:      NewAssetEventClient(cfg),
 		Attempt:         NewAttemptClient(cfg),
 		CatalogVersion:  NewCatalogVersionClient(cfg),
 		Event:           NewEventClient(cfg),
 		FulfillmentLine: NewFulfillmentLineClient(cfg),
 		Order:           NewOrderClient(cfg),
 		OrderLine:       NewOrderLineClient(cfg),
+		OrderRevision:   NewOrderRevisionClient(cfg),
 		Plan:            NewPlanClient(cfg),
 		Step:            NewStepClient(cfg),
 		StepGroup:       NewStepGroupClient(cfg),
@@ -208,12 +218,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:          cfg,
 		Account:         NewAccountClient(cfg),
 		Asset:           NewAssetClient(cfg),
+		AssetEvent:      NewAssetEventClient(cfg),
 		Attempt:         NewAttemptClient(cfg),
 		CatalogVersion:  NewCatalogVersionClient(cfg),
 		Event:           NewEventClient(cfg),
 		FulfillmentLine: NewFulfillmentLineClient(cfg),
 		Order:           NewOrderClient(cfg),
 		OrderLine:       NewOrderLineClient(cfg),
+		OrderRevision:   NewOrderRevisionClient(cfg),
 		Plan:            NewPlanClient(cfg),
 		Step:            NewStepClient(cfg),
 		StepGroup:       NewStepGroupClient(cfg),
@@ -247,8 +259,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.Asset, c.Attempt, c.CatalogVersion, c.Event, c.FulfillmentLine,
-		c.Order, c.OrderLine, c.Plan, c.Step, c.StepGroup, c.System,
+		c.Account, c.Asset, c.AssetEvent, c.Attempt, c.CatalogVersion, c.Event,
+		c.FulfillmentLine, c.Order, c.OrderLine, c.OrderRevision, c.Plan, c.Step,
+		c.StepGroup, c.System,
 	} {
 		n.Use(hooks...)
 	}
@@ -258,8 +271,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.Asset, c.Attempt, c.CatalogVersion, c.Event, c.FulfillmentLine,
-		c.Order, c.OrderLine, c.Plan, c.Step, c.StepGroup, c.System,
+		c.Account, c.Asset, c.AssetEvent, c.Attempt, c.CatalogVersion, c.Event,
+		c.FulfillmentLine, c.Order, c.OrderLine, c.OrderRevision, c.Plan, c.Step,
+		c.StepGroup, c.System,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -272,6 +286,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Account.mutate(ctx, m)
 	case *AssetMutation:
 		return c.Asset.mutate(ctx, m)
+	case *AssetEventMutation:
+		return c.AssetEvent.mutate(ctx, m)
 	case *AttemptMutation:
 		return c.Attempt.mutate(ctx, m)
 	case *CatalogVersionMutation:
@@ -284,6 +300,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Order.mutate(ctx, m)
 	case *OrderLineMutation:
 		return c.OrderLine.mutate(ctx, m)
+	case *OrderRevisionMutation:
+		return c.OrderRevision.mutate(ctx, m)
 	case *PlanMutation:
 		return c.Plan.mutate(ctx, m)
 	case *StepMutation:
@@ -586,6 +604,22 @@ func (c *AssetClient) QueryCustomer(_m *Asset) *AccountQuery {
 	return query
 }
 
+// QueryHistory queries the history edge of a Asset.
+func (c *AssetClient) QueryHistory(_m *Asset) *AssetEventQuery {
+	query := (&AssetEventClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(asset.Table, asset.FieldID, id),
+			sqlgraph.To(assetevent.Table, assetevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, asset.HistoryTable, asset.HistoryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *AssetClient) Hooks() []Hook {
 	return c.hooks.Asset
@@ -608,6 +642,155 @@ func (c *AssetClient) mutate(ctx context.Context, m *AssetMutation) (Value, erro
 		return (&AssetDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Asset mutation op: %q", m.Op())
+	}
+}
+
+// AssetEventClient is a client for the AssetEvent schema.
+type AssetEventClient struct {
+	config
+}
+
+// NewAssetEventClient returns a client for the AssetEvent from the given config.
+func NewAssetEventClient(c config) *AssetEventClient {
+	return &AssetEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `assetevent.Hooks(f(g(h())))`.
+func (c *AssetEventClient) Use(hooks ...Hook) {
+	c.hooks.AssetEvent = append(c.hooks.AssetEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `assetevent.Intercept(f(g(h())))`.
+func (c *AssetEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AssetEvent = append(c.inters.AssetEvent, interceptors...)
+}
+
+// Create returns a builder for creating a AssetEvent entity.
+func (c *AssetEventClient) Create() *AssetEventCreate {
+	mutation := newAssetEventMutation(c.config, OpCreate)
+	return &AssetEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AssetEvent entities.
+func (c *AssetEventClient) CreateBulk(builders ...*AssetEventCreate) *AssetEventCreateBulk {
+	return &AssetEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AssetEventClient) MapCreateBulk(slice any, setFunc func(*AssetEventCreate, int)) *AssetEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AssetEventCreateBulk{err: fmt.Errorf("calling to AssetEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AssetEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AssetEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AssetEvent.
+func (c *AssetEventClient) Update() *AssetEventUpdate {
+	mutation := newAssetEventMutation(c.config, OpUpdate)
+	return &AssetEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AssetEventClient) UpdateOne(_m *AssetEvent) *AssetEventUpdateOne {
+	mutation := newAssetEventMutation(c.config, OpUpdateOne, withAssetEvent(_m))
+	return &AssetEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AssetEventClient) UpdateOneID(id int) *AssetEventUpdateOne {
+	mutation := newAssetEventMutation(c.config, OpUpdateOne, withAssetEventID(id))
+	return &AssetEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AssetEvent.
+func (c *AssetEventClient) Delete() *AssetEventDelete {
+	mutation := newAssetEventMutation(c.config, OpDelete)
+	return &AssetEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AssetEventClient) DeleteOne(_m *AssetEvent) *AssetEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AssetEventClient) DeleteOneID(id int) *AssetEventDeleteOne {
+	builder := c.Delete().Where(assetevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AssetEventDeleteOne{builder}
+}
+
+// Query returns a query builder for AssetEvent.
+func (c *AssetEventClient) Query() *AssetEventQuery {
+	return &AssetEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAssetEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AssetEvent entity by its id.
+func (c *AssetEventClient) Get(ctx context.Context, id int) (*AssetEvent, error) {
+	return c.Query().Where(assetevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AssetEventClient) GetX(ctx context.Context, id int) *AssetEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAsset queries the asset edge of a AssetEvent.
+func (c *AssetEventClient) QueryAsset(_m *AssetEvent) *AssetQuery {
+	query := (&AssetClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(assetevent.Table, assetevent.FieldID, id),
+			sqlgraph.To(asset.Table, asset.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, assetevent.AssetTable, assetevent.AssetColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AssetEventClient) Hooks() []Hook {
+	return c.hooks.AssetEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *AssetEventClient) Interceptors() []Interceptor {
+	return c.inters.AssetEvent
+}
+
+func (c *AssetEventClient) mutate(ctx context.Context, m *AssetEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AssetEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AssetEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AssetEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AssetEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AssetEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -1411,6 +1594,22 @@ func (c *OrderClient) QueryPlan(_m *Order) *PlanQuery {
 	return query
 }
 
+// QueryRevisions queries the revisions edge of a Order.
+func (c *OrderClient) QueryRevisions(_m *Order) *OrderRevisionQuery {
+	query := (&OrderRevisionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(order.Table, order.FieldID, id),
+			sqlgraph.To(orderrevision.Table, orderrevision.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, order.RevisionsTable, order.RevisionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *OrderClient) Hooks() []Hook {
 	return c.hooks.Order
@@ -1630,6 +1829,155 @@ func (c *OrderLineClient) mutate(ctx context.Context, m *OrderLineMutation) (Val
 		return (&OrderLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown OrderLine mutation op: %q", m.Op())
+	}
+}
+
+// OrderRevisionClient is a client for the OrderRevision schema.
+type OrderRevisionClient struct {
+	config
+}
+
+// NewOrderRevisionClient returns a client for the OrderRevision from the given config.
+func NewOrderRevisionClient(c config) *OrderRevisionClient {
+	return &OrderRevisionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `orderrevision.Hooks(f(g(h())))`.
+func (c *OrderRevisionClient) Use(hooks ...Hook) {
+	c.hooks.OrderRevision = append(c.hooks.OrderRevision, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `orderrevision.Intercept(f(g(h())))`.
+func (c *OrderRevisionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OrderRevision = append(c.inters.OrderRevision, interceptors...)
+}
+
+// Create returns a builder for creating a OrderRevision entity.
+func (c *OrderRevisionClient) Create() *OrderRevisionCreate {
+	mutation := newOrderRevisionMutation(c.config, OpCreate)
+	return &OrderRevisionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OrderRevision entities.
+func (c *OrderRevisionClient) CreateBulk(builders ...*OrderRevisionCreate) *OrderRevisionCreateBulk {
+	return &OrderRevisionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OrderRevisionClient) MapCreateBulk(slice any, setFunc func(*OrderRevisionCreate, int)) *OrderRevisionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OrderRevisionCreateBulk{err: fmt.Errorf("calling to OrderRevisionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OrderRevisionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OrderRevisionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OrderRevision.
+func (c *OrderRevisionClient) Update() *OrderRevisionUpdate {
+	mutation := newOrderRevisionMutation(c.config, OpUpdate)
+	return &OrderRevisionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OrderRevisionClient) UpdateOne(_m *OrderRevision) *OrderRevisionUpdateOne {
+	mutation := newOrderRevisionMutation(c.config, OpUpdateOne, withOrderRevision(_m))
+	return &OrderRevisionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OrderRevisionClient) UpdateOneID(id int) *OrderRevisionUpdateOne {
+	mutation := newOrderRevisionMutation(c.config, OpUpdateOne, withOrderRevisionID(id))
+	return &OrderRevisionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OrderRevision.
+func (c *OrderRevisionClient) Delete() *OrderRevisionDelete {
+	mutation := newOrderRevisionMutation(c.config, OpDelete)
+	return &OrderRevisionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OrderRevisionClient) DeleteOne(_m *OrderRevision) *OrderRevisionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OrderRevisionClient) DeleteOneID(id int) *OrderRevisionDeleteOne {
+	builder := c.Delete().Where(orderrevision.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OrderRevisionDeleteOne{builder}
+}
+
+// Query returns a query builder for OrderRevision.
+func (c *OrderRevisionClient) Query() *OrderRevisionQuery {
+	return &OrderRevisionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOrderRevision},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OrderRevision entity by its id.
+func (c *OrderRevisionClient) Get(ctx context.Context, id int) (*OrderRevision, error) {
+	return c.Query().Where(orderrevision.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OrderRevisionClient) GetX(ctx context.Context, id int) *OrderRevision {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrder queries the order edge of a OrderRevision.
+func (c *OrderRevisionClient) QueryOrder(_m *OrderRevision) *OrderQuery {
+	query := (&OrderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(orderrevision.Table, orderrevision.FieldID, id),
+			sqlgraph.To(order.Table, order.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, orderrevision.OrderTable, orderrevision.OrderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OrderRevisionClient) Hooks() []Hook {
+	return c.hooks.OrderRevision
+}
+
+// Interceptors returns the client interceptors.
+func (c *OrderRevisionClient) Interceptors() []Interceptor {
+	return c.inters.OrderRevision
+}
+
+func (c *OrderRevisionClient) mutate(ctx context.Context, m *OrderRevisionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OrderRevisionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OrderRevisionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OrderRevisionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OrderRevisionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OrderRevision mutation op: %q", m.Op())
 	}
 }
 
@@ -2392,12 +2740,13 @@ func (c *SystemClient) mutate(ctx context.Context, m *SystemMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, Asset, Attempt, CatalogVersion, Event, FulfillmentLine, Order,
-		OrderLine, Plan, Step, StepGroup, System []ent.Hook
+		Account, Asset, AssetEvent, Attempt, CatalogVersion, Event, FulfillmentLine,
+		Order, OrderLine, OrderRevision, Plan, Step, StepGroup, System []ent.Hook
 	}
 	inters struct {
-		Account, Asset, Attempt, CatalogVersion, Event, FulfillmentLine, Order,
-		OrderLine, Plan, Step, StepGroup, System []ent.Interceptor
+		Account, Asset, AssetEvent, Attempt, CatalogVersion, Event, FulfillmentLine,
+		Order, OrderLine, OrderRevision, Plan, Step, StepGroup,
+		System []ent.Interceptor
 	}
 )
 

@@ -14,12 +14,14 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
+	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/attempt"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/event"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
@@ -86,12 +88,14 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			account.Table:         account.ValidColumn,
 			asset.Table:           asset.ValidColumn,
+			assetevent.Table:      assetevent.ValidColumn,
 			attempt.Table:         attempt.ValidColumn,
 			catalogversion.Table:  catalogversion.ValidColumn,
 			event.Table:           event.ValidColumn,
 			fulfillmentline.Table: fulfillmentline.ValidColumn,
 			order.Table:           order.ValidColumn,
 			orderline.Table:       orderline.ValidColumn,
+			orderrevision.Table:   orderrevision.ValidColumn,
 			plan.Table:            plan.ValidColumn,
 			step.Table:            step.ValidColumn,
 			stepgroup.Table:       stepgroup.ValidColumn,

@@ -42,6 +42,8 @@ type FulfillmentLine struct {
 	BundleKey *string `json:"bundle_key,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// the order revision that removed it (its source lines were removed or changed)
+	RemovedIn *int `json:"removed_in,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the FulfillmentLineQuery when eager-loading is set.
 	Edges        FulfillmentLineEdges `json:"edges"`
@@ -115,7 +117,7 @@ func (*FulfillmentLine) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case fulfillmentline.FieldAttributes:
 			values[i] = new([]byte)
-		case fulfillmentline.FieldID, fulfillmentline.FieldOrderID, fulfillmentline.FieldPlanID, fulfillmentline.FieldAccountRef, fulfillmentline.FieldQuantity:
+		case fulfillmentline.FieldID, fulfillmentline.FieldOrderID, fulfillmentline.FieldPlanID, fulfillmentline.FieldAccountRef, fulfillmentline.FieldQuantity, fulfillmentline.FieldRemovedIn:
 			values[i] = new(sql.NullInt64)
 		case fulfillmentline.FieldKey, fulfillmentline.FieldProductCode, fulfillmentline.FieldRule, fulfillmentline.FieldScope, fulfillmentline.FieldBundleKey:
 			values[i] = new(sql.NullString)
@@ -214,6 +216,13 @@ func (_m *FulfillmentLine) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case fulfillmentline.FieldRemovedIn:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field removed_in", values[i])
+			} else if value.Valid {
+				_m.RemovedIn = new(int)
+				*_m.RemovedIn = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -310,6 +319,11 @@ func (_m *FulfillmentLine) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.RemovedIn; v != nil {
+		builder.WriteString("removed_in=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

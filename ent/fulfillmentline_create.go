@@ -124,6 +124,20 @@ func (_c *FulfillmentLineCreate) SetCreatedAt(v time.Time) *FulfillmentLineCreat
 	return _c
 }
 
+// SetRemovedIn sets the "removed_in" field.
+func (_c *FulfillmentLineCreate) SetRemovedIn(v int) *FulfillmentLineCreate {
+	_c.mutation.SetRemovedIn(v)
+	return _c
+}
+
+// SetNillableRemovedIn sets the "removed_in" field if the given value is not nil.
+func (_c *FulfillmentLineCreate) SetNillableRemovedIn(v *int) *FulfillmentLineCreate {
+	if v != nil {
+		_c.SetRemovedIn(*v)
+	}
+	return _c
+}
+
 // SetOrder sets the "order" edge to the Order entity.
 func (_c *FulfillmentLineCreate) SetOrder(v *Order) *FulfillmentLineCreate {
 	return _c.SetOrderID(v.ID)
@@ -294,6 +308,10 @@ func (_c *FulfillmentLineCreate) createSpec() (*FulfillmentLine, *sqlgraph.Creat
 		_spec.SetField(fulfillmentline.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.RemovedIn(); ok {
+		_spec.SetField(fulfillmentline.FieldRemovedIn, field.TypeInt, value)
+		_node.RemovedIn = &value
+	}
 	if nodes := _c.mutation.OrderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -430,6 +448,30 @@ func (u *FulfillmentLineUpsert) ClearAttributes() *FulfillmentLineUpsert {
 	return u
 }
 
+// SetRemovedIn sets the "removed_in" field.
+func (u *FulfillmentLineUpsert) SetRemovedIn(v int) *FulfillmentLineUpsert {
+	u.Set(fulfillmentline.FieldRemovedIn, v)
+	return u
+}
+
+// UpdateRemovedIn sets the "removed_in" field to the value that was provided on create.
+func (u *FulfillmentLineUpsert) UpdateRemovedIn() *FulfillmentLineUpsert {
+	u.SetExcluded(fulfillmentline.FieldRemovedIn)
+	return u
+}
+
+// AddRemovedIn adds v to the "removed_in" field.
+func (u *FulfillmentLineUpsert) AddRemovedIn(v int) *FulfillmentLineUpsert {
+	u.Add(fulfillmentline.FieldRemovedIn, v)
+	return u
+}
+
+// ClearRemovedIn clears the value of the "removed_in" field.
+func (u *FulfillmentLineUpsert) ClearRemovedIn() *FulfillmentLineUpsert {
+	u.SetNull(fulfillmentline.FieldRemovedIn)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -520,6 +562,34 @@ func (u *FulfillmentLineUpsertOne) UpdateAttributes() *FulfillmentLineUpsertOne 
 func (u *FulfillmentLineUpsertOne) ClearAttributes() *FulfillmentLineUpsertOne {
 	return u.Update(func(s *FulfillmentLineUpsert) {
 		s.ClearAttributes()
+	})
+}
+
+// SetRemovedIn sets the "removed_in" field.
+func (u *FulfillmentLineUpsertOne) SetRemovedIn(v int) *FulfillmentLineUpsertOne {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.SetRemovedIn(v)
+	})
+}
+
+// AddRemovedIn adds v to the "removed_in" field.
+func (u *FulfillmentLineUpsertOne) AddRemovedIn(v int) *FulfillmentLineUpsertOne {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.AddRemovedIn(v)
+	})
+}
+
+// UpdateRemovedIn sets the "removed_in" field to the value that was provided on create.
+func (u *FulfillmentLineUpsertOne) UpdateRemovedIn() *FulfillmentLineUpsertOne {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.UpdateRemovedIn()
+	})
+}
+
+// ClearRemovedIn clears the value of the "removed_in" field.
+func (u *FulfillmentLineUpsertOne) ClearRemovedIn() *FulfillmentLineUpsertOne {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.ClearRemovedIn()
 	})
 }
 
@@ -778,6 +848,34 @@ func (u *FulfillmentLineUpsertBulk) UpdateAttributes() *FulfillmentLineUpsertBul
 func (u *FulfillmentLineUpsertBulk) ClearAttributes() *FulfillmentLineUpsertBulk {
 	return u.Update(func(s *FulfillmentLineUpsert) {
 		s.ClearAttributes()
+	})
+}
+
+// SetRemovedIn sets the "removed_in" field.
+func (u *FulfillmentLineUpsertBulk) SetRemovedIn(v int) *FulfillmentLineUpsertBulk {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.SetRemovedIn(v)
+	})
+}
+
+// AddRemovedIn adds v to the "removed_in" field.
+func (u *FulfillmentLineUpsertBulk) AddRemovedIn(v int) *FulfillmentLineUpsertBulk {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.AddRemovedIn(v)
+	})
+}
+
+// UpdateRemovedIn sets the "removed_in" field to the value that was provided on create.
+func (u *FulfillmentLineUpsertBulk) UpdateRemovedIn() *FulfillmentLineUpsertBulk {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.UpdateRemovedIn()
+	})
+}
+
+// ClearRemovedIn clears the value of the "removed_in" field.
+func (u *FulfillmentLineUpsertBulk) ClearRemovedIn() *FulfillmentLineUpsertBulk {
+	return u.Update(func(s *FulfillmentLineUpsert) {
+		s.ClearRemovedIn()
 	})
 }
 

@@ -42,6 +42,33 @@ func (_u *FulfillmentLineUpdate) ClearAttributes() *FulfillmentLineUpdate {
 	return _u
 }
 
+// SetRemovedIn sets the "removed_in" field.
+func (_u *FulfillmentLineUpdate) SetRemovedIn(v int) *FulfillmentLineUpdate {
+	_u.mutation.ResetRemovedIn()
+	_u.mutation.SetRemovedIn(v)
+	return _u
+}
+
+// SetNillableRemovedIn sets the "removed_in" field if the given value is not nil.
+func (_u *FulfillmentLineUpdate) SetNillableRemovedIn(v *int) *FulfillmentLineUpdate {
+	if v != nil {
+		_u.SetRemovedIn(*v)
+	}
+	return _u
+}
+
+// AddRemovedIn adds value to the "removed_in" field.
+func (_u *FulfillmentLineUpdate) AddRemovedIn(v int) *FulfillmentLineUpdate {
+	_u.mutation.AddRemovedIn(v)
+	return _u
+}
+
+// ClearRemovedIn clears the value of the "removed_in" field.
+func (_u *FulfillmentLineUpdate) ClearRemovedIn() *FulfillmentLineUpdate {
+	_u.mutation.ClearRemovedIn()
+	return _u
+}
+
 // AddSourceIDs adds the "sources" edge to the OrderLine entity by IDs.
 func (_u *FulfillmentLineUpdate) AddSourceIDs(ids ...int) *FulfillmentLineUpdate {
 	_u.mutation.AddSourceIDs(ids...)
@@ -173,6 +200,15 @@ func (_u *FulfillmentLineUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if _u.mutation.BundleKeyCleared() {
 		_spec.ClearField(fulfillmentline.FieldBundleKey, field.TypeString)
 	}
+	if value, ok := _u.mutation.RemovedIn(); ok {
+		_spec.SetField(fulfillmentline.FieldRemovedIn, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRemovedIn(); ok {
+		_spec.AddField(fulfillmentline.FieldRemovedIn, field.TypeInt, value)
+	}
+	if _u.mutation.RemovedInCleared() {
+		_spec.ClearField(fulfillmentline.FieldRemovedIn, field.TypeInt)
+	}
 	if _u.mutation.SourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -294,6 +330,33 @@ func (_u *FulfillmentLineUpdateOne) SetAttributes(v map[string]interface{}) *Ful
 // ClearAttributes clears the value of the "attributes" field.
 func (_u *FulfillmentLineUpdateOne) ClearAttributes() *FulfillmentLineUpdateOne {
 	_u.mutation.ClearAttributes()
+	return _u
+}
+
+// SetRemovedIn sets the "removed_in" field.
+func (_u *FulfillmentLineUpdateOne) SetRemovedIn(v int) *FulfillmentLineUpdateOne {
+	_u.mutation.ResetRemovedIn()
+	_u.mutation.SetRemovedIn(v)
+	return _u
+}
+
+// SetNillableRemovedIn sets the "removed_in" field if the given value is not nil.
+func (_u *FulfillmentLineUpdateOne) SetNillableRemovedIn(v *int) *FulfillmentLineUpdateOne {
+	if v != nil {
+		_u.SetRemovedIn(*v)
+	}
+	return _u
+}
+
+// AddRemovedIn adds value to the "removed_in" field.
+func (_u *FulfillmentLineUpdateOne) AddRemovedIn(v int) *FulfillmentLineUpdateOne {
+	_u.mutation.AddRemovedIn(v)
+	return _u
+}
+
+// ClearRemovedIn clears the value of the "removed_in" field.
+func (_u *FulfillmentLineUpdateOne) ClearRemovedIn() *FulfillmentLineUpdateOne {
+	_u.mutation.ClearRemovedIn()
 	return _u
 }
 
@@ -457,6 +520,15 @@ func (_u *FulfillmentLineUpdateOne) sqlSave(ctx context.Context) (_node *Fulfill
 	}
 	if _u.mutation.BundleKeyCleared() {
 		_spec.ClearField(fulfillmentline.FieldBundleKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.RemovedIn(); ok {
+		_spec.SetField(fulfillmentline.FieldRemovedIn, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRemovedIn(); ok {
+		_spec.AddField(fulfillmentline.FieldRemovedIn, field.TypeInt, value)
+	}
+	if _u.mutation.RemovedInCleared() {
+		_spec.ClearField(fulfillmentline.FieldRemovedIn, field.TypeInt)
 	}
 	if _u.mutation.SourcesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -598,6 +598,11 @@ func (_q *FulfillmentLineQuery) collectField(ctx context.Context, oneNode bool, 
 				selectedFields = append(selectedFields, fulfillmentline.FieldCreatedAt)
 				fieldSeen[fulfillmentline.FieldCreatedAt] = struct{}{}
 			}
+		case "removedIn":
+			if _, ok := fieldSeen[fulfillmentline.FieldRemovedIn]; !ok {
+				selectedFields = append(selectedFields, fulfillmentline.FieldRemovedIn)
+				fieldSeen[fulfillmentline.FieldRemovedIn] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -771,6 +776,11 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if _, ok := fieldSeen[order.FieldCompletedAt]; !ok {
 				selectedFields = append(selectedFields, order.FieldCompletedAt)
 				fieldSeen[order.FieldCompletedAt] = struct{}{}
+			}
+		case "revision":
+			if _, ok := fieldSeen[order.FieldRevision]; !ok {
+				selectedFields = append(selectedFields, order.FieldRevision)
+				fieldSeen[order.FieldRevision] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -966,6 +976,11 @@ func (_q *OrderLineQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if _, ok := fieldSeen[orderline.FieldPosition]; !ok {
 				selectedFields = append(selectedFields, orderline.FieldPosition)
 				fieldSeen[orderline.FieldPosition] = struct{}{}
+			}
+		case "revision":
+			if _, ok := fieldSeen[orderline.FieldRevision]; !ok {
+				selectedFields = append(selectedFields, orderline.FieldRevision)
+				fieldSeen[orderline.FieldRevision] = struct{}{}
 			}
 		case "generated":
 			if _, ok := fieldSeen[orderline.FieldGenerated]; !ok {
@@ -1465,6 +1480,11 @@ func (_q *StepQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[step.FieldWakeAt]; !ok {
 				selectedFields = append(selectedFields, step.FieldWakeAt)
 				fieldSeen[step.FieldWakeAt] = struct{}{}
+			}
+		case "compensates":
+			if _, ok := fieldSeen[step.FieldCompensates]; !ok {
+				selectedFields = append(selectedFields, step.FieldCompensates)
+				fieldSeen[step.FieldCompensates] = struct{}{}
 			}
 		case "createdAt":
 			if _, ok := fieldSeen[step.FieldCreatedAt]; !ok {

@@ -1624,6 +1624,18 @@ type FulfillmentLineWhereInput struct {
 	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
 	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
 
+	// "removed_in" field predicates.
+	RemovedIn       *int  `json:"removedIn,omitempty"`
+	RemovedInNEQ    *int  `json:"removedInNEQ,omitempty"`
+	RemovedInIn     []int `json:"removedInIn,omitempty"`
+	RemovedInNotIn  []int `json:"removedInNotIn,omitempty"`
+	RemovedInGT     *int  `json:"removedInGT,omitempty"`
+	RemovedInGTE    *int  `json:"removedInGTE,omitempty"`
+	RemovedInLT     *int  `json:"removedInLT,omitempty"`
+	RemovedInLTE    *int  `json:"removedInLTE,omitempty"`
+	RemovedInIsNil  bool  `json:"removedInIsNil,omitempty"`
+	RemovedInNotNil bool  `json:"removedInNotNil,omitempty"`
+
 	// "order" edge predicates.
 	HasOrder     *bool              `json:"hasOrder,omitempty"`
 	HasOrderWith []*OrderWhereInput `json:"hasOrderWith,omitempty"`
@@ -1994,6 +2006,36 @@ func (i *FulfillmentLineWhereInput) P() (predicate.FulfillmentLine, error) {
 	if i.CreatedAtLTE != nil {
 		predicates = append(predicates, fulfillmentline.CreatedAtLTE(*i.CreatedAtLTE))
 	}
+	if i.RemovedIn != nil {
+		predicates = append(predicates, fulfillmentline.RemovedInEQ(*i.RemovedIn))
+	}
+	if i.RemovedInNEQ != nil {
+		predicates = append(predicates, fulfillmentline.RemovedInNEQ(*i.RemovedInNEQ))
+	}
+	if len(i.RemovedInIn) > 0 {
+		predicates = append(predicates, fulfillmentline.RemovedInIn(i.RemovedInIn...))
+	}
+	if len(i.RemovedInNotIn) > 0 {
+		predicates = append(predicates, fulfillmentline.RemovedInNotIn(i.RemovedInNotIn...))
+	}
+	if i.RemovedInGT != nil {
+		predicates = append(predicates, fulfillmentline.RemovedInGT(*i.RemovedInGT))
+	}
+	if i.RemovedInGTE != nil {
+		predicates = append(predicates, fulfillmentline.RemovedInGTE(*i.RemovedInGTE))
+	}
+	if i.RemovedInLT != nil {
+		predicates = append(predicates, fulfillmentline.RemovedInLT(*i.RemovedInLT))
+	}
+	if i.RemovedInLTE != nil {
+		predicates = append(predicates, fulfillmentline.RemovedInLTE(*i.RemovedInLTE))
+	}
+	if i.RemovedInIsNil {
+		predicates = append(predicates, fulfillmentline.RemovedInIsNil())
+	}
+	if i.RemovedInNotNil {
+		predicates = append(predicates, fulfillmentline.RemovedInNotNil())
+	}
 
 	if i.HasOrder != nil {
 		p := fulfillmentline.HasOrder()
@@ -2179,6 +2221,16 @@ type OrderWhereInput struct {
 	CompletedAtLTE    *time.Time  `json:"completedAtLTE,omitempty"`
 	CompletedAtIsNil  bool        `json:"completedAtIsNil,omitempty"`
 	CompletedAtNotNil bool        `json:"completedAtNotNil,omitempty"`
+
+	// "revision" field predicates.
+	Revision      *int  `json:"revision,omitempty"`
+	RevisionNEQ   *int  `json:"revisionNEQ,omitempty"`
+	RevisionIn    []int `json:"revisionIn,omitempty"`
+	RevisionNotIn []int `json:"revisionNotIn,omitempty"`
+	RevisionGT    *int  `json:"revisionGT,omitempty"`
+	RevisionGTE   *int  `json:"revisionGTE,omitempty"`
+	RevisionLT    *int  `json:"revisionLT,omitempty"`
+	RevisionLTE   *int  `json:"revisionLTE,omitempty"`
 
 	// "customer" edge predicates.
 	HasCustomer     *bool                `json:"hasCustomer,omitempty"`
@@ -2506,6 +2558,30 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	if i.CompletedAtNotNil {
 		predicates = append(predicates, order.CompletedAtNotNil())
 	}
+	if i.Revision != nil {
+		predicates = append(predicates, order.RevisionEQ(*i.Revision))
+	}
+	if i.RevisionNEQ != nil {
+		predicates = append(predicates, order.RevisionNEQ(*i.RevisionNEQ))
+	}
+	if len(i.RevisionIn) > 0 {
+		predicates = append(predicates, order.RevisionIn(i.RevisionIn...))
+	}
+	if len(i.RevisionNotIn) > 0 {
+		predicates = append(predicates, order.RevisionNotIn(i.RevisionNotIn...))
+	}
+	if i.RevisionGT != nil {
+		predicates = append(predicates, order.RevisionGT(*i.RevisionGT))
+	}
+	if i.RevisionGTE != nil {
+		predicates = append(predicates, order.RevisionGTE(*i.RevisionGTE))
+	}
+	if i.RevisionLT != nil {
+		predicates = append(predicates, order.RevisionLT(*i.RevisionLT))
+	}
+	if i.RevisionLTE != nil {
+		predicates = append(predicates, order.RevisionLTE(*i.RevisionLTE))
+	}
 
 	if i.HasCustomer != nil {
 		p := order.HasCustomer()
@@ -2720,6 +2796,16 @@ type OrderLineWhereInput struct {
 	PositionGTE   *int  `json:"positionGTE,omitempty"`
 	PositionLT    *int  `json:"positionLT,omitempty"`
 	PositionLTE   *int  `json:"positionLTE,omitempty"`
+
+	// "revision" field predicates.
+	Revision      *int  `json:"revision,omitempty"`
+	RevisionNEQ   *int  `json:"revisionNEQ,omitempty"`
+	RevisionIn    []int `json:"revisionIn,omitempty"`
+	RevisionNotIn []int `json:"revisionNotIn,omitempty"`
+	RevisionGT    *int  `json:"revisionGT,omitempty"`
+	RevisionGTE   *int  `json:"revisionGTE,omitempty"`
+	RevisionLT    *int  `json:"revisionLT,omitempty"`
+	RevisionLTE   *int  `json:"revisionLTE,omitempty"`
 
 	// "generated" field predicates.
 	Generated    *bool `json:"generated,omitempty"`
@@ -3073,6 +3159,30 @@ func (i *OrderLineWhereInput) P() (predicate.OrderLine, error) {
 	}
 	if i.PositionLTE != nil {
 		predicates = append(predicates, orderline.PositionLTE(*i.PositionLTE))
+	}
+	if i.Revision != nil {
+		predicates = append(predicates, orderline.RevisionEQ(*i.Revision))
+	}
+	if i.RevisionNEQ != nil {
+		predicates = append(predicates, orderline.RevisionNEQ(*i.RevisionNEQ))
+	}
+	if len(i.RevisionIn) > 0 {
+		predicates = append(predicates, orderline.RevisionIn(i.RevisionIn...))
+	}
+	if len(i.RevisionNotIn) > 0 {
+		predicates = append(predicates, orderline.RevisionNotIn(i.RevisionNotIn...))
+	}
+	if i.RevisionGT != nil {
+		predicates = append(predicates, orderline.RevisionGT(*i.RevisionGT))
+	}
+	if i.RevisionGTE != nil {
+		predicates = append(predicates, orderline.RevisionGTE(*i.RevisionGTE))
+	}
+	if i.RevisionLT != nil {
+		predicates = append(predicates, orderline.RevisionLT(*i.RevisionLT))
+	}
+	if i.RevisionLTE != nil {
+		predicates = append(predicates, orderline.RevisionLTE(*i.RevisionLTE))
 	}
 	if i.Generated != nil {
 		predicates = append(predicates, orderline.GeneratedEQ(*i.Generated))
@@ -4043,6 +4153,18 @@ type StepWhereInput struct {
 	WakeAtIsNil  bool        `json:"wakeAtIsNil,omitempty"`
 	WakeAtNotNil bool        `json:"wakeAtNotNil,omitempty"`
 
+	// "compensates" field predicates.
+	Compensates       *int  `json:"compensates,omitempty"`
+	CompensatesNEQ    *int  `json:"compensatesNEQ,omitempty"`
+	CompensatesIn     []int `json:"compensatesIn,omitempty"`
+	CompensatesNotIn  []int `json:"compensatesNotIn,omitempty"`
+	CompensatesGT     *int  `json:"compensatesGT,omitempty"`
+	CompensatesGTE    *int  `json:"compensatesGTE,omitempty"`
+	CompensatesLT     *int  `json:"compensatesLT,omitempty"`
+	CompensatesLTE    *int  `json:"compensatesLTE,omitempty"`
+	CompensatesIsNil  bool  `json:"compensatesIsNil,omitempty"`
+	CompensatesNotNil bool  `json:"compensatesNotNil,omitempty"`
+
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
 	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
@@ -4861,6 +4983,36 @@ func (i *StepWhereInput) P() (predicate.Step, error) {
 	}
 	if i.WakeAtNotNil {
 		predicates = append(predicates, step.WakeAtNotNil())
+	}
+	if i.Compensates != nil {
+		predicates = append(predicates, step.CompensatesEQ(*i.Compensates))
+	}
+	if i.CompensatesNEQ != nil {
+		predicates = append(predicates, step.CompensatesNEQ(*i.CompensatesNEQ))
+	}
+	if len(i.CompensatesIn) > 0 {
+		predicates = append(predicates, step.CompensatesIn(i.CompensatesIn...))
+	}
+	if len(i.CompensatesNotIn) > 0 {
+		predicates = append(predicates, step.CompensatesNotIn(i.CompensatesNotIn...))
+	}
+	if i.CompensatesGT != nil {
+		predicates = append(predicates, step.CompensatesGT(*i.CompensatesGT))
+	}
+	if i.CompensatesGTE != nil {
+		predicates = append(predicates, step.CompensatesGTE(*i.CompensatesGTE))
+	}
+	if i.CompensatesLT != nil {
+		predicates = append(predicates, step.CompensatesLT(*i.CompensatesLT))
+	}
+	if i.CompensatesLTE != nil {
+		predicates = append(predicates, step.CompensatesLTE(*i.CompensatesLTE))
+	}
+	if i.CompensatesIsNil {
+		predicates = append(predicates, step.CompensatesIsNil())
+	}
+	if i.CompensatesNotNil {
+		predicates = append(predicates, step.CompensatesNotNil())
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, step.CreatedAtEQ(*i.CreatedAt))

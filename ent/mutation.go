@@ -13,12 +13,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
+	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/attempt"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/event"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/predicate"
 	"github.com/batonhq/baton/ent/step"
@@ -37,12 +39,14 @@ const (
 	// Node types.
 	TypeAccount         = "Account"
 	TypeAsset           = "Asset"
+	TypeAssetEvent      = "AssetEvent"
 	TypeAttempt         = "Attempt"
 	TypeCatalogVersion  = "CatalogVersion"
 	TypeEvent           = "Event"
 	TypeFulfillmentLine = "FulfillmentLine"
 	TypeOrder           = "Order"
 	TypeOrderLine       = "OrderLine"
+	TypeOrderRevision   = "OrderRevision"
 	TypePlan            = "Plan"
 	TypeStep            = "Step"
 	TypeStepGroup       = "StepGroup"
@@ -704,6 +708,9 @@ type AssetMutation struct {
 	clearedFields    map[string]struct{}
 	customer         *int
 	clearedcustomer  bool
+	history          map[int]struct{}
+	removedhistory   map[int]struct{}
+	clearedhistory   bool
 	done             bool
 	oldValue         func(context.Context) (*Asset, error)
 	predicates       []predicate.Asset
@@ -1336,6 +1343,60 @@ func (m *AssetMutation) ResetCustomer() {
 	m.clearedcustomer = false
 }
 
+// AddHistoryIDs adds the "history" edge to the AssetEvent entity by ids.
+func (m *AssetMutation) AddHistoryIDs(ids ...int) {
+	if m.history == nil {
+		m.history = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.history[ids[i]] = struct{}{}
+	}
+}
+
+// ClearHistory clears the "history" edge to the AssetEvent entity.
+func (m *AssetMutation) ClearHistory() {
+	m.clearedhistory = true
+}
+
+// HistoryCleared reports if the "history" edge to the AssetEvent entity was cleared.
+func (m *AssetMutation) HistoryCleared() bool {
+	return m.clearedhistory
+}
+
+// RemoveHistoryIDs removes the "history" edge to the AssetEvent entity by IDs.
+func (m *AssetMutation) RemoveHistoryIDs(ids ...int) {
+	if m.removedhistory == nil {
+		m.removedhistory = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.history, ids[i])
+		m.removedhistory[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedHistory returns the removed IDs of the "history" edge to the AssetEvent entity.
+func (m *AssetMutation) RemovedHistoryIDs() (ids []int) {
+	for id := range m.removedhistory {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// HistoryIDs returns the "history" edge IDs in the mutation.
+func (m *AssetMutation) HistoryIDs() (ids []int) {
+	for id := range m.history {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetHistory resets all changes to the "history" edge.
+func (m *AssetMutation) ResetHistory() {
+	m.history = nil
+	m.clearedhistory = false
+	m.removedhistory = nil
+}
+
 // Where appends a list predicates to the AssetMutation builder.
 func (m *AssetMutation) Where(ps ...predicate.Asset) {
 	m.predicates = append(m.predicates, ps...)
@@ -1699,9 +1760,12 @@ func (m *AssetMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AssetMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.customer != nil {
 		edges = append(edges, asset.EdgeCustomer)
+	}
+	if m.history != nil {
+		edges = append(edges, asset.EdgeHistory)
 	}
 	return edges
 }
@@ -1714,27 +1778,47 @@ func (m *AssetMutation) AddedIDs(name string) []ent.Value {
 		if id := m.customer; id != nil {
 			return []ent.Value{*id}
 		}
+	case asset.EdgeHistory:
+		ids := make([]ent.Value, 0, len(m.history))
+		for id := range m.history {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AssetMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
+	if m.removedhistory != nil {
+		edges = append(edges, asset.EdgeHistory)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *AssetMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case asset.EdgeHistory:
+		ids := make([]ent.Value, 0, len(m.removedhistory))
+		for id := range m.removedhistory {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AssetMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedcustomer {
 		edges = append(edges, asset.EdgeCustomer)
+	}
+	if m.clearedhistory {
+		edges = append(edges, asset.EdgeHistory)
 	}
 	return edges
 }
@@ -1745,6 +1829,8 @@ func (m *AssetMutation) EdgeCleared(name string) bool {
 	switch name {
 	case asset.EdgeCustomer:
 		return m.clearedcustomer
+	case asset.EdgeHistory:
+		return m.clearedhistory
 	}
 	return false
 }
@@ -1767,8 +1853,966 @@ func (m *AssetMutation) ResetEdge(name string) error {
 	case asset.EdgeCustomer:
 		m.ResetCustomer()
 		return nil
+	case asset.EdgeHistory:
+		m.ResetHistory()
+		return nil
 	}
 	return fmt.Errorf("unknown Asset edge %s", name)
+}
+
+// AssetEventMutation represents an operation that mutates the AssetEvent nodes in the graph.
+type AssetEventMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	order_id         *int
+	addorder_id      *int
+	order_line_id    *int
+	addorder_line_id *int
+	action           *assetevent.Action
+	from_status      *string
+	to_status        *string
+	quantity         *int
+	addquantity      *int
+	attributes       *map[string]interface{}
+	at               *time.Time
+	clearedFields    map[string]struct{}
+	asset            *int
+	clearedasset     bool
+	done             bool
+	oldValue         func(context.Context) (*AssetEvent, error)
+	predicates       []predicate.AssetEvent
+}
+
+var _ ent.Mutation = (*AssetEventMutation)(nil)
+
+// asseteventOption allows management of the mutation configuration using functional options.
+type asseteventOption func(*AssetEventMutation)
+
+// newAssetEventMutation creates new mutation for the AssetEvent entity.
+func newAssetEventMutation(c config, op Op, opts ...asseteventOption) *AssetEventMutation {
+	m := &AssetEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAssetEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAssetEventID sets the ID field of the mutation.
+func withAssetEventID(id int) asseteventOption {
+	return func(m *AssetEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AssetEvent
+		)
+		m.oldValue = func(ctx context.Context) (*AssetEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AssetEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAssetEvent sets the old AssetEvent of the mutation.
+func withAssetEvent(node *AssetEvent) asseteventOption {
+	return func(m *AssetEventMutation) {
+		m.oldValue = func(context.Context) (*AssetEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AssetEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AssetEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AssetEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AssetEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AssetEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAssetID sets the "asset_id" field.
+func (m *AssetEventMutation) SetAssetID(i int) {
+	m.asset = &i
+}
+
+// AssetID returns the value of the "asset_id" field in the mutation.
+func (m *AssetEventMutation) AssetID() (r int, exists bool) {
+	v := m.asset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssetID returns the old "asset_id" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldAssetID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssetID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssetID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssetID: %w", err)
+	}
+	return oldValue.AssetID, nil
+}
+
+// ResetAssetID resets all changes to the "asset_id" field.
+func (m *AssetEventMutation) ResetAssetID() {
+	m.asset = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *AssetEventMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *AssetEventMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *AssetEventMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *AssetEventMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *AssetEventMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+}
+
+// SetOrderLineID sets the "order_line_id" field.
+func (m *AssetEventMutation) SetOrderLineID(i int) {
+	m.order_line_id = &i
+	m.addorder_line_id = nil
+}
+
+// OrderLineID returns the value of the "order_line_id" field in the mutation.
+func (m *AssetEventMutation) OrderLineID() (r int, exists bool) {
+	v := m.order_line_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderLineID returns the old "order_line_id" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldOrderLineID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderLineID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderLineID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderLineID: %w", err)
+	}
+	return oldValue.OrderLineID, nil
+}
+
+// AddOrderLineID adds i to the "order_line_id" field.
+func (m *AssetEventMutation) AddOrderLineID(i int) {
+	if m.addorder_line_id != nil {
+		*m.addorder_line_id += i
+	} else {
+		m.addorder_line_id = &i
+	}
+}
+
+// AddedOrderLineID returns the value that was added to the "order_line_id" field in this mutation.
+func (m *AssetEventMutation) AddedOrderLineID() (r int, exists bool) {
+	v := m.addorder_line_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderLineID resets all changes to the "order_line_id" field.
+func (m *AssetEventMutation) ResetOrderLineID() {
+	m.order_line_id = nil
+	m.addorder_line_id = nil
+}
+
+// SetAction sets the "action" field.
+func (m *AssetEventMutation) SetAction(a assetevent.Action) {
+	m.action = &a
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *AssetEventMutation) Action() (r assetevent.Action, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldAction(ctx context.Context) (v assetevent.Action, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *AssetEventMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetFromStatus sets the "from_status" field.
+func (m *AssetEventMutation) SetFromStatus(s string) {
+	m.from_status = &s
+}
+
+// FromStatus returns the value of the "from_status" field in the mutation.
+func (m *AssetEventMutation) FromStatus() (r string, exists bool) {
+	v := m.from_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromStatus returns the old "from_status" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldFromStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromStatus: %w", err)
+	}
+	return oldValue.FromStatus, nil
+}
+
+// ClearFromStatus clears the value of the "from_status" field.
+func (m *AssetEventMutation) ClearFromStatus() {
+	m.from_status = nil
+	m.clearedFields[assetevent.FieldFromStatus] = struct{}{}
+}
+
+// FromStatusCleared returns if the "from_status" field was cleared in this mutation.
+func (m *AssetEventMutation) FromStatusCleared() bool {
+	_, ok := m.clearedFields[assetevent.FieldFromStatus]
+	return ok
+}
+
+// ResetFromStatus resets all changes to the "from_status" field.
+func (m *AssetEventMutation) ResetFromStatus() {
+	m.from_status = nil
+	delete(m.clearedFields, assetevent.FieldFromStatus)
+}
+
+// SetToStatus sets the "to_status" field.
+func (m *AssetEventMutation) SetToStatus(s string) {
+	m.to_status = &s
+}
+
+// ToStatus returns the value of the "to_status" field in the mutation.
+func (m *AssetEventMutation) ToStatus() (r string, exists bool) {
+	v := m.to_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToStatus returns the old "to_status" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldToStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToStatus: %w", err)
+	}
+	return oldValue.ToStatus, nil
+}
+
+// ResetToStatus resets all changes to the "to_status" field.
+func (m *AssetEventMutation) ResetToStatus() {
+	m.to_status = nil
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *AssetEventMutation) SetQuantity(i int) {
+	m.quantity = &i
+	m.addquantity = nil
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *AssetEventMutation) Quantity() (r int, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// AddQuantity adds i to the "quantity" field.
+func (m *AssetEventMutation) AddQuantity(i int) {
+	if m.addquantity != nil {
+		*m.addquantity += i
+	} else {
+		m.addquantity = &i
+	}
+}
+
+// AddedQuantity returns the value that was added to the "quantity" field in this mutation.
+func (m *AssetEventMutation) AddedQuantity() (r int, exists bool) {
+	v := m.addquantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *AssetEventMutation) ResetQuantity() {
+	m.quantity = nil
+	m.addquantity = nil
+}
+
+// SetAttributes sets the "attributes" field.
+func (m *AssetEventMutation) SetAttributes(value map[string]interface{}) {
+	m.attributes = &value
+}
+
+// Attributes returns the value of the "attributes" field in the mutation.
+func (m *AssetEventMutation) Attributes() (r map[string]interface{}, exists bool) {
+	v := m.attributes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttributes returns the old "attributes" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldAttributes(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttributes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttributes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttributes: %w", err)
+	}
+	return oldValue.Attributes, nil
+}
+
+// ClearAttributes clears the value of the "attributes" field.
+func (m *AssetEventMutation) ClearAttributes() {
+	m.attributes = nil
+	m.clearedFields[assetevent.FieldAttributes] = struct{}{}
+}
+
+// AttributesCleared returns if the "attributes" field was cleared in this mutation.
+func (m *AssetEventMutation) AttributesCleared() bool {
+	_, ok := m.clearedFields[assetevent.FieldAttributes]
+	return ok
+}
+
+// ResetAttributes resets all changes to the "attributes" field.
+func (m *AssetEventMutation) ResetAttributes() {
+	m.attributes = nil
+	delete(m.clearedFields, assetevent.FieldAttributes)
+}
+
+// SetAt sets the "at" field.
+func (m *AssetEventMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *AssetEventMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the AssetEvent entity.
+// If the AssetEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AssetEventMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *AssetEventMutation) ResetAt() {
+	m.at = nil
+}
+
+// ClearAsset clears the "asset" edge to the Asset entity.
+func (m *AssetEventMutation) ClearAsset() {
+	m.clearedasset = true
+	m.clearedFields[assetevent.FieldAssetID] = struct{}{}
+}
+
+// AssetCleared reports if the "asset" edge to the Asset entity was cleared.
+func (m *AssetEventMutation) AssetCleared() bool {
+	return m.clearedasset
+}
+
+// AssetIDs returns the "asset" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AssetID instead. It exists only for internal usage by the builders.
+func (m *AssetEventMutation) AssetIDs() (ids []int) {
+	if id := m.asset; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAsset resets all changes to the "asset" edge.
+func (m *AssetEventMutation) ResetAsset() {
+	m.asset = nil
+	m.clearedasset = false
+}
+
+// Where appends a list predicates to the AssetEventMutation builder.
+func (m *AssetEventMutation) Where(ps ...predicate.AssetEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AssetEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AssetEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AssetEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AssetEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AssetEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AssetEvent).
+func (m *AssetEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AssetEventMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.asset != nil {
+		fields = append(fields, assetevent.FieldAssetID)
+	}
+	if m.order_id != nil {
+		fields = append(fields, assetevent.FieldOrderID)
+	}
+	if m.order_line_id != nil {
+		fields = append(fields, assetevent.FieldOrderLineID)
+	}
+	if m.action != nil {
+		fields = append(fields, assetevent.FieldAction)
+	}
+	if m.from_status != nil {
+		fields = append(fields, assetevent.FieldFromStatus)
+	}
+	if m.to_status != nil {
+		fields = append(fields, assetevent.FieldToStatus)
+	}
+	if m.quantity != nil {
+		fields = append(fields, assetevent.FieldQuantity)
+	}
+	if m.attributes != nil {
+		fields = append(fields, assetevent.FieldAttributes)
+	}
+	if m.at != nil {
+		fields = append(fields, assetevent.FieldAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AssetEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case assetevent.FieldAssetID:
+		return m.AssetID()
+	case assetevent.FieldOrderID:
+		return m.OrderID()
+	case assetevent.FieldOrderLineID:
+		return m.OrderLineID()
+	case assetevent.FieldAction:
+		return m.Action()
+	case assetevent.FieldFromStatus:
+		return m.FromStatus()
+	case assetevent.FieldToStatus:
+		return m.ToStatus()
+	case assetevent.FieldQuantity:
+		return m.Quantity()
+	case assetevent.FieldAttributes:
+		return m.Attributes()
+	case assetevent.FieldAt:
+		return m.At()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AssetEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case assetevent.FieldAssetID:
+		return m.OldAssetID(ctx)
+	case assetevent.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case assetevent.FieldOrderLineID:
+		return m.OldOrderLineID(ctx)
+	case assetevent.FieldAction:
+		return m.OldAction(ctx)
+	case assetevent.FieldFromStatus:
+		return m.OldFromStatus(ctx)
+	case assetevent.FieldToStatus:
+		return m.OldToStatus(ctx)
+	case assetevent.FieldQuantity:
+		return m.OldQuantity(ctx)
+	case assetevent.FieldAttributes:
+		return m.OldAttributes(ctx)
+	case assetevent.FieldAt:
+		return m.OldAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AssetEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AssetEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case assetevent.FieldAssetID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssetID(v)
+		return nil
+	case assetevent.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case assetevent.FieldOrderLineID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderLineID(v)
+		return nil
+	case assetevent.FieldAction:
+		v, ok := value.(assetevent.Action)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case assetevent.FieldFromStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromStatus(v)
+		return nil
+	case assetevent.FieldToStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToStatus(v)
+		return nil
+	case assetevent.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	case assetevent.FieldAttributes:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttributes(v)
+		return nil
+	case assetevent.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AssetEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AssetEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addorder_id != nil {
+		fields = append(fields, assetevent.FieldOrderID)
+	}
+	if m.addorder_line_id != nil {
+		fields = append(fields, assetevent.FieldOrderLineID)
+	}
+	if m.addquantity != nil {
+		fields = append(fields, assetevent.FieldQuantity)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AssetEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case assetevent.FieldOrderID:
+		return m.AddedOrderID()
+	case assetevent.FieldOrderLineID:
+		return m.AddedOrderLineID()
+	case assetevent.FieldQuantity:
+		return m.AddedQuantity()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AssetEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case assetevent.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	case assetevent.FieldOrderLineID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderLineID(v)
+		return nil
+	case assetevent.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuantity(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AssetEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AssetEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(assetevent.FieldFromStatus) {
+		fields = append(fields, assetevent.FieldFromStatus)
+	}
+	if m.FieldCleared(assetevent.FieldAttributes) {
+		fields = append(fields, assetevent.FieldAttributes)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AssetEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AssetEventMutation) ClearField(name string) error {
+	switch name {
+	case assetevent.FieldFromStatus:
+		m.ClearFromStatus()
+		return nil
+	case assetevent.FieldAttributes:
+		m.ClearAttributes()
+		return nil
+	}
+	return fmt.Errorf("unknown AssetEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AssetEventMutation) ResetField(name string) error {
+	switch name {
+	case assetevent.FieldAssetID:
+		m.ResetAssetID()
+		return nil
+	case assetevent.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case assetevent.FieldOrderLineID:
+		m.ResetOrderLineID()
+		return nil
+	case assetevent.FieldAction:
+		m.ResetAction()
+		return nil
+	case assetevent.FieldFromStatus:
+		m.ResetFromStatus()
+		return nil
+	case assetevent.FieldToStatus:
+		m.ResetToStatus()
+		return nil
+	case assetevent.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	case assetevent.FieldAttributes:
+		m.ResetAttributes()
+		return nil
+	case assetevent.FieldAt:
+		m.ResetAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AssetEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AssetEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.asset != nil {
+		edges = append(edges, assetevent.EdgeAsset)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AssetEventMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case assetevent.EdgeAsset:
+		if id := m.asset; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AssetEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AssetEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AssetEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedasset {
+		edges = append(edges, assetevent.EdgeAsset)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AssetEventMutation) EdgeCleared(name string) bool {
+	switch name {
+	case assetevent.EdgeAsset:
+		return m.clearedasset
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AssetEventMutation) ClearEdge(name string) error {
+	switch name {
+	case assetevent.EdgeAsset:
+		m.ClearAsset()
+		return nil
+	}
+	return fmt.Errorf("unknown AssetEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AssetEventMutation) ResetEdge(name string) error {
+	switch name {
+	case assetevent.EdgeAsset:
+		m.ResetAsset()
+		return nil
+	}
+	return fmt.Errorf("unknown AssetEvent edge %s", name)
 }
 
 // AttemptMutation represents an operation that mutates the Attempt nodes in the graph.
@@ -4253,6 +5297,8 @@ type FulfillmentLineMutation struct {
 	attributes     *map[string]interface{}
 	bundle_key     *string
 	created_at     *time.Time
+	removed_in     *int
+	addremoved_in  *int
 	clearedFields  map[string]struct{}
 	_order         *int
 	cleared_order  bool
@@ -4869,6 +5915,76 @@ func (m *FulfillmentLineMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetRemovedIn sets the "removed_in" field.
+func (m *FulfillmentLineMutation) SetRemovedIn(i int) {
+	m.removed_in = &i
+	m.addremoved_in = nil
+}
+
+// RemovedIn returns the value of the "removed_in" field in the mutation.
+func (m *FulfillmentLineMutation) RemovedIn() (r int, exists bool) {
+	v := m.removed_in
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemovedIn returns the old "removed_in" field's value of the FulfillmentLine entity.
+// If the FulfillmentLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FulfillmentLineMutation) OldRemovedIn(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemovedIn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemovedIn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemovedIn: %w", err)
+	}
+	return oldValue.RemovedIn, nil
+}
+
+// AddRemovedIn adds i to the "removed_in" field.
+func (m *FulfillmentLineMutation) AddRemovedIn(i int) {
+	if m.addremoved_in != nil {
+		*m.addremoved_in += i
+	} else {
+		m.addremoved_in = &i
+	}
+}
+
+// AddedRemovedIn returns the value that was added to the "removed_in" field in this mutation.
+func (m *FulfillmentLineMutation) AddedRemovedIn() (r int, exists bool) {
+	v := m.addremoved_in
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRemovedIn clears the value of the "removed_in" field.
+func (m *FulfillmentLineMutation) ClearRemovedIn() {
+	m.removed_in = nil
+	m.addremoved_in = nil
+	m.clearedFields[fulfillmentline.FieldRemovedIn] = struct{}{}
+}
+
+// RemovedInCleared returns if the "removed_in" field was cleared in this mutation.
+func (m *FulfillmentLineMutation) RemovedInCleared() bool {
+	_, ok := m.clearedFields[fulfillmentline.FieldRemovedIn]
+	return ok
+}
+
+// ResetRemovedIn resets all changes to the "removed_in" field.
+func (m *FulfillmentLineMutation) ResetRemovedIn() {
+	m.removed_in = nil
+	m.addremoved_in = nil
+	delete(m.clearedFields, fulfillmentline.FieldRemovedIn)
+}
+
 // ClearOrder clears the "order" edge to the Order entity.
 func (m *FulfillmentLineMutation) ClearOrder() {
 	m.cleared_order = true
@@ -5065,7 +6181,7 @@ func (m *FulfillmentLineMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FulfillmentLineMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m._order != nil {
 		fields = append(fields, fulfillmentline.FieldOrderID)
 	}
@@ -5099,6 +6215,9 @@ func (m *FulfillmentLineMutation) Fields() []string {
 	if m.created_at != nil {
 		fields = append(fields, fulfillmentline.FieldCreatedAt)
 	}
+	if m.removed_in != nil {
+		fields = append(fields, fulfillmentline.FieldRemovedIn)
+	}
 	return fields
 }
 
@@ -5129,6 +6248,8 @@ func (m *FulfillmentLineMutation) Field(name string) (ent.Value, bool) {
 		return m.BundleKey()
 	case fulfillmentline.FieldCreatedAt:
 		return m.CreatedAt()
+	case fulfillmentline.FieldRemovedIn:
+		return m.RemovedIn()
 	}
 	return nil, false
 }
@@ -5160,6 +6281,8 @@ func (m *FulfillmentLineMutation) OldField(ctx context.Context, name string) (en
 		return m.OldBundleKey(ctx)
 	case fulfillmentline.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case fulfillmentline.FieldRemovedIn:
+		return m.OldRemovedIn(ctx)
 	}
 	return nil, fmt.Errorf("unknown FulfillmentLine field %s", name)
 }
@@ -5246,6 +6369,13 @@ func (m *FulfillmentLineMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case fulfillmentline.FieldRemovedIn:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemovedIn(v)
+		return nil
 	}
 	return fmt.Errorf("unknown FulfillmentLine field %s", name)
 }
@@ -5260,6 +6390,9 @@ func (m *FulfillmentLineMutation) AddedFields() []string {
 	if m.addquantity != nil {
 		fields = append(fields, fulfillmentline.FieldQuantity)
 	}
+	if m.addremoved_in != nil {
+		fields = append(fields, fulfillmentline.FieldRemovedIn)
+	}
 	return fields
 }
 
@@ -5272,6 +6405,8 @@ func (m *FulfillmentLineMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAccountRef()
 	case fulfillmentline.FieldQuantity:
 		return m.AddedQuantity()
+	case fulfillmentline.FieldRemovedIn:
+		return m.AddedRemovedIn()
 	}
 	return nil, false
 }
@@ -5295,6 +6430,13 @@ func (m *FulfillmentLineMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddQuantity(v)
 		return nil
+	case fulfillmentline.FieldRemovedIn:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRemovedIn(v)
+		return nil
 	}
 	return fmt.Errorf("unknown FulfillmentLine numeric field %s", name)
 }
@@ -5317,6 +6459,9 @@ func (m *FulfillmentLineMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(fulfillmentline.FieldBundleKey) {
 		fields = append(fields, fulfillmentline.FieldBundleKey)
+	}
+	if m.FieldCleared(fulfillmentline.FieldRemovedIn) {
+		fields = append(fields, fulfillmentline.FieldRemovedIn)
 	}
 	return fields
 }
@@ -5346,6 +6491,9 @@ func (m *FulfillmentLineMutation) ClearField(name string) error {
 		return nil
 	case fulfillmentline.FieldBundleKey:
 		m.ClearBundleKey()
+		return nil
+	case fulfillmentline.FieldRemovedIn:
+		m.ClearRemovedIn()
 		return nil
 	}
 	return fmt.Errorf("unknown FulfillmentLine nullable field %s", name)
@@ -5387,6 +6535,9 @@ func (m *FulfillmentLineMutation) ResetField(name string) error {
 		return nil
 	case fulfillmentline.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case fulfillmentline.FieldRemovedIn:
+		m.ResetRemovedIn()
 		return nil
 	}
 	return fmt.Errorf("unknown FulfillmentLine field %s", name)
@@ -5553,6 +6704,8 @@ type OrderMutation struct {
 	created_at               *time.Time
 	updated_at               *time.Time
 	completed_at             *time.Time
+	revision                 *int
+	addrevision              *int
 	clearedFields            map[string]struct{}
 	customer                 *int
 	clearedcustomer          bool
@@ -5566,6 +6719,9 @@ type OrderMutation struct {
 	clearedfulfillment_lines bool
 	plan                     *int
 	clearedplan              bool
+	revisions                map[int]struct{}
+	removedrevisions         map[int]struct{}
+	clearedrevisions         bool
 	done                     bool
 	oldValue                 func(context.Context) (*Order, error)
 	predicates               []predicate.Order
@@ -6104,6 +7260,62 @@ func (m *OrderMutation) ResetCompletedAt() {
 	delete(m.clearedFields, order.FieldCompletedAt)
 }
 
+// SetRevision sets the "revision" field.
+func (m *OrderMutation) SetRevision(i int) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *OrderMutation) Revision() (r int, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldRevision(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *OrderMutation) AddRevision(i int) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *OrderMutation) AddedRevision() (r int, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *OrderMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
 // SetCustomerID sets the "customer" edge to the Account entity by id.
 func (m *OrderMutation) SetCustomerID(id int) {
 	m.customer = &id
@@ -6318,6 +7530,60 @@ func (m *OrderMutation) ResetPlan() {
 	m.clearedplan = false
 }
 
+// AddRevisionIDs adds the "revisions" edge to the OrderRevision entity by ids.
+func (m *OrderMutation) AddRevisionIDs(ids ...int) {
+	if m.revisions == nil {
+		m.revisions = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.revisions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRevisions clears the "revisions" edge to the OrderRevision entity.
+func (m *OrderMutation) ClearRevisions() {
+	m.clearedrevisions = true
+}
+
+// RevisionsCleared reports if the "revisions" edge to the OrderRevision entity was cleared.
+func (m *OrderMutation) RevisionsCleared() bool {
+	return m.clearedrevisions
+}
+
+// RemoveRevisionIDs removes the "revisions" edge to the OrderRevision entity by IDs.
+func (m *OrderMutation) RemoveRevisionIDs(ids ...int) {
+	if m.removedrevisions == nil {
+		m.removedrevisions = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.revisions, ids[i])
+		m.removedrevisions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRevisions returns the removed IDs of the "revisions" edge to the OrderRevision entity.
+func (m *OrderMutation) RemovedRevisionsIDs() (ids []int) {
+	for id := range m.removedrevisions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RevisionsIDs returns the "revisions" edge IDs in the mutation.
+func (m *OrderMutation) RevisionsIDs() (ids []int) {
+	for id := range m.revisions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRevisions resets all changes to the "revisions" edge.
+func (m *OrderMutation) ResetRevisions() {
+	m.revisions = nil
+	m.clearedrevisions = false
+	m.removedrevisions = nil
+}
+
 // Where appends a list predicates to the OrderMutation builder.
 func (m *OrderMutation) Where(ps ...predicate.Order) {
 	m.predicates = append(m.predicates, ps...)
@@ -6352,7 +7618,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.external_id != nil {
 		fields = append(fields, order.FieldExternalID)
 	}
@@ -6386,6 +7652,9 @@ func (m *OrderMutation) Fields() []string {
 	if m.completed_at != nil {
 		fields = append(fields, order.FieldCompletedAt)
 	}
+	if m.revision != nil {
+		fields = append(fields, order.FieldRevision)
+	}
 	return fields
 }
 
@@ -6416,6 +7685,8 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case order.FieldCompletedAt:
 		return m.CompletedAt()
+	case order.FieldRevision:
+		return m.Revision()
 	}
 	return nil, false
 }
@@ -6447,6 +7718,8 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldUpdatedAt(ctx)
 	case order.FieldCompletedAt:
 		return m.OldCompletedAt(ctx)
+	case order.FieldRevision:
+		return m.OldRevision(ctx)
 	}
 	return nil, fmt.Errorf("unknown Order field %s", name)
 }
@@ -6533,6 +7806,13 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCompletedAt(v)
 		return nil
+	case order.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
 }
@@ -6541,6 +7821,9 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *OrderMutation) AddedFields() []string {
 	var fields []string
+	if m.addrevision != nil {
+		fields = append(fields, order.FieldRevision)
+	}
 	return fields
 }
 
@@ -6549,6 +7832,8 @@ func (m *OrderMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *OrderMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case order.FieldRevision:
+		return m.AddedRevision()
 	}
 	return nil, false
 }
@@ -6558,6 +7843,13 @@ func (m *OrderMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *OrderMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case order.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Order numeric field %s", name)
 }
@@ -6639,13 +7931,16 @@ func (m *OrderMutation) ResetField(name string) error {
 	case order.FieldCompletedAt:
 		m.ResetCompletedAt()
 		return nil
+	case order.FieldRevision:
+		m.ResetRevision()
+		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *OrderMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.customer != nil {
 		edges = append(edges, order.EdgeCustomer)
 	}
@@ -6660,6 +7955,9 @@ func (m *OrderMutation) AddedEdges() []string {
 	}
 	if m.plan != nil {
 		edges = append(edges, order.EdgePlan)
+	}
+	if m.revisions != nil {
+		edges = append(edges, order.EdgeRevisions)
 	}
 	return edges
 }
@@ -6692,18 +7990,27 @@ func (m *OrderMutation) AddedIDs(name string) []ent.Value {
 		if id := m.plan; id != nil {
 			return []ent.Value{*id}
 		}
+	case order.EdgeRevisions:
+		ids := make([]ent.Value, 0, len(m.revisions))
+		for id := range m.revisions {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *OrderMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedlines != nil {
 		edges = append(edges, order.EdgeLines)
 	}
 	if m.removedfulfillment_lines != nil {
 		edges = append(edges, order.EdgeFulfillmentLines)
+	}
+	if m.removedrevisions != nil {
+		edges = append(edges, order.EdgeRevisions)
 	}
 	return edges
 }
@@ -6724,13 +8031,19 @@ func (m *OrderMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case order.EdgeRevisions:
+		ids := make([]ent.Value, 0, len(m.removedrevisions))
+		for id := range m.removedrevisions {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *OrderMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedcustomer {
 		edges = append(edges, order.EdgeCustomer)
 	}
@@ -6745,6 +8058,9 @@ func (m *OrderMutation) ClearedEdges() []string {
 	}
 	if m.clearedplan {
 		edges = append(edges, order.EdgePlan)
+	}
+	if m.clearedrevisions {
+		edges = append(edges, order.EdgeRevisions)
 	}
 	return edges
 }
@@ -6763,6 +8079,8 @@ func (m *OrderMutation) EdgeCleared(name string) bool {
 		return m.clearedfulfillment_lines
 	case order.EdgePlan:
 		return m.clearedplan
+	case order.EdgeRevisions:
+		return m.clearedrevisions
 	}
 	return false
 }
@@ -6803,6 +8121,9 @@ func (m *OrderMutation) ResetEdge(name string) error {
 	case order.EdgePlan:
 		m.ResetPlan()
 		return nil
+	case order.EdgeRevisions:
+		m.ResetRevisions()
+		return nil
 	}
 	return fmt.Errorf("unknown Order edge %s", name)
 }
@@ -6827,6 +8148,8 @@ type OrderLineMutation struct {
 	appendmissing            []string
 	position                 *int
 	addposition              *int
+	revision                 *int
+	addrevision              *int
 	generated                *bool
 	clearedFields            map[string]struct{}
 	_order                   *int
@@ -7516,6 +8839,62 @@ func (m *OrderLineMutation) ResetPosition() {
 	m.addposition = nil
 }
 
+// SetRevision sets the "revision" field.
+func (m *OrderLineMutation) SetRevision(i int) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *OrderLineMutation) Revision() (r int, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the OrderLine entity.
+// If the OrderLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderLineMutation) OldRevision(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *OrderLineMutation) AddRevision(i int) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *OrderLineMutation) AddedRevision() (r int, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *OrderLineMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
 // SetGenerated sets the "generated" field.
 func (m *OrderLineMutation) SetGenerated(b bool) {
 	m.generated = &b
@@ -7761,7 +9140,7 @@ func (m *OrderLineMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderLineMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m._order != nil {
 		fields = append(fields, orderline.FieldOrderID)
 	}
@@ -7798,6 +9177,9 @@ func (m *OrderLineMutation) Fields() []string {
 	if m.position != nil {
 		fields = append(fields, orderline.FieldPosition)
 	}
+	if m.revision != nil {
+		fields = append(fields, orderline.FieldRevision)
+	}
 	if m.generated != nil {
 		fields = append(fields, orderline.FieldGenerated)
 	}
@@ -7833,6 +9215,8 @@ func (m *OrderLineMutation) Field(name string) (ent.Value, bool) {
 		return m.Missing()
 	case orderline.FieldPosition:
 		return m.Position()
+	case orderline.FieldRevision:
+		return m.Revision()
 	case orderline.FieldGenerated:
 		return m.Generated()
 	}
@@ -7868,6 +9252,8 @@ func (m *OrderLineMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldMissing(ctx)
 	case orderline.FieldPosition:
 		return m.OldPosition(ctx)
+	case orderline.FieldRevision:
+		return m.OldRevision(ctx)
 	case orderline.FieldGenerated:
 		return m.OldGenerated(ctx)
 	}
@@ -7963,6 +9349,13 @@ func (m *OrderLineMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPosition(v)
 		return nil
+	case orderline.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
 	case orderline.FieldGenerated:
 		v, ok := value.(bool)
 		if !ok {
@@ -7987,6 +9380,9 @@ func (m *OrderLineMutation) AddedFields() []string {
 	if m.addposition != nil {
 		fields = append(fields, orderline.FieldPosition)
 	}
+	if m.addrevision != nil {
+		fields = append(fields, orderline.FieldRevision)
+	}
 	return fields
 }
 
@@ -8001,6 +9397,8 @@ func (m *OrderLineMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAssetID()
 	case orderline.FieldPosition:
 		return m.AddedPosition()
+	case orderline.FieldRevision:
+		return m.AddedRevision()
 	}
 	return nil, false
 }
@@ -8030,6 +9428,13 @@ func (m *OrderLineMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPosition(v)
+		return nil
+	case orderline.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
 		return nil
 	}
 	return fmt.Errorf("unknown OrderLine numeric field %s", name)
@@ -8126,6 +9531,9 @@ func (m *OrderLineMutation) ResetField(name string) error {
 		return nil
 	case orderline.FieldPosition:
 		m.ResetPosition()
+		return nil
+	case orderline.FieldRevision:
+		m.ResetRevision()
 		return nil
 	case orderline.FieldGenerated:
 		m.ResetGenerated()
@@ -8278,6 +9686,1006 @@ func (m *OrderLineMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown OrderLine edge %s", name)
+}
+
+// OrderRevisionMutation represents an operation that mutates the OrderRevision nodes in the graph.
+type OrderRevisionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	number        *int
+	addnumber     *int
+	kind          *orderrevision.Kind
+	status        *orderrevision.Status
+	actor         *string
+	reason        *string
+	input         *map[string]interface{}
+	diff          *map[string]interface{}
+	requested_at  *time.Time
+	applied_at    *time.Time
+	clearedFields map[string]struct{}
+	_order        *int
+	cleared_order bool
+	done          bool
+	oldValue      func(context.Context) (*OrderRevision, error)
+	predicates    []predicate.OrderRevision
+}
+
+var _ ent.Mutation = (*OrderRevisionMutation)(nil)
+
+// orderrevisionOption allows management of the mutation configuration using functional options.
+type orderrevisionOption func(*OrderRevisionMutation)
+
+// newOrderRevisionMutation creates new mutation for the OrderRevision entity.
+func newOrderRevisionMutation(c config, op Op, opts ...orderrevisionOption) *OrderRevisionMutation {
+	m := &OrderRevisionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOrderRevision,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOrderRevisionID sets the ID field of the mutation.
+func withOrderRevisionID(id int) orderrevisionOption {
+	return func(m *OrderRevisionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OrderRevision
+		)
+		m.oldValue = func(ctx context.Context) (*OrderRevision, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OrderRevision.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOrderRevision sets the old OrderRevision of the mutation.
+func withOrderRevision(node *OrderRevision) orderrevisionOption {
+	return func(m *OrderRevisionMutation) {
+		m.oldValue = func(context.Context) (*OrderRevision, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OrderRevisionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OrderRevisionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OrderRevisionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OrderRevisionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OrderRevision.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *OrderRevisionMutation) SetOrderID(i int) {
+	m._order = &i
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *OrderRevisionMutation) OrderID() (r int, exists bool) {
+	v := m._order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *OrderRevisionMutation) ResetOrderID() {
+	m._order = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *OrderRevisionMutation) SetNumber(i int) {
+	m.number = &i
+	m.addnumber = nil
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *OrderRevisionMutation) Number() (r int, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldNumber(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// AddNumber adds i to the "number" field.
+func (m *OrderRevisionMutation) AddNumber(i int) {
+	if m.addnumber != nil {
+		*m.addnumber += i
+	} else {
+		m.addnumber = &i
+	}
+}
+
+// AddedNumber returns the value that was added to the "number" field in this mutation.
+func (m *OrderRevisionMutation) AddedNumber() (r int, exists bool) {
+	v := m.addnumber
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *OrderRevisionMutation) ResetNumber() {
+	m.number = nil
+	m.addnumber = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *OrderRevisionMutation) SetKind(o orderrevision.Kind) {
+	m.kind = &o
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *OrderRevisionMutation) Kind() (r orderrevision.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldKind(ctx context.Context) (v orderrevision.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *OrderRevisionMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *OrderRevisionMutation) SetStatus(o orderrevision.Status) {
+	m.status = &o
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *OrderRevisionMutation) Status() (r orderrevision.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldStatus(ctx context.Context) (v orderrevision.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *OrderRevisionMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetActor sets the "actor" field.
+func (m *OrderRevisionMutation) SetActor(s string) {
+	m.actor = &s
+}
+
+// Actor returns the value of the "actor" field in the mutation.
+func (m *OrderRevisionMutation) Actor() (r string, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActor returns the old "actor" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldActor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActor: %w", err)
+	}
+	return oldValue.Actor, nil
+}
+
+// ClearActor clears the value of the "actor" field.
+func (m *OrderRevisionMutation) ClearActor() {
+	m.actor = nil
+	m.clearedFields[orderrevision.FieldActor] = struct{}{}
+}
+
+// ActorCleared returns if the "actor" field was cleared in this mutation.
+func (m *OrderRevisionMutation) ActorCleared() bool {
+	_, ok := m.clearedFields[orderrevision.FieldActor]
+	return ok
+}
+
+// ResetActor resets all changes to the "actor" field.
+func (m *OrderRevisionMutation) ResetActor() {
+	m.actor = nil
+	delete(m.clearedFields, orderrevision.FieldActor)
+}
+
+// SetReason sets the "reason" field.
+func (m *OrderRevisionMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *OrderRevisionMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *OrderRevisionMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[orderrevision.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *OrderRevisionMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[orderrevision.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *OrderRevisionMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, orderrevision.FieldReason)
+}
+
+// SetInput sets the "input" field.
+func (m *OrderRevisionMutation) SetInput(value map[string]interface{}) {
+	m.input = &value
+}
+
+// Input returns the value of the "input" field in the mutation.
+func (m *OrderRevisionMutation) Input() (r map[string]interface{}, exists bool) {
+	v := m.input
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInput returns the old "input" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldInput(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInput is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInput requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInput: %w", err)
+	}
+	return oldValue.Input, nil
+}
+
+// ClearInput clears the value of the "input" field.
+func (m *OrderRevisionMutation) ClearInput() {
+	m.input = nil
+	m.clearedFields[orderrevision.FieldInput] = struct{}{}
+}
+
+// InputCleared returns if the "input" field was cleared in this mutation.
+func (m *OrderRevisionMutation) InputCleared() bool {
+	_, ok := m.clearedFields[orderrevision.FieldInput]
+	return ok
+}
+
+// ResetInput resets all changes to the "input" field.
+func (m *OrderRevisionMutation) ResetInput() {
+	m.input = nil
+	delete(m.clearedFields, orderrevision.FieldInput)
+}
+
+// SetDiff sets the "diff" field.
+func (m *OrderRevisionMutation) SetDiff(value map[string]interface{}) {
+	m.diff = &value
+}
+
+// Diff returns the value of the "diff" field in the mutation.
+func (m *OrderRevisionMutation) Diff() (r map[string]interface{}, exists bool) {
+	v := m.diff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiff returns the old "diff" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldDiff(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiff is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiff requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiff: %w", err)
+	}
+	return oldValue.Diff, nil
+}
+
+// ClearDiff clears the value of the "diff" field.
+func (m *OrderRevisionMutation) ClearDiff() {
+	m.diff = nil
+	m.clearedFields[orderrevision.FieldDiff] = struct{}{}
+}
+
+// DiffCleared returns if the "diff" field was cleared in this mutation.
+func (m *OrderRevisionMutation) DiffCleared() bool {
+	_, ok := m.clearedFields[orderrevision.FieldDiff]
+	return ok
+}
+
+// ResetDiff resets all changes to the "diff" field.
+func (m *OrderRevisionMutation) ResetDiff() {
+	m.diff = nil
+	delete(m.clearedFields, orderrevision.FieldDiff)
+}
+
+// SetRequestedAt sets the "requested_at" field.
+func (m *OrderRevisionMutation) SetRequestedAt(t time.Time) {
+	m.requested_at = &t
+}
+
+// RequestedAt returns the value of the "requested_at" field in the mutation.
+func (m *OrderRevisionMutation) RequestedAt() (r time.Time, exists bool) {
+	v := m.requested_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedAt returns the old "requested_at" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldRequestedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedAt: %w", err)
+	}
+	return oldValue.RequestedAt, nil
+}
+
+// ResetRequestedAt resets all changes to the "requested_at" field.
+func (m *OrderRevisionMutation) ResetRequestedAt() {
+	m.requested_at = nil
+}
+
+// SetAppliedAt sets the "applied_at" field.
+func (m *OrderRevisionMutation) SetAppliedAt(t time.Time) {
+	m.applied_at = &t
+}
+
+// AppliedAt returns the value of the "applied_at" field in the mutation.
+func (m *OrderRevisionMutation) AppliedAt() (r time.Time, exists bool) {
+	v := m.applied_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppliedAt returns the old "applied_at" field's value of the OrderRevision entity.
+// If the OrderRevision object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderRevisionMutation) OldAppliedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppliedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppliedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppliedAt: %w", err)
+	}
+	return oldValue.AppliedAt, nil
+}
+
+// ClearAppliedAt clears the value of the "applied_at" field.
+func (m *OrderRevisionMutation) ClearAppliedAt() {
+	m.applied_at = nil
+	m.clearedFields[orderrevision.FieldAppliedAt] = struct{}{}
+}
+
+// AppliedAtCleared returns if the "applied_at" field was cleared in this mutation.
+func (m *OrderRevisionMutation) AppliedAtCleared() bool {
+	_, ok := m.clearedFields[orderrevision.FieldAppliedAt]
+	return ok
+}
+
+// ResetAppliedAt resets all changes to the "applied_at" field.
+func (m *OrderRevisionMutation) ResetAppliedAt() {
+	m.applied_at = nil
+	delete(m.clearedFields, orderrevision.FieldAppliedAt)
+}
+
+// ClearOrder clears the "order" edge to the Order entity.
+func (m *OrderRevisionMutation) ClearOrder() {
+	m.cleared_order = true
+	m.clearedFields[orderrevision.FieldOrderID] = struct{}{}
+}
+
+// OrderCleared reports if the "order" edge to the Order entity was cleared.
+func (m *OrderRevisionMutation) OrderCleared() bool {
+	return m.cleared_order
+}
+
+// OrderIDs returns the "order" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrderID instead. It exists only for internal usage by the builders.
+func (m *OrderRevisionMutation) OrderIDs() (ids []int) {
+	if id := m._order; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrder resets all changes to the "order" edge.
+func (m *OrderRevisionMutation) ResetOrder() {
+	m._order = nil
+	m.cleared_order = false
+}
+
+// Where appends a list predicates to the OrderRevisionMutation builder.
+func (m *OrderRevisionMutation) Where(ps ...predicate.OrderRevision) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OrderRevisionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OrderRevisionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OrderRevision, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OrderRevisionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OrderRevisionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OrderRevision).
+func (m *OrderRevisionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OrderRevisionMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m._order != nil {
+		fields = append(fields, orderrevision.FieldOrderID)
+	}
+	if m.number != nil {
+		fields = append(fields, orderrevision.FieldNumber)
+	}
+	if m.kind != nil {
+		fields = append(fields, orderrevision.FieldKind)
+	}
+	if m.status != nil {
+		fields = append(fields, orderrevision.FieldStatus)
+	}
+	if m.actor != nil {
+		fields = append(fields, orderrevision.FieldActor)
+	}
+	if m.reason != nil {
+		fields = append(fields, orderrevision.FieldReason)
+	}
+	if m.input != nil {
+		fields = append(fields, orderrevision.FieldInput)
+	}
+	if m.diff != nil {
+		fields = append(fields, orderrevision.FieldDiff)
+	}
+	if m.requested_at != nil {
+		fields = append(fields, orderrevision.FieldRequestedAt)
+	}
+	if m.applied_at != nil {
+		fields = append(fields, orderrevision.FieldAppliedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OrderRevisionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case orderrevision.FieldOrderID:
+		return m.OrderID()
+	case orderrevision.FieldNumber:
+		return m.Number()
+	case orderrevision.FieldKind:
+		return m.Kind()
+	case orderrevision.FieldStatus:
+		return m.Status()
+	case orderrevision.FieldActor:
+		return m.Actor()
+	case orderrevision.FieldReason:
+		return m.Reason()
+	case orderrevision.FieldInput:
+		return m.Input()
+	case orderrevision.FieldDiff:
+		return m.Diff()
+	case orderrevision.FieldRequestedAt:
+		return m.RequestedAt()
+	case orderrevision.FieldAppliedAt:
+		return m.AppliedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OrderRevisionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case orderrevision.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case orderrevision.FieldNumber:
+		return m.OldNumber(ctx)
+	case orderrevision.FieldKind:
+		return m.OldKind(ctx)
+	case orderrevision.FieldStatus:
+		return m.OldStatus(ctx)
+	case orderrevision.FieldActor:
+		return m.OldActor(ctx)
+	case orderrevision.FieldReason:
+		return m.OldReason(ctx)
+	case orderrevision.FieldInput:
+		return m.OldInput(ctx)
+	case orderrevision.FieldDiff:
+		return m.OldDiff(ctx)
+	case orderrevision.FieldRequestedAt:
+		return m.OldRequestedAt(ctx)
+	case orderrevision.FieldAppliedAt:
+		return m.OldAppliedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OrderRevision field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrderRevisionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case orderrevision.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case orderrevision.FieldNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case orderrevision.FieldKind:
+		v, ok := value.(orderrevision.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case orderrevision.FieldStatus:
+		v, ok := value.(orderrevision.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case orderrevision.FieldActor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActor(v)
+		return nil
+	case orderrevision.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case orderrevision.FieldInput:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInput(v)
+		return nil
+	case orderrevision.FieldDiff:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiff(v)
+		return nil
+	case orderrevision.FieldRequestedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedAt(v)
+		return nil
+	case orderrevision.FieldAppliedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppliedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrderRevision field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OrderRevisionMutation) AddedFields() []string {
+	var fields []string
+	if m.addnumber != nil {
+		fields = append(fields, orderrevision.FieldNumber)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OrderRevisionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case orderrevision.FieldNumber:
+		return m.AddedNumber()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrderRevisionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case orderrevision.FieldNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNumber(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrderRevision numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OrderRevisionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(orderrevision.FieldActor) {
+		fields = append(fields, orderrevision.FieldActor)
+	}
+	if m.FieldCleared(orderrevision.FieldReason) {
+		fields = append(fields, orderrevision.FieldReason)
+	}
+	if m.FieldCleared(orderrevision.FieldInput) {
+		fields = append(fields, orderrevision.FieldInput)
+	}
+	if m.FieldCleared(orderrevision.FieldDiff) {
+		fields = append(fields, orderrevision.FieldDiff)
+	}
+	if m.FieldCleared(orderrevision.FieldAppliedAt) {
+		fields = append(fields, orderrevision.FieldAppliedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OrderRevisionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OrderRevisionMutation) ClearField(name string) error {
+	switch name {
+	case orderrevision.FieldActor:
+		m.ClearActor()
+		return nil
+	case orderrevision.FieldReason:
+		m.ClearReason()
+		return nil
+	case orderrevision.FieldInput:
+		m.ClearInput()
+		return nil
+	case orderrevision.FieldDiff:
+		m.ClearDiff()
+		return nil
+	case orderrevision.FieldAppliedAt:
+		m.ClearAppliedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderRevision nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OrderRevisionMutation) ResetField(name string) error {
+	switch name {
+	case orderrevision.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case orderrevision.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case orderrevision.FieldKind:
+		m.ResetKind()
+		return nil
+	case orderrevision.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case orderrevision.FieldActor:
+		m.ResetActor()
+		return nil
+	case orderrevision.FieldReason:
+		m.ResetReason()
+		return nil
+	case orderrevision.FieldInput:
+		m.ResetInput()
+		return nil
+	case orderrevision.FieldDiff:
+		m.ResetDiff()
+		return nil
+	case orderrevision.FieldRequestedAt:
+		m.ResetRequestedAt()
+		return nil
+	case orderrevision.FieldAppliedAt:
+		m.ResetAppliedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderRevision field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OrderRevisionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m._order != nil {
+		edges = append(edges, orderrevision.EdgeOrder)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OrderRevisionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case orderrevision.EdgeOrder:
+		if id := m._order; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OrderRevisionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OrderRevisionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OrderRevisionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleared_order {
+		edges = append(edges, orderrevision.EdgeOrder)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OrderRevisionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case orderrevision.EdgeOrder:
+		return m.cleared_order
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OrderRevisionMutation) ClearEdge(name string) error {
+	switch name {
+	case orderrevision.EdgeOrder:
+		m.ClearOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderRevision unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OrderRevisionMutation) ResetEdge(name string) error {
+	switch name {
+	case orderrevision.EdgeOrder:
+		m.ResetOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderRevision edge %s", name)
 }
 
 // PlanMutation represents an operation that mutates the Plan nodes in the graph.
@@ -9974,6 +12382,9 @@ type StepMutation struct {
 	wake_at                 *time.Time
 	lease_owner             *string
 	lease_until             *time.Time
+	frozen                  *bool
+	compensates             *int
+	addcompensates          *int
 	created_at              *time.Time
 	updated_at              *time.Time
 	clearedFields           map[string]struct{}
@@ -11528,6 +13939,112 @@ func (m *StepMutation) ResetLeaseUntil() {
 	delete(m.clearedFields, step.FieldLeaseUntil)
 }
 
+// SetFrozen sets the "frozen" field.
+func (m *StepMutation) SetFrozen(b bool) {
+	m.frozen = &b
+}
+
+// Frozen returns the value of the "frozen" field in the mutation.
+func (m *StepMutation) Frozen() (r bool, exists bool) {
+	v := m.frozen
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrozen returns the old "frozen" field's value of the Step entity.
+// If the Step object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepMutation) OldFrozen(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrozen is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrozen requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrozen: %w", err)
+	}
+	return oldValue.Frozen, nil
+}
+
+// ResetFrozen resets all changes to the "frozen" field.
+func (m *StepMutation) ResetFrozen() {
+	m.frozen = nil
+}
+
+// SetCompensates sets the "compensates" field.
+func (m *StepMutation) SetCompensates(i int) {
+	m.compensates = &i
+	m.addcompensates = nil
+}
+
+// Compensates returns the value of the "compensates" field in the mutation.
+func (m *StepMutation) Compensates() (r int, exists bool) {
+	v := m.compensates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompensates returns the old "compensates" field's value of the Step entity.
+// If the Step object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StepMutation) OldCompensates(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompensates is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompensates requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompensates: %w", err)
+	}
+	return oldValue.Compensates, nil
+}
+
+// AddCompensates adds i to the "compensates" field.
+func (m *StepMutation) AddCompensates(i int) {
+	if m.addcompensates != nil {
+		*m.addcompensates += i
+	} else {
+		m.addcompensates = &i
+	}
+}
+
+// AddedCompensates returns the value that was added to the "compensates" field in this mutation.
+func (m *StepMutation) AddedCompensates() (r int, exists bool) {
+	v := m.addcompensates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCompensates clears the value of the "compensates" field.
+func (m *StepMutation) ClearCompensates() {
+	m.compensates = nil
+	m.addcompensates = nil
+	m.clearedFields[step.FieldCompensates] = struct{}{}
+}
+
+// CompensatesCleared returns if the "compensates" field was cleared in this mutation.
+func (m *StepMutation) CompensatesCleared() bool {
+	_, ok := m.clearedFields[step.FieldCompensates]
+	return ok
+}
+
+// ResetCompensates resets all changes to the "compensates" field.
+func (m *StepMutation) ResetCompensates() {
+	m.compensates = nil
+	m.addcompensates = nil
+	delete(m.clearedFields, step.FieldCompensates)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *StepMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -11904,7 +14421,7 @@ func (m *StepMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StepMutation) Fields() []string {
-	fields := make([]string, 0, 33)
+	fields := make([]string, 0, 35)
 	if m.plan != nil {
 		fields = append(fields, step.FieldPlanID)
 	}
@@ -11998,6 +14515,12 @@ func (m *StepMutation) Fields() []string {
 	if m.lease_until != nil {
 		fields = append(fields, step.FieldLeaseUntil)
 	}
+	if m.frozen != nil {
+		fields = append(fields, step.FieldFrozen)
+	}
+	if m.compensates != nil {
+		fields = append(fields, step.FieldCompensates)
+	}
 	if m.created_at != nil {
 		fields = append(fields, step.FieldCreatedAt)
 	}
@@ -12074,6 +14597,10 @@ func (m *StepMutation) Field(name string) (ent.Value, bool) {
 		return m.LeaseOwner()
 	case step.FieldLeaseUntil:
 		return m.LeaseUntil()
+	case step.FieldFrozen:
+		return m.Frozen()
+	case step.FieldCompensates:
+		return m.Compensates()
 	case step.FieldCreatedAt:
 		return m.CreatedAt()
 	case step.FieldUpdatedAt:
@@ -12149,6 +14676,10 @@ func (m *StepMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldLeaseOwner(ctx)
 	case step.FieldLeaseUntil:
 		return m.OldLeaseUntil(ctx)
+	case step.FieldFrozen:
+		return m.OldFrozen(ctx)
+	case step.FieldCompensates:
+		return m.OldCompensates(ctx)
 	case step.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case step.FieldUpdatedAt:
@@ -12379,6 +14910,20 @@ func (m *StepMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLeaseUntil(v)
 		return nil
+	case step.FieldFrozen:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrozen(v)
+		return nil
+	case step.FieldCompensates:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompensates(v)
+		return nil
 	case step.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12413,6 +14958,9 @@ func (m *StepMutation) AddedFields() []string {
 	if m.addattempt_base != nil {
 		fields = append(fields, step.FieldAttemptBase)
 	}
+	if m.addcompensates != nil {
+		fields = append(fields, step.FieldCompensates)
+	}
 	return fields
 }
 
@@ -12429,6 +14977,8 @@ func (m *StepMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAttemptCount()
 	case step.FieldAttemptBase:
 		return m.AddedAttemptBase()
+	case step.FieldCompensates:
+		return m.AddedCompensates()
 	}
 	return nil, false
 }
@@ -12465,6 +15015,13 @@ func (m *StepMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttemptBase(v)
+		return nil
+	case step.FieldCompensates:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCompensates(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Step numeric field %s", name)
@@ -12527,6 +15084,9 @@ func (m *StepMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(step.FieldLeaseUntil) {
 		fields = append(fields, step.FieldLeaseUntil)
+	}
+	if m.FieldCleared(step.FieldCompensates) {
+		fields = append(fields, step.FieldCompensates)
 	}
 	return fields
 }
@@ -12595,6 +15155,9 @@ func (m *StepMutation) ClearField(name string) error {
 		return nil
 	case step.FieldLeaseUntil:
 		m.ClearLeaseUntil()
+		return nil
+	case step.FieldCompensates:
+		m.ClearCompensates()
 		return nil
 	}
 	return fmt.Errorf("unknown Step nullable field %s", name)
@@ -12696,6 +15259,12 @@ func (m *StepMutation) ResetField(name string) error {
 		return nil
 	case step.FieldLeaseUntil:
 		m.ResetLeaseUntil()
+		return nil
+	case step.FieldFrozen:
+		m.ResetFrozen()
+		return nil
+	case step.FieldCompensates:
+		m.ResetCompensates()
 		return nil
 	case step.FieldCreatedAt:
 		m.ResetCreatedAt()
@@ -13590,6 +16159,11 @@ type SystemMutation struct {
 	addconsecutive_failures *int
 	circuit_open_until      *time.Time
 	release_at              *time.Time
+	trial_step_id           *int
+	addtrial_step_id        *int
+	trial_until             *time.Time
+	open_count              *int
+	addopen_count           *int
 	changed_by              *string
 	updated_at              *time.Time
 	clearedFields           map[string]struct{}
@@ -13922,6 +16496,181 @@ func (m *SystemMutation) ResetReleaseAt() {
 	delete(m.clearedFields, system.FieldReleaseAt)
 }
 
+// SetTrialStepID sets the "trial_step_id" field.
+func (m *SystemMutation) SetTrialStepID(i int) {
+	m.trial_step_id = &i
+	m.addtrial_step_id = nil
+}
+
+// TrialStepID returns the value of the "trial_step_id" field in the mutation.
+func (m *SystemMutation) TrialStepID() (r int, exists bool) {
+	v := m.trial_step_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrialStepID returns the old "trial_step_id" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldTrialStepID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrialStepID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrialStepID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrialStepID: %w", err)
+	}
+	return oldValue.TrialStepID, nil
+}
+
+// AddTrialStepID adds i to the "trial_step_id" field.
+func (m *SystemMutation) AddTrialStepID(i int) {
+	if m.addtrial_step_id != nil {
+		*m.addtrial_step_id += i
+	} else {
+		m.addtrial_step_id = &i
+	}
+}
+
+// AddedTrialStepID returns the value that was added to the "trial_step_id" field in this mutation.
+func (m *SystemMutation) AddedTrialStepID() (r int, exists bool) {
+	v := m.addtrial_step_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTrialStepID clears the value of the "trial_step_id" field.
+func (m *SystemMutation) ClearTrialStepID() {
+	m.trial_step_id = nil
+	m.addtrial_step_id = nil
+	m.clearedFields[system.FieldTrialStepID] = struct{}{}
+}
+
+// TrialStepIDCleared returns if the "trial_step_id" field was cleared in this mutation.
+func (m *SystemMutation) TrialStepIDCleared() bool {
+	_, ok := m.clearedFields[system.FieldTrialStepID]
+	return ok
+}
+
+// ResetTrialStepID resets all changes to the "trial_step_id" field.
+func (m *SystemMutation) ResetTrialStepID() {
+	m.trial_step_id = nil
+	m.addtrial_step_id = nil
+	delete(m.clearedFields, system.FieldTrialStepID)
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (m *SystemMutation) SetTrialUntil(t time.Time) {
+	m.trial_until = &t
+}
+
+// TrialUntil returns the value of the "trial_until" field in the mutation.
+func (m *SystemMutation) TrialUntil() (r time.Time, exists bool) {
+	v := m.trial_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrialUntil returns the old "trial_until" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldTrialUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrialUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrialUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrialUntil: %w", err)
+	}
+	return oldValue.TrialUntil, nil
+}
+
+// ClearTrialUntil clears the value of the "trial_until" field.
+func (m *SystemMutation) ClearTrialUntil() {
+	m.trial_until = nil
+	m.clearedFields[system.FieldTrialUntil] = struct{}{}
+}
+
+// TrialUntilCleared returns if the "trial_until" field was cleared in this mutation.
+func (m *SystemMutation) TrialUntilCleared() bool {
+	_, ok := m.clearedFields[system.FieldTrialUntil]
+	return ok
+}
+
+// ResetTrialUntil resets all changes to the "trial_until" field.
+func (m *SystemMutation) ResetTrialUntil() {
+	m.trial_until = nil
+	delete(m.clearedFields, system.FieldTrialUntil)
+}
+
+// SetOpenCount sets the "open_count" field.
+func (m *SystemMutation) SetOpenCount(i int) {
+	m.open_count = &i
+	m.addopen_count = nil
+}
+
+// OpenCount returns the value of the "open_count" field in the mutation.
+func (m *SystemMutation) OpenCount() (r int, exists bool) {
+	v := m.open_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenCount returns the old "open_count" field's value of the System entity.
+// If the System object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SystemMutation) OldOpenCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenCount: %w", err)
+	}
+	return oldValue.OpenCount, nil
+}
+
+// AddOpenCount adds i to the "open_count" field.
+func (m *SystemMutation) AddOpenCount(i int) {
+	if m.addopen_count != nil {
+		*m.addopen_count += i
+	} else {
+		m.addopen_count = &i
+	}
+}
+
+// AddedOpenCount returns the value that was added to the "open_count" field in this mutation.
+func (m *SystemMutation) AddedOpenCount() (r int, exists bool) {
+	v := m.addopen_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOpenCount resets all changes to the "open_count" field.
+func (m *SystemMutation) ResetOpenCount() {
+	m.open_count = nil
+	m.addopen_count = nil
+}
+
 // SetChangedBy sets the "changed_by" field.
 func (m *SystemMutation) SetChangedBy(s string) {
 	m.changed_by = &s
@@ -14041,7 +16790,7 @@ func (m *SystemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SystemMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 10)
 	if m.name != nil {
 		fields = append(fields, system.FieldName)
 	}
@@ -14056,6 +16805,15 @@ func (m *SystemMutation) Fields() []string {
 	}
 	if m.release_at != nil {
 		fields = append(fields, system.FieldReleaseAt)
+	}
+	if m.trial_step_id != nil {
+		fields = append(fields, system.FieldTrialStepID)
+	}
+	if m.trial_until != nil {
+		fields = append(fields, system.FieldTrialUntil)
+	}
+	if m.open_count != nil {
+		fields = append(fields, system.FieldOpenCount)
 	}
 	if m.changed_by != nil {
 		fields = append(fields, system.FieldChangedBy)
@@ -14081,6 +16839,12 @@ func (m *SystemMutation) Field(name string) (ent.Value, bool) {
 		return m.CircuitOpenUntil()
 	case system.FieldReleaseAt:
 		return m.ReleaseAt()
+	case system.FieldTrialStepID:
+		return m.TrialStepID()
+	case system.FieldTrialUntil:
+		return m.TrialUntil()
+	case system.FieldOpenCount:
+		return m.OpenCount()
 	case system.FieldChangedBy:
 		return m.ChangedBy()
 	case system.FieldUpdatedAt:
@@ -14104,6 +16868,12 @@ func (m *SystemMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldCircuitOpenUntil(ctx)
 	case system.FieldReleaseAt:
 		return m.OldReleaseAt(ctx)
+	case system.FieldTrialStepID:
+		return m.OldTrialStepID(ctx)
+	case system.FieldTrialUntil:
+		return m.OldTrialUntil(ctx)
+	case system.FieldOpenCount:
+		return m.OldOpenCount(ctx)
 	case system.FieldChangedBy:
 		return m.OldChangedBy(ctx)
 	case system.FieldUpdatedAt:
@@ -14152,6 +16922,27 @@ func (m *SystemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReleaseAt(v)
 		return nil
+	case system.FieldTrialStepID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrialStepID(v)
+		return nil
+	case system.FieldTrialUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrialUntil(v)
+		return nil
+	case system.FieldOpenCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenCount(v)
+		return nil
 	case system.FieldChangedBy:
 		v, ok := value.(string)
 		if !ok {
@@ -14177,6 +16968,12 @@ func (m *SystemMutation) AddedFields() []string {
 	if m.addconsecutive_failures != nil {
 		fields = append(fields, system.FieldConsecutiveFailures)
 	}
+	if m.addtrial_step_id != nil {
+		fields = append(fields, system.FieldTrialStepID)
+	}
+	if m.addopen_count != nil {
+		fields = append(fields, system.FieldOpenCount)
+	}
 	return fields
 }
 
@@ -14187,6 +16984,10 @@ func (m *SystemMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case system.FieldConsecutiveFailures:
 		return m.AddedConsecutiveFailures()
+	case system.FieldTrialStepID:
+		return m.AddedTrialStepID()
+	case system.FieldOpenCount:
+		return m.AddedOpenCount()
 	}
 	return nil, false
 }
@@ -14203,6 +17004,20 @@ func (m *SystemMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddConsecutiveFailures(v)
 		return nil
+	case system.FieldTrialStepID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTrialStepID(v)
+		return nil
+	case system.FieldOpenCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOpenCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown System numeric field %s", name)
 }
@@ -14216,6 +17031,12 @@ func (m *SystemMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(system.FieldReleaseAt) {
 		fields = append(fields, system.FieldReleaseAt)
+	}
+	if m.FieldCleared(system.FieldTrialStepID) {
+		fields = append(fields, system.FieldTrialStepID)
+	}
+	if m.FieldCleared(system.FieldTrialUntil) {
+		fields = append(fields, system.FieldTrialUntil)
 	}
 	if m.FieldCleared(system.FieldChangedBy) {
 		fields = append(fields, system.FieldChangedBy)
@@ -14239,6 +17060,12 @@ func (m *SystemMutation) ClearField(name string) error {
 		return nil
 	case system.FieldReleaseAt:
 		m.ClearReleaseAt()
+		return nil
+	case system.FieldTrialStepID:
+		m.ClearTrialStepID()
+		return nil
+	case system.FieldTrialUntil:
+		m.ClearTrialUntil()
 		return nil
 	case system.FieldChangedBy:
 		m.ClearChangedBy()
@@ -14265,6 +17092,15 @@ func (m *SystemMutation) ResetField(name string) error {
 		return nil
 	case system.FieldReleaseAt:
 		m.ResetReleaseAt()
+		return nil
+	case system.FieldTrialStepID:
+		m.ResetTrialStepID()
+		return nil
+	case system.FieldTrialUntil:
+		m.ResetTrialUntil()
+		return nil
+	case system.FieldOpenCount:
+		m.ResetOpenCount()
 		return nil
 	case system.FieldChangedBy:
 		m.ResetChangedBy()

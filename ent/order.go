@@ -43,6 +43,8 @@ type Order struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// CompletedAt holds the value of the "completed_at" field.
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// the number of the order's last revision (amendOrder, cancelOrder); 0 as submitted
+	Revision int `json:"revision,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderQuery when eager-loading is set.
 	Edges        OrderEdges `json:"edges"`
@@ -61,14 +63,17 @@ type OrderEdges struct {
 	FulfillmentLines []*FulfillmentLine `json:"fulfillment_lines,omitempty"`
 	// Plan holds the value of the plan edge.
 	Plan *Plan `json:"plan,omitempty"`
+	// Revisions holds the value of the revisions edge.
+	Revisions []*OrderRevision `json:"revisions,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [5]map[string]int
 
 	namedLines            map[string][]*OrderLine
 	namedFulfillmentLines map[string][]*FulfillmentLine
+	namedRevisions        map[string][]*OrderRevision
 }
 
 // CustomerOrErr returns the Customer value or an error if the edge
@@ -122,6 +127,15 @@ func (e OrderEdges) PlanOrErr() (*Plan, error) {
 	return nil, &NotLoadedError{edge: "plan"}
 }
 
+// RevisionsOrErr returns the Revisions value or an error if the edge
+// was not loaded in eager-loading.
+func (e OrderEdges) RevisionsOrErr() ([]*OrderRevision, error) {
+	if e.loadedTypes[5] {
+		return e.Revisions, nil
+	}
+	return nil, &NotLoadedError{edge: "revisions"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Order) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -129,7 +143,7 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case order.FieldAttributes:
 			values[i] = new([]byte)
-		case order.FieldID, order.FieldAccountRef, order.FieldCatalogVersionID:
+		case order.FieldID, order.FieldAccountRef, order.FieldCatalogVersionID, order.FieldRevision:
 			values[i] = new(sql.NullInt64)
 		case order.FieldExternalID, order.FieldAccountID, order.FieldStatus, order.FieldInputHash:
 			values[i] = new(sql.NullString)
@@ -226,6 +240,12 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 				_m.CompletedAt = new(time.Time)
 				*_m.CompletedAt = value.Time
 			}
+		case order.FieldRevision:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field revision", values[i])
+			} else if value.Valid {
+				_m.Revision = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -262,6 +282,11 @@ func (_m *Order) QueryFulfillmentLines() *FulfillmentLineQuery {
 // QueryPlan queries the "plan" edge of the Order entity.
 func (_m *Order) QueryPlan() *PlanQuery {
 	return NewOrderClient(_m.config).QueryPlan(_m)
+}
+
+// QueryRevisions queries the "revisions" edge of the Order entity.
+func (_m *Order) QueryRevisions() *OrderRevisionQuery {
+	return NewOrderClient(_m.config).QueryRevisions(_m)
 }
 
 // Update returns a builder for updating this Order.
@@ -322,6 +347,9 @@ func (_m *Order) String() string {
 		builder.WriteString("completed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("revision=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Revision))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -371,6 +399,30 @@ func (_m *Order) appendNamedFulfillmentLines(name string, edges ...*FulfillmentL
 		_m.Edges.namedFulfillmentLines[name] = []*FulfillmentLine{}
 	} else {
 		_m.Edges.namedFulfillmentLines[name] = append(_m.Edges.namedFulfillmentLines[name], edges...)
+	}
+}
+
+// NamedRevisions returns the Revisions named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Order) NamedRevisions(name string) ([]*OrderRevision, error) {
+	if _m.Edges.namedRevisions == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRevisions[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Order) appendNamedRevisions(name string, edges ...*OrderRevision) {
+	if _m.Edges.namedRevisions == nil {
+		_m.Edges.namedRevisions = make(map[string][]*OrderRevision)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRevisions[name] = []*OrderRevision{}
+	} else {
+		_m.Edges.namedRevisions[name] = append(_m.Edges.namedRevisions[name], edges...)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 )
 
@@ -109,6 +110,20 @@ func (_c *OrderCreate) SetNillableCompletedAt(v *time.Time) *OrderCreate {
 	return _c
 }
 
+// SetRevision sets the "revision" field.
+func (_c *OrderCreate) SetRevision(v int) *OrderCreate {
+	_c.mutation.SetRevision(v)
+	return _c
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableRevision(v *int) *OrderCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
 // SetCustomerID sets the "customer" edge to the Account entity by ID.
 func (_c *OrderCreate) SetCustomerID(id int) *OrderCreate {
 	_c.mutation.SetCustomerID(id)
@@ -174,6 +189,21 @@ func (_c *OrderCreate) SetPlan(v *Plan) *OrderCreate {
 	return _c.SetPlanID(v.ID)
 }
 
+// AddRevisionIDs adds the "revisions" edge to the OrderRevision entity by IDs.
+func (_c *OrderCreate) AddRevisionIDs(ids ...int) *OrderCreate {
+	_c.mutation.AddRevisionIDs(ids...)
+	return _c
+}
+
+// AddRevisions adds the "revisions" edges to the OrderRevision entity.
+func (_c *OrderCreate) AddRevisions(v ...*OrderRevision) *OrderCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRevisionIDs(ids...)
+}
+
 // Mutation returns the OrderMutation object of the builder.
 func (_c *OrderCreate) Mutation() *OrderMutation {
 	return _c.mutation
@@ -181,6 +211,7 @@ func (_c *OrderCreate) Mutation() *OrderMutation {
 
 // Save creates the Order in the database.
 func (_c *OrderCreate) Save(ctx context.Context) (*Order, error) {
+	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -203,6 +234,14 @@ func (_c *OrderCreate) Exec(ctx context.Context) error {
 func (_c *OrderCreate) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
+	}
+}
+
+// defaults sets the default values of the builder before save.
+func (_c *OrderCreate) defaults() {
+	if _, ok := _c.mutation.Revision(); !ok {
+		v := order.DefaultRevision
+		_c.mutation.SetRevision(v)
 	}
 }
 
@@ -246,6 +285,9 @@ func (_c *OrderCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Order.updated_at"`)}
+	}
+	if _, ok := _c.mutation.Revision(); !ok {
+		return &ValidationError{Name: "revision", err: errors.New(`ent: missing required field "Order.revision"`)}
 	}
 	if len(_c.mutation.CustomerIDs()) == 0 {
 		return &ValidationError{Name: "customer", err: errors.New(`ent: missing required edge "Order.customer"`)}
@@ -315,6 +357,10 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CompletedAt(); ok {
 		_spec.SetField(order.FieldCompletedAt, field.TypeTime, value)
 		_node.CompletedAt = &value
+	}
+	if value, ok := _c.mutation.Revision(); ok {
+		_spec.SetField(order.FieldRevision, field.TypeInt, value)
+		_node.Revision = value
 	}
 	if nodes := _c.mutation.CustomerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -391,6 +437,22 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(plan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RevisionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -525,6 +587,24 @@ func (u *OrderUpsert) UpdateCompletedAt() *OrderUpsert {
 // ClearCompletedAt clears the value of the "completed_at" field.
 func (u *OrderUpsert) ClearCompletedAt() *OrderUpsert {
 	u.SetNull(order.FieldCompletedAt)
+	return u
+}
+
+// SetRevision sets the "revision" field.
+func (u *OrderUpsert) SetRevision(v int) *OrderUpsert {
+	u.Set(order.FieldRevision, v)
+	return u
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateRevision() *OrderUpsert {
+	u.SetExcluded(order.FieldRevision)
+	return u
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *OrderUpsert) AddRevision(v int) *OrderUpsert {
+	u.Add(order.FieldRevision, v)
 	return u
 }
 
@@ -679,6 +759,27 @@ func (u *OrderUpsertOne) ClearCompletedAt() *OrderUpsertOne {
 	})
 }
 
+// SetRevision sets the "revision" field.
+func (u *OrderUpsertOne) SetRevision(v int) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *OrderUpsertOne) AddRevision(v int) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateRevision() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateRevision()
+	})
+}
+
 // Exec executes the query.
 func (u *OrderUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -731,6 +832,7 @@ func (_c *OrderCreateBulk) Save(ctx context.Context) ([]*Order, error) {
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*OrderMutation)
 				if !ok {
@@ -992,6 +1094,27 @@ func (u *OrderUpsertBulk) UpdateCompletedAt() *OrderUpsertBulk {
 func (u *OrderUpsertBulk) ClearCompletedAt() *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearCompletedAt()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *OrderUpsertBulk) SetRevision(v int) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *OrderUpsertBulk) AddRevision(v int) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateRevision() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateRevision()
 	})
 }
 

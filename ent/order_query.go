@@ -18,6 +18,7 @@ import (
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/predicate"
 )
@@ -34,10 +35,12 @@ type OrderQuery struct {
 	withLines                 *OrderLineQuery
 	withFulfillmentLines      *FulfillmentLineQuery
 	withPlan                  *PlanQuery
+	withRevisions             *OrderRevisionQuery
 	loadTotal                 []func(context.Context, []*Order) error
 	modifiers                 []func(*sql.Selector)
 	withNamedLines            map[string]*OrderLineQuery
 	withNamedFulfillmentLines map[string]*FulfillmentLineQuery
+	withNamedRevisions        map[string]*OrderRevisionQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -177,6 +180,28 @@ func (_q *OrderQuery) QueryPlan() *PlanQuery {
 			sqlgraph.From(order.Table, order.FieldID, selector),
 			sqlgraph.To(plan.Table, plan.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, order.PlanTable, order.PlanColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRevisions chains the current query on the "revisions" edge.
+func (_q *OrderQuery) QueryRevisions() *OrderRevisionQuery {
+	query := (&OrderRevisionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(order.Table, order.FieldID, selector),
+			sqlgraph.To(orderrevision.Table, orderrevision.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, order.RevisionsTable, order.RevisionsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +406,7 @@ func (_q *OrderQuery) Clone() *OrderQuery {
 		withLines:            _q.withLines.Clone(),
 		withFulfillmentLines: _q.withFulfillmentLines.Clone(),
 		withPlan:             _q.withPlan.Clone(),
+		withRevisions:        _q.withRevisions.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -440,6 +466,17 @@ func (_q *OrderQuery) WithPlan(opts ...func(*PlanQuery)) *OrderQuery {
 		opt(query)
 	}
 	_q.withPlan = query
+	return _q
+}
+
+// WithRevisions tells the query-builder to eager-load the nodes that are connected to
+// the "revisions" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *OrderQuery) WithRevisions(opts ...func(*OrderRevisionQuery)) *OrderQuery {
+	query := (&OrderRevisionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRevisions = query
 	return _q
 }
 
@@ -521,12 +558,13 @@ func (_q *OrderQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Order,
 	var (
 		nodes       = []*Order{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withCustomer != nil,
 			_q.withCatalogVersion != nil,
 			_q.withLines != nil,
 			_q.withFulfillmentLines != nil,
 			_q.withPlan != nil,
+			_q.withRevisions != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -582,6 +620,13 @@ func (_q *OrderQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Order,
 			return nil, err
 		}
 	}
+	if query := _q.withRevisions; query != nil {
+		if err := _q.loadRevisions(ctx, query, nodes,
+			func(n *Order) { n.Edges.Revisions = []*OrderRevision{} },
+			func(n *Order, e *OrderRevision) { n.Edges.Revisions = append(n.Edges.Revisions, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedLines {
 		if err := _q.loadLines(ctx, query, nodes,
 			func(n *Order) { n.appendNamedLines(name) },
@@ -593,6 +638,13 @@ func (_q *OrderQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Order,
 		if err := _q.loadFulfillmentLines(ctx, query, nodes,
 			func(n *Order) { n.appendNamedFulfillmentLines(name) },
 			func(n *Order, e *FulfillmentLine) { n.appendNamedFulfillmentLines(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedRevisions {
+		if err := _q.loadRevisions(ctx, query, nodes,
+			func(n *Order) { n.appendNamedRevisions(name) },
+			func(n *Order, e *OrderRevision) { n.appendNamedRevisions(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -755,6 +807,36 @@ func (_q *OrderQuery) loadPlan(ctx context.Context, query *PlanQuery, nodes []*O
 	}
 	return nil
 }
+func (_q *OrderQuery) loadRevisions(ctx context.Context, query *OrderRevisionQuery, nodes []*Order, init func(*Order), assign func(*Order, *OrderRevision)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Order)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(orderrevision.FieldOrderID)
+	}
+	query.Where(predicate.OrderRevision(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(order.RevisionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.OrderID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "order_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *OrderQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -906,6 +988,20 @@ func (_q *OrderQuery) WithNamedFulfillmentLines(name string, opts ...func(*Fulfi
 		_q.withNamedFulfillmentLines = make(map[string]*FulfillmentLineQuery)
 	}
 	_q.withNamedFulfillmentLines[name] = query
+	return _q
+}
+
+// WithNamedRevisions tells the query-builder to eager-load the nodes that are connected to the "revisions"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *OrderQuery) WithNamedRevisions(name string, opts ...func(*OrderRevisionQuery)) *OrderQuery {
+	query := (&OrderRevisionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedRevisions == nil {
+		_q.withNamedRevisions = make(map[string]*OrderRevisionQuery)
+	}
+	_q.withNamedRevisions[name] = query
 	return _q
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/predicate"
 )
@@ -112,6 +113,27 @@ func (_u *OrderUpdate) ClearCompletedAt() *OrderUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *OrderUpdate) SetRevision(v int) *OrderUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableRevision(v *int) *OrderUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *OrderUpdate) AddRevision(v int) *OrderUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
 // AddLineIDs adds the "lines" edge to the OrderLine entity by IDs.
 func (_u *OrderUpdate) AddLineIDs(ids ...int) *OrderUpdate {
 	_u.mutation.AddLineIDs(ids...)
@@ -159,6 +181,21 @@ func (_u *OrderUpdate) SetNillablePlanID(id *int) *OrderUpdate {
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *OrderUpdate) SetPlan(v *Plan) *OrderUpdate {
 	return _u.SetPlanID(v.ID)
+}
+
+// AddRevisionIDs adds the "revisions" edge to the OrderRevision entity by IDs.
+func (_u *OrderUpdate) AddRevisionIDs(ids ...int) *OrderUpdate {
+	_u.mutation.AddRevisionIDs(ids...)
+	return _u
+}
+
+// AddRevisions adds the "revisions" edges to the OrderRevision entity.
+func (_u *OrderUpdate) AddRevisions(v ...*OrderRevision) *OrderUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRevisionIDs(ids...)
 }
 
 // Mutation returns the OrderMutation object of the builder.
@@ -212,6 +249,27 @@ func (_u *OrderUpdate) RemoveFulfillmentLines(v ...*FulfillmentLine) *OrderUpdat
 func (_u *OrderUpdate) ClearPlan() *OrderUpdate {
 	_u.mutation.ClearPlan()
 	return _u
+}
+
+// ClearRevisions clears all "revisions" edges to the OrderRevision entity.
+func (_u *OrderUpdate) ClearRevisions() *OrderUpdate {
+	_u.mutation.ClearRevisions()
+	return _u
+}
+
+// RemoveRevisionIDs removes the "revisions" edge to OrderRevision entities by IDs.
+func (_u *OrderUpdate) RemoveRevisionIDs(ids ...int) *OrderUpdate {
+	_u.mutation.RemoveRevisionIDs(ids...)
+	return _u
+}
+
+// RemoveRevisions removes "revisions" edges to OrderRevision entities.
+func (_u *OrderUpdate) RemoveRevisions(v ...*OrderRevision) *OrderUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRevisionIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -298,6 +356,12 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CompletedAtCleared() {
 		_spec.ClearField(order.FieldCompletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(order.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(order.FieldRevision, field.TypeInt, value)
 	}
 	if _u.mutation.LinesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -418,6 +482,51 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.RevisionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRevisionsIDs(); len(nodes) > 0 && !_u.mutation.RevisionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RevisionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -520,6 +629,27 @@ func (_u *OrderUpdateOne) ClearCompletedAt() *OrderUpdateOne {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *OrderUpdateOne) SetRevision(v int) *OrderUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableRevision(v *int) *OrderUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *OrderUpdateOne) AddRevision(v int) *OrderUpdateOne {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
 // AddLineIDs adds the "lines" edge to the OrderLine entity by IDs.
 func (_u *OrderUpdateOne) AddLineIDs(ids ...int) *OrderUpdateOne {
 	_u.mutation.AddLineIDs(ids...)
@@ -567,6 +697,21 @@ func (_u *OrderUpdateOne) SetNillablePlanID(id *int) *OrderUpdateOne {
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *OrderUpdateOne) SetPlan(v *Plan) *OrderUpdateOne {
 	return _u.SetPlanID(v.ID)
+}
+
+// AddRevisionIDs adds the "revisions" edge to the OrderRevision entity by IDs.
+func (_u *OrderUpdateOne) AddRevisionIDs(ids ...int) *OrderUpdateOne {
+	_u.mutation.AddRevisionIDs(ids...)
+	return _u
+}
+
+// AddRevisions adds the "revisions" edges to the OrderRevision entity.
+func (_u *OrderUpdateOne) AddRevisions(v ...*OrderRevision) *OrderUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRevisionIDs(ids...)
 }
 
 // Mutation returns the OrderMutation object of the builder.
@@ -620,6 +765,27 @@ func (_u *OrderUpdateOne) RemoveFulfillmentLines(v ...*FulfillmentLine) *OrderUp
 func (_u *OrderUpdateOne) ClearPlan() *OrderUpdateOne {
 	_u.mutation.ClearPlan()
 	return _u
+}
+
+// ClearRevisions clears all "revisions" edges to the OrderRevision entity.
+func (_u *OrderUpdateOne) ClearRevisions() *OrderUpdateOne {
+	_u.mutation.ClearRevisions()
+	return _u
+}
+
+// RemoveRevisionIDs removes the "revisions" edge to OrderRevision entities by IDs.
+func (_u *OrderUpdateOne) RemoveRevisionIDs(ids ...int) *OrderUpdateOne {
+	_u.mutation.RemoveRevisionIDs(ids...)
+	return _u
+}
+
+// RemoveRevisions removes "revisions" edges to OrderRevision entities.
+func (_u *OrderUpdateOne) RemoveRevisions(v ...*OrderRevision) *OrderUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRevisionIDs(ids...)
 }
 
 // Where appends a list predicates to the OrderUpdate builder.
@@ -737,6 +903,12 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	if _u.mutation.CompletedAtCleared() {
 		_spec.ClearField(order.FieldCompletedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(order.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(order.FieldRevision, field.TypeInt, value)
+	}
 	if _u.mutation.LinesCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -849,6 +1021,51 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(plan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RevisionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRevisionsIDs(); len(nodes) > 0 && !_u.mutation.RevisionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RevisionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   order.RevisionsTable,
+			Columns: []string{order.RevisionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderrevision.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

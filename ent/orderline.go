@@ -42,6 +42,8 @@ type OrderLine struct {
 	Missing []string `json:"missing,omitempty"`
 	// position in the submitted order, components after their bundle
 	Position int `json:"position,omitempty"`
+	// the order revision that last added or changed the line (REMOVED: that removed it)
+	Revision int `json:"revision,omitempty"`
 	// added from the catalog's bundle components, not submitted
 	Generated bool `json:"generated,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -119,7 +121,7 @@ func (*OrderLine) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case orderline.FieldGenerated:
 			values[i] = new(sql.NullBool)
-		case orderline.FieldID, orderline.FieldOrderID, orderline.FieldQuantity, orderline.FieldParentRef, orderline.FieldAssetID, orderline.FieldPosition:
+		case orderline.FieldID, orderline.FieldOrderID, orderline.FieldQuantity, orderline.FieldParentRef, orderline.FieldAssetID, orderline.FieldPosition, orderline.FieldRevision:
 			values[i] = new(sql.NullInt64)
 		case orderline.FieldLineID, orderline.FieldProductCode, orderline.FieldParentLineID, orderline.FieldAction, orderline.FieldStatus:
 			values[i] = new(sql.NullString)
@@ -222,6 +224,12 @@ func (_m *OrderLine) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field position", values[i])
 			} else if value.Valid {
 				_m.Position = int(value.Int64)
+			}
+		case orderline.FieldRevision:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field revision", values[i])
+			} else if value.Valid {
+				_m.Revision = int(value.Int64)
 			}
 		case orderline.FieldGenerated:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -326,6 +334,9 @@ func (_m *OrderLine) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("position=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Position))
+	builder.WriteString(", ")
+	builder.WriteString("revision=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Revision))
 	builder.WriteString(", ")
 	builder.WriteString("generated=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Generated))

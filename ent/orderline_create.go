@@ -119,6 +119,20 @@ func (_c *OrderLineCreate) SetPosition(v int) *OrderLineCreate {
 	return _c
 }
 
+// SetRevision sets the "revision" field.
+func (_c *OrderLineCreate) SetRevision(v int) *OrderLineCreate {
+	_c.mutation.SetRevision(v)
+	return _c
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *OrderLineCreate) SetNillableRevision(v *int) *OrderLineCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
 // SetGenerated sets the "generated" field.
 func (_c *OrderLineCreate) SetGenerated(v bool) *OrderLineCreate {
 	_c.mutation.SetGenerated(v)
@@ -222,6 +236,10 @@ func (_c *OrderLineCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *OrderLineCreate) defaults() {
+	if _, ok := _c.mutation.Revision(); !ok {
+		v := orderline.DefaultRevision
+		_c.mutation.SetRevision(v)
+	}
 	if _, ok := _c.mutation.Generated(); !ok {
 		v := orderline.DefaultGenerated
 		_c.mutation.SetGenerated(v)
@@ -275,6 +293,9 @@ func (_c *OrderLineCreate) check() error {
 	}
 	if _, ok := _c.mutation.Position(); !ok {
 		return &ValidationError{Name: "position", err: errors.New(`ent: missing required field "OrderLine.position"`)}
+	}
+	if _, ok := _c.mutation.Revision(); !ok {
+		return &ValidationError{Name: "revision", err: errors.New(`ent: missing required field "OrderLine.revision"`)}
 	}
 	if _, ok := _c.mutation.Generated(); !ok {
 		return &ValidationError{Name: "generated", err: errors.New(`ent: missing required field "OrderLine.generated"`)}
@@ -348,6 +369,10 @@ func (_c *OrderLineCreate) createSpec() (*OrderLine, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Position(); ok {
 		_spec.SetField(orderline.FieldPosition, field.TypeInt, value)
 		_node.Position = value
+	}
+	if value, ok := _c.mutation.Revision(); ok {
+		_spec.SetField(orderline.FieldRevision, field.TypeInt, value)
+		_node.Revision = value
 	}
 	if value, ok := _c.mutation.Generated(); ok {
 		_spec.SetField(orderline.FieldGenerated, field.TypeBool, value)
@@ -471,6 +496,24 @@ type (
 	}
 )
 
+// SetQuantity sets the "quantity" field.
+func (u *OrderLineUpsert) SetQuantity(v int) *OrderLineUpsert {
+	u.Set(orderline.FieldQuantity, v)
+	return u
+}
+
+// UpdateQuantity sets the "quantity" field to the value that was provided on create.
+func (u *OrderLineUpsert) UpdateQuantity() *OrderLineUpsert {
+	u.SetExcluded(orderline.FieldQuantity)
+	return u
+}
+
+// AddQuantity adds v to the "quantity" field.
+func (u *OrderLineUpsert) AddQuantity(v int) *OrderLineUpsert {
+	u.Add(orderline.FieldQuantity, v)
+	return u
+}
+
 // SetAttributes sets the "attributes" field.
 func (u *OrderLineUpsert) SetAttributes(v map[string]interface{}) *OrderLineUpsert {
 	u.Set(orderline.FieldAttributes, v)
@@ -486,6 +529,42 @@ func (u *OrderLineUpsert) UpdateAttributes() *OrderLineUpsert {
 // ClearAttributes clears the value of the "attributes" field.
 func (u *OrderLineUpsert) ClearAttributes() *OrderLineUpsert {
 	u.SetNull(orderline.FieldAttributes)
+	return u
+}
+
+// SetParentRef sets the "parent_ref" field.
+func (u *OrderLineUpsert) SetParentRef(v int) *OrderLineUpsert {
+	u.Set(orderline.FieldParentRef, v)
+	return u
+}
+
+// UpdateParentRef sets the "parent_ref" field to the value that was provided on create.
+func (u *OrderLineUpsert) UpdateParentRef() *OrderLineUpsert {
+	u.SetExcluded(orderline.FieldParentRef)
+	return u
+}
+
+// ClearParentRef clears the value of the "parent_ref" field.
+func (u *OrderLineUpsert) ClearParentRef() *OrderLineUpsert {
+	u.SetNull(orderline.FieldParentRef)
+	return u
+}
+
+// SetParentLineID sets the "parent_line_id" field.
+func (u *OrderLineUpsert) SetParentLineID(v string) *OrderLineUpsert {
+	u.Set(orderline.FieldParentLineID, v)
+	return u
+}
+
+// UpdateParentLineID sets the "parent_line_id" field to the value that was provided on create.
+func (u *OrderLineUpsert) UpdateParentLineID() *OrderLineUpsert {
+	u.SetExcluded(orderline.FieldParentLineID)
+	return u
+}
+
+// ClearParentLineID clears the value of the "parent_line_id" field.
+func (u *OrderLineUpsert) ClearParentLineID() *OrderLineUpsert {
+	u.SetNull(orderline.FieldParentLineID)
 	return u
 }
 
@@ -519,6 +598,24 @@ func (u *OrderLineUpsert) ClearMissing() *OrderLineUpsert {
 	return u
 }
 
+// SetRevision sets the "revision" field.
+func (u *OrderLineUpsert) SetRevision(v int) *OrderLineUpsert {
+	u.Set(orderline.FieldRevision, v)
+	return u
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *OrderLineUpsert) UpdateRevision() *OrderLineUpsert {
+	u.SetExcluded(orderline.FieldRevision)
+	return u
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *OrderLineUpsert) AddRevision(v int) *OrderLineUpsert {
+	u.Add(orderline.FieldRevision, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -538,15 +635,6 @@ func (u *OrderLineUpsertOne) UpdateNewValues() *OrderLineUpsertOne {
 		}
 		if _, exists := u.create.mutation.ProductCode(); exists {
 			s.SetIgnore(orderline.FieldProductCode)
-		}
-		if _, exists := u.create.mutation.Quantity(); exists {
-			s.SetIgnore(orderline.FieldQuantity)
-		}
-		if _, exists := u.create.mutation.ParentRef(); exists {
-			s.SetIgnore(orderline.FieldParentRef)
-		}
-		if _, exists := u.create.mutation.ParentLineID(); exists {
-			s.SetIgnore(orderline.FieldParentLineID)
 		}
 		if _, exists := u.create.mutation.Action(); exists {
 			s.SetIgnore(orderline.FieldAction)
@@ -591,6 +679,27 @@ func (u *OrderLineUpsertOne) Update(set func(*OrderLineUpsert)) *OrderLineUpsert
 	return u
 }
 
+// SetQuantity sets the "quantity" field.
+func (u *OrderLineUpsertOne) SetQuantity(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetQuantity(v)
+	})
+}
+
+// AddQuantity adds v to the "quantity" field.
+func (u *OrderLineUpsertOne) AddQuantity(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.AddQuantity(v)
+	})
+}
+
+// UpdateQuantity sets the "quantity" field to the value that was provided on create.
+func (u *OrderLineUpsertOne) UpdateQuantity() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateQuantity()
+	})
+}
+
 // SetAttributes sets the "attributes" field.
 func (u *OrderLineUpsertOne) SetAttributes(v map[string]interface{}) *OrderLineUpsertOne {
 	return u.Update(func(s *OrderLineUpsert) {
@@ -609,6 +718,48 @@ func (u *OrderLineUpsertOne) UpdateAttributes() *OrderLineUpsertOne {
 func (u *OrderLineUpsertOne) ClearAttributes() *OrderLineUpsertOne {
 	return u.Update(func(s *OrderLineUpsert) {
 		s.ClearAttributes()
+	})
+}
+
+// SetParentRef sets the "parent_ref" field.
+func (u *OrderLineUpsertOne) SetParentRef(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetParentRef(v)
+	})
+}
+
+// UpdateParentRef sets the "parent_ref" field to the value that was provided on create.
+func (u *OrderLineUpsertOne) UpdateParentRef() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateParentRef()
+	})
+}
+
+// ClearParentRef clears the value of the "parent_ref" field.
+func (u *OrderLineUpsertOne) ClearParentRef() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.ClearParentRef()
+	})
+}
+
+// SetParentLineID sets the "parent_line_id" field.
+func (u *OrderLineUpsertOne) SetParentLineID(v string) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetParentLineID(v)
+	})
+}
+
+// UpdateParentLineID sets the "parent_line_id" field to the value that was provided on create.
+func (u *OrderLineUpsertOne) UpdateParentLineID() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateParentLineID()
+	})
+}
+
+// ClearParentLineID clears the value of the "parent_line_id" field.
+func (u *OrderLineUpsertOne) ClearParentLineID() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.ClearParentLineID()
 	})
 }
 
@@ -644,6 +795,27 @@ func (u *OrderLineUpsertOne) UpdateMissing() *OrderLineUpsertOne {
 func (u *OrderLineUpsertOne) ClearMissing() *OrderLineUpsertOne {
 	return u.Update(func(s *OrderLineUpsert) {
 		s.ClearMissing()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *OrderLineUpsertOne) SetRevision(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *OrderLineUpsertOne) AddRevision(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *OrderLineUpsertOne) UpdateRevision() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateRevision()
 	})
 }
 
@@ -832,15 +1004,6 @@ func (u *OrderLineUpsertBulk) UpdateNewValues() *OrderLineUpsertBulk {
 			if _, exists := b.mutation.ProductCode(); exists {
 				s.SetIgnore(orderline.FieldProductCode)
 			}
-			if _, exists := b.mutation.Quantity(); exists {
-				s.SetIgnore(orderline.FieldQuantity)
-			}
-			if _, exists := b.mutation.ParentRef(); exists {
-				s.SetIgnore(orderline.FieldParentRef)
-			}
-			if _, exists := b.mutation.ParentLineID(); exists {
-				s.SetIgnore(orderline.FieldParentLineID)
-			}
 			if _, exists := b.mutation.Action(); exists {
 				s.SetIgnore(orderline.FieldAction)
 			}
@@ -885,6 +1048,27 @@ func (u *OrderLineUpsertBulk) Update(set func(*OrderLineUpsert)) *OrderLineUpser
 	return u
 }
 
+// SetQuantity sets the "quantity" field.
+func (u *OrderLineUpsertBulk) SetQuantity(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetQuantity(v)
+	})
+}
+
+// AddQuantity adds v to the "quantity" field.
+func (u *OrderLineUpsertBulk) AddQuantity(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.AddQuantity(v)
+	})
+}
+
+// UpdateQuantity sets the "quantity" field to the value that was provided on create.
+func (u *OrderLineUpsertBulk) UpdateQuantity() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateQuantity()
+	})
+}
+
 // SetAttributes sets the "attributes" field.
 func (u *OrderLineUpsertBulk) SetAttributes(v map[string]interface{}) *OrderLineUpsertBulk {
 	return u.Update(func(s *OrderLineUpsert) {
@@ -903,6 +1087,48 @@ func (u *OrderLineUpsertBulk) UpdateAttributes() *OrderLineUpsertBulk {
 func (u *OrderLineUpsertBulk) ClearAttributes() *OrderLineUpsertBulk {
 	return u.Update(func(s *OrderLineUpsert) {
 		s.ClearAttributes()
+	})
+}
+
+// SetParentRef sets the "parent_ref" field.
+func (u *OrderLineUpsertBulk) SetParentRef(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetParentRef(v)
+	})
+}
+
+// UpdateParentRef sets the "parent_ref" field to the value that was provided on create.
+func (u *OrderLineUpsertBulk) UpdateParentRef() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateParentRef()
+	})
+}
+
+// ClearParentRef clears the value of the "parent_ref" field.
+func (u *OrderLineUpsertBulk) ClearParentRef() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.ClearParentRef()
+	})
+}
+
+// SetParentLineID sets the "parent_line_id" field.
+func (u *OrderLineUpsertBulk) SetParentLineID(v string) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetParentLineID(v)
+	})
+}
+
+// UpdateParentLineID sets the "parent_line_id" field to the value that was provided on create.
+func (u *OrderLineUpsertBulk) UpdateParentLineID() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateParentLineID()
+	})
+}
+
+// ClearParentLineID clears the value of the "parent_line_id" field.
+func (u *OrderLineUpsertBulk) ClearParentLineID() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.ClearParentLineID()
 	})
 }
 
@@ -938,6 +1164,27 @@ func (u *OrderLineUpsertBulk) UpdateMissing() *OrderLineUpsertBulk {
 func (u *OrderLineUpsertBulk) ClearMissing() *OrderLineUpsertBulk {
 	return u.Update(func(s *OrderLineUpsert) {
 		s.ClearMissing()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *OrderLineUpsertBulk) SetRevision(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *OrderLineUpsertBulk) AddRevision(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *OrderLineUpsertBulk) UpdateRevision() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateRevision()
 	})
 }
 

@@ -30,6 +30,27 @@ func (_u *OrderLineUpdate) Where(ps ...predicate.OrderLine) *OrderLineUpdate {
 	return _u
 }
 
+// SetQuantity sets the "quantity" field.
+func (_u *OrderLineUpdate) SetQuantity(v int) *OrderLineUpdate {
+	_u.mutation.ResetQuantity()
+	_u.mutation.SetQuantity(v)
+	return _u
+}
+
+// SetNillableQuantity sets the "quantity" field if the given value is not nil.
+func (_u *OrderLineUpdate) SetNillableQuantity(v *int) *OrderLineUpdate {
+	if v != nil {
+		_u.SetQuantity(*v)
+	}
+	return _u
+}
+
+// AddQuantity adds value to the "quantity" field.
+func (_u *OrderLineUpdate) AddQuantity(v int) *OrderLineUpdate {
+	_u.mutation.AddQuantity(v)
+	return _u
+}
+
 // SetAttributes sets the "attributes" field.
 func (_u *OrderLineUpdate) SetAttributes(v map[string]interface{}) *OrderLineUpdate {
 	_u.mutation.SetAttributes(v)
@@ -39,6 +60,46 @@ func (_u *OrderLineUpdate) SetAttributes(v map[string]interface{}) *OrderLineUpd
 // ClearAttributes clears the value of the "attributes" field.
 func (_u *OrderLineUpdate) ClearAttributes() *OrderLineUpdate {
 	_u.mutation.ClearAttributes()
+	return _u
+}
+
+// SetParentRef sets the "parent_ref" field.
+func (_u *OrderLineUpdate) SetParentRef(v int) *OrderLineUpdate {
+	_u.mutation.SetParentRef(v)
+	return _u
+}
+
+// SetNillableParentRef sets the "parent_ref" field if the given value is not nil.
+func (_u *OrderLineUpdate) SetNillableParentRef(v *int) *OrderLineUpdate {
+	if v != nil {
+		_u.SetParentRef(*v)
+	}
+	return _u
+}
+
+// ClearParentRef clears the value of the "parent_ref" field.
+func (_u *OrderLineUpdate) ClearParentRef() *OrderLineUpdate {
+	_u.mutation.ClearParentRef()
+	return _u
+}
+
+// SetParentLineID sets the "parent_line_id" field.
+func (_u *OrderLineUpdate) SetParentLineID(v string) *OrderLineUpdate {
+	_u.mutation.SetParentLineID(v)
+	return _u
+}
+
+// SetNillableParentLineID sets the "parent_line_id" field if the given value is not nil.
+func (_u *OrderLineUpdate) SetNillableParentLineID(v *string) *OrderLineUpdate {
+	if v != nil {
+		_u.SetParentLineID(*v)
+	}
+	return _u
+}
+
+// ClearParentLineID clears the value of the "parent_line_id" field.
+func (_u *OrderLineUpdate) ClearParentLineID() *OrderLineUpdate {
+	_u.mutation.ClearParentLineID()
 	return _u
 }
 
@@ -74,6 +135,46 @@ func (_u *OrderLineUpdate) ClearMissing() *OrderLineUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *OrderLineUpdate) SetRevision(v int) *OrderLineUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *OrderLineUpdate) SetNillableRevision(v *int) *OrderLineUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *OrderLineUpdate) AddRevision(v int) *OrderLineUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// SetParentID sets the "parent" edge to the OrderLine entity by ID.
+func (_u *OrderLineUpdate) SetParentID(id int) *OrderLineUpdate {
+	_u.mutation.SetParentID(id)
+	return _u
+}
+
+// SetNillableParentID sets the "parent" edge to the OrderLine entity by ID if the given value is not nil.
+func (_u *OrderLineUpdate) SetNillableParentID(id *int) *OrderLineUpdate {
+	if id != nil {
+		_u = _u.SetParentID(*id)
+	}
+	return _u
+}
+
+// SetParent sets the "parent" edge to the OrderLine entity.
+func (_u *OrderLineUpdate) SetParent(v *OrderLine) *OrderLineUpdate {
+	return _u.SetParentID(v.ID)
+}
+
 // AddChildIDs adds the "children" edge to the OrderLine entity by IDs.
 func (_u *OrderLineUpdate) AddChildIDs(ids ...int) *OrderLineUpdate {
 	_u.mutation.AddChildIDs(ids...)
@@ -107,6 +208,12 @@ func (_u *OrderLineUpdate) AddFulfillmentLines(v ...*FulfillmentLine) *OrderLine
 // Mutation returns the OrderLineMutation object of the builder.
 func (_u *OrderLineUpdate) Mutation() *OrderLineMutation {
 	return _u.mutation
+}
+
+// ClearParent clears the "parent" edge to the OrderLine entity.
+func (_u *OrderLineUpdate) ClearParent() *OrderLineUpdate {
+	_u.mutation.ClearParent()
+	return _u
 }
 
 // ClearChildren clears all "children" edges to the OrderLine entity.
@@ -180,6 +287,11 @@ func (_u *OrderLineUpdate) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *OrderLineUpdate) check() error {
+	if v, ok := _u.mutation.Quantity(); ok {
+		if err := orderline.QuantityValidator(v); err != nil {
+			return &ValidationError{Name: "quantity", err: fmt.Errorf(`ent: validator failed for field "OrderLine.quantity": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := orderline.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "OrderLine.status": %w`, err)}
@@ -209,11 +321,20 @@ func (_u *OrderLineUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.Quantity(); ok {
+		_spec.SetField(orderline.FieldQuantity, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedQuantity(); ok {
+		_spec.AddField(orderline.FieldQuantity, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Attributes(); ok {
 		_spec.SetField(orderline.FieldAttributes, field.TypeJSON, value)
 	}
 	if _u.mutation.AttributesCleared() {
 		_spec.ClearField(orderline.FieldAttributes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ParentLineID(); ok {
+		_spec.SetField(orderline.FieldParentLineID, field.TypeString, value)
 	}
 	if _u.mutation.ParentLineIDCleared() {
 		_spec.ClearField(orderline.FieldParentLineID, field.TypeString)
@@ -234,6 +355,41 @@ func (_u *OrderLineUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.MissingCleared() {
 		_spec.ClearField(orderline.FieldMissing, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(orderline.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(orderline.FieldRevision, field.TypeInt, value)
+	}
+	if _u.mutation.ParentCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   orderline.ParentTable,
+			Columns: []string{orderline.ParentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderline.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ParentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   orderline.ParentTable,
+			Columns: []string{orderline.ParentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderline.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.ChildrenCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -347,6 +503,27 @@ type OrderLineUpdateOne struct {
 	modifiers []func(*sql.UpdateBuilder)
 }
 
+// SetQuantity sets the "quantity" field.
+func (_u *OrderLineUpdateOne) SetQuantity(v int) *OrderLineUpdateOne {
+	_u.mutation.ResetQuantity()
+	_u.mutation.SetQuantity(v)
+	return _u
+}
+
+// SetNillableQuantity sets the "quantity" field if the given value is not nil.
+func (_u *OrderLineUpdateOne) SetNillableQuantity(v *int) *OrderLineUpdateOne {
+	if v != nil {
+		_u.SetQuantity(*v)
+	}
+	return _u
+}
+
+// AddQuantity adds value to the "quantity" field.
+func (_u *OrderLineUpdateOne) AddQuantity(v int) *OrderLineUpdateOne {
+	_u.mutation.AddQuantity(v)
+	return _u
+}
+
 // SetAttributes sets the "attributes" field.
 func (_u *OrderLineUpdateOne) SetAttributes(v map[string]interface{}) *OrderLineUpdateOne {
 	_u.mutation.SetAttributes(v)
@@ -356,6 +533,46 @@ func (_u *OrderLineUpdateOne) SetAttributes(v map[string]interface{}) *OrderLine
 // ClearAttributes clears the value of the "attributes" field.
 func (_u *OrderLineUpdateOne) ClearAttributes() *OrderLineUpdateOne {
 	_u.mutation.ClearAttributes()
+	return _u
+}
+
+// SetParentRef sets the "parent_ref" field.
+func (_u *OrderLineUpdateOne) SetParentRef(v int) *OrderLineUpdateOne {
+	_u.mutation.SetParentRef(v)
+	return _u
+}
+
+// SetNillableParentRef sets the "parent_ref" field if the given value is not nil.
+func (_u *OrderLineUpdateOne) SetNillableParentRef(v *int) *OrderLineUpdateOne {
+	if v != nil {
+		_u.SetParentRef(*v)
+	}
+	return _u
+}
+
+// ClearParentRef clears the value of the "parent_ref" field.
+func (_u *OrderLineUpdateOne) ClearParentRef() *OrderLineUpdateOne {
+	_u.mutation.ClearParentRef()
+	return _u
+}
+
+// SetParentLineID sets the "parent_line_id" field.
+func (_u *OrderLineUpdateOne) SetParentLineID(v string) *OrderLineUpdateOne {
+	_u.mutation.SetParentLineID(v)
+	return _u
+}
+
+// SetNillableParentLineID sets the "parent_line_id" field if the given value is not nil.
+func (_u *OrderLineUpdateOne) SetNillableParentLineID(v *string) *OrderLineUpdateOne {
+	if v != nil {
+		_u.SetParentLineID(*v)
+	}
+	return _u
+}
+
+// ClearParentLineID clears the value of the "parent_line_id" field.
+func (_u *OrderLineUpdateOne) ClearParentLineID() *OrderLineUpdateOne {
+	_u.mutation.ClearParentLineID()
 	return _u
 }
 
@@ -391,6 +608,46 @@ func (_u *OrderLineUpdateOne) ClearMissing() *OrderLineUpdateOne {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *OrderLineUpdateOne) SetRevision(v int) *OrderLineUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *OrderLineUpdateOne) SetNillableRevision(v *int) *OrderLineUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *OrderLineUpdateOne) AddRevision(v int) *OrderLineUpdateOne {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// SetParentID sets the "parent" edge to the OrderLine entity by ID.
+func (_u *OrderLineUpdateOne) SetParentID(id int) *OrderLineUpdateOne {
+	_u.mutation.SetParentID(id)
+	return _u
+}
+
+// SetNillableParentID sets the "parent" edge to the OrderLine entity by ID if the given value is not nil.
+func (_u *OrderLineUpdateOne) SetNillableParentID(id *int) *OrderLineUpdateOne {
+	if id != nil {
+		_u = _u.SetParentID(*id)
+	}
+	return _u
+}
+
+// SetParent sets the "parent" edge to the OrderLine entity.
+func (_u *OrderLineUpdateOne) SetParent(v *OrderLine) *OrderLineUpdateOne {
+	return _u.SetParentID(v.ID)
+}
+
 // AddChildIDs adds the "children" edge to the OrderLine entity by IDs.
 func (_u *OrderLineUpdateOne) AddChildIDs(ids ...int) *OrderLineUpdateOne {
 	_u.mutation.AddChildIDs(ids...)
@@ -424,6 +681,12 @@ func (_u *OrderLineUpdateOne) AddFulfillmentLines(v ...*FulfillmentLine) *OrderL
 // Mutation returns the OrderLineMutation object of the builder.
 func (_u *OrderLineUpdateOne) Mutation() *OrderLineMutation {
 	return _u.mutation
+}
+
+// ClearParent clears the "parent" edge to the OrderLine entity.
+func (_u *OrderLineUpdateOne) ClearParent() *OrderLineUpdateOne {
+	_u.mutation.ClearParent()
+	return _u
 }
 
 // ClearChildren clears all "children" edges to the OrderLine entity.
@@ -510,6 +773,11 @@ func (_u *OrderLineUpdateOne) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *OrderLineUpdateOne) check() error {
+	if v, ok := _u.mutation.Quantity(); ok {
+		if err := orderline.QuantityValidator(v); err != nil {
+			return &ValidationError{Name: "quantity", err: fmt.Errorf(`ent: validator failed for field "OrderLine.quantity": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := orderline.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "OrderLine.status": %w`, err)}
@@ -556,11 +824,20 @@ func (_u *OrderLineUpdateOne) sqlSave(ctx context.Context) (_node *OrderLine, er
 			}
 		}
 	}
+	if value, ok := _u.mutation.Quantity(); ok {
+		_spec.SetField(orderline.FieldQuantity, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedQuantity(); ok {
+		_spec.AddField(orderline.FieldQuantity, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Attributes(); ok {
 		_spec.SetField(orderline.FieldAttributes, field.TypeJSON, value)
 	}
 	if _u.mutation.AttributesCleared() {
 		_spec.ClearField(orderline.FieldAttributes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ParentLineID(); ok {
+		_spec.SetField(orderline.FieldParentLineID, field.TypeString, value)
 	}
 	if _u.mutation.ParentLineIDCleared() {
 		_spec.ClearField(orderline.FieldParentLineID, field.TypeString)
@@ -581,6 +858,41 @@ func (_u *OrderLineUpdateOne) sqlSave(ctx context.Context) (_node *OrderLine, er
 	}
 	if _u.mutation.MissingCleared() {
 		_spec.ClearField(orderline.FieldMissing, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(orderline.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(orderline.FieldRevision, field.TypeInt, value)
+	}
+	if _u.mutation.ParentCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   orderline.ParentTable,
+			Columns: []string{orderline.ParentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderline.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ParentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   orderline.ParentTable,
+			Columns: []string{orderline.ParentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(orderline.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.ChildrenCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -50,6 +50,10 @@ func init() {
 	orderDescAccountID := orderFields[1].Descriptor()
 	// order.AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
 	order.AccountIDValidator = orderDescAccountID.Validators[0].(func(string) error)
+	// orderDescRevision is the schema descriptor for revision field.
+	orderDescRevision := orderFields[11].Descriptor()
+	// order.DefaultRevision holds the default value on creation for the revision field.
+	order.DefaultRevision = orderDescRevision.Default.(int)
 	orderlineFields := schema.OrderLine{}.Fields()
 	_ = orderlineFields
 	// orderlineDescLineID is the schema descriptor for line_id field.
@@ -64,8 +68,12 @@ func init() {
 	orderlineDescQuantity := orderlineFields[3].Descriptor()
 	// orderline.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	orderline.QuantityValidator = orderlineDescQuantity.Validators[0].(func(int) error)
+	// orderlineDescRevision is the schema descriptor for revision field.
+	orderlineDescRevision := orderlineFields[12].Descriptor()
+	// orderline.DefaultRevision holds the default value on creation for the revision field.
+	orderline.DefaultRevision = orderlineDescRevision.Default.(int)
 	// orderlineDescGenerated is the schema descriptor for generated field.
-	orderlineDescGenerated := orderlineFields[12].Descriptor()
+	orderlineDescGenerated := orderlineFields[13].Descriptor()
 	// orderline.DefaultGenerated holds the default value on creation for the generated field.
 	orderline.DefaultGenerated = orderlineDescGenerated.Default.(bool)
 	planFields := schema.Plan{}.Fields()
@@ -88,6 +96,10 @@ func init() {
 	stepDescAttemptBase := stepFields[19].Descriptor()
 	// step.DefaultAttemptBase holds the default value on creation for the attempt_base field.
 	step.DefaultAttemptBase = stepDescAttemptBase.Default.(int)
+	// stepDescFrozen is the schema descriptor for frozen field.
+	stepDescFrozen := stepFields[31].Descriptor()
+	// step.DefaultFrozen holds the default value on creation for the frozen field.
+	step.DefaultFrozen = stepDescFrozen.Default.(bool)
 	systemFields := schema.System{}.Fields()
 	_ = systemFields
 	// systemDescName is the schema descriptor for name field.
@@ -98,4 +110,8 @@ func init() {
 	systemDescConsecutiveFailures := systemFields[2].Descriptor()
 	// system.DefaultConsecutiveFailures holds the default value on creation for the consecutive_failures field.
 	system.DefaultConsecutiveFailures = systemDescConsecutiveFailures.Default.(int)
+	// systemDescOpenCount is the schema descriptor for open_count field.
+	systemDescOpenCount := systemFields[7].Descriptor()
+	// system.DefaultOpenCount holds the default value on creation for the open_count field.
+	system.DefaultOpenCount = systemDescOpenCount.Default.(int)
 }

@@ -84,6 +84,10 @@ type Step struct {
 	LeaseOwner string `json:"lease_owner,omitempty"`
 	// LeaseUntil holds the value of the "lease_until" field.
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+	// the plan is FREEZING for a revision: the step does not start until it applies
+	Frozen bool `json:"frozen,omitempty"`
+	// the completed step whose effect this compensation step undoes
+	Compensates *int `json:"compensates,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -199,9 +203,9 @@ func (*Step) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case step.FieldOutput:
 			values[i] = new([]byte)
-		case step.FieldPointOfNoReturn:
+		case step.FieldPointOfNoReturn, step.FieldFrozen:
 			values[i] = new(sql.NullBool)
-		case step.FieldID, step.FieldPlanID, step.FieldGroupID, step.FieldOrderID, step.FieldFulfillmentLineID, step.FieldAccountRef, step.FieldPending, step.FieldAttemptCount, step.FieldAttemptBase:
+		case step.FieldID, step.FieldPlanID, step.FieldGroupID, step.FieldOrderID, step.FieldFulfillmentLineID, step.FieldAccountRef, step.FieldPending, step.FieldAttemptCount, step.FieldAttemptBase, step.FieldCompensates:
 			values[i] = new(sql.NullInt64)
 		case step.FieldName, step.FieldScenario, step.FieldType, step.FieldScope, step.FieldInstanceKey, step.FieldBundleKey, step.FieldStatus, step.FieldJeopardy, step.FieldQueue, step.FieldAssignee, step.FieldSystem, step.FieldError, step.FieldNote, step.FieldLeaseOwner:
 			values[i] = new(sql.NullString)
@@ -432,6 +436,19 @@ func (_m *Step) assignValues(columns []string, values []any) error {
 				_m.LeaseUntil = new(time.Time)
 				*_m.LeaseUntil = value.Time
 			}
+		case step.FieldFrozen:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field frozen", values[i])
+			} else if value.Valid {
+				_m.Frozen = value.Bool
+			}
+		case step.FieldCompensates:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field compensates", values[i])
+			} else if value.Valid {
+				_m.Compensates = new(int)
+				*_m.Compensates = int(value.Int64)
+			}
 		case step.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -638,6 +655,14 @@ func (_m *Step) String() string {
 	if v := _m.LeaseUntil; v != nil {
 		builder.WriteString("lease_until=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("frozen=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Frozen))
+	builder.WriteString(", ")
+	if v := _m.Compensates; v != nil {
+		builder.WriteString("compensates=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")

@@ -381,6 +381,34 @@ func (_c *StepCreate) SetNillableLeaseUntil(v *time.Time) *StepCreate {
 	return _c
 }
 
+// SetFrozen sets the "frozen" field.
+func (_c *StepCreate) SetFrozen(v bool) *StepCreate {
+	_c.mutation.SetFrozen(v)
+	return _c
+}
+
+// SetNillableFrozen sets the "frozen" field if the given value is not nil.
+func (_c *StepCreate) SetNillableFrozen(v *bool) *StepCreate {
+	if v != nil {
+		_c.SetFrozen(*v)
+	}
+	return _c
+}
+
+// SetCompensates sets the "compensates" field.
+func (_c *StepCreate) SetCompensates(v int) *StepCreate {
+	_c.mutation.SetCompensates(v)
+	return _c
+}
+
+// SetNillableCompensates sets the "compensates" field if the given value is not nil.
+func (_c *StepCreate) SetNillableCompensates(v *int) *StepCreate {
+	if v != nil {
+		_c.SetCompensates(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *StepCreate) SetCreatedAt(v time.Time) *StepCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -509,6 +537,10 @@ func (_c *StepCreate) defaults() {
 		v := step.DefaultAttemptBase
 		_c.mutation.SetAttemptBase(v)
 	}
+	if _, ok := _c.mutation.Frozen(); !ok {
+		v := step.DefaultFrozen
+		_c.mutation.SetFrozen(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -571,6 +603,9 @@ func (_c *StepCreate) check() error {
 	}
 	if _, ok := _c.mutation.AttemptBase(); !ok {
 		return &ValidationError{Name: "attempt_base", err: errors.New(`ent: missing required field "Step.attempt_base"`)}
+	}
+	if _, ok := _c.mutation.Frozen(); !ok {
+		return &ValidationError{Name: "frozen", err: errors.New(`ent: missing required field "Step.frozen"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Step.created_at"`)}
@@ -718,6 +753,14 @@ func (_c *StepCreate) createSpec() (*Step, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LeaseUntil(); ok {
 		_spec.SetField(step.FieldLeaseUntil, field.TypeTime, value)
 		_node.LeaseUntil = &value
+	}
+	if value, ok := _c.mutation.Frozen(); ok {
+		_spec.SetField(step.FieldFrozen, field.TypeBool, value)
+		_node.Frozen = value
+	}
+	if value, ok := _c.mutation.Compensates(); ok {
+		_spec.SetField(step.FieldCompensates, field.TypeInt, value)
+		_node.Compensates = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(step.FieldCreatedAt, field.TypeTime, value)
@@ -1207,6 +1250,18 @@ func (u *StepUpsert) ClearLeaseUntil() *StepUpsert {
 	return u
 }
 
+// SetFrozen sets the "frozen" field.
+func (u *StepUpsert) SetFrozen(v bool) *StepUpsert {
+	u.Set(step.FieldFrozen, v)
+	return u
+}
+
+// UpdateFrozen sets the "frozen" field to the value that was provided on create.
+func (u *StepUpsert) UpdateFrozen() *StepUpsert {
+	u.SetExcluded(step.FieldFrozen)
+	return u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *StepUpsert) SetUpdatedAt(v time.Time) *StepUpsert {
 	u.Set(step.FieldUpdatedAt, v)
@@ -1268,6 +1323,9 @@ func (u *StepUpsertOne) UpdateNewValues() *StepUpsertOne {
 		}
 		if _, exists := u.create.mutation.PointOfNoReturn(); exists {
 			s.SetIgnore(step.FieldPointOfNoReturn)
+		}
+		if _, exists := u.create.mutation.Compensates(); exists {
+			s.SetIgnore(step.FieldCompensates)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(step.FieldCreatedAt)
@@ -1667,6 +1725,20 @@ func (u *StepUpsertOne) ClearLeaseUntil() *StepUpsertOne {
 	})
 }
 
+// SetFrozen sets the "frozen" field.
+func (u *StepUpsertOne) SetFrozen(v bool) *StepUpsertOne {
+	return u.Update(func(s *StepUpsert) {
+		s.SetFrozen(v)
+	})
+}
+
+// UpdateFrozen sets the "frozen" field to the value that was provided on create.
+func (u *StepUpsertOne) UpdateFrozen() *StepUpsertOne {
+	return u.Update(func(s *StepUpsert) {
+		s.UpdateFrozen()
+	})
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *StepUpsertOne) SetUpdatedAt(v time.Time) *StepUpsertOne {
 	return u.Update(func(s *StepUpsert) {
@@ -1895,6 +1967,9 @@ func (u *StepUpsertBulk) UpdateNewValues() *StepUpsertBulk {
 			}
 			if _, exists := b.mutation.PointOfNoReturn(); exists {
 				s.SetIgnore(step.FieldPointOfNoReturn)
+			}
+			if _, exists := b.mutation.Compensates(); exists {
+				s.SetIgnore(step.FieldCompensates)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(step.FieldCreatedAt)
@@ -2292,6 +2367,20 @@ func (u *StepUpsertBulk) UpdateLeaseUntil() *StepUpsertBulk {
 func (u *StepUpsertBulk) ClearLeaseUntil() *StepUpsertBulk {
 	return u.Update(func(s *StepUpsert) {
 		s.ClearLeaseUntil()
+	})
+}
+
+// SetFrozen sets the "frozen" field.
+func (u *StepUpsertBulk) SetFrozen(v bool) *StepUpsertBulk {
+	return u.Update(func(s *StepUpsert) {
+		s.SetFrozen(v)
+	})
+}
+
+// UpdateFrozen sets the "frozen" field to the value that was provided on create.
+func (u *StepUpsertBulk) UpdateFrozen() *StepUpsertBulk {
+	return u.Update(func(s *StepUpsert) {
+		s.UpdateFrozen()
 	})
 }
 

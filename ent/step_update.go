@@ -373,6 +373,20 @@ func (_u *StepUpdate) ClearLeaseUntil() *StepUpdate {
 	return _u
 }
 
+// SetFrozen sets the "frozen" field.
+func (_u *StepUpdate) SetFrozen(v bool) *StepUpdate {
+	_u.mutation.SetFrozen(v)
+	return _u
+}
+
+// SetNillableFrozen sets the "frozen" field if the given value is not nil.
+func (_u *StepUpdate) SetNillableFrozen(v *bool) *StepUpdate {
+	if v != nil {
+		_u.SetFrozen(*v)
+	}
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *StepUpdate) SetUpdatedAt(v time.Time) *StepUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -676,6 +690,12 @@ func (_u *StepUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LeaseUntilCleared() {
 		_spec.ClearField(step.FieldLeaseUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Frozen(); ok {
+		_spec.SetField(step.FieldFrozen, field.TypeBool, value)
+	}
+	if _u.mutation.CompensatesCleared() {
+		_spec.ClearField(step.FieldCompensates, field.TypeInt)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(step.FieldUpdatedAt, field.TypeTime, value)
@@ -1180,6 +1200,20 @@ func (_u *StepUpdateOne) ClearLeaseUntil() *StepUpdateOne {
 	return _u
 }
 
+// SetFrozen sets the "frozen" field.
+func (_u *StepUpdateOne) SetFrozen(v bool) *StepUpdateOne {
+	_u.mutation.SetFrozen(v)
+	return _u
+}
+
+// SetNillableFrozen sets the "frozen" field if the given value is not nil.
+func (_u *StepUpdateOne) SetNillableFrozen(v *bool) *StepUpdateOne {
+	if v != nil {
+		_u.SetFrozen(*v)
+	}
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *StepUpdateOne) SetUpdatedAt(v time.Time) *StepUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
@@ -1513,6 +1547,12 @@ func (_u *StepUpdateOne) sqlSave(ctx context.Context) (_node *Step, err error) {
 	}
 	if _u.mutation.LeaseUntilCleared() {
 		_spec.ClearField(step.FieldLeaseUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Frozen(); ok {
+		_spec.SetField(step.FieldFrozen, field.TypeBool, value)
+	}
+	if _u.mutation.CompensatesCleared() {
+		_spec.ClearField(step.FieldCompensates, field.TypeInt)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(step.FieldUpdatedAt, field.TypeTime, value)

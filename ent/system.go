@@ -27,6 +27,12 @@ type System struct {
 	CircuitOpenUntil *time.Time `json:"circuit_open_until,omitempty"`
 	// held callouts are released at the system's rate from this time on
 	ReleaseAt *time.Time `json:"release_at,omitempty"`
+	// HALF_OPEN: the one callout let through to try the system
+	TrialStepID *int `json:"trial_step_id,omitempty"`
+	// HALF_OPEN: when the trial call's turn runs out (its lease) and another may try
+	TrialUntil *time.Time `json:"trial_until,omitempty"`
+	// times the circuit opened in a row without a success in between
+	OpenCount int `json:"open_count,omitempty"`
 	// ChangedBy holds the value of the "changed_by" field.
 	ChangedBy *string `json:"changed_by,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -39,11 +45,11 @@ func (*System) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case system.FieldID, system.FieldConsecutiveFailures:
+		case system.FieldID, system.FieldConsecutiveFailures, system.FieldTrialStepID, system.FieldOpenCount:
 			values[i] = new(sql.NullInt64)
 		case system.FieldName, system.FieldStatus, system.FieldChangedBy:
 			values[i] = new(sql.NullString)
-		case system.FieldCircuitOpenUntil, system.FieldReleaseAt, system.FieldUpdatedAt:
+		case system.FieldCircuitOpenUntil, system.FieldReleaseAt, system.FieldTrialUntil, system.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -97,6 +103,26 @@ func (_m *System) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ReleaseAt = new(time.Time)
 				*_m.ReleaseAt = value.Time
+			}
+		case system.FieldTrialStepID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field trial_step_id", values[i])
+			} else if value.Valid {
+				_m.TrialStepID = new(int)
+				*_m.TrialStepID = int(value.Int64)
+			}
+		case system.FieldTrialUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field trial_until", values[i])
+			} else if value.Valid {
+				_m.TrialUntil = new(time.Time)
+				*_m.TrialUntil = value.Time
+			}
+		case system.FieldOpenCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field open_count", values[i])
+			} else if value.Valid {
+				_m.OpenCount = int(value.Int64)
 			}
 		case system.FieldChangedBy:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -165,6 +191,19 @@ func (_m *System) String() string {
 		builder.WriteString("release_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	if v := _m.TrialStepID; v != nil {
+		builder.WriteString("trial_step_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.TrialUntil; v != nil {
+		builder.WriteString("trial_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("open_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OpenCount))
 	builder.WriteString(", ")
 	if v := _m.ChangedBy; v != nil {
 		builder.WriteString("changed_by=")

@@ -84,6 +84,48 @@ func (_c *SystemCreate) SetNillableReleaseAt(v *time.Time) *SystemCreate {
 	return _c
 }
 
+// SetTrialStepID sets the "trial_step_id" field.
+func (_c *SystemCreate) SetTrialStepID(v int) *SystemCreate {
+	_c.mutation.SetTrialStepID(v)
+	return _c
+}
+
+// SetNillableTrialStepID sets the "trial_step_id" field if the given value is not nil.
+func (_c *SystemCreate) SetNillableTrialStepID(v *int) *SystemCreate {
+	if v != nil {
+		_c.SetTrialStepID(*v)
+	}
+	return _c
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (_c *SystemCreate) SetTrialUntil(v time.Time) *SystemCreate {
+	_c.mutation.SetTrialUntil(v)
+	return _c
+}
+
+// SetNillableTrialUntil sets the "trial_until" field if the given value is not nil.
+func (_c *SystemCreate) SetNillableTrialUntil(v *time.Time) *SystemCreate {
+	if v != nil {
+		_c.SetTrialUntil(*v)
+	}
+	return _c
+}
+
+// SetOpenCount sets the "open_count" field.
+func (_c *SystemCreate) SetOpenCount(v int) *SystemCreate {
+	_c.mutation.SetOpenCount(v)
+	return _c
+}
+
+// SetNillableOpenCount sets the "open_count" field if the given value is not nil.
+func (_c *SystemCreate) SetNillableOpenCount(v *int) *SystemCreate {
+	if v != nil {
+		_c.SetOpenCount(*v)
+	}
+	return _c
+}
+
 // SetChangedBy sets the "changed_by" field.
 func (_c *SystemCreate) SetChangedBy(v string) *SystemCreate {
 	_c.mutation.SetChangedBy(v)
@@ -147,6 +189,10 @@ func (_c *SystemCreate) defaults() {
 		v := system.DefaultConsecutiveFailures
 		_c.mutation.SetConsecutiveFailures(v)
 	}
+	if _, ok := _c.mutation.OpenCount(); !ok {
+		v := system.DefaultOpenCount
+		_c.mutation.SetOpenCount(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -169,6 +215,9 @@ func (_c *SystemCreate) check() error {
 	}
 	if _, ok := _c.mutation.ConsecutiveFailures(); !ok {
 		return &ValidationError{Name: "consecutive_failures", err: errors.New(`ent: missing required field "System.consecutive_failures"`)}
+	}
+	if _, ok := _c.mutation.OpenCount(); !ok {
+		return &ValidationError{Name: "open_count", err: errors.New(`ent: missing required field "System.open_count"`)}
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "System.updated_at"`)}
@@ -219,6 +268,18 @@ func (_c *SystemCreate) createSpec() (*System, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ReleaseAt(); ok {
 		_spec.SetField(system.FieldReleaseAt, field.TypeTime, value)
 		_node.ReleaseAt = &value
+	}
+	if value, ok := _c.mutation.TrialStepID(); ok {
+		_spec.SetField(system.FieldTrialStepID, field.TypeInt, value)
+		_node.TrialStepID = &value
+	}
+	if value, ok := _c.mutation.TrialUntil(); ok {
+		_spec.SetField(system.FieldTrialUntil, field.TypeTime, value)
+		_node.TrialUntil = &value
+	}
+	if value, ok := _c.mutation.OpenCount(); ok {
+		_spec.SetField(system.FieldOpenCount, field.TypeInt, value)
+		_node.OpenCount = value
 	}
 	if value, ok := _c.mutation.ChangedBy(); ok {
 		_spec.SetField(system.FieldChangedBy, field.TypeString, value)
@@ -343,6 +404,66 @@ func (u *SystemUpsert) UpdateReleaseAt() *SystemUpsert {
 // ClearReleaseAt clears the value of the "release_at" field.
 func (u *SystemUpsert) ClearReleaseAt() *SystemUpsert {
 	u.SetNull(system.FieldReleaseAt)
+	return u
+}
+
+// SetTrialStepID sets the "trial_step_id" field.
+func (u *SystemUpsert) SetTrialStepID(v int) *SystemUpsert {
+	u.Set(system.FieldTrialStepID, v)
+	return u
+}
+
+// UpdateTrialStepID sets the "trial_step_id" field to the value that was provided on create.
+func (u *SystemUpsert) UpdateTrialStepID() *SystemUpsert {
+	u.SetExcluded(system.FieldTrialStepID)
+	return u
+}
+
+// AddTrialStepID adds v to the "trial_step_id" field.
+func (u *SystemUpsert) AddTrialStepID(v int) *SystemUpsert {
+	u.Add(system.FieldTrialStepID, v)
+	return u
+}
+
+// ClearTrialStepID clears the value of the "trial_step_id" field.
+func (u *SystemUpsert) ClearTrialStepID() *SystemUpsert {
+	u.SetNull(system.FieldTrialStepID)
+	return u
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (u *SystemUpsert) SetTrialUntil(v time.Time) *SystemUpsert {
+	u.Set(system.FieldTrialUntil, v)
+	return u
+}
+
+// UpdateTrialUntil sets the "trial_until" field to the value that was provided on create.
+func (u *SystemUpsert) UpdateTrialUntil() *SystemUpsert {
+	u.SetExcluded(system.FieldTrialUntil)
+	return u
+}
+
+// ClearTrialUntil clears the value of the "trial_until" field.
+func (u *SystemUpsert) ClearTrialUntil() *SystemUpsert {
+	u.SetNull(system.FieldTrialUntil)
+	return u
+}
+
+// SetOpenCount sets the "open_count" field.
+func (u *SystemUpsert) SetOpenCount(v int) *SystemUpsert {
+	u.Set(system.FieldOpenCount, v)
+	return u
+}
+
+// UpdateOpenCount sets the "open_count" field to the value that was provided on create.
+func (u *SystemUpsert) UpdateOpenCount() *SystemUpsert {
+	u.SetExcluded(system.FieldOpenCount)
+	return u
+}
+
+// AddOpenCount adds v to the "open_count" field.
+func (u *SystemUpsert) AddOpenCount(v int) *SystemUpsert {
+	u.Add(system.FieldOpenCount, v)
 	return u
 }
 
@@ -495,6 +616,76 @@ func (u *SystemUpsertOne) UpdateReleaseAt() *SystemUpsertOne {
 func (u *SystemUpsertOne) ClearReleaseAt() *SystemUpsertOne {
 	return u.Update(func(s *SystemUpsert) {
 		s.ClearReleaseAt()
+	})
+}
+
+// SetTrialStepID sets the "trial_step_id" field.
+func (u *SystemUpsertOne) SetTrialStepID(v int) *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.SetTrialStepID(v)
+	})
+}
+
+// AddTrialStepID adds v to the "trial_step_id" field.
+func (u *SystemUpsertOne) AddTrialStepID(v int) *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.AddTrialStepID(v)
+	})
+}
+
+// UpdateTrialStepID sets the "trial_step_id" field to the value that was provided on create.
+func (u *SystemUpsertOne) UpdateTrialStepID() *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.UpdateTrialStepID()
+	})
+}
+
+// ClearTrialStepID clears the value of the "trial_step_id" field.
+func (u *SystemUpsertOne) ClearTrialStepID() *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.ClearTrialStepID()
+	})
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (u *SystemUpsertOne) SetTrialUntil(v time.Time) *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.SetTrialUntil(v)
+	})
+}
+
+// UpdateTrialUntil sets the "trial_until" field to the value that was provided on create.
+func (u *SystemUpsertOne) UpdateTrialUntil() *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.UpdateTrialUntil()
+	})
+}
+
+// ClearTrialUntil clears the value of the "trial_until" field.
+func (u *SystemUpsertOne) ClearTrialUntil() *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.ClearTrialUntil()
+	})
+}
+
+// SetOpenCount sets the "open_count" field.
+func (u *SystemUpsertOne) SetOpenCount(v int) *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.SetOpenCount(v)
+	})
+}
+
+// AddOpenCount adds v to the "open_count" field.
+func (u *SystemUpsertOne) AddOpenCount(v int) *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.AddOpenCount(v)
+	})
+}
+
+// UpdateOpenCount sets the "open_count" field to the value that was provided on create.
+func (u *SystemUpsertOne) UpdateOpenCount() *SystemUpsertOne {
+	return u.Update(func(s *SystemUpsert) {
+		s.UpdateOpenCount()
 	})
 }
 
@@ -818,6 +1009,76 @@ func (u *SystemUpsertBulk) UpdateReleaseAt() *SystemUpsertBulk {
 func (u *SystemUpsertBulk) ClearReleaseAt() *SystemUpsertBulk {
 	return u.Update(func(s *SystemUpsert) {
 		s.ClearReleaseAt()
+	})
+}
+
+// SetTrialStepID sets the "trial_step_id" field.
+func (u *SystemUpsertBulk) SetTrialStepID(v int) *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.SetTrialStepID(v)
+	})
+}
+
+// AddTrialStepID adds v to the "trial_step_id" field.
+func (u *SystemUpsertBulk) AddTrialStepID(v int) *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.AddTrialStepID(v)
+	})
+}
+
+// UpdateTrialStepID sets the "trial_step_id" field to the value that was provided on create.
+func (u *SystemUpsertBulk) UpdateTrialStepID() *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.UpdateTrialStepID()
+	})
+}
+
+// ClearTrialStepID clears the value of the "trial_step_id" field.
+func (u *SystemUpsertBulk) ClearTrialStepID() *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.ClearTrialStepID()
+	})
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (u *SystemUpsertBulk) SetTrialUntil(v time.Time) *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.SetTrialUntil(v)
+	})
+}
+
+// UpdateTrialUntil sets the "trial_until" field to the value that was provided on create.
+func (u *SystemUpsertBulk) UpdateTrialUntil() *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.UpdateTrialUntil()
+	})
+}
+
+// ClearTrialUntil clears the value of the "trial_until" field.
+func (u *SystemUpsertBulk) ClearTrialUntil() *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.ClearTrialUntil()
+	})
+}
+
+// SetOpenCount sets the "open_count" field.
+func (u *SystemUpsertBulk) SetOpenCount(v int) *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.SetOpenCount(v)
+	})
+}
+
+// AddOpenCount adds v to the "open_count" field.
+func (u *SystemUpsertBulk) AddOpenCount(v int) *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.AddOpenCount(v)
+	})
+}
+
+// UpdateOpenCount sets the "open_count" field to the value that was provided on create.
+func (u *SystemUpsertBulk) UpdateOpenCount() *SystemUpsertBulk {
+	return u.Update(func(s *SystemUpsert) {
+		s.UpdateOpenCount()
 	})
 }
 

@@ -104,6 +104,74 @@ func (_u *SystemUpdate) ClearReleaseAt() *SystemUpdate {
 	return _u
 }
 
+// SetTrialStepID sets the "trial_step_id" field.
+func (_u *SystemUpdate) SetTrialStepID(v int) *SystemUpdate {
+	_u.mutation.ResetTrialStepID()
+	_u.mutation.SetTrialStepID(v)
+	return _u
+}
+
+// SetNillableTrialStepID sets the "trial_step_id" field if the given value is not nil.
+func (_u *SystemUpdate) SetNillableTrialStepID(v *int) *SystemUpdate {
+	if v != nil {
+		_u.SetTrialStepID(*v)
+	}
+	return _u
+}
+
+// AddTrialStepID adds value to the "trial_step_id" field.
+func (_u *SystemUpdate) AddTrialStepID(v int) *SystemUpdate {
+	_u.mutation.AddTrialStepID(v)
+	return _u
+}
+
+// ClearTrialStepID clears the value of the "trial_step_id" field.
+func (_u *SystemUpdate) ClearTrialStepID() *SystemUpdate {
+	_u.mutation.ClearTrialStepID()
+	return _u
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (_u *SystemUpdate) SetTrialUntil(v time.Time) *SystemUpdate {
+	_u.mutation.SetTrialUntil(v)
+	return _u
+}
+
+// SetNillableTrialUntil sets the "trial_until" field if the given value is not nil.
+func (_u *SystemUpdate) SetNillableTrialUntil(v *time.Time) *SystemUpdate {
+	if v != nil {
+		_u.SetTrialUntil(*v)
+	}
+	return _u
+}
+
+// ClearTrialUntil clears the value of the "trial_until" field.
+func (_u *SystemUpdate) ClearTrialUntil() *SystemUpdate {
+	_u.mutation.ClearTrialUntil()
+	return _u
+}
+
+// SetOpenCount sets the "open_count" field.
+func (_u *SystemUpdate) SetOpenCount(v int) *SystemUpdate {
+	_u.mutation.ResetOpenCount()
+	_u.mutation.SetOpenCount(v)
+	return _u
+}
+
+// SetNillableOpenCount sets the "open_count" field if the given value is not nil.
+func (_u *SystemUpdate) SetNillableOpenCount(v *int) *SystemUpdate {
+	if v != nil {
+		_u.SetOpenCount(*v)
+	}
+	return _u
+}
+
+// AddOpenCount adds value to the "open_count" field.
+func (_u *SystemUpdate) AddOpenCount(v int) *SystemUpdate {
+	_u.mutation.AddOpenCount(v)
+	return _u
+}
+
 // SetChangedBy sets the "changed_by" field.
 func (_u *SystemUpdate) SetChangedBy(v string) *SystemUpdate {
 	_u.mutation.SetChangedBy(v)
@@ -219,6 +287,27 @@ func (_u *SystemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.ReleaseAtCleared() {
 		_spec.ClearField(system.FieldReleaseAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.TrialStepID(); ok {
+		_spec.SetField(system.FieldTrialStepID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTrialStepID(); ok {
+		_spec.AddField(system.FieldTrialStepID, field.TypeInt, value)
+	}
+	if _u.mutation.TrialStepIDCleared() {
+		_spec.ClearField(system.FieldTrialStepID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.TrialUntil(); ok {
+		_spec.SetField(system.FieldTrialUntil, field.TypeTime, value)
+	}
+	if _u.mutation.TrialUntilCleared() {
+		_spec.ClearField(system.FieldTrialUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.OpenCount(); ok {
+		_spec.SetField(system.FieldOpenCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOpenCount(); ok {
+		_spec.AddField(system.FieldOpenCount, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.ChangedBy(); ok {
 		_spec.SetField(system.FieldChangedBy, field.TypeString, value)
 	}
@@ -322,6 +411,74 @@ func (_u *SystemUpdateOne) SetNillableReleaseAt(v *time.Time) *SystemUpdateOne {
 // ClearReleaseAt clears the value of the "release_at" field.
 func (_u *SystemUpdateOne) ClearReleaseAt() *SystemUpdateOne {
 	_u.mutation.ClearReleaseAt()
+	return _u
+}
+
+// SetTrialStepID sets the "trial_step_id" field.
+func (_u *SystemUpdateOne) SetTrialStepID(v int) *SystemUpdateOne {
+	_u.mutation.ResetTrialStepID()
+	_u.mutation.SetTrialStepID(v)
+	return _u
+}
+
+// SetNillableTrialStepID sets the "trial_step_id" field if the given value is not nil.
+func (_u *SystemUpdateOne) SetNillableTrialStepID(v *int) *SystemUpdateOne {
+	if v != nil {
+		_u.SetTrialStepID(*v)
+	}
+	return _u
+}
+
+// AddTrialStepID adds value to the "trial_step_id" field.
+func (_u *SystemUpdateOne) AddTrialStepID(v int) *SystemUpdateOne {
+	_u.mutation.AddTrialStepID(v)
+	return _u
+}
+
+// ClearTrialStepID clears the value of the "trial_step_id" field.
+func (_u *SystemUpdateOne) ClearTrialStepID() *SystemUpdateOne {
+	_u.mutation.ClearTrialStepID()
+	return _u
+}
+
+// SetTrialUntil sets the "trial_until" field.
+func (_u *SystemUpdateOne) SetTrialUntil(v time.Time) *SystemUpdateOne {
+	_u.mutation.SetTrialUntil(v)
+	return _u
+}
+
+// SetNillableTrialUntil sets the "trial_until" field if the given value is not nil.
+func (_u *SystemUpdateOne) SetNillableTrialUntil(v *time.Time) *SystemUpdateOne {
+	if v != nil {
+		_u.SetTrialUntil(*v)
+	}
+	return _u
+}
+
+// ClearTrialUntil clears the value of the "trial_until" field.
+func (_u *SystemUpdateOne) ClearTrialUntil() *SystemUpdateOne {
+	_u.mutation.ClearTrialUntil()
+	return _u
+}
+
+// SetOpenCount sets the "open_count" field.
+func (_u *SystemUpdateOne) SetOpenCount(v int) *SystemUpdateOne {
+	_u.mutation.ResetOpenCount()
+	_u.mutation.SetOpenCount(v)
+	return _u
+}
+
+// SetNillableOpenCount sets the "open_count" field if the given value is not nil.
+func (_u *SystemUpdateOne) SetNillableOpenCount(v *int) *SystemUpdateOne {
+	if v != nil {
+		_u.SetOpenCount(*v)
+	}
+	return _u
+}
+
+// AddOpenCount adds value to the "open_count" field.
+func (_u *SystemUpdateOne) AddOpenCount(v int) *SystemUpdateOne {
+	_u.mutation.AddOpenCount(v)
 	return _u
 }
 
@@ -469,6 +626,27 @@ func (_u *SystemUpdateOne) sqlSave(ctx context.Context) (_node *System, err erro
 	}
 	if _u.mutation.ReleaseAtCleared() {
 		_spec.ClearField(system.FieldReleaseAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.TrialStepID(); ok {
+		_spec.SetField(system.FieldTrialStepID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTrialStepID(); ok {
+		_spec.AddField(system.FieldTrialStepID, field.TypeInt, value)
+	}
+	if _u.mutation.TrialStepIDCleared() {
+		_spec.ClearField(system.FieldTrialStepID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.TrialUntil(); ok {
+		_spec.SetField(system.FieldTrialUntil, field.TypeTime, value)
+	}
+	if _u.mutation.TrialUntilCleared() {
+		_spec.ClearField(system.FieldTrialUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.OpenCount(); ok {
+		_spec.SetField(system.FieldOpenCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOpenCount(); ok {
+		_spec.AddField(system.FieldOpenCount, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.ChangedBy(); ok {
 		_spec.SetField(system.FieldChangedBy, field.TypeString, value)

@@ -18,6 +18,8 @@ type Tx struct {
 	Account *AccountClient
 	// Asset is the client for interacting with the Asset builders.
 	Asset *AssetClient
+	// AssetEvent is the client for interacting with the AssetEvent builders.
+	AssetEvent *AssetEventClient
 	// Attempt is the client for interacting with the Attempt builders.
 	Attempt *AttemptClient
 	// CatalogVersion is the client for interacting with the CatalogVersion builders.
@@ -30,6 +32,8 @@ type Tx struct {
 	Order *OrderClient
 	// OrderLine is the client for interacting with the OrderLine builders.
 	OrderLine *OrderLineClient
+	// OrderRevision is the client for interacting with the OrderRevision builders.
+	OrderRevision *OrderRevisionClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
 	// Step is the client for interacting with the Step builders.
@@ -171,12 +175,14 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Account = NewAccountClient(tx.config)
 	tx.Asset = NewAssetClient(tx.config)
+	tx.AssetEvent = NewAssetEventClient(tx.config)
 	tx.Attempt = NewAttemptClient(tx.config)
 	tx.CatalogVersion = NewCatalogVersionClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.FulfillmentLine = NewFulfillmentLineClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
 	tx.OrderLine = NewOrderLineClient(tx.config)
+	tx.OrderRevision = NewOrderRevisionClient(tx.config)
 	tx.Plan = NewPlanClient(tx.config)
 	tx.Step = NewStepClient(tx.config)
 	tx.StepGroup = NewStepGroupClient(tx.config)

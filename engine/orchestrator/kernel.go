@@ -365,7 +365,7 @@ func (e *Engine) storableOutcome(o Outcome) Outcome {
 // the system or action said.
 func (s *txState) finishAttempt(r *engine.StepRecord, def *catalog.StepDef, o Outcome) error {
 	if r.Type == engine.Callout {
-		s.countCircuit(def, o.Err)
+		s.countCircuit(r, def, o.Err)
 	}
 	att := &engine.Attempt{StepID: r.ID, Number: o.Attempt, StartedAt: o.StartedAt, FinishedAt: o.FinishedAt, Worker: o.Worker}
 	s.attempts = append(s.attempts, att)

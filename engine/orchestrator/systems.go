@@ -140,7 +140,9 @@ type circuitOutcomes struct {
 	defs   map[string]*catalog.SystemDef
 }
 
-func (s *txState) countCircuit(def *catalog.StepDef, err error) {
+// countCircuit counts the outcome of callout r for its system's breaker.
+func (s *txState) countCircuit(r *engine.StepRecord, def *catalog.StepDef, err error) {
+	_ = r.ID // the half-open trial is told by its step
 	if def.Callout == nil || def.Callout.System == nil || def.Callout.System.CircuitFailures <= 0 {
 		return
 	}

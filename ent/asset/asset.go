@@ -40,6 +40,8 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
 	EdgeCustomer = "customer"
+	// EdgeHistory holds the string denoting the history edge name in mutations.
+	EdgeHistory = "history"
 	// Table holds the table name of the asset in the database.
 	Table = "assets"
 	// CustomerTable is the table that holds the customer relation/edge.
@@ -49,6 +51,13 @@ const (
 	CustomerInverseTable = "accounts"
 	// CustomerColumn is the table column denoting the customer relation/edge.
 	CustomerColumn = "account_ref"
+	// HistoryTable is the table that holds the history relation/edge.
+	HistoryTable = "asset_events"
+	// HistoryInverseTable is the table name for the AssetEvent entity.
+	// It exists in this package in order to avoid circular dependency with the "assetevent" package.
+	HistoryInverseTable = "asset_events"
+	// HistoryColumn is the table column denoting the history relation/edge.
+	HistoryColumn = "asset_id"
 )
 
 // Columns holds all SQL columns for asset fields.
@@ -165,11 +174,32 @@ func ByCustomerField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newCustomerStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByHistoryCount orders the results by history count.
+func ByHistoryCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newHistoryStep(), opts...)
+	}
+}
+
+// ByHistory orders the results by history terms.
+func ByHistory(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newHistoryStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newCustomerStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CustomerInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, CustomerTable, CustomerColumn),
+	)
+}
+func newHistoryStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(HistoryInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, HistoryTable, HistoryColumn),
 	)
 }
 

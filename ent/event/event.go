@@ -69,12 +69,15 @@ type Kind string
 
 // Kind values.
 const (
-	KindSTEP_STATUS   Kind = "STEP_STATUS"
-	KindJEOPARDY      Kind = "JEOPARDY"
-	KindORDER_STATUS  Kind = "ORDER_STATUS"
-	KindPLAN_STATUS   Kind = "PLAN_STATUS"
-	KindSTEP_ASSIGNED Kind = "STEP_ASSIGNED"
-	KindSYSTEM_STATUS Kind = "SYSTEM_STATUS"
+	KindSTEP_STATUS          Kind = "STEP_STATUS"
+	KindJEOPARDY             Kind = "JEOPARDY"
+	KindORDER_STATUS         Kind = "ORDER_STATUS"
+	KindPLAN_STATUS          Kind = "PLAN_STATUS"
+	KindSTEP_ASSIGNED        Kind = "STEP_ASSIGNED"
+	KindSYSTEM_STATUS        Kind = "SYSTEM_STATUS"
+	KindORDER_AMENDED        Kind = "ORDER_AMENDED"
+	KindCOMPENSATION_STARTED Kind = "COMPENSATION_STARTED"
+	KindCIRCUIT_STATE        Kind = "CIRCUIT_STATE"
 )
 
 func (k Kind) String() string {
@@ -84,7 +87,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindSTEP_STATUS, KindJEOPARDY, KindORDER_STATUS, KindPLAN_STATUS, KindSTEP_ASSIGNED, KindSYSTEM_STATUS:
+	case KindSTEP_STATUS, KindJEOPARDY, KindORDER_STATUS, KindPLAN_STATUS, KindSTEP_ASSIGNED, KindSYSTEM_STATUS, KindORDER_AMENDED, KindCOMPENSATION_STARTED, KindCIRCUIT_STATE:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for kind field: %q", k)

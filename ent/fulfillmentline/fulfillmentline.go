@@ -38,6 +38,8 @@ const (
 	FieldBundleKey = "bundle_key"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldRemovedIn holds the string denoting the removed_in field in the database.
+	FieldRemovedIn = "removed_in"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
 	EdgeOrder = "order"
 	// EdgePlan holds the string denoting the plan edge name in mutations.
@@ -90,6 +92,7 @@ var Columns = []string{
 	FieldAttributes,
 	FieldBundleKey,
 	FieldCreatedAt,
+	FieldRemovedIn,
 }
 
 var (
@@ -196,6 +199,11 @@ func ByBundleKey(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByRemovedIn orders the results by the removed_in field.
+func ByRemovedIn(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRemovedIn, opts...).ToFunc()
 }
 
 // ByOrderField orders the results by order field.

@@ -100,6 +100,11 @@ func CreatedAt(v time.Time) predicate.FulfillmentLine {
 	return predicate.FulfillmentLine(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// RemovedIn applies equality check predicate on the "removed_in" field. It's identical to RemovedInEQ.
+func RemovedIn(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldEQ(FieldRemovedIn, v))
+}
+
 // OrderIDEQ applies the EQ predicate on the "order_id" field.
 func OrderIDEQ(v int) predicate.FulfillmentLine {
 	return predicate.FulfillmentLine(sql.FieldEQ(FieldOrderID, v))
@@ -588,6 +593,56 @@ func CreatedAtLT(v time.Time) predicate.FulfillmentLine {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.FulfillmentLine {
 	return predicate.FulfillmentLine(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// RemovedInEQ applies the EQ predicate on the "removed_in" field.
+func RemovedInEQ(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldEQ(FieldRemovedIn, v))
+}
+
+// RemovedInNEQ applies the NEQ predicate on the "removed_in" field.
+func RemovedInNEQ(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldNEQ(FieldRemovedIn, v))
+}
+
+// RemovedInIn applies the In predicate on the "removed_in" field.
+func RemovedInIn(vs ...int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldIn(FieldRemovedIn, vs...))
+}
+
+// RemovedInNotIn applies the NotIn predicate on the "removed_in" field.
+func RemovedInNotIn(vs ...int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldNotIn(FieldRemovedIn, vs...))
+}
+
+// RemovedInGT applies the GT predicate on the "removed_in" field.
+func RemovedInGT(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldGT(FieldRemovedIn, v))
+}
+
+// RemovedInGTE applies the GTE predicate on the "removed_in" field.
+func RemovedInGTE(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldGTE(FieldRemovedIn, v))
+}
+
+// RemovedInLT applies the LT predicate on the "removed_in" field.
+func RemovedInLT(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldLT(FieldRemovedIn, v))
+}
+
+// RemovedInLTE applies the LTE predicate on the "removed_in" field.
+func RemovedInLTE(v int) predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldLTE(FieldRemovedIn, v))
+}
+
+// RemovedInIsNil applies the IsNil predicate on the "removed_in" field.
+func RemovedInIsNil() predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldIsNull(FieldRemovedIn))
+}
+
+// RemovedInNotNil applies the NotNil predicate on the "removed_in" field.
+func RemovedInNotNil() predicate.FulfillmentLine {
+	return predicate.FulfillmentLine(sql.FieldNotNull(FieldRemovedIn))
 }
 
 // HasOrder applies the HasEdge predicate on the "order" edge.

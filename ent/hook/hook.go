@@ -33,6 +33,18 @@ func (f AssetFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AssetMutation", m)
 }
 
+// The AssetEventFunc type is an adapter to allow the use of ordinary
+// function as AssetEvent mutator.
+type AssetEventFunc func(context.Context, *ent.AssetEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AssetEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AssetEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AssetEventMutation", m)
+}
+
 // The AttemptFunc type is an adapter to allow the use of ordinary
 // function as Attempt mutator.
 type AttemptFunc func(context.Context, *ent.AttemptMutation) (ent.Value, error)
@@ -103,6 +115,18 @@ func (f OrderLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrderLineMutation", m)
+}
+
+// The OrderRevisionFunc type is an adapter to allow the use of ordinary
+// function as OrderRevision mutator.
+type OrderRevisionFunc func(context.Context, *ent.OrderRevisionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OrderRevisionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OrderRevisionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrderRevisionMutation", m)
 }
 
 // The PlanFunc type is an adapter to allow the use of ordinary

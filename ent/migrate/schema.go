@@ -63,6 +63,40 @@ var (
 			},
 		},
 	}
+	// AssetEventsColumns holds the columns for the "asset_events" table.
+	AssetEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "order_id", Type: field.TypeInt},
+		{Name: "order_line_id", Type: field.TypeInt},
+		{Name: "action", Type: field.TypeEnum, Enums: []string{"ADD", "CHANGE", "DISCONNECT", "SUSPEND", "RESUME"}},
+		{Name: "from_status", Type: field.TypeString, Nullable: true},
+		{Name: "to_status", Type: field.TypeString},
+		{Name: "quantity", Type: field.TypeInt},
+		{Name: "attributes", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "asset_id", Type: field.TypeInt},
+	}
+	// AssetEventsTable holds the schema information for the "asset_events" table.
+	AssetEventsTable = &schema.Table{
+		Name:       "asset_events",
+		Columns:    AssetEventsColumns,
+		PrimaryKey: []*schema.Column{AssetEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "asset_events_assets_history",
+				Columns:    []*schema.Column{AssetEventsColumns[9]},
+				RefColumns: []*schema.Column{AssetsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "assetevent_asset_id",
+				Unique:  false,
+				Columns: []*schema.Column{AssetEventsColumns[9]},
+			},
+		},
+	}
 	// AttemptsColumns holds the columns for the "attempts" table.
 	AttemptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -113,7 +147,7 @@ var (
 	// EventsColumns holds the columns for the "events" table.
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS", "ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE"}},
 		{Name: "order_id", Type: field.TypeInt, Nullable: true},
 		{Name: "plan_id", Type: field.TypeInt, Nullable: true},
 		{Name: "step_id", Type: field.TypeInt, Nullable: true},
@@ -159,6 +193,7 @@ var (
 		{Name: "attributes", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "bundle_key", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "removed_in", Type: field.TypeInt, Nullable: true},
 		{Name: "order_id", Type: field.TypeInt, Nullable: true},
 		{Name: "plan_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -170,13 +205,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "fulfillment_lines_orders_fulfillment_lines",
-				Columns:    []*schema.Column{FulfillmentLinesColumns[10]},
+				Columns:    []*schema.Column{FulfillmentLinesColumns[11]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "fulfillment_lines_plans_items",
-				Columns:    []*schema.Column{FulfillmentLinesColumns[11]},
+				Columns:    []*schema.Column{FulfillmentLinesColumns[12]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -185,12 +220,12 @@ var (
 			{
 				Name:    "fulfillmentline_order_id_key",
 				Unique:  false,
-				Columns: []*schema.Column{FulfillmentLinesColumns[10], FulfillmentLinesColumns[2]},
+				Columns: []*schema.Column{FulfillmentLinesColumns[11], FulfillmentLinesColumns[2]},
 			},
 			{
 				Name:    "fulfillmentline_plan_id",
 				Unique:  false,
-				Columns: []*schema.Column{FulfillmentLinesColumns[11]},
+				Columns: []*schema.Column{FulfillmentLinesColumns[12]},
 			},
 			{
 				Name:    "fulfillmentline_account_ref_rule",
@@ -207,13 +242,14 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "external_id", Type: field.TypeString, Unique: true},
 		{Name: "account_id", Type: field.TypeString},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"SUBMITTED", "IN_PROGRESS", "COMPLETED", "CANCELLED"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"SUBMITTED", "IN_PROGRESS", "COMPLETED", "CANCELLED", "CANCELLING"}},
 		{Name: "attributes", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "input_hash", Type: field.TypeString},
 		{Name: "requested_completion", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revision", Type: field.TypeInt, Default: 0},
 		{Name: "account_ref", Type: field.TypeInt},
 		{Name: "catalog_version_id", Type: field.TypeInt},
 	}
@@ -225,13 +261,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "orders_accounts_orders",
-				Columns:    []*schema.Column{OrdersColumns[10]},
+				Columns:    []*schema.Column{OrdersColumns[11]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "orders_catalog_versions_catalog_version",
-				Columns:    []*schema.Column{OrdersColumns[11]},
+				Columns:    []*schema.Column{OrdersColumns[12]},
 				RefColumns: []*schema.Column{CatalogVersionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -240,7 +276,7 @@ var (
 			{
 				Name:    "order_account_ref",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[10]},
+				Columns: []*schema.Column{OrdersColumns[11]},
 			},
 			{
 				Name:    "order_status_created_at",
@@ -259,9 +295,10 @@ var (
 		{Name: "parent_line_id", Type: field.TypeString, Nullable: true},
 		{Name: "action", Type: field.TypeEnum, Enums: []string{"ADD", "CHANGE", "DISCONNECT", "SUSPEND", "RESUME"}},
 		{Name: "asset_id", Type: field.TypeInt, Nullable: true},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"DECOMPOSED", "AWAITING_DATA"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DECOMPOSED", "AWAITING_DATA", "REMOVED"}},
 		{Name: "missing", Type: field.TypeJSON, Nullable: true},
 		{Name: "position", Type: field.TypeInt},
+		{Name: "revision", Type: field.TypeInt, Default: 0},
 		{Name: "generated", Type: field.TypeBool, Default: false},
 		{Name: "order_id", Type: field.TypeInt},
 		{Name: "parent_ref", Type: field.TypeInt, Nullable: true},
@@ -274,13 +311,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_lines_orders_lines",
-				Columns:    []*schema.Column{OrderLinesColumns[12]},
+				Columns:    []*schema.Column{OrderLinesColumns[13]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "order_lines_order_lines_children",
-				Columns:    []*schema.Column{OrderLinesColumns[13]},
+				Columns:    []*schema.Column{OrderLinesColumns[14]},
 				RefColumns: []*schema.Column{OrderLinesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -289,7 +326,42 @@ var (
 			{
 				Name:    "orderline_order_id_line_id",
 				Unique:  true,
-				Columns: []*schema.Column{OrderLinesColumns[12], OrderLinesColumns[1]},
+				Columns: []*schema.Column{OrderLinesColumns[13], OrderLinesColumns[1]},
+			},
+		},
+	}
+	// OrderRevisionsColumns holds the columns for the "order_revisions" table.
+	OrderRevisionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "number", Type: field.TypeInt},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"AMEND", "CANCEL"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"FREEZING", "APPLIED"}},
+		{Name: "actor", Type: field.TypeString, Nullable: true},
+		{Name: "reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "input", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
+		{Name: "diff", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
+		{Name: "requested_at", Type: field.TypeTime},
+		{Name: "applied_at", Type: field.TypeTime, Nullable: true},
+		{Name: "order_id", Type: field.TypeInt},
+	}
+	// OrderRevisionsTable holds the schema information for the "order_revisions" table.
+	OrderRevisionsTable = &schema.Table{
+		Name:       "order_revisions",
+		Columns:    OrderRevisionsColumns,
+		PrimaryKey: []*schema.Column{OrderRevisionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "order_revisions_orders_revisions",
+				Columns:    []*schema.Column{OrderRevisionsColumns[10]},
+				RefColumns: []*schema.Column{OrdersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "orderrevision_order_id_number",
+				Unique:  true,
+				Columns: []*schema.Column{OrderRevisionsColumns[10], OrderRevisionsColumns[1]},
 			},
 		},
 	}
@@ -301,7 +373,7 @@ var (
 		{Name: "subject_id", Type: field.TypeString, Nullable: true},
 		{Name: "context", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "context_hash", Type: field.TypeString, Nullable: true},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "IN_PROGRESS", "COMPLETED", "CANCELLED", "ON_HOLD"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "IN_PROGRESS", "COMPLETED", "CANCELLED", "ON_HOLD", "FREEZING", "FROZEN", "CANCELLING"}},
 		{Name: "open_steps", Type: field.TypeInt},
 		{Name: "awaiting_lines", Type: field.TypeInt, Default: 0},
 		{Name: "signals", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
@@ -377,6 +449,8 @@ var (
 		{Name: "wake_at", Type: field.TypeTime, Nullable: true},
 		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
 		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "frozen", Type: field.TypeBool, Default: false},
+		{Name: "compensates", Type: field.TypeInt, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "fulfillment_line_id", Type: field.TypeInt, Nullable: true},
@@ -392,25 +466,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "steps_fulfillment_lines_steps",
-				Columns:    []*schema.Column{StepsColumns[30]},
+				Columns:    []*schema.Column{StepsColumns[32]},
 				RefColumns: []*schema.Column{FulfillmentLinesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "steps_plans_steps",
-				Columns:    []*schema.Column{StepsColumns[31]},
+				Columns:    []*schema.Column{StepsColumns[33]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "steps_orders_order",
-				Columns:    []*schema.Column{StepsColumns[32]},
+				Columns:    []*schema.Column{StepsColumns[34]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "steps_step_groups_steps",
-				Columns:    []*schema.Column{StepsColumns[33]},
+				Columns:    []*schema.Column{StepsColumns[35]},
 				RefColumns: []*schema.Column{StepGroupsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -419,17 +493,17 @@ var (
 			{
 				Name:    "step_plan_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[31], StepsColumns[8]},
+				Columns: []*schema.Column{StepsColumns[33], StepsColumns[8]},
 			},
 			{
 				Name:    "step_plan_id_name_instance_key",
 				Unique:  true,
-				Columns: []*schema.Column{StepsColumns[31], StepsColumns[2], StepsColumns[6]},
+				Columns: []*schema.Column{StepsColumns[33], StepsColumns[2], StepsColumns[6]},
 			},
 			{
 				Name:    "step_order_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[32], StepsColumns[8]},
+				Columns: []*schema.Column{StepsColumns[34], StepsColumns[8]},
 			},
 			{
 				Name:    "step_ready_at_ready",
@@ -450,7 +524,7 @@ var (
 			{
 				Name:    "step_system_on_hold",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[12], StepsColumns[29]},
+				Columns: []*schema.Column{StepsColumns[12], StepsColumns[31]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'ON_HOLD'",
 				},
@@ -458,7 +532,7 @@ var (
 			{
 				Name:    "step_fulfillment_line_id_items",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[30]},
+				Columns: []*schema.Column{StepsColumns[32]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "fulfillment_line_id IS NOT NULL",
 				},
@@ -542,6 +616,9 @@ var (
 		{Name: "consecutive_failures", Type: field.TypeInt, Default: 0},
 		{Name: "circuit_open_until", Type: field.TypeTime, Nullable: true},
 		{Name: "release_at", Type: field.TypeTime, Nullable: true},
+		{Name: "trial_step_id", Type: field.TypeInt, Nullable: true},
+		{Name: "trial_until", Type: field.TypeTime, Nullable: true},
+		{Name: "open_count", Type: field.TypeInt, Default: 0},
 		{Name: "changed_by", Type: field.TypeString, Nullable: true},
 		{Name: "updated_at", Type: field.TypeTime},
 	}
@@ -605,12 +682,14 @@ var (
 	Tables = []*schema.Table{
 		AccountsTable,
 		AssetsTable,
+		AssetEventsTable,
 		AttemptsTable,
 		CatalogVersionsTable,
 		EventsTable,
 		FulfillmentLinesTable,
 		OrdersTable,
 		OrderLinesTable,
+		OrderRevisionsTable,
 		PlansTable,
 		StepsTable,
 		StepGroupsTable,
@@ -627,6 +706,10 @@ func init() {
 	AssetsTable.ForeignKeys[0].RefTable = AccountsTable
 	AssetsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
+	}
+	AssetEventsTable.ForeignKeys[0].RefTable = AssetsTable
+	AssetEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}
 	AttemptsTable.ForeignKeys[0].RefTable = StepsTable
 	AttemptsTable.Annotation = &entsql.Annotation{
@@ -652,6 +735,10 @@ func init() {
 	OrderLinesTable.ForeignKeys[1].RefTable = OrderLinesTable
 	OrderLinesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
+	}
+	OrderRevisionsTable.ForeignKeys[0].RefTable = OrdersTable
+	OrderRevisionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	PlansTable.ForeignKeys[0].RefTable = OrdersTable
 	PlansTable.ForeignKeys[1].RefTable = CatalogVersionsTable

@@ -40,6 +40,8 @@ const (
 	FieldMissing = "missing"
 	// FieldPosition holds the string denoting the position field in the database.
 	FieldPosition = "position"
+	// FieldRevision holds the string denoting the revision field in the database.
+	FieldRevision = "revision"
 	// FieldGenerated holds the string denoting the generated field in the database.
 	FieldGenerated = "generated"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
@@ -89,6 +91,7 @@ var Columns = []string{
 	FieldStatus,
 	FieldMissing,
 	FieldPosition,
+	FieldRevision,
 	FieldGenerated,
 }
 
@@ -115,6 +118,8 @@ var (
 	ProductCodeValidator func(string) error
 	// QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	QuantityValidator func(int) error
+	// DefaultRevision holds the default value on creation for the "revision" field.
+	DefaultRevision int
 	// DefaultGenerated holds the default value on creation for the "generated" field.
 	DefaultGenerated bool
 )
@@ -152,6 +157,7 @@ type Status string
 const (
 	StatusDECOMPOSED    Status = "DECOMPOSED"
 	StatusAWAITING_DATA Status = "AWAITING_DATA"
+	StatusREMOVED       Status = "REMOVED"
 )
 
 func (s Status) String() string {
@@ -161,7 +167,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusDECOMPOSED, StatusAWAITING_DATA:
+	case StatusDECOMPOSED, StatusAWAITING_DATA, StatusREMOVED:
 		return nil
 	default:
 		return fmt.Errorf("orderline: invalid enum value for status field: %q", s)
@@ -224,6 +230,11 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByPosition orders the results by the position field.
 func ByPosition(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPosition, opts...).ToFunc()
+}
+
+// ByRevision orders the results by the revision field.
+func ByRevision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRevision, opts...).ToFunc()
 }
 
 // ByGenerated orders the results by the generated field.

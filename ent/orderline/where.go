@@ -93,6 +93,11 @@ func Position(v int) predicate.OrderLine {
 	return predicate.OrderLine(sql.FieldEQ(FieldPosition, v))
 }
 
+// Revision applies equality check predicate on the "revision" field. It's identical to RevisionEQ.
+func Revision(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldEQ(FieldRevision, v))
+}
+
 // Generated applies equality check predicate on the "generated" field. It's identical to GeneratedEQ.
 func Generated(v bool) predicate.OrderLine {
 	return predicate.OrderLine(sql.FieldEQ(FieldGenerated, v))
@@ -541,6 +546,46 @@ func PositionLT(v int) predicate.OrderLine {
 // PositionLTE applies the LTE predicate on the "position" field.
 func PositionLTE(v int) predicate.OrderLine {
 	return predicate.OrderLine(sql.FieldLTE(FieldPosition, v))
+}
+
+// RevisionEQ applies the EQ predicate on the "revision" field.
+func RevisionEQ(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldEQ(FieldRevision, v))
+}
+
+// RevisionNEQ applies the NEQ predicate on the "revision" field.
+func RevisionNEQ(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldNEQ(FieldRevision, v))
+}
+
+// RevisionIn applies the In predicate on the "revision" field.
+func RevisionIn(vs ...int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldIn(FieldRevision, vs...))
+}
+
+// RevisionNotIn applies the NotIn predicate on the "revision" field.
+func RevisionNotIn(vs ...int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldNotIn(FieldRevision, vs...))
+}
+
+// RevisionGT applies the GT predicate on the "revision" field.
+func RevisionGT(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldGT(FieldRevision, v))
+}
+
+// RevisionGTE applies the GTE predicate on the "revision" field.
+func RevisionGTE(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldGTE(FieldRevision, v))
+}
+
+// RevisionLT applies the LT predicate on the "revision" field.
+func RevisionLT(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldLT(FieldRevision, v))
+}
+
+// RevisionLTE applies the LTE predicate on the "revision" field.
+func RevisionLTE(v int) predicate.OrderLine {
+	return predicate.OrderLine(sql.FieldLTE(FieldRevision, v))
 }
 
 // GeneratedEQ applies the EQ predicate on the "generated" field.

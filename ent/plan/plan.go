@@ -163,6 +163,9 @@ const (
 	StatusCOMPLETED   Status = "COMPLETED"
 	StatusCANCELLED   Status = "CANCELLED"
 	StatusON_HOLD     Status = "ON_HOLD"
+	StatusFREEZING    Status = "FREEZING"
+	StatusFROZEN      Status = "FROZEN"
+	StatusCANCELLING  Status = "CANCELLING"
 )
 
 func (s Status) String() string {
@@ -172,7 +175,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusIN_PROGRESS, StatusCOMPLETED, StatusCANCELLED, StatusON_HOLD:
+	case StatusPENDING, StatusIN_PROGRESS, StatusCOMPLETED, StatusCANCELLED, StatusON_HOLD, StatusFREEZING, StatusFROZEN, StatusCANCELLING:
 		return nil
 	default:
 		return fmt.Errorf("plan: invalid enum value for status field: %q", s)

@@ -12,6 +12,9 @@ type Account func(*sql.Selector)
 // Asset is the predicate function for asset builders.
 type Asset func(*sql.Selector)
 
+// AssetEvent is the predicate function for assetevent builders.
+type AssetEvent func(*sql.Selector)
+
 // Attempt is the predicate function for attempt builders.
 type Attempt func(*sql.Selector)
 
@@ -29,6 +32,9 @@ type Order func(*sql.Selector)
 
 // OrderLine is the predicate function for orderline builders.
 type OrderLine func(*sql.Selector)
+
+// OrderRevision is the predicate function for orderrevision builders.
+type OrderRevision func(*sql.Selector)
 
 // Plan is the predicate function for plan builders.
 type Plan func(*sql.Selector)

@@ -34,6 +34,7 @@ func (Asset) Fields() []ent.Field {
 func (Asset) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("customer", Account.Type).Ref("assets").Field("account_ref").Unique().Required().Immutable(),
+		edge.To("history", AssetEvent.Type).Annotations(entgql.Skip()),
 	}
 }
 

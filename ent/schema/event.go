@@ -16,7 +16,8 @@ type Event struct{ ent.Schema }
 // Fields of the Event.
 func (Event) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS").Immutable(),
+		field.Enum("kind").Values("STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS",
+			"ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE").Immutable(),
 		field.Int("order_id").Optional().Nillable().Immutable(),
 		field.Int("plan_id").Optional().Nillable().Immutable(),
 		field.Int("step_id").Optional().Nillable().Immutable(),

@@ -33,6 +33,8 @@ func (FulfillmentLine) Fields() []ent.Field {
 		field.String("bundle_key").Optional().Nillable().Immutable().
 			Comment("line_id of the bundle line it belongs to"),
 		field.Time("created_at").Immutable(),
+		field.Int("removed_in").Optional().Nillable().
+			Comment("the order revision that removed it (its source lines were removed or changed)"),
 	}
 }
 

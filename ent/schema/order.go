@@ -39,6 +39,8 @@ func (Order) Fields() []ent.Field {
 			Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("updated_at"),
 		field.Time("completed_at").Optional().Nillable(),
+		field.Int("revision").Default(0).
+			Comment("the number of the order's last revision (amendOrder, cancelOrder); 0 as submitted"),
 	}
 }
 
@@ -52,6 +54,7 @@ func (Order) Edges() []ent.Edge {
 		edge.To("lines", OrderLine.Type),
 		edge.To("fulfillment_lines", FulfillmentLine.Type),
 		edge.To("plan", Plan.Type).Unique(),
+		edge.To("revisions", OrderRevision.Type).Annotations(entgql.Skip()),
 	}
 }
 

@@ -22,11 +22,11 @@ func (OrderLine) Fields() []ent.Field {
 			Annotations(entgql.MapsTo("lineId")).
 			Comment("the client's line id, unique within the order"),
 		field.String("product_code").NotEmpty().Immutable(),
-		field.Int("quantity").Positive().Immutable(),
+		field.Int("quantity").Positive(),
 		jsonMap("attributes", false),
-		field.Int("parent_ref").Optional().Nillable().Immutable().
+		field.Int("parent_ref").Optional().Nillable().
 			Annotations(entgql.Skip()),
-		field.String("parent_line_id").Optional().Nillable().Immutable().
+		field.String("parent_line_id").Optional().Nillable().
 			Annotations(entgql.MapsTo("parentLineId")).
 			Comment("line_id of the parent line; empty for a root line"),
 		field.Enum("action").Values(engine.LineActionValues()...).Immutable(),
@@ -35,6 +35,8 @@ func (OrderLine) Fields() []ent.Field {
 		field.Strings("missing").Optional().
 			Comment("attributes a decomposition rule waits for (AWAITING_DATA)"),
 		field.Int("position").Immutable().Comment("position in the submitted order, components after their bundle"),
+		field.Int("revision").Default(0).
+			Comment("the order revision that last added or changed the line (REMOVED: that removed it)"),
 		field.Bool("generated").Default(false).Immutable().
 			Comment("added from the catalog's bundle components, not submitted"),
 	}
@@ -45,7 +47,7 @@ func (OrderLine) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("order", Order.Type).Ref("lines").Field("order_id").Unique().Required().Immutable(),
 		edge.To("children", OrderLine.Type).
-			From("parent").Field("parent_ref").Unique().Immutable(),
+			From("parent").Field("parent_ref").Unique(),
 		edge.From("fulfillment_lines", FulfillmentLine.Type).Ref("sources"),
 	}
 }

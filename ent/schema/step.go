@@ -63,6 +63,10 @@ func (Step) Fields() []ent.Field {
 			Comment("timer: retry backoff, pause duration"),
 		field.String("lease_owner").Optional().Annotations(entgql.Skip()),
 		field.Time("lease_until").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Bool("frozen").Default(false).Annotations(entgql.Skip()).
+			Comment("the plan is FREEZING for a revision: the step does not start until it applies"),
+		field.Int("compensates").Optional().Nillable().Immutable().
+			Comment("the completed step whose effect this compensation step undoes"),
 		field.Time("created_at").Immutable(),
 		field.Time("updated_at"),
 	}

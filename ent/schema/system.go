@@ -22,6 +22,12 @@ func (System) Fields() []ent.Field {
 			Comment("while in the future, callouts to the system are held"),
 		field.Time("release_at").Optional().Nillable().Annotations(entgql.Skip()).
 			Comment("held callouts are released at the system's rate from this time on"),
+		field.Int("trial_step_id").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("HALF_OPEN: the one callout let through to try the system"),
+		field.Time("trial_until").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("HALF_OPEN: when the trial call's turn runs out (its lease) and another may try"),
+		field.Int("open_count").Default(0).Annotations(entgql.Skip()).
+			Comment("times the circuit opened in a row without a success in between"),
 		field.String("changed_by").Optional().Nillable(),
 		field.Time("updated_at"),
 	}

@@ -78,6 +78,10 @@ const (
 	FieldLeaseOwner = "lease_owner"
 	// FieldLeaseUntil holds the string denoting the lease_until field in the database.
 	FieldLeaseUntil = "lease_until"
+	// FieldFrozen holds the string denoting the frozen field in the database.
+	FieldFrozen = "frozen"
+	// FieldCompensates holds the string denoting the compensates field in the database.
+	FieldCompensates = "compensates"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -173,6 +177,8 @@ var Columns = []string{
 	FieldWakeAt,
 	FieldLeaseOwner,
 	FieldLeaseUntil,
+	FieldFrozen,
+	FieldCompensates,
 	FieldCreatedAt,
 	FieldUpdatedAt,
 }
@@ -203,6 +209,8 @@ var (
 	DefaultAttemptCount int
 	// DefaultAttemptBase holds the default value on creation for the "attempt_base" field.
 	DefaultAttemptBase int
+	// DefaultFrozen holds the default value on creation for the "frozen" field.
+	DefaultFrozen bool
 )
 
 // Type defines the type for the "type" enum field.
@@ -470,6 +478,16 @@ func ByLeaseOwner(opts ...sql.OrderTermOption) OrderOption {
 // ByLeaseUntil orders the results by the lease_until field.
 func ByLeaseUntil(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLeaseUntil, opts...).ToFunc()
+}
+
+// ByFrozen orders the results by the frozen field.
+func ByFrozen(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFrozen, opts...).ToFunc()
+}
+
+// ByCompensates orders the results by the compensates field.
+func ByCompensates(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCompensates, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -185,6 +185,16 @@ func LeaseUntil(v time.Time) predicate.Step {
 	return predicate.Step(sql.FieldEQ(FieldLeaseUntil, v))
 }
 
+// Frozen applies equality check predicate on the "frozen" field. It's identical to FrozenEQ.
+func Frozen(v bool) predicate.Step {
+	return predicate.Step(sql.FieldEQ(FieldFrozen, v))
+}
+
+// Compensates applies equality check predicate on the "compensates" field. It's identical to CompensatesEQ.
+func Compensates(v int) predicate.Step {
+	return predicate.Step(sql.FieldEQ(FieldCompensates, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Step {
 	return predicate.Step(sql.FieldEQ(FieldCreatedAt, v))
@@ -1633,6 +1643,66 @@ func LeaseUntilIsNil() predicate.Step {
 // LeaseUntilNotNil applies the NotNil predicate on the "lease_until" field.
 func LeaseUntilNotNil() predicate.Step {
 	return predicate.Step(sql.FieldNotNull(FieldLeaseUntil))
+}
+
+// FrozenEQ applies the EQ predicate on the "frozen" field.
+func FrozenEQ(v bool) predicate.Step {
+	return predicate.Step(sql.FieldEQ(FieldFrozen, v))
+}
+
+// FrozenNEQ applies the NEQ predicate on the "frozen" field.
+func FrozenNEQ(v bool) predicate.Step {
+	return predicate.Step(sql.FieldNEQ(FieldFrozen, v))
+}
+
+// CompensatesEQ applies the EQ predicate on the "compensates" field.
+func CompensatesEQ(v int) predicate.Step {
+	return predicate.Step(sql.FieldEQ(FieldCompensates, v))
+}
+
+// CompensatesNEQ applies the NEQ predicate on the "compensates" field.
+func CompensatesNEQ(v int) predicate.Step {
+	return predicate.Step(sql.FieldNEQ(FieldCompensates, v))
+}
+
+// CompensatesIn applies the In predicate on the "compensates" field.
+func CompensatesIn(vs ...int) predicate.Step {
+	return predicate.Step(sql.FieldIn(FieldCompensates, vs...))
+}
+
+// CompensatesNotIn applies the NotIn predicate on the "compensates" field.
+func CompensatesNotIn(vs ...int) predicate.Step {
+	return predicate.Step(sql.FieldNotIn(FieldCompensates, vs...))
+}
+
+// CompensatesGT applies the GT predicate on the "compensates" field.
+func CompensatesGT(v int) predicate.Step {
+	return predicate.Step(sql.FieldGT(FieldCompensates, v))
+}
+
+// CompensatesGTE applies the GTE predicate on the "compensates" field.
+func CompensatesGTE(v int) predicate.Step {
+	return predicate.Step(sql.FieldGTE(FieldCompensates, v))
+}
+
+// CompensatesLT applies the LT predicate on the "compensates" field.
+func CompensatesLT(v int) predicate.Step {
+	return predicate.Step(sql.FieldLT(FieldCompensates, v))
+}
+
+// CompensatesLTE applies the LTE predicate on the "compensates" field.
+func CompensatesLTE(v int) predicate.Step {
+	return predicate.Step(sql.FieldLTE(FieldCompensates, v))
+}
+
+// CompensatesIsNil applies the IsNil predicate on the "compensates" field.
+func CompensatesIsNil() predicate.Step {
+	return predicate.Step(sql.FieldIsNull(FieldCompensates))
+}
+
+// CompensatesNotNil applies the NotNil predicate on the "compensates" field.
+func CompensatesNotNil() predicate.Step {
+	return predicate.Step(sql.FieldNotNull(FieldCompensates))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

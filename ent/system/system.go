@@ -25,6 +25,12 @@ const (
 	FieldCircuitOpenUntil = "circuit_open_until"
 	// FieldReleaseAt holds the string denoting the release_at field in the database.
 	FieldReleaseAt = "release_at"
+	// FieldTrialStepID holds the string denoting the trial_step_id field in the database.
+	FieldTrialStepID = "trial_step_id"
+	// FieldTrialUntil holds the string denoting the trial_until field in the database.
+	FieldTrialUntil = "trial_until"
+	// FieldOpenCount holds the string denoting the open_count field in the database.
+	FieldOpenCount = "open_count"
 	// FieldChangedBy holds the string denoting the changed_by field in the database.
 	FieldChangedBy = "changed_by"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -41,6 +47,9 @@ var Columns = []string{
 	FieldConsecutiveFailures,
 	FieldCircuitOpenUntil,
 	FieldReleaseAt,
+	FieldTrialStepID,
+	FieldTrialUntil,
+	FieldOpenCount,
 	FieldChangedBy,
 	FieldUpdatedAt,
 }
@@ -60,6 +69,8 @@ var (
 	NameValidator func(string) error
 	// DefaultConsecutiveFailures holds the default value on creation for the "consecutive_failures" field.
 	DefaultConsecutiveFailures int
+	// DefaultOpenCount holds the default value on creation for the "open_count" field.
+	DefaultOpenCount int
 )
 
 // Status defines the type for the "status" enum field.
@@ -119,6 +130,21 @@ func ByCircuitOpenUntil(opts ...sql.OrderTermOption) OrderOption {
 // ByReleaseAt orders the results by the release_at field.
 func ByReleaseAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReleaseAt, opts...).ToFunc()
+}
+
+// ByTrialStepID orders the results by the trial_step_id field.
+func ByTrialStepID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTrialStepID, opts...).ToFunc()
+}
+
+// ByTrialUntil orders the results by the trial_until field.
+func ByTrialUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTrialUntil, opts...).ToFunc()
+}
+
+// ByOpenCount orders the results by the open_count field.
+func ByOpenCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOpenCount, opts...).ToFunc()
 }
 
 // ByChangedBy orders the results by the changed_by field.

@@ -74,6 +74,21 @@ func ReleaseAt(v time.Time) predicate.System {
 	return predicate.System(sql.FieldEQ(FieldReleaseAt, v))
 }
 
+// TrialStepID applies equality check predicate on the "trial_step_id" field. It's identical to TrialStepIDEQ.
+func TrialStepID(v int) predicate.System {
+	return predicate.System(sql.FieldEQ(FieldTrialStepID, v))
+}
+
+// TrialUntil applies equality check predicate on the "trial_until" field. It's identical to TrialUntilEQ.
+func TrialUntil(v time.Time) predicate.System {
+	return predicate.System(sql.FieldEQ(FieldTrialUntil, v))
+}
+
+// OpenCount applies equality check predicate on the "open_count" field. It's identical to OpenCountEQ.
+func OpenCount(v int) predicate.System {
+	return predicate.System(sql.FieldEQ(FieldOpenCount, v))
+}
+
 // ChangedBy applies equality check predicate on the "changed_by" field. It's identical to ChangedByEQ.
 func ChangedBy(v string) predicate.System {
 	return predicate.System(sql.FieldEQ(FieldChangedBy, v))
@@ -307,6 +322,146 @@ func ReleaseAtIsNil() predicate.System {
 // ReleaseAtNotNil applies the NotNil predicate on the "release_at" field.
 func ReleaseAtNotNil() predicate.System {
 	return predicate.System(sql.FieldNotNull(FieldReleaseAt))
+}
+
+// TrialStepIDEQ applies the EQ predicate on the "trial_step_id" field.
+func TrialStepIDEQ(v int) predicate.System {
+	return predicate.System(sql.FieldEQ(FieldTrialStepID, v))
+}
+
+// TrialStepIDNEQ applies the NEQ predicate on the "trial_step_id" field.
+func TrialStepIDNEQ(v int) predicate.System {
+	return predicate.System(sql.FieldNEQ(FieldTrialStepID, v))
+}
+
+// TrialStepIDIn applies the In predicate on the "trial_step_id" field.
+func TrialStepIDIn(vs ...int) predicate.System {
+	return predicate.System(sql.FieldIn(FieldTrialStepID, vs...))
+}
+
+// TrialStepIDNotIn applies the NotIn predicate on the "trial_step_id" field.
+func TrialStepIDNotIn(vs ...int) predicate.System {
+	return predicate.System(sql.FieldNotIn(FieldTrialStepID, vs...))
+}
+
+// TrialStepIDGT applies the GT predicate on the "trial_step_id" field.
+func TrialStepIDGT(v int) predicate.System {
+	return predicate.System(sql.FieldGT(FieldTrialStepID, v))
+}
+
+// TrialStepIDGTE applies the GTE predicate on the "trial_step_id" field.
+func TrialStepIDGTE(v int) predicate.System {
+	return predicate.System(sql.FieldGTE(FieldTrialStepID, v))
+}
+
+// TrialStepIDLT applies the LT predicate on the "trial_step_id" field.
+func TrialStepIDLT(v int) predicate.System {
+	return predicate.System(sql.FieldLT(FieldTrialStepID, v))
+}
+
+// TrialStepIDLTE applies the LTE predicate on the "trial_step_id" field.
+func TrialStepIDLTE(v int) predicate.System {
+	return predicate.System(sql.FieldLTE(FieldTrialStepID, v))
+}
+
+// TrialStepIDIsNil applies the IsNil predicate on the "trial_step_id" field.
+func TrialStepIDIsNil() predicate.System {
+	return predicate.System(sql.FieldIsNull(FieldTrialStepID))
+}
+
+// TrialStepIDNotNil applies the NotNil predicate on the "trial_step_id" field.
+func TrialStepIDNotNil() predicate.System {
+	return predicate.System(sql.FieldNotNull(FieldTrialStepID))
+}
+
+// TrialUntilEQ applies the EQ predicate on the "trial_until" field.
+func TrialUntilEQ(v time.Time) predicate.System {
+	return predicate.System(sql.FieldEQ(FieldTrialUntil, v))
+}
+
+// TrialUntilNEQ applies the NEQ predicate on the "trial_until" field.
+func TrialUntilNEQ(v time.Time) predicate.System {
+	return predicate.System(sql.FieldNEQ(FieldTrialUntil, v))
+}
+
+// TrialUntilIn applies the In predicate on the "trial_until" field.
+func TrialUntilIn(vs ...time.Time) predicate.System {
+	return predicate.System(sql.FieldIn(FieldTrialUntil, vs...))
+}
+
+// TrialUntilNotIn applies the NotIn predicate on the "trial_until" field.
+func TrialUntilNotIn(vs ...time.Time) predicate.System {
+	return predicate.System(sql.FieldNotIn(FieldTrialUntil, vs...))
+}
+
+// TrialUntilGT applies the GT predicate on the "trial_until" field.
+func TrialUntilGT(v time.Time) predicate.System {
+	return predicate.System(sql.FieldGT(FieldTrialUntil, v))
+}
+
+// TrialUntilGTE applies the GTE predicate on the "trial_until" field.
+func TrialUntilGTE(v time.Time) predicate.System {
+	return predicate.System(sql.FieldGTE(FieldTrialUntil, v))
+}
+
+// TrialUntilLT applies the LT predicate on the "trial_until" field.
+func TrialUntilLT(v time.Time) predicate.System {
+	return predicate.System(sql.FieldLT(FieldTrialUntil, v))
+}
+
+// TrialUntilLTE applies the LTE predicate on the "trial_until" field.
+func TrialUntilLTE(v time.Time) predicate.System {
+	return predicate.System(sql.FieldLTE(FieldTrialUntil, v))
+}
+
+// TrialUntilIsNil applies the IsNil predicate on the "trial_until" field.
+func TrialUntilIsNil() predicate.System {
+	return predicate.System(sql.FieldIsNull(FieldTrialUntil))
+}
+
+// TrialUntilNotNil applies the NotNil predicate on the "trial_until" field.
+func TrialUntilNotNil() predicate.System {
+	return predicate.System(sql.FieldNotNull(FieldTrialUntil))
+}
+
+// OpenCountEQ applies the EQ predicate on the "open_count" field.
+func OpenCountEQ(v int) predicate.System {
+	return predicate.System(sql.FieldEQ(FieldOpenCount, v))
+}
+
+// OpenCountNEQ applies the NEQ predicate on the "open_count" field.
+func OpenCountNEQ(v int) predicate.System {
+	return predicate.System(sql.FieldNEQ(FieldOpenCount, v))
+}
+
+// OpenCountIn applies the In predicate on the "open_count" field.
+func OpenCountIn(vs ...int) predicate.System {
+	return predicate.System(sql.FieldIn(FieldOpenCount, vs...))
+}
+
+// OpenCountNotIn applies the NotIn predicate on the "open_count" field.
+func OpenCountNotIn(vs ...int) predicate.System {
+	return predicate.System(sql.FieldNotIn(FieldOpenCount, vs...))
+}
+
+// OpenCountGT applies the GT predicate on the "open_count" field.
+func OpenCountGT(v int) predicate.System {
+	return predicate.System(sql.FieldGT(FieldOpenCount, v))
+}
+
+// OpenCountGTE applies the GTE predicate on the "open_count" field.
+func OpenCountGTE(v int) predicate.System {
+	return predicate.System(sql.FieldGTE(FieldOpenCount, v))
+}
+
+// OpenCountLT applies the LT predicate on the "open_count" field.
+func OpenCountLT(v int) predicate.System {
+	return predicate.System(sql.FieldLT(FieldOpenCount, v))
+}
+
+// OpenCountLTE applies the LTE predicate on the "open_count" field.
+func OpenCountLTE(v int) predicate.System {
+	return predicate.System(sql.FieldLTE(FieldOpenCount, v))
 }
 
 // ChangedByEQ applies the EQ predicate on the "changed_by" field.

@@ -2067,6 +2067,29 @@ func (ec *executionContext) fieldContext_FulfillmentLine_createdAt(_ context.Con
 	return graphql.NewScalarFieldContext("FulfillmentLine", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _FulfillmentLine_removedIn(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentLine_removedIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentLine_removedIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FulfillmentLine", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _FulfillmentLine_order(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2565,6 +2588,29 @@ func (ec *executionContext) _Order_completedAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Order_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Order_revision(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_revision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Order_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -3188,6 +3234,29 @@ func (ec *executionContext) _OrderLine_position(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrderLine_revision(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_revision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLine", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
@@ -5410,6 +5479,29 @@ func (ec *executionContext) _Step_nextAttemptAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Step_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Step", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Step_compensates(ctx context.Context, field graphql.CollectedField, obj *ent.Step) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Step_compensates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Compensates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Step_compensates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Step", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Step_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Step) (ret graphql.Marshaler) {
@@ -8355,7 +8447,7 @@ func (ec *executionContext) unmarshalInputFulfillmentLineWhereInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "planID", "planIDNEQ", "planIDIn", "planIDNotIn", "planIDIsNil", "planIDNotNil", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyEqualFold", "keyContainsFold", "productCode", "productCodeNEQ", "productCodeIn", "productCodeNotIn", "productCodeGT", "productCodeGTE", "productCodeLT", "productCodeLTE", "productCodeContains", "productCodeHasPrefix", "productCodeHasSuffix", "productCodeEqualFold", "productCodeContainsFold", "rule", "ruleNEQ", "ruleIn", "ruleNotIn", "ruleGT", "ruleGTE", "ruleLT", "ruleLTE", "ruleContains", "ruleHasPrefix", "ruleHasSuffix", "ruleEqualFold", "ruleContainsFold", "scope", "scopeNEQ", "scopeIn", "scopeNotIn", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "bundleKey", "bundleKeyNEQ", "bundleKeyIn", "bundleKeyNotIn", "bundleKeyGT", "bundleKeyGTE", "bundleKeyLT", "bundleKeyLTE", "bundleKeyContains", "bundleKeyHasPrefix", "bundleKeyHasSuffix", "bundleKeyIsNil", "bundleKeyNotNil", "bundleKeyEqualFold", "bundleKeyContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasOrder", "hasOrderWith", "hasPlan", "hasPlanWith", "hasSources", "hasSourcesWith", "hasSteps", "hasStepsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "planID", "planIDNEQ", "planIDIn", "planIDNotIn", "planIDIsNil", "planIDNotNil", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyEqualFold", "keyContainsFold", "productCode", "productCodeNEQ", "productCodeIn", "productCodeNotIn", "productCodeGT", "productCodeGTE", "productCodeLT", "productCodeLTE", "productCodeContains", "productCodeHasPrefix", "productCodeHasSuffix", "productCodeEqualFold", "productCodeContainsFold", "rule", "ruleNEQ", "ruleIn", "ruleNotIn", "ruleGT", "ruleGTE", "ruleLT", "ruleLTE", "ruleContains", "ruleHasPrefix", "ruleHasSuffix", "ruleEqualFold", "ruleContainsFold", "scope", "scopeNEQ", "scopeIn", "scopeNotIn", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "bundleKey", "bundleKeyNEQ", "bundleKeyIn", "bundleKeyNotIn", "bundleKeyGT", "bundleKeyGTE", "bundleKeyLT", "bundleKeyLTE", "bundleKeyContains", "bundleKeyHasPrefix", "bundleKeyHasSuffix", "bundleKeyIsNil", "bundleKeyNotNil", "bundleKeyEqualFold", "bundleKeyContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "removedIn", "removedInNEQ", "removedInIn", "removedInNotIn", "removedInGT", "removedInGTE", "removedInLT", "removedInLTE", "removedInIsNil", "removedInNotNil", "hasOrder", "hasOrderWith", "hasPlan", "hasPlanWith", "hasSources", "hasSourcesWith", "hasSteps", "hasStepsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9041,6 +9133,76 @@ func (ec *executionContext) unmarshalInputFulfillmentLineWhereInput(ctx context.
 				return it, err
 			}
 			it.CreatedAtLTE = data
+		case "removedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedIn"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedIn = data
+		case "removedInNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInNEQ = data
+		case "removedInIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInIn = data
+		case "removedInNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInNotIn = data
+		case "removedInGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInGT = data
+		case "removedInGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInGTE = data
+		case "removedInLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInLT = data
+		case "removedInLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInLTE = data
+		case "removedInIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInIsNil = data
+		case "removedInNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removedInNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovedInNotNil = data
 		case "hasOrder":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrder"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -9113,7 +9275,7 @@ func (ec *executionContext) unmarshalInputOrderLineWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "lineID", "lineIDNEQ", "lineIDIn", "lineIDNotIn", "lineIDGT", "lineIDGTE", "lineIDLT", "lineIDLTE", "lineIDContains", "lineIDHasPrefix", "lineIDHasSuffix", "lineIDEqualFold", "lineIDContainsFold", "productCode", "productCodeNEQ", "productCodeIn", "productCodeNotIn", "productCodeGT", "productCodeGTE", "productCodeLT", "productCodeLTE", "productCodeContains", "productCodeHasPrefix", "productCodeHasSuffix", "productCodeEqualFold", "productCodeContainsFold", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "parentLineID", "parentLineIDNEQ", "parentLineIDIn", "parentLineIDNotIn", "parentLineIDGT", "parentLineIDGTE", "parentLineIDLT", "parentLineIDLTE", "parentLineIDContains", "parentLineIDHasPrefix", "parentLineIDHasSuffix", "parentLineIDIsNil", "parentLineIDNotNil", "parentLineIDEqualFold", "parentLineIDContainsFold", "action", "actionNEQ", "actionIn", "actionNotIn", "assetID", "assetIDNEQ", "assetIDIn", "assetIDNotIn", "assetIDGT", "assetIDGTE", "assetIDLT", "assetIDLTE", "assetIDIsNil", "assetIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "generated", "generatedNEQ", "hasOrder", "hasOrderWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasFulfillmentLines", "hasFulfillmentLinesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "lineID", "lineIDNEQ", "lineIDIn", "lineIDNotIn", "lineIDGT", "lineIDGTE", "lineIDLT", "lineIDLTE", "lineIDContains", "lineIDHasPrefix", "lineIDHasSuffix", "lineIDEqualFold", "lineIDContainsFold", "productCode", "productCodeNEQ", "productCodeIn", "productCodeNotIn", "productCodeGT", "productCodeGTE", "productCodeLT", "productCodeLTE", "productCodeContains", "productCodeHasPrefix", "productCodeHasSuffix", "productCodeEqualFold", "productCodeContainsFold", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "parentLineID", "parentLineIDNEQ", "parentLineIDIn", "parentLineIDNotIn", "parentLineIDGT", "parentLineIDGTE", "parentLineIDLT", "parentLineIDLTE", "parentLineIDContains", "parentLineIDHasPrefix", "parentLineIDHasSuffix", "parentLineIDIsNil", "parentLineIDNotNil", "parentLineIDEqualFold", "parentLineIDContainsFold", "action", "actionNEQ", "actionIn", "actionNotIn", "assetID", "assetIDNEQ", "assetIDIn", "assetIDNotIn", "assetIDGT", "assetIDGTE", "assetIDLT", "assetIDLTE", "assetIDIsNil", "assetIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "revision", "revisionNEQ", "revisionIn", "revisionNotIn", "revisionGT", "revisionGTE", "revisionLT", "revisionLTE", "generated", "generatedNEQ", "hasOrder", "hasOrderWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasFulfillmentLines", "hasFulfillmentLinesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9750,6 +9912,62 @@ func (ec *executionContext) unmarshalInputOrderLineWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.PositionLTE = data
+		case "revision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revision"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Revision = data
+		case "revisionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNEQ = data
+		case "revisionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionIn = data
+		case "revisionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNotIn = data
+		case "revisionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGT = data
+		case "revisionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGTE = data
+		case "revisionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLT = data
+		case "revisionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLTE = data
 		case "generated":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("generated"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -9877,7 +10095,7 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "accountID", "accountIDNEQ", "accountIDIn", "accountIDNotIn", "accountIDGT", "accountIDGTE", "accountIDLT", "accountIDLTE", "accountIDContains", "accountIDHasPrefix", "accountIDHasSuffix", "accountIDEqualFold", "accountIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedCompletion", "requestedCompletionNEQ", "requestedCompletionIn", "requestedCompletionNotIn", "requestedCompletionGT", "requestedCompletionGTE", "requestedCompletionLT", "requestedCompletionLTE", "requestedCompletionIsNil", "requestedCompletionNotNil", "catalogVersionID", "catalogVersionIDNEQ", "catalogVersionIDIn", "catalogVersionIDNotIn", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "hasCustomer", "hasCustomerWith", "hasCatalogVersion", "hasCatalogVersionWith", "hasLines", "hasLinesWith", "hasFulfillmentLines", "hasFulfillmentLinesWith", "hasPlan", "hasPlanWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "accountID", "accountIDNEQ", "accountIDIn", "accountIDNotIn", "accountIDGT", "accountIDGTE", "accountIDLT", "accountIDLTE", "accountIDContains", "accountIDHasPrefix", "accountIDHasSuffix", "accountIDEqualFold", "accountIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "requestedCompletion", "requestedCompletionNEQ", "requestedCompletionIn", "requestedCompletionNotIn", "requestedCompletionGT", "requestedCompletionGTE", "requestedCompletionLT", "requestedCompletionLTE", "requestedCompletionIsNil", "requestedCompletionNotNil", "catalogVersionID", "catalogVersionIDNEQ", "catalogVersionIDIn", "catalogVersionIDNotIn", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "revision", "revisionNEQ", "revisionIn", "revisionNotIn", "revisionGT", "revisionGTE", "revisionLT", "revisionLTE", "hasCustomer", "hasCustomerWith", "hasCatalogVersion", "hasCatalogVersionWith", "hasLines", "hasLinesWith", "hasFulfillmentLines", "hasFulfillmentLinesWith", "hasPlan", "hasPlanWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10451,6 +10669,62 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.CompletedAtNotNil = data
+		case "revision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revision"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Revision = data
+		case "revisionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNEQ = data
+		case "revisionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionIn = data
+		case "revisionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionNotIn = data
+		case "revisionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGT = data
+		case "revisionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionGTE = data
+		case "revisionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLT = data
+		case "revisionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revisionLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevisionLTE = data
 		case "hasCustomer":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -11771,7 +12045,7 @@ func (ec *executionContext) unmarshalInputStepWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "planID", "planIDNEQ", "planIDIn", "planIDNotIn", "groupID", "groupIDNEQ", "groupIDIn", "groupIDNotIn", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "fulfillmentLineID", "fulfillmentLineIDNEQ", "fulfillmentLineIDIn", "fulfillmentLineIDNotIn", "fulfillmentLineIDIsNil", "fulfillmentLineIDNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "scenario", "scenarioNEQ", "scenarioIn", "scenarioNotIn", "scenarioGT", "scenarioGTE", "scenarioLT", "scenarioLTE", "scenarioContains", "scenarioHasPrefix", "scenarioHasSuffix", "scenarioEqualFold", "scenarioContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "scope", "scopeNEQ", "scopeIn", "scopeNotIn", "instanceKey", "instanceKeyNEQ", "instanceKeyIn", "instanceKeyNotIn", "instanceKeyGT", "instanceKeyGTE", "instanceKeyLT", "instanceKeyLTE", "instanceKeyContains", "instanceKeyHasPrefix", "instanceKeyHasSuffix", "instanceKeyEqualFold", "instanceKeyContainsFold", "bundleKey", "bundleKeyNEQ", "bundleKeyIn", "bundleKeyNotIn", "bundleKeyGT", "bundleKeyGTE", "bundleKeyLT", "bundleKeyLTE", "bundleKeyContains", "bundleKeyHasPrefix", "bundleKeyHasSuffix", "bundleKeyIsNil", "bundleKeyNotNil", "bundleKeyEqualFold", "bundleKeyContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "jeopardy", "jeopardyNEQ", "jeopardyIn", "jeopardyNotIn", "queue", "queueNEQ", "queueIn", "queueNotIn", "queueGT", "queueGTE", "queueLT", "queueLTE", "queueContains", "queueHasPrefix", "queueHasSuffix", "queueIsNil", "queueNotNil", "queueEqualFold", "queueContainsFold", "assignee", "assigneeNEQ", "assigneeIn", "assigneeNotIn", "assigneeGT", "assigneeGTE", "assigneeLT", "assigneeLTE", "assigneeContains", "assigneeHasPrefix", "assigneeHasSuffix", "assigneeIsNil", "assigneeNotNil", "assigneeEqualFold", "assigneeContainsFold", "system", "systemNEQ", "systemIn", "systemNotIn", "systemGT", "systemGTE", "systemLT", "systemLTE", "systemContains", "systemHasPrefix", "systemHasSuffix", "systemIsNil", "systemNotNil", "systemEqualFold", "systemContainsFold", "pointOfNoReturn", "pointOfNoReturnNEQ", "attemptCount", "attemptCountNEQ", "attemptCountIn", "attemptCountNotIn", "attemptCountGT", "attemptCountGTE", "attemptCountLT", "attemptCountLTE", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold", "readyAt", "readyAtNEQ", "readyAtIn", "readyAtNotIn", "readyAtGT", "readyAtGTE", "readyAtLT", "readyAtLTE", "readyAtIsNil", "readyAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "dueAt", "dueAtNEQ", "dueAtIn", "dueAtNotIn", "dueAtGT", "dueAtGTE", "dueAtLT", "dueAtLTE", "dueAtIsNil", "dueAtNotNil", "wakeAt", "wakeAtNEQ", "wakeAtIn", "wakeAtNotIn", "wakeAtGT", "wakeAtGTE", "wakeAtLT", "wakeAtLTE", "wakeAtIsNil", "wakeAtNotNil", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hasPlan", "hasPlanWith", "hasGroup", "hasGroupWith", "hasOrder", "hasOrderWith", "hasFulfillmentLine", "hasFulfillmentLineWith", "hasDependsOn", "hasDependsOnWith", "hasDependents", "hasDependentsWith", "hasAttempts", "hasAttemptsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "planID", "planIDNEQ", "planIDIn", "planIDNotIn", "groupID", "groupIDNEQ", "groupIDIn", "groupIDNotIn", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "fulfillmentLineID", "fulfillmentLineIDNEQ", "fulfillmentLineIDIn", "fulfillmentLineIDNotIn", "fulfillmentLineIDIsNil", "fulfillmentLineIDNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "scenario", "scenarioNEQ", "scenarioIn", "scenarioNotIn", "scenarioGT", "scenarioGTE", "scenarioLT", "scenarioLTE", "scenarioContains", "scenarioHasPrefix", "scenarioHasSuffix", "scenarioEqualFold", "scenarioContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "scope", "scopeNEQ", "scopeIn", "scopeNotIn", "instanceKey", "instanceKeyNEQ", "instanceKeyIn", "instanceKeyNotIn", "instanceKeyGT", "instanceKeyGTE", "instanceKeyLT", "instanceKeyLTE", "instanceKeyContains", "instanceKeyHasPrefix", "instanceKeyHasSuffix", "instanceKeyEqualFold", "instanceKeyContainsFold", "bundleKey", "bundleKeyNEQ", "bundleKeyIn", "bundleKeyNotIn", "bundleKeyGT", "bundleKeyGTE", "bundleKeyLT", "bundleKeyLTE", "bundleKeyContains", "bundleKeyHasPrefix", "bundleKeyHasSuffix", "bundleKeyIsNil", "bundleKeyNotNil", "bundleKeyEqualFold", "bundleKeyContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "jeopardy", "jeopardyNEQ", "jeopardyIn", "jeopardyNotIn", "queue", "queueNEQ", "queueIn", "queueNotIn", "queueGT", "queueGTE", "queueLT", "queueLTE", "queueContains", "queueHasPrefix", "queueHasSuffix", "queueIsNil", "queueNotNil", "queueEqualFold", "queueContainsFold", "assignee", "assigneeNEQ", "assigneeIn", "assigneeNotIn", "assigneeGT", "assigneeGTE", "assigneeLT", "assigneeLTE", "assigneeContains", "assigneeHasPrefix", "assigneeHasSuffix", "assigneeIsNil", "assigneeNotNil", "assigneeEqualFold", "assigneeContainsFold", "system", "systemNEQ", "systemIn", "systemNotIn", "systemGT", "systemGTE", "systemLT", "systemLTE", "systemContains", "systemHasPrefix", "systemHasSuffix", "systemIsNil", "systemNotNil", "systemEqualFold", "systemContainsFold", "pointOfNoReturn", "pointOfNoReturnNEQ", "attemptCount", "attemptCountNEQ", "attemptCountIn", "attemptCountNotIn", "attemptCountGT", "attemptCountGTE", "attemptCountLT", "attemptCountLTE", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold", "readyAt", "readyAtNEQ", "readyAtIn", "readyAtNotIn", "readyAtGT", "readyAtGTE", "readyAtLT", "readyAtLTE", "readyAtIsNil", "readyAtNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "dueAt", "dueAtNEQ", "dueAtIn", "dueAtNotIn", "dueAtGT", "dueAtGTE", "dueAtLT", "dueAtLTE", "dueAtIsNil", "dueAtNotNil", "wakeAt", "wakeAtNEQ", "wakeAtIn", "wakeAtNotIn", "wakeAtGT", "wakeAtGTE", "wakeAtLT", "wakeAtLTE", "wakeAtIsNil", "wakeAtNotNil", "compensates", "compensatesNEQ", "compensatesIn", "compensatesNotIn", "compensatesGT", "compensatesGTE", "compensatesLT", "compensatesLTE", "compensatesIsNil", "compensatesNotNil", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hasPlan", "hasPlanWith", "hasGroup", "hasGroupWith", "hasOrder", "hasOrderWith", "hasFulfillmentLine", "hasFulfillmentLineWith", "hasDependsOn", "hasDependsOnWith", "hasDependents", "hasDependentsWith", "hasAttempts", "hasAttemptsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13430,6 +13704,76 @@ func (ec *executionContext) unmarshalInputStepWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.WakeAtNotNil = data
+		case "compensates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensates"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Compensates = data
+		case "compensatesNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesNEQ = data
+		case "compensatesIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesIn = data
+		case "compensatesNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesNotIn = data
+		case "compensatesGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesGT = data
+		case "compensatesGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesGTE = data
+		case "compensatesLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesLT = data
+		case "compensatesLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesLTE = data
+		case "compensatesIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesIsNil = data
+		case "compensatesNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compensatesNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompensatesNotNil = data
 		case "createdAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -15072,6 +15416,11 @@ func (ec *executionContext) _FulfillmentLine(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "removedIn":
+			out.Values[i] = ec._FulfillmentLine_removedIn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "order":
 			field := field
 
@@ -15396,6 +15745,11 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		case "completedAt":
 			out.Values[i] = ec._Order_completedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revision":
+			out.Values[i] = ec._Order_revision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customer":
@@ -15845,6 +16199,11 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 			}
 		case "position":
 			out.Values[i] = ec._OrderLine_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revision":
+			out.Values[i] = ec._OrderLine_revision(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -17091,6 +17450,11 @@ func (ec *executionContext) _Step(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "nextAttemptAt":
 			out.Values[i] = ec._Step_nextAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "compensates":
+			out.Values[i] = ec._Step_compensates(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

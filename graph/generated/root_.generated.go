@@ -162,6 +162,7 @@ type ComplexityRoot struct {
 		PlanID      func(childComplexity int) int
 		ProductCode func(childComplexity int) int
 		Quantity    func(childComplexity int) int
+		RemovedIn   func(childComplexity int) int
 		Rule        func(childComplexity int) int
 		Scope       func(childComplexity int) int
 		Sources     func(childComplexity int) int
@@ -211,6 +212,7 @@ type ComplexityRoot struct {
 		Lines               func(childComplexity int) int
 		Plan                func(childComplexity int) int
 		RequestedCompletion func(childComplexity int) int
+		Revision            func(childComplexity int) int
 		Status              func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
 	}
@@ -243,6 +245,7 @@ type ComplexityRoot struct {
 		Position         func(childComplexity int) int
 		ProductCode      func(childComplexity int) int
 		Quantity         func(childComplexity int) int
+		Revision         func(childComplexity int) int
 		Status           func(childComplexity int) int
 	}
 
@@ -362,6 +365,7 @@ type ComplexityRoot struct {
 		AttemptCount      func(childComplexity int) int
 		Attempts          func(childComplexity int) int
 		BundleKey         func(childComplexity int) int
+		Compensates       func(childComplexity int) int
 		CompletedAt       func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
 		Dependents        func(childComplexity int) int
@@ -978,6 +982,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FulfillmentLine.Quantity(childComplexity), true
+	case "FulfillmentLine.removedIn":
+		if e.ComplexityRoot.FulfillmentLine.RemovedIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentLine.RemovedIn(childComplexity), true
 	case "FulfillmentLine.rule":
 		if e.ComplexityRoot.FulfillmentLine.Rule == nil {
 			break
@@ -1269,6 +1279,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.RequestedCompletion(childComplexity), true
+	case "Order.revision":
+		if e.ComplexityRoot.Order.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Revision(childComplexity), true
 	case "Order.status":
 		if e.ComplexityRoot.Order.Status == nil {
 			break
@@ -1410,6 +1426,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLine.Quantity(childComplexity), true
+	case "OrderLine.revision":
+		if e.ComplexityRoot.OrderLine.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Revision(childComplexity), true
 	case "OrderLine.status":
 		if e.ComplexityRoot.OrderLine.Status == nil {
 			break
@@ -2008,6 +2030,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Step.BundleKey(childComplexity), true
+	case "Step.compensates":
+		if e.ComplexityRoot.Step.Compensates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Step.Compensates(childComplexity), true
 	case "Step.completedAt":
 		if e.ComplexityRoot.Step.CompletedAt == nil {
 			break
@@ -3421,6 +3449,10 @@ type FulfillmentLine implements Node {
   """
   bundleKey: String
   createdAt: Time!
+  """
+  the order revision that removed it (its source lines were removed or changed)
+  """
+  removedIn: Int
   order: Order
   plan: Plan
   sources: [OrderLine!]
@@ -3598,6 +3630,19 @@ input FulfillmentLineWhereInput {
   createdAtLT: Time
   createdAtLTE: Time
   """
+  removed_in field predicates
+  """
+  removedIn: Int
+  removedInNEQ: Int
+  removedInIn: [Int!]
+  removedInNotIn: [Int!]
+  removedInGT: Int
+  removedInGTE: Int
+  removedInLT: Int
+  removedInLTE: Int
+  removedInIsNil: Boolean
+  removedInNotNil: Boolean
+  """
   order edge predicates
   """
   hasOrder: Boolean
@@ -3648,6 +3693,10 @@ type Order implements Node {
   createdAt: Time!
   updatedAt: Time!
   completedAt: Time
+  """
+  the number of the order's last revision (amendOrder, cancelOrder); 0 as submitted
+  """
+  revision: Int!
   customer: Account!
   catalogVersion: CatalogVersion!
   lines: [OrderLine!]
@@ -3723,6 +3772,10 @@ type OrderLine implements Node {
   """
   position: Int!
   """
+  the order revision that last added or changed the line (REMOVED: that removed it)
+  """
+  revision: Int!
+  """
   added from the catalog's bundle components, not submitted
   """
   generated: Boolean!
@@ -3747,6 +3800,7 @@ OrderLineStatus is enum for the field status
 enum OrderLineStatus @goModel(model: "github.com/batonhq/baton/ent/orderline.Status") {
   DECOMPOSED
   AWAITING_DATA
+  REMOVED
 }
 """
 OrderLineWhereInput is used for filtering OrderLine objects.
@@ -3874,6 +3928,17 @@ input OrderLineWhereInput {
   positionLT: Int
   positionLTE: Int
   """
+  revision field predicates
+  """
+  revision: Int
+  revisionNEQ: Int
+  revisionIn: [Int!]
+  revisionNotIn: [Int!]
+  revisionGT: Int
+  revisionGTE: Int
+  revisionLT: Int
+  revisionLTE: Int
+  """
   generated field predicates
   """
   generated: Boolean
@@ -3927,6 +3992,7 @@ enum OrderStatus @goModel(model: "github.com/batonhq/baton/ent/order.Status") {
   IN_PROGRESS
   COMPLETED
   CANCELLED
+  CANCELLING
 }
 """
 OrderWhereInput is used for filtering Order objects.
@@ -4041,6 +4107,17 @@ input OrderWhereInput {
   completedAtLTE: Time
   completedAtIsNil: Boolean
   completedAtNotNil: Boolean
+  """
+  revision field predicates
+  """
+  revision: Int
+  revisionNEQ: Int
+  revisionIn: [Int!]
+  revisionNotIn: [Int!]
+  revisionGT: Int
+  revisionGTE: Int
+  revisionLT: Int
+  revisionLTE: Int
   """
   customer edge predicates
   """
@@ -4170,6 +4247,9 @@ enum PlanStatus @goModel(model: "github.com/batonhq/baton/ent/plan.Status") {
   COMPLETED
   CANCELLED
   ON_HOLD
+  FREEZING
+  FROZEN
+  CANCELLING
 }
 """
 PlanUsage is enum for the field usage
@@ -4607,6 +4687,10 @@ type Step implements Node {
   timer: retry backoff, pause duration
   """
   nextAttemptAt: Time @goField(name: "WakeAt", forceResolver: false)
+  """
+  the completed step whose effect this compensation step undoes
+  """
+  compensates: Int
   createdAt: Time!
   updatedAt: Time!
   plan: Plan!
@@ -5117,6 +5201,19 @@ input StepWhereInput {
   wakeAtIsNil: Boolean
   wakeAtNotNil: Boolean
   """
+  compensates field predicates
+  """
+  compensates: Int
+  compensatesNEQ: Int
+  compensatesIn: [Int!]
+  compensatesNotIn: [Int!]
+  compensatesGT: Int
+  compensatesGTE: Int
+  compensatesLT: Int
+  compensatesLTE: Int
+  compensatesIsNil: Boolean
+  compensatesNotNil: Boolean
+  """
   created_at field predicates
   """
   createdAt: Time
@@ -5579,6 +5676,8 @@ func (ec *executionContext) childFields_FulfillmentLine(ctx context.Context, fie
 		return ec.fieldContext_FulfillmentLine_bundleKey(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_FulfillmentLine_createdAt(ctx, field)
+	case "removedIn":
+		return ec.fieldContext_FulfillmentLine_removedIn(ctx, field)
 	case "order":
 		return ec.fieldContext_FulfillmentLine_order(ctx, field)
 	case "plan":
@@ -5623,6 +5722,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_updatedAt(ctx, field)
 	case "completedAt":
 		return ec.fieldContext_Order_completedAt(ctx, field)
+	case "revision":
+		return ec.fieldContext_Order_revision(ctx, field)
 	case "customer":
 		return ec.fieldContext_Order_customer(ctx, field)
 	case "catalogVersion":
@@ -5689,6 +5790,8 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_missing(ctx, field)
 	case "position":
 		return ec.fieldContext_OrderLine_position(ctx, field)
+	case "revision":
+		return ec.fieldContext_OrderLine_revision(ctx, field)
 	case "generated":
 		return ec.fieldContext_OrderLine_generated(ctx, field)
 	case "order":
@@ -5943,6 +6046,8 @@ func (ec *executionContext) childFields_Step(ctx context.Context, field graphql.
 		return ec.fieldContext_Step_dueAt(ctx, field)
 	case "nextAttemptAt":
 		return ec.fieldContext_Step_nextAttemptAt(ctx, field)
+	case "compensates":
+		return ec.fieldContext_Step_compensates(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Step_createdAt(ctx, field)
 	case "updatedAt":
