@@ -55,6 +55,8 @@ type Store interface {
 	PlanTimelines(ctx context.Context, planIDs []int) ([]*PlanTimeline, error)
 	// StepContexts is Tx.StepContexts outside a transaction.
 	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
+	// Revisions returns the revisions of orders, oldest first, by order.
+	Revisions(ctx context.Context, orderIDs []int) (map[int][]*Revision, error)
 	// Close releases the database.
 	Close() error
 }
@@ -174,6 +176,35 @@ type Tx interface {
 	// first, locked and skipping those others hold.
 	HeldSteps(ctx context.Context, system string, limit int) ([]*StepRecord, error)
 
+	// Revisions of orders (amendOrder, cancelOrder).
+
+	// LockPlanSteps reads every step of a plan, locking them, in id order.
+	LockPlanSteps(ctx context.Context, planID int) ([]*StepRecord, error)
+	// PlanDependencies lists a plan's dependencies between its own steps
+	// as (step, prerequisite) id pairs.
+	PlanDependencies(ctx context.Context, planID int) ([][2]int, error)
+	// InsertRevision writes a revision of an order, assigning its ID, and
+	// sets the order's revision number to it.
+	InsertRevision(ctx context.Context, r *Revision) error
+	// SaveRevision writes a revision's status, diff and applied time.
+	SaveRevision(ctx context.Context, r *Revision) error
+	// PendingRevision returns the order's FREEZING revision, or nil.
+	PendingRevision(ctx context.Context, orderID int) (*Revision, error)
+	// ReviseLines writes an order's lines as revision rev made them: lines
+	// (kept, changed, added, or re-added after an earlier removal) with
+	// their quantity, attributes, parent, status and missing list; the
+	// lines whose ids are in removed become REMOVED. It returns the row
+	// ids of every line, by line id.
+	ReviseLines(ctx context.Context, orderID, rev int, lines []*DecomposedLine, removed []string) (map[string]int, error)
+	// RemoveItems marks fulfillment lines removed by revision rev.
+	RemoveItems(ctx context.Context, ids []int, rev int) error
+	// SetPlanStatus moves a plan, and its order when order is not "", to
+	// the statuses given (CANCELLED stamps their completion).
+	SetPlanStatus(ctx context.Context, planID int, plan PlanStatus, order OrderStatus) error
+	// FreezePlan sets (or clears) the frozen flag of a plan's steps that
+	// are not finished: a frozen step does not start.
+	FreezePlan(ctx context.Context, planID int, frozen bool) error
+
 	// Emit queues events to be written at commit.
 	Emit(events ...*Event)
 }
@@ -230,6 +261,13 @@ type StoredOrder struct {
 	Steps map[string]*ExistingStep
 	// Groups are the plan's step groups by scenario|name.
 	Groups map[string]int
+	// Revision is the number of the order's last revision (0: as
+	// submitted).
+	Revision int
+	// RemovedLines and RemovedItems are what earlier revisions took off
+	// the order (Lines and Items leave them out).
+	RemovedLines []*DecomposedLine
+	RemovedItems []*Item
 }
 
 // CatalogRecord is a stored catalog version.
@@ -338,6 +376,12 @@ type StepRecord struct {
 	LeaseOwner  string
 	LeaseUntil  *time.Time
 	UpdatedAt   time.Time
+	// Frozen: the plan is FREEZING for a revision; the step does not start
+	// (stays READY) until the revision applies. Only FreezePlan writes it.
+	Frozen bool
+	// Compensates is the id of the completed step this compensation step
+	// undoes (0: not a compensation).
+	Compensates int
 }
 
 // Snapshot is the step as events show it.
@@ -380,6 +424,8 @@ type NewStep struct {
 	System      string
 	// PointOfNoReturn is the definition's point_of_no_return.
 	PointOfNoReturn bool
+	// Compensates is the id of the completed step this one undoes.
+	Compensates int
 }
 
 // NewDep says Step waits for Prereq. A side that already exists is nil and
