@@ -55,6 +55,10 @@ type PlannedStep struct {
 	Item        *engine.Item
 	Status      engine.StepStatus // PENDING, READY or SKIPPED
 	Pending     int               // prerequisites not yet done
+	// WaitingFor are the AWAITING_DATA lines (ids, sorted) that could
+	// still add instances of the step's prerequisites (Waits); each adds
+	// one to a new step's Pending.
+	WaitingFor []string
 	// Existing is set when the instance already exists (an account step
 	// of an earlier order, or a step of the plan being extended); such
 	// steps are not created again.
@@ -378,6 +382,16 @@ func (b *planBuilder) link() {
 	for _, d := range b.g.Deps {
 		if !d.Prereq.Status.Done() {
 			d.Step.Pending++
+		}
+	}
+	// A step also waits for the lines that could still add instances of
+	// its prerequisites. An existing step's stored count has what it
+	// waited for already; its caller applies the changes.
+	waits := Waits(b.cat, b.g, b.in.Lines)
+	for _, s := range b.g.Steps {
+		s.WaitingFor = waits[s.Key]
+		if s.New() {
+			s.Pending += len(s.WaitingFor)
 		}
 	}
 	for _, s := range b.g.Steps {

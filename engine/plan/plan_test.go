@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -202,6 +203,9 @@ func renderPlan(out *strings.Builder, plan *PlanGraph) {
 		if s.Existing != nil {
 			fmt.Fprintf(out, " existing=%d", s.Existing.ID)
 		}
+		if len(s.WaitingFor) > 0 {
+			fmt.Fprintf(out, " waiting=%v", s.WaitingFor)
+		}
 		out.WriteString("\n")
 	}
 	out.WriteString("deps:\n")
@@ -237,4 +241,144 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return out.String()
+}
+
+// TestWaitsAcrossEnrichment plans the staggered_waits order, supplies the
+// serial of the bundle's ROUTER the way enrichOrder does (Redecompose, then
+// BuildPlan extending the plan) and checks what the steps wait for before
+// and after: the existing steps lose the line they waited for (the delta
+// enrichOrder applies), take the new Register instance as a prerequisite
+// instead, and the new steps wait for what is still AWAITING_DATA.
+func TestWaitsAcrossEnrichment(t *testing.T) {
+	ar, err := txtar.ParseFile("testdata/planning/staggered_waits.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var catText, orderText []byte
+	for _, f := range ar.Files {
+		switch f.Name {
+		case "catalog.yaml":
+			catText = f.Data
+		case "order.json":
+			orderText = f.Data
+		}
+	}
+	cat, err := catalog.CompileCatalog(string(catText), catalog.CatalogOptions{Actions: []string{"noop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in engine.OrderInput
+	if err := json.Unmarshal(orderText, &in); err != nil {
+		t.Fatal(err)
+	}
+	for i := range in.Lines {
+		in.Lines[i].Quantity = 1
+	}
+	acct := &engine.AccountState{ID: in.AccountID}
+	d, err := Decompose(cat, &in, acct, goldenNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(items []*engine.Item, existing map[string]*engine.ExistingStep) *PlanGraph {
+		t.Helper()
+		g, err := BuildPlan(cat, &PlanInput{Usage: engine.UsageSales,
+			Order:   &engine.OrderView{ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: d.Attributes, Lines: linesOf(d)},
+			Account: &engine.AccountView{ID: in.AccountID, Attributes: map[string]any{}}, Lines: d.Lines, Items: items,
+			Existing: existing, Now: goldenNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	first := build(d.Items, nil)
+	existing := map[string]*engine.ExistingStep{}
+	done := map[string]bool{}
+	for i, s := range first.Steps {
+		existing[s.Key] = &engine.ExistingStep{ID: i + 1, Name: s.Def.Name, Status: s.Status}
+	}
+	for _, it := range d.Items {
+		done[it.Key] = true
+	}
+	snapshot := func() []*engine.DecomposedLine {
+		var out []*engine.DecomposedLine
+		for _, l := range d.Lines {
+			c := *l
+			out = append(out, &c)
+		}
+		return out
+	}
+	line := func(id string) *engine.DecomposedLine {
+		for _, l := range d.Lines {
+			if l.ID == id {
+				return l
+			}
+		}
+		t.Fatalf("no line %s", id)
+		return nil
+	}
+
+	// Data that leaves every line waiting changes nothing.
+	before := snapshot()
+	line("R2").Attributes["colour"] = "red"
+	newItems, err := Redecompose(cat, &in, d, acct, done, goldenNow)
+	if err != nil || len(newItems) != 0 {
+		t.Fatalf("redecompose without the serial: %v, %d items", err, len(newItems))
+	}
+	same := build(d.Items, existing)
+	if got, want := fmt.Sprint(Waits(cat, same, before)), fmt.Sprint(Waits(cat, same, d.Lines)); got != want {
+		t.Errorf("waits changed without the serial: %s -> %s", got, want)
+	}
+
+	// The bundle's ROUTER gets its serial.
+	before = snapshot()
+	line("B1/ROUTER").Attributes["serial"] = "S1"
+	newItems, err = Redecompose(cat, &in, d, acct, done, goldenNow)
+	if err != nil || len(newItems) != 1 || newItems[0].Key != "router:B1/ROUTER" {
+		t.Fatalf("redecompose: %v, %v", err, newItems)
+	}
+	g := build(append(slices.Clone(d.Items), newItems...), existing)
+	wBefore, wAfter := Waits(cat, g, before), Waits(cat, g, d.Lines)
+	tests := []struct {
+		key           string
+		before, after string
+	}{
+		{"Done|PLAN", "[B1/ROUTER R2]", "[R2]"},
+		{"Check|BUNDLE:B1", "[B1/ROUTER]", "[]"},
+		{"Audit|ITEM:router:R3", "[]", "[]"},
+		{"Audit|ITEM:router:B1/ROUTER", "[]", "[]"},
+		{"Quick|PLAN", "[]", "[]"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprint(wBefore[tt.key]); got != tt.before {
+			t.Errorf("%s waited for %s; want %s", tt.key, got, tt.before)
+		}
+		if got := fmt.Sprint(wAfter[tt.key]); got != tt.after {
+			t.Errorf("%s waits for %s; want %s", tt.key, got, tt.after)
+		}
+	}
+	for key := range wAfter {
+		if !slices.ContainsFunc(tests, func(tt struct{ key, before, after string }) bool { return tt.key == key }) {
+			t.Errorf("unexpected wait of %s: %v", key, wAfter[key])
+		}
+	}
+	var out strings.Builder
+	renderPlan(&out, g)
+	want := `scenarios: [main]
+steps:
+  [Work] Quick|PLAN AUTO_TASK READY existing=1
+  [Work] Register|ITEM:router:R3 AUTO_TASK READY existing=2
+  [Work] Register|ITEM:router:B1/ROUTER AUTO_TASK READY
+  [Work] Config|ITEM:modem:B1/MODEM AUTO_TASK READY existing=3
+  [Work] Check|BUNDLE:B1 AUTO_TASK PENDING pending=1 existing=4
+  [Work] Audit|ITEM:router:R3 AUTO_TASK PENDING existing=5
+  [Work] Audit|ITEM:router:B1/ROUTER AUTO_TASK PENDING pending=1
+  [End] Done|PLAN MILESTONE PENDING pending=1 existing=6 waiting=[R2]
+deps:
+  Audit|ITEM:router:B1/ROUTER <- Register|ITEM:router:B1/ROUTER (ITEM)
+  Check|BUNDLE:B1 <- Register|ITEM:router:B1/ROUTER (BUNDLE)
+  Done|PLAN <- Register|ITEM:router:B1/ROUTER (PLAN)
+`
+	if got := out.String(); got != want {
+		t.Errorf("extended plan:\n%s", lineDiff(want, got))
+	}
 }
