@@ -7,16 +7,17 @@ import (
 	"github.com/batonhq/baton/engine"
 )
 
-const systemColumns = `name, status, consecutive_failures, circuit_open_until, release_at, changed_by, updated_at`
+const systemColumns = `name, status, consecutive_failures, circuit_open_until, release_at, open_count, trial_step_id, trial_until, changed_by, updated_at`
 
 func scanSystem(row interface{ Scan(...any) error }) (*engine.SystemState, error) {
 	var s engine.SystemState
 	var status string
-	var open, release, updated timeScan
-	if err := row.Scan(&s.Name, &status, &s.Failures, &open, &release, strScan{&s.ChangedBy}, &updated); err != nil {
+	var open, release, trial, updated timeScan
+	if err := row.Scan(&s.Name, &status, &s.Failures, &open, &release, &s.OpenCount, intScan{&s.TrialStepID}, &trial,
+		strScan{&s.ChangedBy}, &updated); err != nil {
 		return nil, err
 	}
-	s.Status, s.OpenUntil, s.ReleaseAt, s.UpdatedAt = engine.SystemStatus(status), open.ptr(), release.ptr(), updated.t
+	s.Status, s.OpenUntil, s.ReleaseAt, s.TrialUntil, s.UpdatedAt = engine.SystemStatus(status), open.ptr(), release.ptr(), trial.ptr(), updated.t
 	return &s, nil
 }
 
@@ -68,7 +69,7 @@ func (s *Store) HeldCounts(ctx context.Context) (map[string]int, error) {
 
 // ensureSystem creates the system's row if it has none, and locks it.
 func (t *txn) ensureSystem(ctx context.Context, name string) (*engine.SystemState, error) {
-	if _, err := t.exec(ctx, `INSERT INTO systems (name, status, consecutive_failures, updated_at) VALUES ($1, 'ONLINE', 0, $2)
+	if _, err := t.exec(ctx, `INSERT INTO systems (name, status, consecutive_failures, open_count, updated_at) VALUES ($1, 'ONLINE', 0, 0, $2)
 		ON CONFLICT (name) DO NOTHING`, name, t.now); err != nil {
 		return nil, fmt.Errorf("create system %s: %w", name, err)
 	}
@@ -87,8 +88,9 @@ func (t *txn) LockSystem(ctx context.Context, name string) (*engine.SystemState,
 // SaveSystem implements engine.Tx.
 func (t *txn) SaveSystem(ctx context.Context, st *engine.SystemState) error {
 	if _, err := t.exec(ctx, `UPDATE systems SET status = $1, consecutive_failures = $2, circuit_open_until = $3,
-		release_at = $4, changed_by = $5, updated_at = $6 WHERE name = $7`,
-		string(st.Status), st.Failures, st.OpenUntil, st.ReleaseAt, nullStr(st.ChangedBy), st.UpdatedAt, st.Name); err != nil {
+		release_at = $4, open_count = $5, trial_step_id = $6, trial_until = $7, changed_by = $8, updated_at = $9 WHERE name = $10`,
+		string(st.Status), st.Failures, st.OpenUntil, st.ReleaseAt, st.OpenCount, nullInt(st.TrialStepID), st.TrialUntil,
+		nullStr(st.ChangedBy), st.UpdatedAt, st.Name); err != nil {
 		return fmt.Errorf("save system %s: %w", st.Name, err)
 	}
 	return nil

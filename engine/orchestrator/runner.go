@@ -703,7 +703,8 @@ func (r *runner) releaseTick() time.Duration { return min(r.cfg.PollInterval, ti
 
 // releaser lets held callouts go when their system is back (ONLINE, circuit
 // closed), at the system's releaseRate: a system that just came back is not
-// flooded with everything that waited for it.
+// flooded with everything that waited for it. Of a HALF_OPEN circuit it lets
+// one go, the trial; it announces the circuits it sees HALF_OPEN first.
 func (r *runner) releaser() {
 	defer r.loops.Done()
 	tick := r.releaseTick()
@@ -719,8 +720,8 @@ func (r *runner) releaser() {
 }
 
 // release lets go what is due of each system's held callouts, and
-// returns how many it released and circuits it closed. An error is
-// logged; the first is returned.
+// returns how many it released and circuits it announced HALF_OPEN. An
+// error is logged; the first is returned.
 func (r *runner) release() (moved int, first error) {
 	ctx := context.WithoutCancel(r.ctx)
 	fail := func(msg string, err error, args ...any) {
@@ -734,8 +735,9 @@ func (r *runner) release() (moved int, first error) {
 		fail("count held callouts", err)
 		return 0, first
 	}
+	moved, first = r.announceHalfOpen(ctx, held)
 	if len(held) == 0 {
-		return 0, nil
+		return moved, first
 	}
 	cat, err := r.e.CurrentCatalog(ctx)
 	if err != nil {
@@ -760,13 +762,11 @@ func (r *runner) release() (moved int, first error) {
 		released := 0
 		err := r.write(func(st *txState) error {
 			released = 0
-			take, closed, err := st.takeRelease(name, interval, r.releaseTick(), min(n, 200))
+			take, announced, err := st.takeRelease(name, interval, r.releaseTick(), min(n, 200))
 			if err != nil {
 				return err
 			}
-			if closed {
-				st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
-					Note: "cool-down over"})
+			if announced {
 				released++
 			}
 			if take == 0 {
@@ -801,4 +801,37 @@ func (r *runner) release() (moved int, first error) {
 		moved += released
 	}
 	return moved, first
+}
+
+// announceHalfOpen records the circuits whose cool-down ran out, seen
+// HALF_OPEN for the first time, of systems with no callout held (held:
+// the held counts; takeRelease announces the others), and returns how
+// many it announced.
+func (r *runner) announceHalfOpen(ctx context.Context, held map[string]int) (announced int, first error) {
+	states, err := r.e.cachedSystems(ctx)
+	if err != nil {
+		r.e.log.Warn("read system states", "err", err)
+		return 0, err
+	}
+	for _, st := range states {
+		if held[st.Name] > 0 || st.TrialUntil != nil || st.Circuit(r.e.clock.Now()) != engine.CircuitHalfOpen {
+			continue
+		}
+		did := false
+		if err := r.write(func(tx *txState) error {
+			var err error
+			did, err = tx.announceHalfOpen(st.Name)
+			return err
+		}); err != nil {
+			r.e.log.Error("announce a half-open circuit", "system", st.Name, "err", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if did {
+			announced++
+		}
+	}
+	return announced, first
 }
