@@ -41,6 +41,7 @@ func Run(t *testing.T, open Open) {
 		{"Timers", timerTests},
 		{"Events", eventTests},
 		{"Systems", systemTests},
+		{"Circuits", circuitTests},
 		{"Assets", assetTests},
 		{"Transactions", txTests},
 	}
