@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"time"
 )
 
 // EnrichOrder merges attributes into an order and its lines (staggered
@@ -58,11 +59,15 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 		if len(problems) > 0 {
 			return &engine.Error{Code: engine.CodeBadUserInput, Message: "invalid enrichment", Problems: problems}
 		}
+		assignBundles(cat, o.Lines)
+		// The order as the plan was last built on: what its steps wait for
+		// (plan.Waits) is counted on it.
+		prevAttrs := maps.Clone(o.Attributes)
+		prevLines := snapshotLines(o.Lines)
 		maps.Copy(o.Attributes, attrs)
 		for _, id := range ids {
 			maps.Copy(byID[id].Attributes, lineAttrs[id])
 		}
-		assignBundles(cat, o.Lines)
 		in := &engine.OrderInput{ExternalID: o.ExternalID, AccountID: o.AccountID, Attributes: o.Attributes,
 			RequestedCompletion: o.RequestedCompletion}
 		d := &plan.Decomposition{Attributes: o.Attributes, Lines: o.Lines, Items: o.Items}
@@ -117,6 +122,23 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 				pending[dep.Step.Existing.ID]++
 			}
 		}
+		// Existing steps that waited for lines that are now decomposed stop
+		// waiting for them (their new prerequisite instances, if any, are
+		// linked above).
+		waits, err := waitDeltas(cat, pg, o, prevAttrs, prevLines, &engine.AccountView{ID: o.AccountID, Attributes: orEmpty(acct.Attributes)}, tx.Now())
+		if err != nil {
+			return err
+		}
+		var lower []int
+		for id, d := range waits {
+			pending[id] += d
+		}
+		for id, d := range pending {
+			if d < 0 {
+				lower = append(lower, id)
+			}
+		}
+		slices.Sort(lower)
 		if err := tx.AddPending(ctx, pending); err != nil {
 			return err
 		}
@@ -130,8 +152,67 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 			return err
 		}
 		e.emitCreated(tx, o.ID, np, steps)
-		return st.readyNew(o.Plan.ID, steps)
+		if err := st.readyNew(o.Plan.ID, steps); err != nil {
+			return err
+		}
+		// Steps whose count went down may have nothing left to wait for.
+		if len(lower) == 0 {
+			return nil
+		}
+		recs, err := tx.LockSteps(ctx, lower)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Pending <= 0 && r.Status == engine.StepPending {
+				if err := st.makeReady(r, firstReady, "", ""); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
+}
+
+// waitDeltas is how the waits of the plan's own existing PENDING steps
+// change (by step id): what they wait for now (pg's WaitingFor) less what
+// they were counted with, on the order as the plan was last built (its
+// attributes and lines then, hence its scenarios then).
+func waitDeltas(cat *catalog.Catalog, pg *plan.PlanGraph, o *engine.StoredOrder, prevAttrs map[string]any, prevLines []*engine.DecomposedLine, acct *engine.AccountView, now time.Time) (map[int]int, error) {
+	prevOrder := &engine.OrderView{ID: o.ID, ExternalID: o.ExternalID, AccountID: o.AccountID, Attributes: prevAttrs,
+		RequestedCompletion: o.RequestedCompletion}
+	for _, l := range prevLines {
+		prevOrder.Lines = append(prevOrder.Lines, plan.LineViewOf(l))
+	}
+	scenarios, err := plan.Scenarios(cat, &plan.PlanInput{Usage: engine.UsageSales, Order: prevOrder, Account: acct,
+		Lines: prevLines, Items: o.Items, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	counted := plan.Waits(cat, &plan.PlanGraph{Scenarios: scenarios, Steps: pg.Steps}, prevLines)
+	out := map[int]int{}
+	for _, s := range pg.Steps {
+		if s.New() || s.Status != engine.StepPending || o.Steps[s.Key] != s.Existing {
+			continue
+		}
+		if d := len(s.WaitingFor) - len(counted[s.Key]); d != 0 {
+			out[s.Existing.ID] = d
+		}
+	}
+	return out, nil
+}
+
+// snapshotLines copies lines with their status and attributes, before
+// enrichment changes them.
+func snapshotLines(lines []*engine.DecomposedLine) []*engine.DecomposedLine {
+	out := make([]*engine.DecomposedLine, len(lines))
+	for i, l := range lines {
+		c := *l
+		c.Attributes = maps.Clone(l.Attributes)
+		c.Missing = slices.Clone(l.Missing)
+		out[i] = &c
+	}
+	return out
 }
 
 func countAwaiting(lines []*engine.DecomposedLine) int {

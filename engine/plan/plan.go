@@ -95,6 +95,24 @@ func BuildPlan(cat *catalog.Catalog, in *PlanInput) (*PlanGraph, error) {
 	return b.g, nil
 }
 
+// Scenarios returns the names of the scenarios that match the input, as
+// BuildPlan selects them (for a caller that needs to know what an earlier
+// plan of the same order was built with). Errors: as BuildPlan's.
+func Scenarios(cat *catalog.Catalog, in *PlanInput) ([]string, error) {
+	b := &planBuilder{cat: cat, in: in, g: &PlanGraph{}}
+	if in.Usage == "" {
+		in.Usage = engine.UsageSales
+	}
+	if err := b.selectScenarios(); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sc := range b.scenarios {
+		out = append(out, sc.Name)
+	}
+	return out, nil
+}
+
 // withDone binds the helpers of a plan's evaluations to its cancellation.
 func (b *planBuilder) withDone(h catalog.Helpers) catalog.Helpers {
 	h.Done = b.in.Done
