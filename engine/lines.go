@@ -72,6 +72,9 @@ type DecomposedLine struct {
 	// Bundle is the id of the nearest bundle line at or above this line,
 	// or "" when the line is in no bundle.
 	Bundle string
+	// Revised: the revision being written added or changed the line (its
+	// revision number becomes that revision's).
+	Revised bool
 }
 
 // Item is a fulfillment line: one instance of a technical product.

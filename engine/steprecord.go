@@ -11,7 +11,7 @@ func (p *NewPlan) StepRecord(ps *NewStep, id, groupID int, now time.Time) *StepR
 		ID: id, PlanID: p.ID, GroupID: groupID, OrderID: p.OrderID, CatalogID: p.CatalogID,
 		Name: ps.Name, Scenario: ps.Scenario, Type: ps.Type, Scope: ps.Scope,
 		InstanceKey: ps.InstanceKey, BundleKey: ps.BundleKey, Status: ps.Status, Jeopardy: OnTrack,
-		Pending: ps.Pending, UpdatedAt: now,
+		Pending: ps.Pending, UpdatedAt: now, Compensates: ps.Compensates,
 	}
 	if ps.Item != nil {
 		rec.ItemID = ps.Item.ID

@@ -50,8 +50,8 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 	var status string
 	var rc timeScan
 	err = t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id, external_id, account_id, account_ref, input_hash, status,
-		catalog_version_id, attributes, requested_completion FROM orders WHERE id = $1`), orderID).
-		Scan(&o.ID, &o.ExternalID, &o.AccountID, &o.AccountRef, &o.InputHash, &status, &o.CatalogID, jsonScan{&o.Attributes}, &rc)
+		catalog_version_id, attributes, requested_completion, revision FROM orders WHERE id = $1`), orderID).
+		Scan(&o.ID, &o.ExternalID, &o.AccountID, &o.AccountRef, &o.InputHash, &status, &o.CatalogID, jsonScan{&o.Attributes}, &rc, &o.Revision)
 	if err != nil {
 		return nil, fmt.Errorf("load order %d: %w", orderID, err)
 	}
@@ -85,6 +85,10 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 			l.Attributes = map[string]any{}
 		}
 		o.LineIDs[l.ID] = id
+		if l.Status == engine.LineRemoved {
+			o.RemovedLines = append(o.RemovedLines, &l)
+			continue
+		}
 		o.Lines = append(o.Lines, &l)
 	}
 	rows.Close()
@@ -93,7 +97,7 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 	}
 	// Bundles: the nearest bundle line at or above each line is recomputed
 	// by the engine from the catalog; here only the tree is needed.
-	rows, err = t.query(ctx, `SELECT id, order_id, key, product_code, rule, scope, quantity, attributes, bundle_key FROM fulfillment_lines
+	rows, err = t.query(ctx, `SELECT id, order_id, key, product_code, rule, scope, quantity, attributes, bundle_key, removed_in FROM fulfillment_lines
 		WHERE order_id = $1 OR (account_ref = $2 AND scope = 'ACCOUNT') ORDER BY id`, orderID, o.AccountRef)
 	if err != nil {
 		return nil, fmt.Errorf("load items: %w", err)
@@ -101,8 +105,9 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 	for rows.Next() {
 		var it engine.Item
 		var scope string
-		var itemOrder int
-		if err := rows.Scan(&it.ID, intScan{&itemOrder}, &it.Key, &it.ProductCode, &it.Rule, &scope, &it.Quantity, jsonScan{&it.Attributes}, strScan{&it.BundleKey}); err != nil {
+		var itemOrder, removedIn int
+		if err := rows.Scan(&it.ID, intScan{&itemOrder}, &it.Key, &it.ProductCode, &it.Rule, &scope, &it.Quantity, jsonScan{&it.Attributes},
+			strScan{&it.BundleKey}, intScan{&removedIn}); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan item: %w", err)
 		}
@@ -112,10 +117,17 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 			it.Existing = &engine.ExistingItem{ID: it.ID, Key: it.Key, Rule: it.Rule, ProductCode: it.ProductCode,
 				Quantity: it.Quantity, Attributes: it.Attributes}
 		}
+		if removedIn != 0 {
+			o.RemovedItems = append(o.RemovedItems, &it)
+			continue
+		}
 		o.Items = append(o.Items, &it)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := t.loadItemSources(ctx, orderID, o); err != nil {
 		return nil, err
 	}
 	rows, err = t.query(ctx, `SELECT id, scenario, name FROM step_groups WHERE plan_id = $1`, p.ID)
@@ -150,6 +162,33 @@ func (t *txn) LoadOrder(ctx context.Context, orderID int) (*engine.StoredOrder, 
 		o.Steps[s.Name+"|"+key] = &s
 	}
 	return o, rows.Err()
+}
+
+// loadItemSources reads which lines each of the order's items came from.
+func (t *txn) loadItemSources(ctx context.Context, orderID int, o *engine.StoredOrder) error {
+	byID := map[int]*engine.Item{}
+	for _, list := range [][]*engine.Item{o.Items, o.RemovedItems} {
+		for _, it := range list {
+			byID[it.ID] = it
+		}
+	}
+	rows, err := t.query(ctx, `SELECT s.fulfillment_line_id, l.line_id FROM fulfillment_line_sources s
+		JOIN order_lines l ON l.id = s.order_line_id WHERE l.order_id = $1 ORDER BY s.fulfillment_line_id, l.position`, orderID)
+	if err != nil {
+		return fmt.Errorf("load item sources: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int
+		var line string
+		if err := rows.Scan(&id, &line); err != nil {
+			return fmt.Errorf("scan item source: %w", err)
+		}
+		if it := byID[id]; it != nil {
+			it.Sources = append(it.Sources, line)
+		}
+	}
+	return rows.Err()
 }
 
 // UpdateOrderAttributes implements engine.Tx.

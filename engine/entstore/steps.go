@@ -17,7 +17,7 @@ import (
 const stepColumns = `s.id, s.plan_id, s.group_id, s.order_id, s.fulfillment_line_id, s.account_ref, p.catalog_version_id,
 	s.name, s.scenario, s.type, s.scope, s.instance_key, s.bundle_key, s.status, s.jeopardy, s.queue, s.assignee, s.system,
 	s.pending, s.attempt_count, s.attempt_base, s.output, s.error, s.note, s.ready_at, s.started_at, s.completed_at, s.due_at,
-	s.jeopardy_at, s.wake_at, s.lease_owner, s.lease_until, s.updated_at`
+	s.jeopardy_at, s.wake_at, s.lease_owner, s.lease_until, s.updated_at, s.frozen, s.compensates`
 
 func scanSteps(rows *sql.Rows) ([]*engine.StepRecord, error) {
 	defer rows.Close()
@@ -29,7 +29,7 @@ func scanSteps(rows *sql.Rows) ([]*engine.StepRecord, error) {
 		if err := rows.Scan(&r.ID, &r.PlanID, &r.GroupID, intScan{&r.OrderID}, intScan{&r.ItemID}, intScan{&r.AccountRef}, &r.CatalogID,
 			&r.Name, &r.Scenario, &typ, &scope, &r.InstanceKey, strScan{&r.BundleKey}, &status, &jeopardy, strScan{&r.Queue},
 			strScan{&r.Assignee}, strScan{&r.System}, &r.Pending, &r.Attempts, &r.AttemptBase, jsonScan{&r.Output}, strScan{&r.Error}, strScan{&r.Note},
-			&ready, &started, &completed, &due, &jat, &wake, strScan{&r.LeaseOwner}, &lease, &updated); err != nil {
+			&ready, &started, &completed, &due, &jat, &wake, strScan{&r.LeaseOwner}, &lease, &updated, &r.Frozen, intScan{&r.Compensates}); err != nil {
 			return nil, fmt.Errorf("scan step: %w", err)
 		}
 		r.Type, r.Scope, r.Status, r.Jeopardy = engine.StepType(typ), engine.Scope(scope), engine.StepStatus(status), engine.Jeopardy(jeopardy)
@@ -191,7 +191,7 @@ func (t *txn) ClaimReady(ctx context.Context, types []engine.StepType, limit int
 		ts[i] = string(ty)
 	}
 	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.status = 'READY' AND s.type {strs $1} ORDER BY s.ready_at, s.id LIMIT $2{skiplocked s}`, t.s.d.strs(ts), limit)
+		WHERE s.status = 'READY' AND NOT s.frozen AND s.type {strs $1} ORDER BY s.ready_at, s.id LIMIT $2{skiplocked s}`, t.s.d.strs(ts), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim ready: %w", err)
 	}

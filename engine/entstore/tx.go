@@ -641,13 +641,13 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 
 var stepInsertColumns = []string{"id", "plan_id", "group_id", "order_id", "fulfillment_line_id", "account_ref", "name", "scenario",
 	"type", "scope", "instance_key", "bundle_key", "status", "jeopardy", "queue", "assignee", "system", "point_of_no_return",
-	"pending", "attempt_count", "ready_at", "completed_at", "created_at", "updated_at"}
+	"pending", "attempt_count", "ready_at", "completed_at", "created_at", "updated_at", "compensates"}
 
 func stepInsertRow(r *engine.StepRecord, pnr bool) []any {
 	return []any{r.ID, r.PlanID, r.GroupID, nullInt(r.OrderID), nullInt(r.ItemID), nullInt(r.AccountRef), r.Name, r.Scenario,
 		string(r.Type), string(r.Scope), r.InstanceKey, nullStr(r.BundleKey), string(r.Status), string(r.Jeopardy),
 		nullStr(r.Queue), nullStr(r.Assignee), nullStr(r.System), pnr, r.Pending, r.Attempts, r.ReadyAt, r.CompletedAt,
-		r.UpdatedAt, r.UpdatedAt}
+		r.UpdatedAt, r.UpdatedAt, nullInt(r.Compensates)}
 }
 
 // timeScan reads a nullable time column; SQLite hands back text for some
