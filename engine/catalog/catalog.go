@@ -108,6 +108,10 @@ type ScenarioDef struct {
 	Groups       []*GroupDef
 	Dependencies []*DependencyDef
 	Index        int
+	// OnAmend and OnCancel are the steps a revision adds to the plan (see
+	// ScenarioDoc).
+	OnAmend  []*StepDef
+	OnCancel []*StepDef
 }
 
 // GroupDef is a swimlane.
@@ -136,7 +140,21 @@ type StepDef struct {
 	JeopardyThreshold time.Duration
 	Retry             RetryPolicy
 	PointOfNoReturn   bool
+	// Compensation undoes the step (nil: nothing to undo).
+	Compensation *StepDef
+	// Compensates is the step a compensation undoes; Role says what a step
+	// is for (RoleCompensation, RoleOnAmend, RoleOnCancel; "" for a step
+	// of the plan).
+	Compensates *StepDef
+	Role        string
 }
+
+// Roles of steps that planning does not create: revisions do.
+const (
+	RoleCompensation = "COMPENSATION"
+	RoleOnAmend      = "ON_AMEND"
+	RoleOnCancel     = "ON_CANCEL"
+)
 
 // CalloutDef is a compiled callout.
 type CalloutDef struct {
@@ -822,8 +840,27 @@ func (c *compiler) scenarios(cat *Catalog) {
 				gd.Steps = append(gd.Steps, def)
 				cat.Steps[def.Name] = def
 				cat.stepsInOrder = append(cat.stepsInOrder, def)
+				if st.Compensate != nil {
+					def.Compensation = c.revisionStep(cat, spath+".compensate", st.Compensate, gd, sc, RoleCompensation, def, steps)
+				}
 			}
 			sc.Groups = append(sc.Groups, gd)
+		}
+		for _, part := range []struct {
+			key, group, role string
+			docs             []*StepDoc
+			into             *[]*StepDef
+		}{{"onAmend", "On amend", RoleOnAmend, s.OnAmend, &sc.OnAmend}, {"onCancel", "On cancel", RoleOnCancel, s.OnCancel, &sc.OnCancel}} {
+			if len(part.docs) > 0 && sc.Usage != engine.UsageSales {
+				c.problem(path+"."+part.key, "%s belongs to SALES scenarios: only orders are amended and cancelled", part.key)
+				continue
+			}
+			gd := &GroupDef{Name: part.group, Scenario: sc}
+			for k, st := range part.docs {
+				if def := c.revisionStep(cat, fmt.Sprintf("%s.%s[%d]", path, part.key, k), st, gd, sc, part.role, nil, steps); def != nil {
+					*part.into = append(*part.into, def)
+				}
+			}
 		}
 		cat.Scenarios = append(cat.Scenarios, sc)
 	}
@@ -842,6 +879,45 @@ func (c *compiler) scenarios(cat *Catalog) {
 		}
 	}
 	c.cycles(cat)
+}
+
+// revisionStep compiles a step that only revisions create: the
+// compensation of step of (of its scope and product), or a PLAN step of a
+// scenario's onAmend / onCancel group. It is known by name like every step
+// but belongs to no group of the plan.
+func (c *compiler) revisionStep(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc *ScenarioDef, role string, of *StepDef, steps map[string]stepRef) *StepDef {
+	if st == nil {
+		c.problem(path, "empty step")
+		return nil
+	}
+	if st.Compensate != nil {
+		c.problem(path+".compensate", "a %s step has no compensation of its own", strings.ToLower(strings.ReplaceAll(role, "_", " ")))
+	}
+	doc := *st
+	doc.Compensate = nil
+	if of != nil {
+		if doc.Scope != "" && !strings.EqualFold(doc.Scope, string(of.Scope)) {
+			c.problem(path+".scope", "a compensation runs at the scope of the step it undoes (%s), not %s", of.Scope, doc.Scope)
+		}
+		doc.Scope, doc.Product = string(of.Scope), of.Product
+	} else if doc.Scope != "" && !strings.EqualFold(doc.Scope, string(engine.ScopePlan)) {
+		c.problem(path+".scope", "onAmend and onCancel steps are PLAN steps, not %s", doc.Scope)
+	}
+	if doc.PointOfNoReturn {
+		c.problem(path+".pointOfNoReturn", "a step that only revisions create has no point of no return")
+	}
+	def := c.step(cat, path, &doc, g, sc)
+	if def == nil {
+		return nil
+	}
+	if prev, dup := steps[def.Name]; dup {
+		c.problem(path+".name", "duplicate step name %q (also at %s)", def.Name, prev.path)
+		return nil
+	}
+	def.Role, def.Compensates = role, of
+	steps[def.Name] = stepRef{def: def, path: path}
+	cat.Steps[def.Name] = def
+	return def
 }
 
 func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc *ScenarioDef) *StepDef {
@@ -1022,6 +1098,8 @@ func (c *compiler) dependency(path string, d *DependencyDoc, sc *ScenarioDef, st
 		c.problem(path+".step", "dependency needs a step")
 	case !ok:
 		c.problem(path+".step", "unknown step %q", d.Step)
+	case ref.def.Role != "":
+		c.problem(path+".step", "step %q runs only when a revision creates it (%s); dependencies are between the plan's steps", d.Step, ref.def.Role)
 	default:
 		dep.Step = ref.def
 	}
@@ -1036,6 +1114,10 @@ func (c *compiler) dependency(path string, d *DependencyDoc, sc *ScenarioDef, st
 		pre, ok := steps[name]
 		if !ok {
 			c.problem(apath, "unknown step %q", name)
+			continue
+		}
+		if pre.def.Role != "" {
+			c.problem(apath, "step %q runs only when a revision creates it (%s); dependencies are between the plan's steps", name, pre.def.Role)
 			continue
 		}
 		dep.After = append(dep.After, pre.def)

@@ -109,6 +109,12 @@ type ScenarioDoc struct {
 	Items        string           `yaml:"items" json:"items"`
 	Groups       []*GroupDoc      `yaml:"groups" json:"groups"`
 	Dependencies []*DependencyDoc `yaml:"dependencies" json:"dependencies"`
+	// OnAmend and OnCancel (SALES only) are PLAN steps added to an order's
+	// plan when a revision of the order is applied (amendOrder) or when it
+	// is cancelled (cancelOrder), after the revision's compensations: a
+	// notification, a credit note, a confirmation task.
+	OnAmend  []*StepDoc `yaml:"onAmend" json:"onAmend"`
+	OnCancel []*StepDoc `yaml:"onCancel" json:"onCancel"`
 }
 
 // GroupDoc is a swimlane.
@@ -133,6 +139,12 @@ type StepDoc struct {
 	JeopardyThreshold Duration    `yaml:"jeopardyThreshold" json:"jeopardyThreshold"`
 	Retry             *RetryDoc   `yaml:"retry" json:"retry"`
 	PointOfNoReturn   bool        `yaml:"pointOfNoReturn" json:"pointOfNoReturn"`
+	// Compensate is the step that undoes this one's effect (cancel the
+	// shipment, revoke the licence) when it completed and an amendment or
+	// cancellation takes away what it was for. It is a step definition of
+	// any type, of this step's scope and product; it runs only as a
+	// compensation.
+	Compensate *StepDoc `yaml:"compensate" json:"compensate"`
 }
 
 // CalloutDoc is what a CALLOUT step sends, and what it keeps of the answer.
