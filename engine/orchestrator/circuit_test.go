@@ -380,6 +380,44 @@ func TestCircuitHalfOpenClosedByHand(t *testing.T) {
 	})
 }
 
+// A system taken OFFLINE while its circuit is OPEN sends no trial when the
+// cool-down runs out (it is held); back ONLINE, the circuit closes and the
+// events tell every state it went through.
+func TestCircuitHalfOpenWhileOffline(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		t0 := enginetest.Epoch
+		b := sfSetup(t, url, ccCatalog(`{max: 5, policy: FIXED, backoff: 1s}`))
+		billing := ccScript(t, b.xs)
+		orders, bills := ccOpen(t, b)
+		if _, err := b.engine.SetSystemStatus(b.ctx, "billing", engine.SystemOffline, "maintenance"); err != nil {
+			t.Fatal(err)
+		}
+		sfProbeAt(t, b, t0.Add(10*time.Second))
+		if n := ccRequests(b); n != 2 {
+			t.Errorf("%d requests, OFFLINE after the cool-down; want 2: no trial", n)
+		}
+		if st := sfSystemState(t, b, "billing"); st.Circuit(b.clock.Now()) != engine.CircuitHalfOpen || !st.Held(b.clock.Now()) || st.TrialFree(b.clock.Now()) {
+			t.Errorf("billing OFFLINE after the cool-down: %+v; want HALF_OPEN, held, no trial free", st)
+		}
+		billing.mode.Store(ccUp)
+		if _, err := b.engine.SetSystemStatus(b.ctx, "billing", engine.SystemOnline, "back"); err != nil {
+			t.Fatal(err)
+		}
+		ccCheckEvents(t, b, "back ONLINE", "CLOSED>OPEN", "OPEN>HALF_OPEN", "HALF_OPEN>CLOSED")
+		for i := 0; i < 3 && sfCount(t, b, step.IDIn(bills...), step.StatusEQ(step.StatusON_HOLD)) > 0; i++ {
+			b.idle(t)
+			b.clock.Advance(time.Second)
+		}
+		for _, o := range orders {
+			b.waitOrder(t, o.ID, order.StatusCOMPLETED)
+		}
+		if n := ccRequests(b); n != 5 {
+			t.Errorf("%d requests; want 5", n)
+		}
+	})
+}
+
 // Two replicas on one database send one trial between them: both release
 // held callouts, and both activate new ones, while the trial is in
 // flight.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/catalog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,6 +180,11 @@ func (e *Engine) SetSystemStatus(ctx context.Context, name string, status engine
 			// HALF_OPEN (not closed yet).
 			st.tx.Emit(&engine.Event{Kind: engine.EventSystemStatus, System: name, From: "CIRCUIT_OPEN", To: "CIRCUIT_CLOSED", At: st.now,
 				Actor: actor, Note: note})
+			if _, announced := prev.HalfOpened(st.now); announced {
+				// Not seen HALF_OPEN yet (it was OFFLINE, say): the change
+				// is told first, so that the events tell every state.
+				st.tx.Emit(halfOpenEvent(name, st.now))
+			}
 			st.tx.Emit(circuitEvent(name, circuit, engine.CircuitClosed, st.now, actor, note))
 		}
 		return nil
@@ -252,7 +259,9 @@ func (s *txState) applyCircuits() error {
 	}
 	defs, calls := s.circuit.defs, s.circuit.calls
 	s.circuit = circuitOutcomes{}
-	for name, sys := range defs {
+	// Systems' rows are locked in name order, in every transaction.
+	for _, name := range slices.Sorted(maps.Keys(defs)) {
+		sys := defs[name]
 		cached, err := s.e.cachedSystem(s.ctx, s.tx, name)
 		if err != nil {
 			return err
@@ -353,7 +362,7 @@ func (s *txState) nameTrials() error {
 			names[r.System] = true
 		}
 	}
-	for name := range names {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		// Only a circuit this replica saw HALF_OPEN lets a trial through.
 		cached, err := s.e.cachedSystem(s.ctx, s.tx, name)
 		if err != nil {
