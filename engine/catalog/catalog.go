@@ -204,6 +204,16 @@ type CatalogOptions struct {
 // Step returns the step definition named name, or nil.
 func (c *Catalog) Step(name string) *StepDef { return c.Steps[name] }
 
+// Scenario returns the scenario of that name, or nil.
+func (c *Catalog) Scenario(name string) *ScenarioDef {
+	for _, sc := range c.Scenarios {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return nil
+}
+
 // SystemNames returns the systems' names, sorted.
 func (c *Catalog) SystemNames() []string { return c.systemsSorted }
 

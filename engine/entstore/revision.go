@@ -251,8 +251,11 @@ func (t *txn) SetPlanStatus(ctx context.Context, planID int, plan engine.PlanSta
 
 // FreezePlan implements engine.Tx.
 func (t *txn) FreezePlan(ctx context.Context, planID int, frozen bool) error {
-	if _, err := t.exec(ctx, `UPDATE steps SET frozen = $1 WHERE plan_id = $2 AND status NOT IN ('COMPLETED', 'SKIPPED', 'CANCELLED')`,
-		frozen, planID); err != nil {
+	q := `UPDATE steps SET frozen = $1 WHERE plan_id = $2 AND frozen`
+	if frozen {
+		q = `UPDATE steps SET frozen = $1 WHERE plan_id = $2 AND status NOT IN ('COMPLETED', 'SKIPPED', 'CANCELLED')`
+	}
+	if _, err := t.exec(ctx, q, frozen, planID); err != nil {
 		return fmt.Errorf("freeze plan: %w", err)
 	}
 	return nil

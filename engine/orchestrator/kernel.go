@@ -47,6 +47,9 @@ type txState struct {
 	openedNow map[string]bool
 	// immediate: FAILED steps to retry at once, after the circuits count.
 	immediate []*engine.StepRecord
+	// thaw: orders whose FREEZING plan had a step settle here; their
+	// revision applies if nothing it waits for runs any more.
+	thaw map[int]bool
 }
 
 // Claim is a step claimed for execution by this replica's workers.
@@ -74,6 +77,12 @@ func (s *txState) move(r *engine.StepRecord, to engine.StepStatus, actor, note s
 	r.Status = to
 	r.UpdatedAt = s.now
 	s.dirty[r.ID] = r
+	if r.Frozen && r.OrderID != 0 && (from == engine.StepRunning || (from == engine.StepWaiting && r.Type == engine.Callout)) {
+		if s.thaw == nil {
+			s.thaw = map[int]bool{}
+		}
+		s.thaw[r.OrderID] = true
+	}
 	switch to {
 	case engine.StepRunning, engine.StepWaiting, engine.StepCompleted:
 		if r.PlanID != 0 {
@@ -134,6 +143,11 @@ func (s *txState) makeReady(r *engine.StepRecord, how readiness, actor, note str
 	}
 	if how == firstReady {
 		s.startJeopardyClock(r, def)
+	}
+	if r.Frozen {
+		// The plan is FREEZING for a revision: the step waits READY (no
+		// worker claims a frozen step) until the revision decides.
+		return nil
 	}
 	return s.activate(r, def)
 }
@@ -506,8 +520,21 @@ func (s *txState) readyNew(planID int, steps []*engine.StepRecord) error {
 }
 
 // settle releases the dependents of finished steps until nothing more
-// moves, then writes everything and rolls plans up.
+// moves, then writes everything and rolls plans up; a revision whose
+// frozen plan this transaction settled applies then, and settles in turn.
 func (s *txState) settle() error {
+	for {
+		if err := s.settleOnce(); err != nil {
+			return err
+		}
+		applied, err := s.thawRevisions()
+		if err != nil || !applied {
+			return err
+		}
+	}
+}
+
+func (s *txState) settleOnce() error {
 	for len(s.finished) > 0 || len(s.immediate) > 0 {
 		if len(s.finished) == 0 {
 			if err := s.applyCircuits(); err != nil {
@@ -563,6 +590,7 @@ func (s *txState) settle() error {
 	if err := s.tx.InsertAttempts(s.ctx, s.attempts); err != nil {
 		return err
 	}
+	s.attempts, s.orderSets, s.itemSets = nil, map[int]map[string]any{}, map[int]map[string]any{}
 	started := slices.Sorted(maps.Keys(s.started))
 	plans, err := s.tx.StartPlans(s.ctx, started)
 	if err != nil {
@@ -578,16 +606,27 @@ func (s *txState) settle() error {
 	if err != nil {
 		return err
 	}
+	s.openDelta = map[int]int{}
 	for _, p := range done {
 		if err := s.completePlan(p); err != nil {
 			return err
 		}
 	}
+	s.started = map[int]bool{}
 	return nil
 }
 
-// completePlan finishes a plan whose every step is done.
+// completePlan finishes a plan whose every step is done: a CANCELLING one
+// is CANCELLED then (its compensations have run), any other COMPLETED.
 func (s *txState) completePlan(p *engine.PlanRecord) error {
+	if p.Status == engine.PlanCancelling {
+		if err := s.tx.SetPlanStatus(s.ctx, p.ID, engine.PlanCancelled, engine.OrderCancelled); err != nil {
+			return err
+		}
+		s.tx.Emit(&engine.Event{Kind: engine.EventPlanStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(p.Status), To: string(engine.PlanCancelled), At: s.now})
+		s.tx.Emit(&engine.Event{Kind: engine.EventOrderStatus, OrderID: p.OrderID, PlanID: p.ID, From: string(engine.OrderCancelling), To: string(engine.OrderCancelled), At: s.now})
+		return nil
+	}
 	if err := s.tx.CompletePlan(s.ctx, p); err != nil {
 		return err
 	}
