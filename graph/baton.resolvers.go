@@ -15,6 +15,7 @@ import (
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/order"
+	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/system"
 	"github.com/batonhq/baton/graph/generated"
@@ -79,6 +80,24 @@ func (r *mutationResolver) StartOrchestration(ctx context.Context, typeArg strin
 		return nil, err
 	}
 	return r.planByID(ctx, id)
+}
+
+// AmendOrder is the resolver for the amendOrder field.
+func (r *mutationResolver) AmendOrder(ctx context.Context, orderID int, input model.AmendOrderInput, expectedRevision *int) (*model.RevisionPayload, error) {
+	rec, err := r.Engine.AmendOrder(ctx, orderID, amendInput(input), expectedRevision)
+	if err != nil {
+		return nil, err
+	}
+	return r.revisionPayload(ctx, orderID, rec)
+}
+
+// CancelOrder is the resolver for the cancelOrder field.
+func (r *mutationResolver) CancelOrder(ctx context.Context, orderID int, reason *string) (*model.RevisionPayload, error) {
+	rec, err := r.Engine.CancelOrder(ctx, orderID, deref(reason))
+	if err != nil {
+		return nil, err
+	}
+	return r.revisionPayload(ctx, orderID, rec)
 }
 
 // CompleteTask is the resolver for the completeTask field.
@@ -181,6 +200,37 @@ func (r *orderResolver) Jeopardy(ctx context.Context, obj *ent.Order) (step.Jeop
 func (r *orderResolver) FalloutCount(ctx context.Context, obj *ent.Order) (int, error) {
 	h, err := r.loaders(ctx).orderHealth.Load(ctx, obj.ID)
 	return h.Fallout, err
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *orderResolver) Revisions(ctx context.Context, obj *ent.Order) ([]*ent.OrderRevision, error) {
+	return obj.QueryRevisions().Order(ent.Asc(orderrevision.FieldNumber)).All(ctx)
+}
+
+// Changeable is the resolver for the changeable field.
+func (r *orderResolver) Changeable(ctx context.Context, obj *ent.Order) (*model.Changeability, error) {
+	c, err := r.Engine.Changeable(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.Changeability{Cancellable: c.Cancellable, Reason: strPtr(c.Reason), Lines: []*model.LineChangeability{}}
+	for _, l := range c.Lines {
+		lc := &model.LineChangeability{LineID: l.LineID, Changeable: l.Changeable}
+		if l.FrozenBy != nil {
+			lc.FrozenBy = refusalOf(*l.FrozenBy)
+		}
+		out.Lines = append(out.Lines, lc)
+	}
+	return out, nil
+}
+
+// Diff is the resolver for the diff field.
+func (r *orderRevisionResolver) Diff(ctx context.Context, obj *ent.OrderRevision) (*model.RevisionDiff, error) {
+	d, err := storedDiff(obj.Diff)
+	if err != nil {
+		return nil, err
+	}
+	return revisionDiff(d), nil
 }
 
 // Jeopardy is the resolver for the jeopardy field.
@@ -292,6 +342,24 @@ func (r *queryResolver) PreviewOrder(ctx context.Context, input model.SubmitOrde
 	return preview(p), nil
 }
 
+// PreviewAmendment is the resolver for the previewAmendment field.
+func (r *queryResolver) PreviewAmendment(ctx context.Context, orderID int, input model.AmendOrderInput) (*model.RevisionDiff, error) {
+	d, err := r.Engine.PreviewAmendment(ctx, orderID, amendInput(input))
+	if err != nil {
+		return nil, err
+	}
+	return revisionDiff(d), nil
+}
+
+// PreviewCancellation is the resolver for the previewCancellation field.
+func (r *queryResolver) PreviewCancellation(ctx context.Context, orderID int) (*model.RevisionDiff, error) {
+	d, err := r.Engine.PreviewCancellation(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	return revisionDiff(d), nil
+}
+
 // StepStatusChanged is the resolver for the stepStatusChanged field.
 func (r *subscriptionResolver) StepStatusChanged(ctx context.Context, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) (<-chan *model.Event, error) {
 	return r.subscribe(ctx, filter(orderID, planID, queue, stepKinds(kinds)), after)
@@ -319,19 +387,20 @@ func (r *systemResolver) HeldSteps(ctx context.Context, obj *ent.System) (int, e
 
 // Circuit is the resolver for the circuit field.
 func (r *systemResolver) Circuit(ctx context.Context, obj *ent.System) (model.CircuitState, error) {
-	if (&engine.SystemState{OpenUntil: obj.CircuitOpenUntil}).CircuitOpen(r.Engine.Clock().Now()) {
-		return model.CircuitStateOpen, nil
-	}
-	return model.CircuitStateClosed, nil
+	return model.CircuitState((&engine.SystemState{OpenUntil: obj.CircuitOpenUntil}).Circuit(r.Engine.Clock().Now())), nil
 }
 
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// OrderRevision returns generated.OrderRevisionResolver implementation.
+func (r *Resolver) OrderRevision() generated.OrderRevisionResolver { return &orderRevisionResolver{r} }
+
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	mutationResolver     struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
+	mutationResolver      struct{ *Resolver }
+	orderRevisionResolver struct{ *Resolver }
+	subscriptionResolver  struct{ *Resolver }
 )

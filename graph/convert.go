@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"encoding/json"
+
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/engine/plan"
@@ -16,7 +18,14 @@ func orderInput(in model.SubmitOrderInput) engine.OrderInput {
 		ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: in.Attributes,
 		RequestedCompletion: in.RequestedCompletion,
 	}
-	for _, l := range in.Lines {
+	out.Lines = lineInputs(in.Lines)
+	return out
+}
+
+// lineInputs converts order lines as the API takes them.
+func lineInputs(lines []*model.OrderLineInput) []engine.LineInput {
+	out := []engine.LineInput{}
+	for _, l := range lines {
 		li := engine.LineInput{ID: l.ID, ProductCode: l.ProductCode, Quantity: 1, Attributes: l.Attributes}
 		if l.Quantity != nil {
 			li.Quantity = *l.Quantity
@@ -30,9 +39,64 @@ func orderInput(in model.SubmitOrderInput) engine.OrderInput {
 		if l.AssetID != nil {
 			li.AssetID = *l.AssetID
 		}
-		out.Lines = append(out.Lines, li)
+		out = append(out, li)
 	}
 	return out
+}
+
+func amendInput(in model.AmendOrderInput) engine.AmendInput {
+	return engine.AmendInput{Lines: lineInputs(in.Lines), Attributes: in.Attributes, Reason: deref(in.Reason)}
+}
+
+// revisionDiff converts a revision's diff.
+func revisionDiff(d *engine.Diff) *model.RevisionDiff {
+	if d == nil {
+		d = &engine.Diff{}
+	}
+	steps := func(list []engine.DiffStep) []*model.DiffStep {
+		out := make([]*model.DiffStep, len(list))
+		for i, s := range list {
+			ds := &model.DiffStep{Name: s.Name, InstanceKey: s.InstanceKey, Status: step.Status(s.Status), Compensation: strPtr(s.Compensation)}
+			if s.ID != 0 {
+				id := s.ID
+				ds.ID = &id
+			}
+			out[i] = ds
+		}
+		return out
+	}
+	out := &model.RevisionDiff{Kept: steps(d.Kept), Cancelled: steps(d.Cancelled), Added: steps(d.Added), Compensated: steps(d.Compensated),
+		Retained: steps(d.Retained), Settling: steps(d.Settling), Refused: []*model.Refusal{},
+		LinesAdded: orEmptyList(d.LinesAdded), LinesChanged: orEmptyList(d.LinesChanged), LinesRemoved: orEmptyList(d.LinesRemoved),
+		AttributesChanged: d.AttributesChanged}
+	for _, r := range d.Refused {
+		out.Refused = append(out.Refused, refusalOf(r))
+	}
+	return out
+}
+
+func refusalOf(r engine.Refusal) *model.Refusal {
+	return &model.Refusal{LineID: r.LineID, StepID: r.StepID, StepName: r.StepName, Scope: r.Scope, Message: r.Message}
+}
+
+func orEmptyList(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// storedDiff reads the diff column of a revision row.
+func storedDiff(m map[string]any) (*engine.Diff, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var d engine.Diff
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 func strPtr(s string) *string {
@@ -69,7 +133,7 @@ func preview(p *orchestrator.Preview) *model.OrderPreview {
 		ps := &model.PreviewStep{
 			Key: s.Key, Name: s.Def.Name, Group: s.Group.Name, Scenario: s.Def.Scenario.Name,
 			Type: step.Type(s.Def.Type), Scope: step.Scope(s.Def.Scope), InstanceKey: s.InstanceKey,
-			Status: step.Status(s.Status), DependsOn: nonNil(deps[s]), Existing: s.Existing != nil,
+			Status: step.Status(s.Status), DependsOn: nonNil(deps[s]), WaitingFor: nonNil(s.WaitingFor), Existing: s.Existing != nil,
 		}
 		if s.Item != nil {
 			ps.FulfillmentLineKey = &s.Item.Key

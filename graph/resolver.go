@@ -8,12 +8,14 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/system"
+	"github.com/batonhq/baton/graph/model"
 )
 
 // Resolver is the root resolver; one per server.
@@ -79,4 +81,18 @@ func deref(s *string) string {
 
 func (r *Resolver) systemByName(ctx context.Context, name string) (*ent.System, error) {
 	return r.Client.System.Query().Where(system.Name(name)).Only(ctx)
+}
+
+// revisionPayload is what amendOrder and cancelOrder return: the order as
+// it is now and the revision recorded.
+func (r *Resolver) revisionPayload(ctx context.Context, orderID int, rec *engine.Revision) (*model.RevisionPayload, error) {
+	o, err := r.orderByID(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := r.Client.OrderRevision.Get(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RevisionPayload{Order: o, Revision: rev}, nil
 }

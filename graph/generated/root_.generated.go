@@ -28,6 +28,7 @@ type ResolverRoot interface {
 	CatalogVersion() CatalogVersionResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
+	OrderRevision() OrderRevisionResolver
 	Plan() PlanResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
@@ -125,6 +126,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Changeability struct {
+		Cancellable func(childComplexity int) int
+		Lines       func(childComplexity int) int
+		Reason      func(childComplexity int) int
+	}
+
+	DiffStep struct {
+		Compensation func(childComplexity int) int
+		ID           func(childComplexity int) int
+		InstanceKey  func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
 	Event struct {
 		Actor   func(childComplexity int) int
 		At      func(childComplexity int) int
@@ -180,8 +195,16 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	LineChangeability struct {
+		Changeable func(childComplexity int) int
+		FrozenBy   func(childComplexity int) int
+		LineID     func(childComplexity int) int
+	}
+
 	Mutation struct {
+		AmendOrder         func(childComplexity int, orderID int, input model.AmendOrderInput, expectedRevision *int) int
 		AssignTask         func(childComplexity int, stepID int, assignee *string) int
+		CancelOrder        func(childComplexity int, orderID int, reason *string) int
 		CompleteTask       func(childComplexity int, stepID int, output map[string]any, note *string) int
 		EnrichOrder        func(childComplexity int, orderID int, attributes map[string]any, lineAttributes []*model.LineAttributesInput) int
 		ImportCatalog      func(childComplexity int, document string) int
@@ -201,6 +224,7 @@ type ComplexityRoot struct {
 		Attributes          func(childComplexity int) int
 		CatalogVersion      func(childComplexity int) int
 		CatalogVersionID    func(childComplexity int) int
+		Changeable          func(childComplexity int) int
 		CompletedAt         func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		Customer            func(childComplexity int) int
@@ -213,6 +237,7 @@ type ComplexityRoot struct {
 		Plan                func(childComplexity int) int
 		RequestedCompletion func(childComplexity int) int
 		Revision            func(childComplexity int) int
+		Revisions           func(childComplexity int) int
 		Status              func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
 	}
@@ -255,6 +280,17 @@ type ComplexityRoot struct {
 		Groups           func(childComplexity int) int
 		Lines            func(childComplexity int) int
 		Steps            func(childComplexity int) int
+	}
+
+	OrderRevision struct {
+		Actor       func(childComplexity int) int
+		AppliedAt   func(childComplexity int) int
+		Diff        func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Number      func(childComplexity int) int
+		Reason      func(childComplexity int) int
+		RequestedAt func(childComplexity int) int
+		Status      func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -340,24 +376,54 @@ type ComplexityRoot struct {
 		Status             func(childComplexity int) int
 		System             func(childComplexity int) int
 		Type               func(childComplexity int) int
+		WaitingFor         func(childComplexity int) int
 	}
 
 	Query struct {
-		Accounts          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AccountWhereInput) int
-		Assets            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AssetWhereInput) int
-		Catalog           func(childComplexity int) int
-		CatalogVersions   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CatalogVersionOrder, where *ent.CatalogVersionWhereInput) int
-		Node              func(childComplexity int, id int) int
-		Nodes             func(childComplexity int, ids []int) int
-		Order             func(childComplexity int, id int) int
-		OrderByExternalID func(childComplexity int, externalID string) int
-		Orders            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
-		Plan              func(childComplexity int, id int) int
-		Plans             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PlanOrder, where *ent.PlanWhereInput) int
-		PreviewOrder      func(childComplexity int, input model.SubmitOrderInput) int
-		Step              func(childComplexity int, id int) int
-		Steps             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) int
-		Systems           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) int
+		Accounts            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AccountWhereInput) int
+		Assets              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AssetWhereInput) int
+		Catalog             func(childComplexity int) int
+		CatalogVersions     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CatalogVersionOrder, where *ent.CatalogVersionWhereInput) int
+		Node                func(childComplexity int, id int) int
+		Nodes               func(childComplexity int, ids []int) int
+		Order               func(childComplexity int, id int) int
+		OrderByExternalID   func(childComplexity int, externalID string) int
+		Orders              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
+		Plan                func(childComplexity int, id int) int
+		Plans               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PlanOrder, where *ent.PlanWhereInput) int
+		PreviewAmendment    func(childComplexity int, orderID int, input model.AmendOrderInput) int
+		PreviewCancellation func(childComplexity int, orderID int) int
+		PreviewOrder        func(childComplexity int, input model.SubmitOrderInput) int
+		Step                func(childComplexity int, id int) int
+		Steps               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) int
+		Systems             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) int
+	}
+
+	Refusal struct {
+		LineID   func(childComplexity int) int
+		Message  func(childComplexity int) int
+		Scope    func(childComplexity int) int
+		StepID   func(childComplexity int) int
+		StepName func(childComplexity int) int
+	}
+
+	RevisionDiff struct {
+		Added             func(childComplexity int) int
+		AttributesChanged func(childComplexity int) int
+		Cancelled         func(childComplexity int) int
+		Compensated       func(childComplexity int) int
+		Kept              func(childComplexity int) int
+		LinesAdded        func(childComplexity int) int
+		LinesChanged      func(childComplexity int) int
+		LinesRemoved      func(childComplexity int) int
+		Refused           func(childComplexity int) int
+		Retained          func(childComplexity int) int
+		Settling          func(childComplexity int) int
+	}
+
+	RevisionPayload struct {
+		Order    func(childComplexity int) int
+		Revision func(childComplexity int) int
 	}
 
 	Step struct {
@@ -800,6 +866,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CatalogVersionEdge.Node(childComplexity), true
 
+	case "Changeability.cancellable":
+		if e.ComplexityRoot.Changeability.Cancellable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Changeability.Cancellable(childComplexity), true
+	case "Changeability.lines":
+		if e.ComplexityRoot.Changeability.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Changeability.Lines(childComplexity), true
+	case "Changeability.reason":
+		if e.ComplexityRoot.Changeability.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Changeability.Reason(childComplexity), true
+
+	case "DiffStep.compensation":
+		if e.ComplexityRoot.DiffStep.Compensation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiffStep.Compensation(childComplexity), true
+	case "DiffStep.id":
+		if e.ComplexityRoot.DiffStep.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiffStep.ID(childComplexity), true
+	case "DiffStep.instanceKey":
+		if e.ComplexityRoot.DiffStep.InstanceKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiffStep.InstanceKey(childComplexity), true
+	case "DiffStep.name":
+		if e.ComplexityRoot.DiffStep.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiffStep.Name(childComplexity), true
+	case "DiffStep.status":
+		if e.ComplexityRoot.DiffStep.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiffStep.Status(childComplexity), true
+
 	case "Event.actor":
 		if e.ComplexityRoot.Event.Actor == nil {
 			break
@@ -1045,6 +1161,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FulfillmentLineEdge.Node(childComplexity), true
 
+	case "LineChangeability.changeable":
+		if e.ComplexityRoot.LineChangeability.Changeable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LineChangeability.Changeable(childComplexity), true
+	case "LineChangeability.frozenBy":
+		if e.ComplexityRoot.LineChangeability.FrozenBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LineChangeability.FrozenBy(childComplexity), true
+	case "LineChangeability.lineId":
+		if e.ComplexityRoot.LineChangeability.LineID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LineChangeability.LineID(childComplexity), true
+
+	case "Mutation.amendOrder":
+		if e.ComplexityRoot.Mutation.AmendOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_amendOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AmendOrder(childComplexity, args["orderId"].(int), args["input"].(model.AmendOrderInput), args["expectedRevision"].(*int)), true
 	case "Mutation.assignTask":
 		if e.ComplexityRoot.Mutation.AssignTask == nil {
 			break
@@ -1056,6 +1202,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignTask(childComplexity, args["stepId"].(int), args["assignee"].(*string)), true
+	case "Mutation.cancelOrder":
+		if e.ComplexityRoot.Mutation.CancelOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelOrder(childComplexity, args["orderId"].(int), args["reason"].(*string)), true
 	case "Mutation.completeTask":
 		if e.ComplexityRoot.Mutation.CompleteTask == nil {
 			break
@@ -1213,6 +1370,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.CatalogVersionID(childComplexity), true
+	case "Order.changeable":
+		if e.ComplexityRoot.Order.Changeable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Changeable(childComplexity), true
 	case "Order.completedAt":
 		if e.ComplexityRoot.Order.CompletedAt == nil {
 			break
@@ -1285,6 +1448,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Revision(childComplexity), true
+	case "Order.revisions":
+		if e.ComplexityRoot.Order.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Revisions(childComplexity), true
 	case "Order.status":
 		if e.ComplexityRoot.Order.Status == nil {
 			break
@@ -1469,6 +1638,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderPreview.Steps(childComplexity), true
+
+	case "OrderRevision.actor":
+		if e.ComplexityRoot.OrderRevision.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.Actor(childComplexity), true
+	case "OrderRevision.appliedAt":
+		if e.ComplexityRoot.OrderRevision.AppliedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.AppliedAt(childComplexity), true
+	case "OrderRevision.diff":
+		if e.ComplexityRoot.OrderRevision.Diff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.Diff(childComplexity), true
+	case "OrderRevision.kind":
+		if e.ComplexityRoot.OrderRevision.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.Kind(childComplexity), true
+	case "OrderRevision.number":
+		if e.ComplexityRoot.OrderRevision.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.Number(childComplexity), true
+	case "OrderRevision.reason":
+		if e.ComplexityRoot.OrderRevision.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.Reason(childComplexity), true
+	case "OrderRevision.requestedAt":
+		if e.ComplexityRoot.OrderRevision.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.RequestedAt(childComplexity), true
+	case "OrderRevision.status":
+		if e.ComplexityRoot.OrderRevision.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRevision.Status(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1843,6 +2061,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PreviewStep.Type(childComplexity), true
+	case "PreviewStep.waitingFor":
+		if e.ComplexityRoot.PreviewStep.WaitingFor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreviewStep.WaitingFor(childComplexity), true
 
 	case "Query.accounts":
 		if e.ComplexityRoot.Query.Accounts == nil {
@@ -1961,6 +2185,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Plans(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PlanOrder), args["where"].(*ent.PlanWhereInput)), true
+	case "Query.previewAmendment":
+		if e.ComplexityRoot.Query.PreviewAmendment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewAmendment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewAmendment(childComplexity, args["orderId"].(int), args["input"].(model.AmendOrderInput)), true
+	case "Query.previewCancellation":
+		if e.ComplexityRoot.Query.PreviewCancellation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewCancellation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewCancellation(childComplexity, args["orderId"].(int)), true
 	case "Query.previewOrder":
 		if e.ComplexityRoot.Query.PreviewOrder == nil {
 			break
@@ -2005,6 +2251,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Systems(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.SystemWhereInput)), true
+
+	case "Refusal.lineId":
+		if e.ComplexityRoot.Refusal.LineID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refusal.LineID(childComplexity), true
+	case "Refusal.message":
+		if e.ComplexityRoot.Refusal.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refusal.Message(childComplexity), true
+	case "Refusal.scope":
+		if e.ComplexityRoot.Refusal.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refusal.Scope(childComplexity), true
+	case "Refusal.stepId":
+		if e.ComplexityRoot.Refusal.StepID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refusal.StepID(childComplexity), true
+	case "Refusal.stepName":
+		if e.ComplexityRoot.Refusal.StepName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refusal.StepName(childComplexity), true
+
+	case "RevisionDiff.added":
+		if e.ComplexityRoot.RevisionDiff.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Added(childComplexity), true
+	case "RevisionDiff.attributesChanged":
+		if e.ComplexityRoot.RevisionDiff.AttributesChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.AttributesChanged(childComplexity), true
+	case "RevisionDiff.cancelled":
+		if e.ComplexityRoot.RevisionDiff.Cancelled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Cancelled(childComplexity), true
+	case "RevisionDiff.compensated":
+		if e.ComplexityRoot.RevisionDiff.Compensated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Compensated(childComplexity), true
+	case "RevisionDiff.kept":
+		if e.ComplexityRoot.RevisionDiff.Kept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Kept(childComplexity), true
+	case "RevisionDiff.linesAdded":
+		if e.ComplexityRoot.RevisionDiff.LinesAdded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.LinesAdded(childComplexity), true
+	case "RevisionDiff.linesChanged":
+		if e.ComplexityRoot.RevisionDiff.LinesChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.LinesChanged(childComplexity), true
+	case "RevisionDiff.linesRemoved":
+		if e.ComplexityRoot.RevisionDiff.LinesRemoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.LinesRemoved(childComplexity), true
+	case "RevisionDiff.refused":
+		if e.ComplexityRoot.RevisionDiff.Refused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Refused(childComplexity), true
+	case "RevisionDiff.retained":
+		if e.ComplexityRoot.RevisionDiff.Retained == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Retained(childComplexity), true
+	case "RevisionDiff.settling":
+		if e.ComplexityRoot.RevisionDiff.Settling == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionDiff.Settling(childComplexity), true
+
+	case "RevisionPayload.order":
+		if e.ComplexityRoot.RevisionPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionPayload.Order(childComplexity), true
+	case "RevisionPayload.revision":
+		if e.ComplexityRoot.RevisionPayload.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevisionPayload.Revision(childComplexity), true
 
 	case "Step.assignee":
 		if e.ComplexityRoot.Step.Assignee == nil {
@@ -2439,6 +2796,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAccountWhereInput,
+		ec.unmarshalInputAmendOrderInput,
 		ec.unmarshalInputAssetWhereInput,
 		ec.unmarshalInputAttemptWhereInput,
 		ec.unmarshalInputCatalogVersionOrder,
@@ -2569,6 +2927,14 @@ extend type Query {
   catalog: CatalogVersion
   "What submitOrder would create for this input, without writing anything. Errors like submitOrder."
   previewOrder(input: SubmitOrderInput!): OrderPreview!
+  """
+  What amendOrder would do with this input now, step by step, writing
+  nothing. Lines the point of no return forbids to change are in ` + "`" + `refused` + "`" + `
+  (data, not an error). Errors like amendOrder otherwise.
+  """
+  previewAmendment(orderId: ID!, input: AmendOrderInput!): RevisionDiff!
+  "What cancelOrder would do now, writing nothing (refusals as data)."
+  previewCancellation(orderId: ID!): RevisionDiff!
 }
 
 extend type Order {
@@ -2576,6 +2942,117 @@ extend type Order {
   jeopardy: StepJeopardy!
   "How many of the order's steps are in the fallout queue."
   falloutCount: Int!
+  "The order's revisions (amendments and its cancellation), oldest first."
+  revisions: [OrderRevision!]!
+  "Which lines can still change, and whether the order can be cancelled."
+  changeable: Changeability!
+}
+
+input AmendOrderInput {
+  """
+  The order's whole new set of lines: an id already on the order keeps or
+  changes that line (quantity, attributes, parent; attributes given are
+  merged over the line's, a key given null is removed), a new id adds a
+  line, an id left out removes its line.
+  """
+  lines: [OrderLineInput!]!
+  "When given, replaces the order's attributes."
+  attributes: JSON
+  "Why: kept on the revision and its events."
+  reason: String
+}
+
+enum RevisionKind {
+  AMEND
+  CANCEL
+}
+
+enum RevisionStatus {
+  "Accepted; waits for running steps it takes away to settle (the plan is FREEZING)."
+  FREEZING
+  "Applied to the plan, in one transaction."
+  APPLIED
+}
+
+"One change of an order after submission."
+type OrderRevision {
+  "1 for the first change after submission."
+  number: Int!
+  kind: RevisionKind!
+  status: RevisionStatus!
+  actor: String
+  reason: String
+  requestedAt: Time!
+  appliedAt: Time
+  "What it did (FREEZING: what it will do, as of when it was accepted)."
+  diff: RevisionDiff!
+}
+
+"""
+What a revision does to a plan. Steps are matched by definition and by the
+line, bundle or plan they run for; a line whose quantity, attributes, parent
+or product changed gets new fulfillment lines, so its work is redone.
+"""
+type RevisionDiff {
+  "Steps that still apply: they keep their state, history and id."
+  kept: [DiffStep!]!
+  "Steps not started (or failed, or waiting for a person or a signal) that no longer apply."
+  cancelled: [DiffStep!]!
+  "Steps to create (id null)."
+  added: [DiffStep!]!
+  "Completed steps that no longer apply; their compensation runs, in reverse dependency order."
+  compensated: [DiffStep!]!
+  "Completed steps that no longer apply and have no compensation: left as they are."
+  retained: [DiffStep!]!
+  "Running steps that no longer apply: the plan freezes until they settle."
+  settling: [DiffStep!]!
+  "What the point of no return forbids; a diff with refusals is not applied."
+  refused: [Refusal!]!
+  linesAdded: [String!]!
+  linesChanged: [String!]!
+  linesRemoved: [String!]!
+  attributesChanged: Boolean!
+}
+
+type DiffStep {
+  "The step (null for a step to add)."
+  id: ID
+  name: String!
+  instanceKey: String!
+  status: StepStatus!
+  "The step definition that undoes a compensated (or settling) step."
+  compensation: String
+}
+
+"A line a change may not touch, and the started pointOfNoReturn step that froze it."
+type Refusal {
+  lineId: String!
+  stepId: ID!
+  stepName: String!
+  "What the step froze: LINE, BUNDLE or ORDER."
+  scope: String!
+  message: String!
+}
+
+type Changeability {
+  "cancelOrder would be accepted now."
+  cancellable: Boolean!
+  "Why not, when it would not."
+  reason: String
+  lines: [LineChangeability!]!
+}
+
+type LineChangeability {
+  lineId: String!
+  changeable: Boolean!
+  "The step that froze the line."
+  frozenBy: Refusal
+}
+
+"The revision amendOrder or cancelOrder recorded, and the order as it is now."
+type RevisionPayload {
+  order: Order!
+  revision: OrderRevision!
 }
 
 extend type Plan {
@@ -2598,13 +3075,18 @@ extend type Plan {
 extend type System {
   "Callouts to the system waiting ON_HOLD."
   heldSteps: Int!
-  "OPEN while consecutive failures hold the system's callouts."
+  """
+  OPEN while consecutive failures hold the system's callouts; HALF_OPEN once
+  the cool-down is over, when one trial callout goes and the others stay
+  held; CLOSED again when the trial succeeds.
+  """
   circuit: CircuitState!
 }
 
 enum CircuitState {
   CLOSED
   OPEN
+  HALF_OPEN
 }
 
 extend type CatalogVersion {
@@ -2703,6 +3185,11 @@ type PreviewStep {
   fulfillmentLineKey: String
   "Keys of the steps this one waits for."
   dependsOn: [String!]!
+  """
+  Ids of lines AWAITING_DATA that could still add instances of a step this
+  one waits for: it stays PENDING until they are decomposed.
+  """
+  waitingFor: [String!]!
   queue: String
   system: String
   "An account-scoped step that already exists and is reused, not created."
@@ -2732,6 +3219,27 @@ type Mutation {
   and condition match. Idempotent on (type, subjectId).
   """
   startOrchestration(type: String!, subjectId: String!, context: JSON!): Plan!
+  """
+  Revise an order in flight: its whole new set of lines (and attributes).
+  The revised order is planned again and the plan diffed step by step (see
+  previewAmendment): unstarted steps that no longer apply are CANCELLED, new
+  ones created, completed ones compensated; when a step it takes away is
+  running, the plan is FREEZING until it settles and the revision applies
+  then. expectedRevision (the order's revision you read) makes a stale
+  amendment a CONFLICT. Errors: INVALID_STATE (completed, cancelled or
+  cancelling order), CONFLICT (stale revision, or another still freezing),
+  BAD_USER_INPUT (as submitOrder), PAST_POINT_OF_NO_RETURN naming each line
+  and the step that froze it. Nothing changes on error.
+  """
+  amendOrder(orderId: ID!, input: AmendOrderInput!, expectedRevision: Int): RevisionPayload!
+  """
+  Cancel an order: unstarted steps (manual tasks and pauses included) are
+  CANCELLED, running ones settle, completed ones are compensated, then the
+  scenario's onCancel steps run. Returns at once: the order is CANCELLING
+  until that is done, then CANCELLED. Idempotent. Errors: INVALID_STATE
+  (completed), PAST_POINT_OF_NO_RETURN.
+  """
+  cancelOrder(orderId: ID!, reason: String): RevisionPayload!
 }
 
 extend type Mutation {
@@ -2815,6 +3323,12 @@ enum EventKind {
   PLAN_STATUS
   STEP_ASSIGNED
   SYSTEM_STATUS
+  "A revision of the order was accepted (to FREEZING) or applied (to APPLIED)."
+  ORDER_AMENDED
+  "A compensation step was created to undo a completed step."
+  COMPENSATION_STARTED
+  "A system's circuit breaker changed state (CLOSED, OPEN, HALF_OPEN)."
+  CIRCUIT_STATE
 }
 
 "One change. ` + "`" + `from` + "`" + `/` + "`" + `to` + "`" + ` are statuses (or jeopardy levels, or assignees)."
@@ -5602,6 +6116,34 @@ func (ec *executionContext) childFields_CatalogVersionEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type CatalogVersionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Changeability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cancellable":
+		return ec.fieldContext_Changeability_cancellable(ctx, field)
+	case "reason":
+		return ec.fieldContext_Changeability_reason(ctx, field)
+	case "lines":
+		return ec.fieldContext_Changeability_lines(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Changeability", field.Name)
+}
+
+func (ec *executionContext) childFields_DiffStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DiffStep_id(ctx, field)
+	case "name":
+		return ec.fieldContext_DiffStep_name(ctx, field)
+	case "instanceKey":
+		return ec.fieldContext_DiffStep_instanceKey(ctx, field)
+	case "status":
+		return ec.fieldContext_DiffStep_status(ctx, field)
+	case "compensation":
+		return ec.fieldContext_DiffStep_compensation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiffStep", field.Name)
+}
+
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -5700,6 +6242,18 @@ func (ec *executionContext) childFields_FulfillmentLineEdge(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type FulfillmentLineEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_LineChangeability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lineId":
+		return ec.fieldContext_LineChangeability_lineId(ctx, field)
+	case "changeable":
+		return ec.fieldContext_LineChangeability_changeable(ctx, field)
+	case "frozenBy":
+		return ec.fieldContext_LineChangeability_frozenBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LineChangeability", field.Name)
+}
+
 func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5738,6 +6292,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_jeopardy(ctx, field)
 	case "falloutCount":
 		return ec.fieldContext_Order_falloutCount(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Order_revisions(ctx, field)
+	case "changeable":
+		return ec.fieldContext_Order_changeable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -5820,6 +6378,28 @@ func (ec *executionContext) childFields_OrderPreview(ctx context.Context, field 
 		return ec.fieldContext_OrderPreview_steps(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_OrderRevision_number(ctx, field)
+	case "kind":
+		return ec.fieldContext_OrderRevision_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_OrderRevision_status(ctx, field)
+	case "actor":
+		return ec.fieldContext_OrderRevision_actor(ctx, field)
+	case "reason":
+		return ec.fieldContext_OrderRevision_reason(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_OrderRevision_requestedAt(ctx, field)
+	case "appliedAt":
+		return ec.fieldContext_OrderRevision_appliedAt(ctx, field)
+	case "diff":
+		return ec.fieldContext_OrderRevision_diff(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderRevision", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5982,6 +6562,8 @@ func (ec *executionContext) childFields_PreviewStep(ctx context.Context, field g
 		return ec.fieldContext_PreviewStep_fulfillmentLineKey(ctx, field)
 	case "dependsOn":
 		return ec.fieldContext_PreviewStep_dependsOn(ctx, field)
+	case "waitingFor":
+		return ec.fieldContext_PreviewStep_waitingFor(ctx, field)
 	case "queue":
 		return ec.fieldContext_PreviewStep_queue(ctx, field)
 	case "system":
@@ -5990,6 +6572,60 @@ func (ec *executionContext) childFields_PreviewStep(ctx context.Context, field g
 		return ec.fieldContext_PreviewStep_existing(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PreviewStep", field.Name)
+}
+
+func (ec *executionContext) childFields_Refusal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lineId":
+		return ec.fieldContext_Refusal_lineId(ctx, field)
+	case "stepId":
+		return ec.fieldContext_Refusal_stepId(ctx, field)
+	case "stepName":
+		return ec.fieldContext_Refusal_stepName(ctx, field)
+	case "scope":
+		return ec.fieldContext_Refusal_scope(ctx, field)
+	case "message":
+		return ec.fieldContext_Refusal_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Refusal", field.Name)
+}
+
+func (ec *executionContext) childFields_RevisionDiff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kept":
+		return ec.fieldContext_RevisionDiff_kept(ctx, field)
+	case "cancelled":
+		return ec.fieldContext_RevisionDiff_cancelled(ctx, field)
+	case "added":
+		return ec.fieldContext_RevisionDiff_added(ctx, field)
+	case "compensated":
+		return ec.fieldContext_RevisionDiff_compensated(ctx, field)
+	case "retained":
+		return ec.fieldContext_RevisionDiff_retained(ctx, field)
+	case "settling":
+		return ec.fieldContext_RevisionDiff_settling(ctx, field)
+	case "refused":
+		return ec.fieldContext_RevisionDiff_refused(ctx, field)
+	case "linesAdded":
+		return ec.fieldContext_RevisionDiff_linesAdded(ctx, field)
+	case "linesChanged":
+		return ec.fieldContext_RevisionDiff_linesChanged(ctx, field)
+	case "linesRemoved":
+		return ec.fieldContext_RevisionDiff_linesRemoved(ctx, field)
+	case "attributesChanged":
+		return ec.fieldContext_RevisionDiff_attributesChanged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevisionDiff", field.Name)
+}
+
+func (ec *executionContext) childFields_RevisionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_RevisionPayload_order(ctx, field)
+	case "revision":
+		return ec.fieldContext_RevisionPayload_revision(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevisionPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Step(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

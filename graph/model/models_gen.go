@@ -9,10 +9,23 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/orderline"
 	"github.com/batonhq/baton/ent/step"
 )
+
+type AmendOrderInput struct {
+	// The order's whole new set of lines: an id already on the order keeps or
+	// changes that line (quantity, attributes, parent; attributes given are
+	// merged over the line's, a key given null is removed), a new id adds a
+	// line, an id left out removes its line.
+	Lines []*OrderLineInput `json:"lines"`
+	// When given, replaces the order's attributes.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// Why: kept on the revision and its events.
+	Reason *string `json:"reason,omitempty"`
+}
 
 type CatalogSummary struct {
 	Systems   []string `json:"systems"`
@@ -21,10 +34,35 @@ type CatalogSummary struct {
 	Steps     int      `json:"steps"`
 }
 
+type Changeability struct {
+	// cancelOrder would be accepted now.
+	Cancellable bool `json:"cancellable"`
+	// Why not, when it would not.
+	Reason *string              `json:"reason,omitempty"`
+	Lines  []*LineChangeability `json:"lines"`
+}
+
+type DiffStep struct {
+	// The step (null for a step to add).
+	ID          *int        `json:"id,omitempty"`
+	Name        string      `json:"name"`
+	InstanceKey string      `json:"instanceKey"`
+	Status      step.Status `json:"status"`
+	// The step definition that undoes a compensated (or settling) step.
+	Compensation *string `json:"compensation,omitempty"`
+}
+
 type LineAttributesInput struct {
 	// The client's line id.
 	LineID     string         `json:"lineId"`
 	Attributes map[string]any `json:"attributes"`
+}
+
+type LineChangeability struct {
+	LineID     string `json:"lineId"`
+	Changeable bool   `json:"changeable"`
+	// The step that froze the line.
+	FrozenBy *Refusal `json:"frozenBy,omitempty"`
 }
 
 type OrderLineInput struct {
@@ -93,10 +131,53 @@ type PreviewStep struct {
 	FulfillmentLineKey *string     `json:"fulfillmentLineKey,omitempty"`
 	// Keys of the steps this one waits for.
 	DependsOn []string `json:"dependsOn"`
-	Queue     *string  `json:"queue,omitempty"`
-	System    *string  `json:"system,omitempty"`
+	// Ids of lines AWAITING_DATA that could still add instances of a step this
+	// one waits for: it stays PENDING until they are decomposed.
+	WaitingFor []string `json:"waitingFor"`
+	Queue      *string  `json:"queue,omitempty"`
+	System     *string  `json:"system,omitempty"`
 	// An account-scoped step that already exists and is reused, not created.
 	Existing bool `json:"existing"`
+}
+
+// A line a change may not touch, and the started pointOfNoReturn step that froze it.
+type Refusal struct {
+	LineID   string `json:"lineId"`
+	StepID   int    `json:"stepId"`
+	StepName string `json:"stepName"`
+	// What the step froze: LINE, BUNDLE or ORDER.
+	Scope   string `json:"scope"`
+	Message string `json:"message"`
+}
+
+// What a revision does to a plan. Steps are matched by definition and by the
+// line, bundle or plan they run for; a line whose quantity, attributes, parent
+// or product changed gets new fulfillment lines, so its work is redone.
+type RevisionDiff struct {
+	// Steps that still apply: they keep their state, history and id.
+	Kept []*DiffStep `json:"kept"`
+	// Steps not started (or failed, or waiting for a person or a signal) that no longer apply.
+	Cancelled []*DiffStep `json:"cancelled"`
+	// Steps to create (id null).
+	Added []*DiffStep `json:"added"`
+	// Completed steps that no longer apply; their compensation runs, in reverse dependency order.
+	Compensated []*DiffStep `json:"compensated"`
+	// Completed steps that no longer apply and have no compensation: left as they are.
+	Retained []*DiffStep `json:"retained"`
+	// Running steps that no longer apply: the plan freezes until they settle.
+	Settling []*DiffStep `json:"settling"`
+	// What the point of no return forbids; a diff with refusals is not applied.
+	Refused           []*Refusal `json:"refused"`
+	LinesAdded        []string   `json:"linesAdded"`
+	LinesChanged      []string   `json:"linesChanged"`
+	LinesRemoved      []string   `json:"linesRemoved"`
+	AttributesChanged bool       `json:"attributesChanged"`
+}
+
+// The revision amendOrder or cancelOrder recorded, and the order as it is now.
+type RevisionPayload struct {
+	Order    *ent.Order         `json:"order"`
+	Revision *ent.OrderRevision `json:"revision"`
 }
 
 type SubmitOrderInput struct {
@@ -120,18 +201,20 @@ type Subscription struct {
 type CircuitState string
 
 const (
-	CircuitStateClosed CircuitState = "CLOSED"
-	CircuitStateOpen   CircuitState = "OPEN"
+	CircuitStateClosed   CircuitState = "CLOSED"
+	CircuitStateOpen     CircuitState = "OPEN"
+	CircuitStateHalfOpen CircuitState = "HALF_OPEN"
 )
 
 var AllCircuitState = []CircuitState{
 	CircuitStateClosed,
 	CircuitStateOpen,
+	CircuitStateHalfOpen,
 }
 
 func (e CircuitState) IsValid() bool {
 	switch e {
-	case CircuitStateClosed, CircuitStateOpen:
+	case CircuitStateClosed, CircuitStateOpen, CircuitStateHalfOpen:
 		return true
 	}
 	return false
@@ -181,6 +264,12 @@ const (
 	EventKindPlanStatus   EventKind = "PLAN_STATUS"
 	EventKindStepAssigned EventKind = "STEP_ASSIGNED"
 	EventKindSystemStatus EventKind = "SYSTEM_STATUS"
+	// A revision of the order was accepted (to FREEZING) or applied (to APPLIED).
+	EventKindOrderAmended EventKind = "ORDER_AMENDED"
+	// A compensation step was created to undo a completed step.
+	EventKindCompensationStarted EventKind = "COMPENSATION_STARTED"
+	// A system's circuit breaker changed state (CLOSED, OPEN, HALF_OPEN).
+	EventKindCircuitState EventKind = "CIRCUIT_STATE"
 )
 
 var AllEventKind = []EventKind{
@@ -190,11 +279,14 @@ var AllEventKind = []EventKind{
 	EventKindPlanStatus,
 	EventKindStepAssigned,
 	EventKindSystemStatus,
+	EventKindOrderAmended,
+	EventKindCompensationStarted,
+	EventKindCircuitState,
 }
 
 func (e EventKind) IsValid() bool {
 	switch e {
-	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned, EventKindSystemStatus:
+	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned, EventKindSystemStatus, EventKindOrderAmended, EventKindCompensationStarted, EventKindCircuitState:
 		return true
 	}
 	return false
@@ -230,6 +322,118 @@ func (e *EventKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e EventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type RevisionKind string
+
+const (
+	RevisionKindAmend  RevisionKind = "AMEND"
+	RevisionKindCancel RevisionKind = "CANCEL"
+)
+
+var AllRevisionKind = []RevisionKind{
+	RevisionKindAmend,
+	RevisionKindCancel,
+}
+
+func (e RevisionKind) IsValid() bool {
+	switch e {
+	case RevisionKindAmend, RevisionKindCancel:
+		return true
+	}
+	return false
+}
+
+func (e RevisionKind) String() string {
+	return string(e)
+}
+
+func (e *RevisionKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RevisionKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RevisionKind", str)
+	}
+	return nil
+}
+
+func (e RevisionKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RevisionKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RevisionKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type RevisionStatus string
+
+const (
+	// Accepted; waits for running steps it takes away to settle (the plan is FREEZING).
+	RevisionStatusFreezing RevisionStatus = "FREEZING"
+	// Applied to the plan, in one transaction.
+	RevisionStatusApplied RevisionStatus = "APPLIED"
+)
+
+var AllRevisionStatus = []RevisionStatus{
+	RevisionStatusFreezing,
+	RevisionStatusApplied,
+}
+
+func (e RevisionStatus) IsValid() bool {
+	switch e {
+	case RevisionStatusFreezing, RevisionStatusApplied:
+		return true
+	}
+	return false
+}
+
+func (e RevisionStatus) String() string {
+	return string(e)
+}
+
+func (e *RevisionStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RevisionStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RevisionStatus", str)
+	}
+	return nil
+}
+
+func (e RevisionStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RevisionStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RevisionStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
