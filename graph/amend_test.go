@@ -126,7 +126,9 @@ func TestAmendAndCancelThroughTheAPI(t *testing.T) {
 			t.Errorf("refusal %+v does not name L1", g)
 		}
 		var pc struct {
-			PreviewCancellation struct{ Refused []struct{ LineID, StepName string } }
+			PreviewCancellation struct {
+				Refused []struct{ LineID, StepName string }
+			}
 		}
 		e.do(`query($id: ID!) { previewCancellation(orderId: $id) { refused { lineId stepName } } }`, map[string]any{"id": id}, &pc)
 		if len(pc.PreviewCancellation.Refused) != 1 || pc.PreviewCancellation.Refused[0].LineID != "L1" {
