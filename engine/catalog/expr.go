@@ -100,6 +100,15 @@ type Expr struct {
 	limits engine.Limits
 }
 
+// SeesLines reports whether the expression may look at the order's lines
+// (order.lines, hasProduct, countProduct), which run-time contexts do not
+// load: such a condition is decided when the plan is made. (A conservative
+// reading of the source: an attribute whose name contains "lines" counts.)
+func (e *Expr) SeesLines() bool {
+	return e != nil && (strings.Contains(e.Source, "lines") || strings.Contains(e.Source, "hasProduct") ||
+		strings.Contains(e.Source, "countProduct"))
+}
+
 // Present reports whether an expression was written.
 func (e *Expr) Present() bool { return e != nil && e.prog != nil }
 

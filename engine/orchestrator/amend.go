@@ -508,6 +508,29 @@ func (s *txState) applyRevision(rv *revised, rec *engine.Revision, thawing bool)
 	if err := tx.AddPending(ctx, pending); err != nil {
 		return err
 	}
+	// Steps whose count went down may have nothing left to wait for.
+	var lower []int
+	for id, n := range pending {
+		if n < 0 {
+			lower = append(lower, id)
+		}
+	}
+	if len(lower) > 0 {
+		recs, err := tx.LockSteps(ctx, lower)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if prev := s.dirty[r.ID]; prev != nil {
+				prev.Pending, r = r.Pending, prev
+			}
+			if r.Pending <= 0 && r.Status == engine.StepPending {
+				if err := s.makeReady(r, firstReady, "", ""); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	open := 0
 	for _, r := range created {
 		if !r.Status.Done() {

@@ -50,6 +50,9 @@ type txState struct {
 	// thaw: orders whose FREEZING plan had a step settle here; their
 	// revision applies if nothing it waits for runs any more.
 	thaw map[int]bool
+	// attrsSet: orders whose attributes steps set here (by catalog id), for
+	// lines awaiting that data (continueAwaiting).
+	attrsSet map[int]int
 }
 
 // Claim is a step claimed for execution by this replica's workers.
@@ -149,7 +152,37 @@ func (s *txState) makeReady(r *engine.StepRecord, how readiness, actor, note str
 		// worker claims a frozen step) until the revision decides.
 		return nil
 	}
+	if how == firstReady {
+		if skip, err := s.whenFalseNow(r, def); err != nil || skip {
+			return err
+		}
+	}
 	return s.activate(r, def)
+}
+
+// whenFalseNow evaluates a step's `when` again as it becomes ready, over
+// the attributes as they are now (earlier callouts and tasks may have set
+// them): false skips the step (it counts as done). A condition that looks
+// at the order's lines was decided at plan creation and stands; one that
+// fails to evaluate now also lets the plan-time decision stand, with a
+// warning.
+func (s *txState) whenFalseNow(r *engine.StepRecord, def *catalog.StepDef) (bool, error) {
+	if !def.When.Present() || def.When.SeesLines() || r.Attempts > 0 {
+		return false, nil
+	}
+	ec, err := s.execContext(r)
+	if err != nil {
+		return false, err
+	}
+	ok, err := def.When.Bool(s.e.stepEnvFor(r, ec))
+	if err != nil {
+		s.e.log.Warn("step condition failed when ready; the plan-time decision stands", "step", r.ID, "name", r.Name, "error", err)
+		return false, nil
+	}
+	if ok {
+		return false, nil
+	}
+	return true, s.move(r, engine.StepSkipped, "", "condition false when ready: "+def.When.Source)
 }
 
 // startJeopardyClock starts a step's jeopardy clock at its first READY (a
@@ -461,6 +494,10 @@ func (s *txState) retryNow(r *engine.StepRecord) error {
 func (s *txState) setAttributes(r *engine.StepRecord, order, item map[string]any) {
 	if len(order) > 0 && r.OrderID != 0 {
 		addSets(s.orderSets, r.OrderID, order)
+		if s.attrsSet == nil {
+			s.attrsSet = map[int]int{}
+		}
+		s.attrsSet[r.OrderID] = r.CatalogID
 		for _, ec := range s.contexts {
 			if ec.Order.ID == r.OrderID {
 				maps.Copy(ec.Order.Attributes, order)
@@ -528,8 +565,15 @@ func (s *txState) settle() error {
 			return err
 		}
 		applied, err := s.thawRevisions()
-		if err != nil || !applied {
+		if err != nil {
 			return err
+		}
+		continued, err := s.continueAwaiting()
+		if err != nil {
+			return err
+		}
+		if !applied && !continued {
+			return nil
 		}
 	}
 }
