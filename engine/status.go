@@ -120,6 +120,11 @@ const (
 	ScopeAccount Scope = "ACCOUNT"
 )
 
+// ScopeCrossPlan is a dependency scope only (DRO's Cross Plan): the step
+// waits for every unfinished instance of its prerequisite in the earlier
+// plans (other orders) whose scenario's planKey gave the same key.
+const ScopeCrossPlan Scope = "CROSS_PLAN"
+
 // StepScopes lists every step scope.
 var StepScopes = []Scope{ScopePlan, ScopeBundle, ScopeItem, ScopeAccount}
 

@@ -201,6 +201,9 @@ type Tx interface {
 	// SetPlanStatus moves a plan, and its order when order is not "", to
 	// the statuses given (CANCELLED stamps their completion).
 	SetPlanStatus(ctx context.Context, planID int, plan PlanStatus, order OrderStatus) error
+	// CrossPlanSteps returns the unfinished steps named in names of the
+	// plans whose group key is key, by name (CROSS_PLAN dependencies).
+	CrossPlanSteps(ctx context.Context, key string, names []string) (map[string][]*ExistingStep, error)
 	// FreezePlan sets (or clears) the frozen flag of a plan's steps that
 	// are not finished: a frozen step does not start.
 	FreezePlan(ctx context.Context, planID int, frozen bool) error
@@ -325,7 +328,9 @@ type NewPlan struct {
 	// cannot complete while any does.
 	AwaitingLines       int
 	RequestedCompletion *time.Time
-	Graph               *PlanRows
+	// GroupKey is the plan's key (its scenarios' planKey), "" for none.
+	GroupKey string
+	Graph    *PlanRows
 	// Extend adds Graph's new steps to the existing plan ID, whose status
 	// is Status; Groups are its step groups (scenario|name → id), reused
 	// rather than created.

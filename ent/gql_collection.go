@@ -1158,6 +1158,11 @@ func (_q *PlanQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, plan.FieldRequestedCompletion)
 				fieldSeen[plan.FieldRequestedCompletion] = struct{}{}
 			}
+		case "groupKey":
+			if _, ok := fieldSeen[plan.FieldGroupKey]; !ok {
+				selectedFields = append(selectedFields, plan.FieldGroupKey)
+				fieldSeen[plan.FieldGroupKey] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[plan.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, plan.FieldCreatedAt)

@@ -3360,6 +3360,23 @@ type PlanWhereInput struct {
 	RequestedCompletionIsNil  bool        `json:"requestedCompletionIsNil,omitempty"`
 	RequestedCompletionNotNil bool        `json:"requestedCompletionNotNil,omitempty"`
 
+	// "group_key" field predicates.
+	GroupKey             *string  `json:"groupKey,omitempty"`
+	GroupKeyNEQ          *string  `json:"groupKeyNEQ,omitempty"`
+	GroupKeyIn           []string `json:"groupKeyIn,omitempty"`
+	GroupKeyNotIn        []string `json:"groupKeyNotIn,omitempty"`
+	GroupKeyGT           *string  `json:"groupKeyGT,omitempty"`
+	GroupKeyGTE          *string  `json:"groupKeyGTE,omitempty"`
+	GroupKeyLT           *string  `json:"groupKeyLT,omitempty"`
+	GroupKeyLTE          *string  `json:"groupKeyLTE,omitempty"`
+	GroupKeyContains     *string  `json:"groupKeyContains,omitempty"`
+	GroupKeyHasPrefix    *string  `json:"groupKeyHasPrefix,omitempty"`
+	GroupKeyHasSuffix    *string  `json:"groupKeyHasSuffix,omitempty"`
+	GroupKeyIsNil        bool     `json:"groupKeyIsNil,omitempty"`
+	GroupKeyNotNil       bool     `json:"groupKeyNotNil,omitempty"`
+	GroupKeyEqualFold    *string  `json:"groupKeyEqualFold,omitempty"`
+	GroupKeyContainsFold *string  `json:"groupKeyContainsFold,omitempty"`
+
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
 	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
@@ -3677,6 +3694,51 @@ func (i *PlanWhereInput) P() (predicate.Plan, error) {
 	}
 	if i.RequestedCompletionNotNil {
 		predicates = append(predicates, plan.RequestedCompletionNotNil())
+	}
+	if i.GroupKey != nil {
+		predicates = append(predicates, plan.GroupKeyEQ(*i.GroupKey))
+	}
+	if i.GroupKeyNEQ != nil {
+		predicates = append(predicates, plan.GroupKeyNEQ(*i.GroupKeyNEQ))
+	}
+	if len(i.GroupKeyIn) > 0 {
+		predicates = append(predicates, plan.GroupKeyIn(i.GroupKeyIn...))
+	}
+	if len(i.GroupKeyNotIn) > 0 {
+		predicates = append(predicates, plan.GroupKeyNotIn(i.GroupKeyNotIn...))
+	}
+	if i.GroupKeyGT != nil {
+		predicates = append(predicates, plan.GroupKeyGT(*i.GroupKeyGT))
+	}
+	if i.GroupKeyGTE != nil {
+		predicates = append(predicates, plan.GroupKeyGTE(*i.GroupKeyGTE))
+	}
+	if i.GroupKeyLT != nil {
+		predicates = append(predicates, plan.GroupKeyLT(*i.GroupKeyLT))
+	}
+	if i.GroupKeyLTE != nil {
+		predicates = append(predicates, plan.GroupKeyLTE(*i.GroupKeyLTE))
+	}
+	if i.GroupKeyContains != nil {
+		predicates = append(predicates, plan.GroupKeyContains(*i.GroupKeyContains))
+	}
+	if i.GroupKeyHasPrefix != nil {
+		predicates = append(predicates, plan.GroupKeyHasPrefix(*i.GroupKeyHasPrefix))
+	}
+	if i.GroupKeyHasSuffix != nil {
+		predicates = append(predicates, plan.GroupKeyHasSuffix(*i.GroupKeyHasSuffix))
+	}
+	if i.GroupKeyIsNil {
+		predicates = append(predicates, plan.GroupKeyIsNil())
+	}
+	if i.GroupKeyNotNil {
+		predicates = append(predicates, plan.GroupKeyNotNil())
+	}
+	if i.GroupKeyEqualFold != nil {
+		predicates = append(predicates, plan.GroupKeyEqualFold(*i.GroupKeyEqualFold))
+	}
+	if i.GroupKeyContainsFold != nil {
+		predicates = append(predicates, plan.GroupKeyContainsFold(*i.GroupKeyContainsFold))
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, plan.CreatedAtEQ(*i.CreatedAt))

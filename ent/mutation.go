@@ -10706,6 +10706,7 @@ type PlanMutation struct {
 	addawaiting_lines      *int
 	signals                *map[string]interface{}
 	requested_completion   *time.Time
+	group_key              *string
 	created_at             *time.Time
 	started_at             *time.Time
 	completed_at           *time.Time
@@ -11376,6 +11377,55 @@ func (m *PlanMutation) ResetRequestedCompletion() {
 	delete(m.clearedFields, plan.FieldRequestedCompletion)
 }
 
+// SetGroupKey sets the "group_key" field.
+func (m *PlanMutation) SetGroupKey(s string) {
+	m.group_key = &s
+}
+
+// GroupKey returns the value of the "group_key" field in the mutation.
+func (m *PlanMutation) GroupKey() (r string, exists bool) {
+	v := m.group_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroupKey returns the old "group_key" field's value of the Plan entity.
+// If the Plan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlanMutation) OldGroupKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroupKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroupKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroupKey: %w", err)
+	}
+	return oldValue.GroupKey, nil
+}
+
+// ClearGroupKey clears the value of the "group_key" field.
+func (m *PlanMutation) ClearGroupKey() {
+	m.group_key = nil
+	m.clearedFields[plan.FieldGroupKey] = struct{}{}
+}
+
+// GroupKeyCleared returns if the "group_key" field was cleared in this mutation.
+func (m *PlanMutation) GroupKeyCleared() bool {
+	_, ok := m.clearedFields[plan.FieldGroupKey]
+	return ok
+}
+
+// ResetGroupKey resets all changes to the "group_key" field.
+func (m *PlanMutation) ResetGroupKey() {
+	m.group_key = nil
+	delete(m.clearedFields, plan.FieldGroupKey)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *PlanMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -11760,7 +11810,7 @@ func (m *PlanMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PlanMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m._order != nil {
 		fields = append(fields, plan.FieldOrderID)
 	}
@@ -11796,6 +11846,9 @@ func (m *PlanMutation) Fields() []string {
 	}
 	if m.requested_completion != nil {
 		fields = append(fields, plan.FieldRequestedCompletion)
+	}
+	if m.group_key != nil {
+		fields = append(fields, plan.FieldGroupKey)
 	}
 	if m.created_at != nil {
 		fields = append(fields, plan.FieldCreatedAt)
@@ -11838,6 +11891,8 @@ func (m *PlanMutation) Field(name string) (ent.Value, bool) {
 		return m.Signals()
 	case plan.FieldRequestedCompletion:
 		return m.RequestedCompletion()
+	case plan.FieldGroupKey:
+		return m.GroupKey()
 	case plan.FieldCreatedAt:
 		return m.CreatedAt()
 	case plan.FieldStartedAt:
@@ -11877,6 +11932,8 @@ func (m *PlanMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldSignals(ctx)
 	case plan.FieldRequestedCompletion:
 		return m.OldRequestedCompletion(ctx)
+	case plan.FieldGroupKey:
+		return m.OldGroupKey(ctx)
 	case plan.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case plan.FieldStartedAt:
@@ -11976,6 +12033,13 @@ func (m *PlanMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRequestedCompletion(v)
 		return nil
+	case plan.FieldGroupKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroupKey(v)
+		return nil
 	case plan.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12072,6 +12136,9 @@ func (m *PlanMutation) ClearedFields() []string {
 	if m.FieldCleared(plan.FieldRequestedCompletion) {
 		fields = append(fields, plan.FieldRequestedCompletion)
 	}
+	if m.FieldCleared(plan.FieldGroupKey) {
+		fields = append(fields, plan.FieldGroupKey)
+	}
 	if m.FieldCleared(plan.FieldStartedAt) {
 		fields = append(fields, plan.FieldStartedAt)
 	}
@@ -12109,6 +12176,9 @@ func (m *PlanMutation) ClearField(name string) error {
 		return nil
 	case plan.FieldRequestedCompletion:
 		m.ClearRequestedCompletion()
+		return nil
+	case plan.FieldGroupKey:
+		m.ClearGroupKey()
 		return nil
 	case plan.FieldStartedAt:
 		m.ClearStartedAt()
@@ -12159,6 +12229,9 @@ func (m *PlanMutation) ResetField(name string) error {
 		return nil
 	case plan.FieldRequestedCompletion:
 		m.ResetRequestedCompletion()
+		return nil
+	case plan.FieldGroupKey:
+		m.ResetGroupKey()
 		return nil
 	case plan.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -44,6 +44,8 @@ type Plan struct {
 	Signals map[string]interface{} `json:"signals,omitempty"`
 	// RequestedCompletion holds the value of the "requested_completion" field.
 	RequestedCompletion *time.Time `json:"requested_completion,omitempty"`
+	// the scenario's planKey: steps of later plans with the same key may wait for this plan's (CROSS_PLAN dependencies)
+	GroupKey *string `json:"group_key,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
@@ -137,7 +139,7 @@ func (*Plan) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case plan.FieldID, plan.FieldOrderID, plan.FieldCatalogVersionID, plan.FieldOpenSteps, plan.FieldAwaitingLines:
 			values[i] = new(sql.NullInt64)
-		case plan.FieldUsage, plan.FieldType, plan.FieldSubjectID, plan.FieldContextHash, plan.FieldStatus:
+		case plan.FieldUsage, plan.FieldType, plan.FieldSubjectID, plan.FieldContextHash, plan.FieldStatus, plan.FieldGroupKey:
 			values[i] = new(sql.NullString)
 		case plan.FieldRequestedCompletion, plan.FieldCreatedAt, plan.FieldStartedAt, plan.FieldCompletedAt:
 			values[i] = new(sql.NullTime)
@@ -240,6 +242,13 @@ func (_m *Plan) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RequestedCompletion = new(time.Time)
 				*_m.RequestedCompletion = value.Time
+			}
+		case plan.FieldGroupKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field group_key", values[i])
+			} else if value.Valid {
+				_m.GroupKey = new(string)
+				*_m.GroupKey = value.String
 			}
 		case plan.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -361,6 +370,11 @@ func (_m *Plan) String() string {
 	if v := _m.RequestedCompletion; v != nil {
 		builder.WriteString("requested_completion=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.GroupKey; v != nil {
+		builder.WriteString("group_key=")
+		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")

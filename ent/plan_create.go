@@ -139,6 +139,20 @@ func (_c *PlanCreate) SetNillableRequestedCompletion(v *time.Time) *PlanCreate {
 	return _c
 }
 
+// SetGroupKey sets the "group_key" field.
+func (_c *PlanCreate) SetGroupKey(v string) *PlanCreate {
+	_c.mutation.SetGroupKey(v)
+	return _c
+}
+
+// SetNillableGroupKey sets the "group_key" field if the given value is not nil.
+func (_c *PlanCreate) SetNillableGroupKey(v *string) *PlanCreate {
+	if v != nil {
+		_c.SetGroupKey(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *PlanCreate) SetCreatedAt(v time.Time) *PlanCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -371,6 +385,10 @@ func (_c *PlanCreate) createSpec() (*Plan, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RequestedCompletion(); ok {
 		_spec.SetField(plan.FieldRequestedCompletion, field.TypeTime, value)
 		_node.RequestedCompletion = &value
+	}
+	if value, ok := _c.mutation.GroupKey(); ok {
+		_spec.SetField(plan.FieldGroupKey, field.TypeString, value)
+		_node.GroupKey = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(plan.FieldCreatedAt, field.TypeTime, value)
@@ -669,6 +687,9 @@ func (u *PlanUpsertOne) UpdateNewValues() *PlanUpsertOne {
 		}
 		if _, exists := u.create.mutation.CatalogVersionID(); exists {
 			s.SetIgnore(plan.FieldCatalogVersionID)
+		}
+		if _, exists := u.create.mutation.GroupKey(); exists {
+			s.SetIgnore(plan.FieldGroupKey)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(plan.FieldCreatedAt)
@@ -1040,6 +1061,9 @@ func (u *PlanUpsertBulk) UpdateNewValues() *PlanUpsertBulk {
 			}
 			if _, exists := b.mutation.CatalogVersionID(); exists {
 				s.SetIgnore(plan.FieldCatalogVersionID)
+			}
+			if _, exists := b.mutation.GroupKey(); exists {
+				s.SetIgnore(plan.FieldGroupKey)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(plan.FieldCreatedAt)

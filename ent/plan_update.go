@@ -367,6 +367,9 @@ func (_u *PlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RequestedCompletionCleared() {
 		_spec.ClearField(plan.FieldRequestedCompletion, field.TypeTime)
 	}
+	if _u.mutation.GroupKeyCleared() {
+		_spec.ClearField(plan.FieldGroupKey, field.TypeString)
+	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(plan.FieldStartedAt, field.TypeTime, value)
 	}
@@ -900,6 +903,9 @@ func (_u *PlanUpdateOne) sqlSave(ctx context.Context) (_node *Plan, err error) {
 	}
 	if _u.mutation.RequestedCompletionCleared() {
 		_spec.ClearField(plan.FieldRequestedCompletion, field.TypeTime)
+	}
+	if _u.mutation.GroupKeyCleared() {
+		_spec.ClearField(plan.FieldGroupKey, field.TypeString)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(plan.FieldStartedAt, field.TypeTime, value)

@@ -112,6 +112,8 @@ type ScenarioDef struct {
 	// ScenarioDoc).
 	OnAmend  []*StepDef
 	OnCancel []*StepDef
+	// PlanKey relates plans of orders to each other (CROSS_PLAN).
+	PlanKey *Expr
 }
 
 // GroupDef is a swimlane.
@@ -813,7 +815,11 @@ func (c *compiler) scenarios(cat *Catalog) {
 				c.problem(path+".items", "items belong to GENERIC scenarios; SALES scenarios plan over fulfillment lines")
 			}
 			sc.When = c.expr(path+".when", s.When, OrderEnv{}, boolValue)
+			sc.PlanKey = c.expr(path+".planKey", s.PlanKey, OrderEnv{}, anyValue)
 		case engine.UsageGeneric:
+			if s.PlanKey != "" {
+				c.problem(path+".planKey", "planKey belongs to SALES scenarios: it relates orders' plans")
+			}
 			sc.Usage = engine.UsageGeneric
 			sc.When = c.expr(path+".when", s.When, GenericEnv{}, boolValue)
 			sc.Items = c.expr(path+".items", s.Items, GenericEnv{}, anyValue)
@@ -1093,6 +1099,13 @@ func (c *compiler) dependency(path string, d *DependencyDoc, sc *ScenarioDef, st
 	}
 	switch dep.Scope {
 	case engine.ScopePlan, engine.ScopeItem:
+	case engine.ScopeCrossPlan:
+		switch {
+		case sc.Usage == engine.UsageGeneric:
+			c.problem(path+".scope", "CROSS_PLAN dependencies relate orders: GENERIC scenarios have none")
+		case !sc.PlanKey.Present():
+			c.problem(path+".scope", "a CROSS_PLAN dependency needs the scenario's planKey (which orders' plans it relates)")
+		}
 	case engine.ScopeBundle:
 		if sc.Usage == engine.UsageGeneric {
 			c.problem(path+".scope", "GENERIC scenarios use PLAN or ITEM dependencies, not BUNDLE")
@@ -1100,7 +1113,7 @@ func (c *compiler) dependency(path string, d *DependencyDoc, sc *ScenarioDef, st
 	case engine.ScopeAccount:
 		c.problem(path+".scope", "dependency scope ACCOUNT does not exist (PLAN, BUNDLE or ITEM)")
 	default:
-		c.problem(path+".scope", "unknown dependency scope %q (PLAN, BUNDLE or ITEM)", d.Scope)
+		c.problem(path+".scope", "unknown dependency scope %q (PLAN, BUNDLE, ITEM or CROSS_PLAN)", d.Scope)
 	}
 	ref, ok := steps[d.Step]
 	switch {
@@ -1159,14 +1172,27 @@ func (c *compiler) dependency(path string, d *DependencyDoc, sc *ScenarioDef, st
 // cycles reports every dependency cycle, naming its steps.
 func (c *compiler) cycles(cat *Catalog) {
 	edges := map[string][]string{} // step -> prerequisites
+	cross := map[string][]string{}
 	for _, sc := range cat.Scenarios {
 		for _, d := range sc.Dependencies {
 			if d.Step == nil {
 				continue
 			}
 			for _, a := range d.After {
+				if d.Scope == engine.ScopeCrossPlan {
+					cross[d.Step.Name] = append(cross[d.Step.Name], a.Name)
+					continue
+				}
 				edges[d.Step.Name] = append(edges[d.Step.Name], a.Name)
 			}
+		}
+	}
+	// Across plans a step may wait for the same step of earlier orders
+	// (X after X), but two steps may not wait for each other: the orders
+	// would wait for each other's.
+	for _, comp := range stronglyConnected(cat.stepsInOrder, cross) {
+		if len(comp) > 1 {
+			c.problem("dependencies", "CROSS_PLAN dependencies link steps both ways: %s", strings.Join(cyclePath(comp, cross), " → "))
 		}
 	}
 	for _, comp := range stronglyConnected(cat.stepsInOrder, edges) {

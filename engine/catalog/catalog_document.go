@@ -114,6 +114,11 @@ type ScenarioDoc struct {
 	// is cancelled (cancelOrder), after the revision's compensations: a
 	// notification, a credit note, a confirmation task.
 	OnAmend  []*StepDoc `yaml:"onAmend" json:"onAmend"`
+	// PlanKey (SALES only) is an expression over the order giving the key
+	// that relates its plan to other orders' plans (a site, a contract):
+	// a CROSS_PLAN dependency waits for steps of earlier plans with the
+	// same key.
+	PlanKey string `yaml:"planKey" json:"planKey"`
 	OnCancel []*StepDoc `yaml:"onCancel" json:"onCancel"`
 }
 
@@ -195,7 +200,7 @@ type RetryDoc struct {
 type DependencyDoc struct {
 	Step  string     `yaml:"step" json:"step"`
 	After StringList `yaml:"after" json:"after"`
-	Scope string     `yaml:"scope" json:"scope"` // PLAN (default) | BUNDLE | ITEM
+	Scope string     `yaml:"scope" json:"scope"` // PLAN (default) | BUNDLE | ITEM | CROSS_PLAN
 }
 
 // Duration is a duration as written in a catalog ("90s", "24h", "2d"); it

@@ -249,6 +249,31 @@ func (t *txn) SetPlanStatus(ctx context.Context, planID int, plan engine.PlanSta
 	return nil
 }
 
+// CrossPlanSteps implements engine.Tx.
+func (t *txn) CrossPlanSteps(ctx context.Context, key string, names []string) (map[string][]*engine.ExistingStep, error) {
+	out := map[string][]*engine.ExistingStep{}
+	if key == "" || len(names) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, `SELECT s.id, s.name, s.status FROM steps s JOIN plans p ON p.id = s.plan_id
+		WHERE p.group_key = $1 AND s.name {strs $2} AND s.status NOT IN ('COMPLETED', 'SKIPPED', 'CANCELLED') ORDER BY s.id`,
+		key, t.s.d.strs(names))
+	if err != nil {
+		return nil, fmt.Errorf("cross-plan steps: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s engine.ExistingStep
+		var st string
+		if err := rows.Scan(&s.ID, &s.Name, &st); err != nil {
+			return nil, fmt.Errorf("scan cross-plan step: %w", err)
+		}
+		s.Status = engine.StepStatus(st)
+		out[s.Name] = append(out[s.Name], &s)
+	}
+	return out, rows.Err()
+}
+
 // FreezePlan implements engine.Tx.
 func (t *txn) FreezePlan(ctx context.Context, planID int, frozen bool) error {
 	q := `UPDATE steps SET frozen = $1 WHERE plan_id = $2 AND frozen`

@@ -268,6 +268,17 @@ func (s *txState) computeRevision(o *engine.StoredOrder, kind engine.RevisionKin
 		rv.delta = plan.DiffLines(o.Lines, next)
 		rv.attrsNew = in.Attributes != nil && !plan.SameJSON(o.Attributes, d.Attributes)
 		rv.items, rv.gone = plan.MatchItems(o.Items, o.RemovedItems, d.Items, rv.delta, rev)
+		_, cross, err := s.e.crossPlan(ctx, tx, cat, oi, d, acct)
+		if err != nil {
+			return nil, err
+		}
+		own := map[int]bool{}
+		for _, st := range o.Steps {
+			own[st.ID] = true
+		}
+		for name, list := range cross {
+			cross[name] = slices.DeleteFunc(list, func(st *engine.ExistingStep) bool { return own[st.ID] })
+		}
 		order := &engine.OrderView{ID: o.ID, ExternalID: o.ExternalID, AccountID: o.AccountID, Attributes: d.Attributes,
 			RequestedCompletion: o.RequestedCompletion}
 		for _, l := range next {
@@ -275,7 +286,7 @@ func (s *txState) computeRevision(o *engine.StoredOrder, kind engine.RevisionKin
 		}
 		rv.graph, err = plan.BuildPlan(cat, &plan.PlanInput{
 			Usage: engine.UsageSales, Order: order, Account: &engine.AccountView{ID: o.AccountID, Attributes: orEmpty(acct.Attributes)},
-			Lines: next, Items: rv.items, AccountSteps: acct.Steps, Existing: o.Steps, Now: tx.Now(), Done: ctx.Done(),
+			Lines: next, Items: rv.items, AccountSteps: acct.Steps, Existing: o.Steps, CrossSteps: cross, Now: tx.Now(), Done: ctx.Done(),
 		})
 		if err != nil {
 			return nil, err

@@ -312,6 +312,12 @@ func (e *Engine) decomposeAndPlan(cat *catalog.Catalog, in *engine.OrderInput, a
 // them stopping when ctx is done. Errors: BAD_USER_INPUT when an expression
 // fails on the order (its budget included), or when no scenario matches.
 func (e *Engine) planOrder(ctx context.Context, cat *catalog.Catalog, in *engine.OrderInput, acct *engine.AccountState) (*plan.Decomposition, *plan.PlanGraph, error) {
+	return e.planOrderAfter(ctx, cat, in, acct, nil)
+}
+
+// planOrderAfter is planOrder for an order whose CROSS_PLAN dependencies
+// wait for cross (see crossPlan).
+func (e *Engine) planOrderAfter(ctx context.Context, cat *catalog.Catalog, in *engine.OrderInput, acct *engine.AccountState, cross map[string][]*engine.ExistingStep) (*plan.Decomposition, *plan.PlanGraph, error) {
 	now := e.clock.Now()
 	d, err := plan.DecomposeUntil(cat, in, acct, now, ctx.Done())
 	if err != nil {
@@ -328,7 +334,7 @@ func (e *Engine) planOrder(ctx context.Context, cat *catalog.Catalog, in *engine
 	}
 	pg, err := plan.BuildPlan(cat, &plan.PlanInput{
 		Usage: engine.UsageSales, Order: order, Account: &engine.AccountView{ID: in.AccountID, Attributes: attrs},
-		Lines: d.Lines, Items: d.Items, AccountSteps: acct.Steps, Now: now, Done: ctx.Done(),
+		Lines: d.Lines, Items: d.Items, AccountSteps: acct.Steps, CrossSteps: cross, Now: now, Done: ctx.Done(),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -393,6 +399,15 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 				return err
 			}
 		}
+		key, cross, err := e.crossPlan(ctx, tx, cat, &in, d, acct)
+		if err != nil {
+			return err
+		}
+		if len(cross) > 0 {
+			if d, pg, err = e.planOrderAfter(ctx, cat, &in, acct, cross); err != nil {
+				return err
+			}
+		}
 		awaiting := 0
 		for _, l := range d.Lines {
 			if l.Status == engine.LineAwaitingData {
@@ -403,7 +418,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 			ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref, Attributes: d.Attributes,
 			InputHash: hash, RequestedCompletion: in.RequestedCompletion, CatalogID: cat.ID,
 			Lines: d.Lines, Items: d.Items,
-			Plan: &engine.NewPlan{Usage: engine.UsageSales, Type: "order", CatalogID: cat.ID, AccountRef: ref, AccountID: in.AccountID,
+			Plan: &engine.NewPlan{Usage: engine.UsageSales, Type: "order", CatalogID: cat.ID, AccountRef: ref, AccountID: in.AccountID, GroupKey: key,
 				AwaitingLines: awaiting, RequestedCompletion: in.RequestedCompletion, Graph: pg.Rows()},
 		}
 		steps, err := tx.InsertOrder(ctx, o)
@@ -426,6 +441,35 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 		return nil, err
 	}
 	return rec, nil
+}
+
+// crossPlan reads what an order's CROSS_PLAN dependencies wait for: the
+// order's plan key (its scenarios' planKey over the decomposed order) and
+// the unfinished steps of earlier plans with that key, by name (nil when
+// the catalog has no such dependency, or nothing waits).
+func (e *Engine) crossPlan(ctx context.Context, tx engine.Tx, cat *catalog.Catalog, in *engine.OrderInput, d *plan.Decomposition, acct *engine.AccountState) (string, map[string][]*engine.ExistingStep, error) {
+	order := &engine.OrderView{ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: d.Attributes,
+		RequestedCompletion: in.RequestedCompletion}
+	for _, l := range d.Lines {
+		order.Lines = append(order.Lines, plan.LineViewOf(l))
+	}
+	key, err := plan.PlanKey(cat, &plan.PlanInput{Usage: engine.UsageSales, Order: order,
+		Account: &engine.AccountView{ID: in.AccountID, Attributes: orEmpty(acct.Attributes)}, Lines: d.Lines, Items: d.Items, Now: tx.Now()})
+	if err != nil || key == "" {
+		return "", nil, err
+	}
+	names := plan.CrossPlanSteps(cat)
+	if len(names) == 0 {
+		return key, nil, nil
+	}
+	cross, err := tx.CrossPlanSteps(ctx, key, names)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(cross) == 0 {
+		return key, nil, nil
+	}
+	return key, cross, nil
 }
 
 // sameAccountState reports whether two reads of an account give

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/batonhq/baton/engine"
@@ -28,6 +29,10 @@ type PlanInput struct {
 	// Existing are the plan's own steps by key (name|instance), when a plan
 	// is extended after enrichOrder.
 	Existing map[string]*engine.ExistingStep
+	// CrossSteps are the unfinished steps of earlier plans with this
+	// plan's key (PlanKey), by step name: what CROSS_PLAN dependencies wait
+	// for.
+	CrossSteps map[string][]*engine.ExistingStep
 	Now      time.Time
 	// Done stops the plan's evaluations when it is closed (the request
 	// that wants the plan is gone); nil: never.
@@ -365,6 +370,10 @@ func (b *planBuilder) link() {
 			if !selected[dep.Step.Scenario] {
 				continue
 			}
+			if dep.Scope == engine.ScopeCrossPlan {
+				b.linkCrossPlan(dep)
+				continue
+			}
 			for _, pre := range dep.After {
 				if !selected[pre.Scenario] {
 					continue
@@ -417,6 +426,72 @@ func (b *planBuilder) link() {
 			s.Status = engine.StepReady
 		}
 	}
+}
+
+// linkCrossPlan makes the new instances of a CROSS_PLAN dependency's step
+// wait for every unfinished instance of its prerequisites in earlier plans
+// with the same key. Only new steps take them: dependencies between plans
+// point from later plans to earlier ones, so they never form a cycle.
+func (b *planBuilder) linkCrossPlan(dep *catalog.DependencyDef) {
+	for _, pre := range dep.After {
+		for _, ex := range b.in.CrossSteps[pre.Name] {
+			p := &PlannedStep{Key: ex.Name + "|" + strconv.Itoa(ex.ID), Def: pre, Status: ex.Status, Existing: ex}
+			for _, s := range b.byDef[dep.Step] {
+				if s.New() {
+					b.g.Deps = append(b.g.Deps, &PlannedDep{Step: s, Prereq: p, Scope: engine.ScopeCrossPlan})
+				}
+			}
+		}
+	}
+}
+
+// PlanKey evaluates the planKey of the SALES scenarios that match the
+// order: the first that gives a value is the plan's key ("" when none
+// does). Errors: BAD_USER_INPUT when an expression fails on the order.
+func PlanKey(cat *catalog.Catalog, in *PlanInput) (string, error) {
+	b := &planBuilder{cat: cat, in: in, g: &PlanGraph{}, byDef: map[*catalog.StepDef][]*PlannedStep{}}
+	if in.Usage == "" {
+		in.Usage = engine.UsageSales
+	}
+	if in.Usage != engine.UsageSales {
+		return "", nil
+	}
+	if err := b.selectScenarios(); err != nil {
+		return "", err
+	}
+	env := &catalog.OrderEnv{Helpers: b.helpers, Order: in.Order, Account: in.Account}
+	for _, sc := range b.scenarios {
+		if !sc.PlanKey.Present() {
+			continue
+		}
+		v, err := sc.PlanKey.Eval(env)
+		if err != nil {
+			return "", engine.Errorf(engine.CodeBadUserInput, "scenario %q planKey failed: %v", sc.Name, err)
+		}
+		if v != nil && fmt.Sprint(v) != "" {
+			return fmt.Sprint(v), nil
+		}
+	}
+	return "", nil
+}
+
+// CrossPlanSteps lists the names of the steps a plan's CROSS_PLAN
+// dependencies may wait for (nil when the catalog has none).
+func CrossPlanSteps(cat *catalog.Catalog) []string {
+	var out []string
+	for _, sc := range cat.Scenarios {
+		for _, d := range sc.Dependencies {
+			if d.Scope != engine.ScopeCrossPlan {
+				continue
+			}
+			for _, a := range d.After {
+				if !slices.Contains(out, a.Name) {
+					out = append(out, a.Name)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // pairs reports whether instance s depends on instance p under the scope.

@@ -378,6 +378,7 @@ var (
 		{Name: "awaiting_lines", Type: field.TypeInt, Default: 0},
 		{Name: "signals", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "requested_completion", Type: field.TypeTime, Nullable: true},
+		{Name: "group_key", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
@@ -392,13 +393,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "plans_orders_plan",
-				Columns:    []*schema.Column{PlansColumns[14]},
+				Columns:    []*schema.Column{PlansColumns[15]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "plans_catalog_versions_catalog_version",
-				Columns:    []*schema.Column{PlansColumns[15]},
+				Columns:    []*schema.Column{PlansColumns[16]},
 				RefColumns: []*schema.Column{CatalogVersionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -408,6 +409,14 @@ var (
 				Name:    "plan_status",
 				Unique:  false,
 				Columns: []*schema.Column{PlansColumns[6]},
+			},
+			{
+				Name:    "plan_group_key",
+				Unique:  false,
+				Columns: []*schema.Column{PlansColumns[11]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "group_key IS NOT NULL",
+				},
 			},
 			{
 				Name:    "plan_type_subject_id",

@@ -40,6 +40,8 @@ const (
 	FieldSignals = "signals"
 	// FieldRequestedCompletion holds the string denoting the requested_completion field in the database.
 	FieldRequestedCompletion = "requested_completion"
+	// FieldGroupKey holds the string denoting the group_key field in the database.
+	FieldGroupKey = "group_key"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
@@ -110,6 +112,7 @@ var Columns = []string{
 	FieldAwaitingLines,
 	FieldSignals,
 	FieldRequestedCompletion,
+	FieldGroupKey,
 	FieldCreatedAt,
 	FieldStartedAt,
 	FieldCompletedAt,
@@ -238,6 +241,11 @@ func ByAwaitingLines(opts ...sql.OrderTermOption) OrderOption {
 // ByRequestedCompletion orders the results by the requested_completion field.
 func ByRequestedCompletion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRequestedCompletion, opts...).ToFunc()
+}
+
+// ByGroupKey orders the results by the group_key field.
+func ByGroupKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGroupKey, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -95,6 +95,11 @@ func RequestedCompletion(v time.Time) predicate.Plan {
 	return predicate.Plan(sql.FieldEQ(FieldRequestedCompletion, v))
 }
 
+// GroupKey applies equality check predicate on the "group_key" field. It's identical to GroupKeyEQ.
+func GroupKey(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldEQ(FieldGroupKey, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Plan {
 	return predicate.Plan(sql.FieldEQ(FieldCreatedAt, v))
@@ -563,6 +568,81 @@ func RequestedCompletionIsNil() predicate.Plan {
 // RequestedCompletionNotNil applies the NotNil predicate on the "requested_completion" field.
 func RequestedCompletionNotNil() predicate.Plan {
 	return predicate.Plan(sql.FieldNotNull(FieldRequestedCompletion))
+}
+
+// GroupKeyEQ applies the EQ predicate on the "group_key" field.
+func GroupKeyEQ(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldEQ(FieldGroupKey, v))
+}
+
+// GroupKeyNEQ applies the NEQ predicate on the "group_key" field.
+func GroupKeyNEQ(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldNEQ(FieldGroupKey, v))
+}
+
+// GroupKeyIn applies the In predicate on the "group_key" field.
+func GroupKeyIn(vs ...string) predicate.Plan {
+	return predicate.Plan(sql.FieldIn(FieldGroupKey, vs...))
+}
+
+// GroupKeyNotIn applies the NotIn predicate on the "group_key" field.
+func GroupKeyNotIn(vs ...string) predicate.Plan {
+	return predicate.Plan(sql.FieldNotIn(FieldGroupKey, vs...))
+}
+
+// GroupKeyGT applies the GT predicate on the "group_key" field.
+func GroupKeyGT(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldGT(FieldGroupKey, v))
+}
+
+// GroupKeyGTE applies the GTE predicate on the "group_key" field.
+func GroupKeyGTE(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldGTE(FieldGroupKey, v))
+}
+
+// GroupKeyLT applies the LT predicate on the "group_key" field.
+func GroupKeyLT(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldLT(FieldGroupKey, v))
+}
+
+// GroupKeyLTE applies the LTE predicate on the "group_key" field.
+func GroupKeyLTE(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldLTE(FieldGroupKey, v))
+}
+
+// GroupKeyContains applies the Contains predicate on the "group_key" field.
+func GroupKeyContains(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldContains(FieldGroupKey, v))
+}
+
+// GroupKeyHasPrefix applies the HasPrefix predicate on the "group_key" field.
+func GroupKeyHasPrefix(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldHasPrefix(FieldGroupKey, v))
+}
+
+// GroupKeyHasSuffix applies the HasSuffix predicate on the "group_key" field.
+func GroupKeyHasSuffix(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldHasSuffix(FieldGroupKey, v))
+}
+
+// GroupKeyIsNil applies the IsNil predicate on the "group_key" field.
+func GroupKeyIsNil() predicate.Plan {
+	return predicate.Plan(sql.FieldIsNull(FieldGroupKey))
+}
+
+// GroupKeyNotNil applies the NotNil predicate on the "group_key" field.
+func GroupKeyNotNil() predicate.Plan {
+	return predicate.Plan(sql.FieldNotNull(FieldGroupKey))
+}
+
+// GroupKeyEqualFold applies the EqualFold predicate on the "group_key" field.
+func GroupKeyEqualFold(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldEqualFold(FieldGroupKey, v))
+}
+
+// GroupKeyContainsFold applies the ContainsFold predicate on the "group_key" field.
+func GroupKeyContainsFold(v string) predicate.Plan {
+	return predicate.Plan(sql.FieldContainsFold(FieldGroupKey, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -36,6 +36,8 @@ func (Plan) Fields() []ent.Field {
 			Comment("order lines still AWAITING_DATA"),
 		jsonMap("signals", false, entgql.Skip()),
 		field.Time("requested_completion").Optional().Nillable(),
+		field.String("group_key").Optional().Nillable().Immutable().
+			Comment("the scenario's planKey: steps of later plans with the same key may wait for this plan's (CROSS_PLAN dependencies)"),
 		field.Time("created_at").Immutable().Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("completed_at").Optional().Nillable(),
@@ -58,6 +60,7 @@ func (Plan) Edges() []ent.Edge {
 func (Plan) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("status"),
+		index.Fields("group_key").Annotations(entsql.IndexWhere("group_key IS NOT NULL")),
 		// startOrchestration is idempotent on (type, subject).
 		index.Fields("type", "subject_id").Unique().
 			Annotations(entsql.IndexWhere("usage = 'GENERIC'")),

@@ -3814,6 +3814,29 @@ func (ec *executionContext) fieldContext_Plan_requestedCompletion(_ context.Cont
 	return graphql.NewScalarFieldContext("Plan", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Plan_groupKey(ctx context.Context, field graphql.CollectedField, obj *ent.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Plan_groupKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Plan_groupKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Plan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Plan_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11044,7 +11067,7 @@ func (ec *executionContext) unmarshalInputPlanWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "usage", "usageNEQ", "usageIn", "usageNotIn", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "subjectID", "subjectIDNEQ", "subjectIDIn", "subjectIDNotIn", "subjectIDGT", "subjectIDGTE", "subjectIDLT", "subjectIDLTE", "subjectIDContains", "subjectIDHasPrefix", "subjectIDHasSuffix", "subjectIDIsNil", "subjectIDNotNil", "subjectIDEqualFold", "subjectIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "catalogVersionID", "catalogVersionIDNEQ", "catalogVersionIDIn", "catalogVersionIDNotIn", "requestedCompletion", "requestedCompletionNEQ", "requestedCompletionIn", "requestedCompletionNotIn", "requestedCompletionGT", "requestedCompletionGTE", "requestedCompletionLT", "requestedCompletionLTE", "requestedCompletionIsNil", "requestedCompletionNotNil", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "hasOrder", "hasOrderWith", "hasCatalogVersion", "hasCatalogVersionWith", "hasGroups", "hasGroupsWith", "hasSteps", "hasStepsWith", "hasItems", "hasItemsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "usage", "usageNEQ", "usageIn", "usageNotIn", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "subjectID", "subjectIDNEQ", "subjectIDIn", "subjectIDNotIn", "subjectIDGT", "subjectIDGTE", "subjectIDLT", "subjectIDLTE", "subjectIDContains", "subjectIDHasPrefix", "subjectIDHasSuffix", "subjectIDIsNil", "subjectIDNotNil", "subjectIDEqualFold", "subjectIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "catalogVersionID", "catalogVersionIDNEQ", "catalogVersionIDIn", "catalogVersionIDNotIn", "requestedCompletion", "requestedCompletionNEQ", "requestedCompletionIn", "requestedCompletionNotIn", "requestedCompletionGT", "requestedCompletionGTE", "requestedCompletionLT", "requestedCompletionLTE", "requestedCompletionIsNil", "requestedCompletionNotNil", "groupKey", "groupKeyNEQ", "groupKeyIn", "groupKeyNotIn", "groupKeyGT", "groupKeyGTE", "groupKeyLT", "groupKeyLTE", "groupKeyContains", "groupKeyHasPrefix", "groupKeyHasSuffix", "groupKeyIsNil", "groupKeyNotNil", "groupKeyEqualFold", "groupKeyContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "hasOrder", "hasOrderWith", "hasCatalogVersion", "hasCatalogVersionWith", "hasGroups", "hasGroupsWith", "hasSteps", "hasStepsWith", "hasItems", "hasItemsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11520,6 +11543,111 @@ func (ec *executionContext) unmarshalInputPlanWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.RequestedCompletionNotNil = data
+		case "groupKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKey = data
+		case "groupKeyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyNEQ = data
+		case "groupKeyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyIn = data
+		case "groupKeyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyNotIn = data
+		case "groupKeyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyGT = data
+		case "groupKeyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyGTE = data
+		case "groupKeyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyLT = data
+		case "groupKeyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyLTE = data
+		case "groupKeyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyContains = data
+		case "groupKeyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyHasPrefix = data
+		case "groupKeyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyHasSuffix = data
+		case "groupKeyIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyIsNil = data
+		case "groupKeyNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyNotNil = data
+		case "groupKeyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyEqualFold = data
+		case "groupKeyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupKeyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupKeyContainsFold = data
 		case "createdAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -16760,6 +16888,11 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "requestedCompletion":
 			out.Values[i] = ec._Plan_requestedCompletion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groupKey":
+			out.Values[i] = ec._Plan_groupKey(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

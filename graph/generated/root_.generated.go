@@ -307,6 +307,7 @@ type ComplexityRoot struct {
 		Context             func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		CriticalPath        func(childComplexity int) int
+		GroupKey            func(childComplexity int) int
 		Groups              func(childComplexity int) int
 		ID                  func(childComplexity int) int
 		Items               func(childComplexity int) int
@@ -1749,6 +1750,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.CriticalPath(childComplexity), true
+	case "Plan.groupKey":
+		if e.ComplexityRoot.Plan.GroupKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.GroupKey(childComplexity), true
 	case "Plan.groups":
 		if e.ComplexityRoot.Plan.Groups == nil {
 			break
@@ -4693,6 +4700,10 @@ type Plan implements Node {
   status: PlanStatus!
   catalogVersionID: ID!
   requestedCompletion: Time
+  """
+  the scenario's planKey: steps of later plans with the same key may wait for this plan's (CROSS_PLAN dependencies)
+  """
+  groupKey: String
   createdAt: Time!
   startedAt: Time
   completedAt: Time
@@ -4868,6 +4879,24 @@ input PlanWhereInput {
   requestedCompletionLTE: Time
   requestedCompletionIsNil: Boolean
   requestedCompletionNotNil: Boolean
+  """
+  group_key field predicates
+  """
+  groupKey: String
+  groupKeyNEQ: String
+  groupKeyIn: [String!]
+  groupKeyNotIn: [String!]
+  groupKeyGT: String
+  groupKeyGTE: String
+  groupKeyLT: String
+  groupKeyLTE: String
+  groupKeyContains: String
+  groupKeyHasPrefix: String
+  groupKeyHasSuffix: String
+  groupKeyIsNil: Boolean
+  groupKeyNotNil: Boolean
+  groupKeyEqualFold: String
+  groupKeyContainsFold: String
   """
   created_at field predicates
   """
@@ -6436,6 +6465,8 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_catalogVersionID(ctx, field)
 	case "requestedCompletion":
 		return ec.fieldContext_Plan_requestedCompletion(ctx, field)
+	case "groupKey":
+		return ec.fieldContext_Plan_groupKey(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Plan_createdAt(ctx, field)
 	case "startedAt":
