@@ -113,12 +113,12 @@ type ScenarioDoc struct {
 	// plan when a revision of the order is applied (amendOrder) or when it
 	// is cancelled (cancelOrder), after the revision's compensations: a
 	// notification, a credit note, a confirmation task.
-	OnAmend  []*StepDoc `yaml:"onAmend" json:"onAmend"`
+	OnAmend []*StepDoc `yaml:"onAmend" json:"onAmend"`
 	// PlanKey (SALES only) is an expression over the order giving the key
 	// that relates its plan to other orders' plans (a site, a contract):
 	// a CROSS_PLAN dependency waits for steps of earlier plans with the
 	// same key.
-	PlanKey string `yaml:"planKey" json:"planKey"`
+	PlanKey  string     `yaml:"planKey" json:"planKey"`
 	OnCancel []*StepDoc `yaml:"onCancel" json:"onCancel"`
 }
 

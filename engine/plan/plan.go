@@ -33,7 +33,7 @@ type PlanInput struct {
 	// plan's key (PlanKey), by step name: what CROSS_PLAN dependencies wait
 	// for.
 	CrossSteps map[string][]*engine.ExistingStep
-	Now      time.Time
+	Now        time.Time
 	// Done stops the plan's evaluations when it is closed (the request
 	// that wants the plan is gone); nil: never.
 	Done <-chan struct{}
