@@ -127,14 +127,14 @@ type LineChangeability struct {
 func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, error) {
 	var out *Changeability
 	_, err := e.store.Write(ctx, func(tx engine.Tx) error {
-		st := e.newTxState(ctx, tx, 0)
 		o, err := tx.LoadOrder(ctx, orderID)
 		if err != nil {
 			return err
 		}
 		out = &Changeability{Cancellable: true}
-		if reason := stateRefusal(o); reason != "" {
-			out.Cancellable, out.Reason = false, reason
+		state := stateRefusal(o)
+		if state != "" {
+			out.Cancellable, out.Reason = false, state
 		}
 		cat, err := e.catalogInTx(ctx, tx, o.CatalogID)
 		if err != nil {
@@ -147,7 +147,7 @@ func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, e
 		assignBundles(cat, o.Lines)
 		frozen := plan.FrozenParts(cat, steps, itemsByID(o.Items), o.Lines)
 		for _, l := range o.Lines {
-			lc := LineChangeability{LineID: l.ID, Changeable: out.Reason == ""}
+			lc := LineChangeability{LineID: l.ID, Changeable: state == ""}
 			if r, ok := frozen.Lines[l.ID]; ok {
 				lc.Changeable, lc.FrozenBy = false, &r
 				if out.Cancellable {
@@ -156,7 +156,6 @@ func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, e
 			}
 			out.Lines = append(out.Lines, lc)
 		}
-		_ = st
 		return errPreview
 	})
 	if errors.Is(err, errPreview) {
