@@ -441,4 +441,11 @@ func connectionCosts(c *generated.ComplexityRoot) {
 	perID := func(child int, ids []int) int { return satAdd(1, satMul(child, max(len(ids), 1))) }
 	c.Query.Nodes = func(child int, ids []int) int { return perID(child, ids) }
 	c.Mutation.RetrySteps = func(child int, ids []int, _ *string) int { return perID(child, ids) }
+	// Order.changeable reads the order's whole plan in a transaction of
+	// its own: a list of orders asking for it is priced for that.
+	c.Order.Changeable = func(child int) int { return satAdd(child, changeableCost) }
 }
+
+// changeableCost is what Order.changeable costs: a hundred orders with it
+// reach the default Complexity limit.
+const changeableCost = 50

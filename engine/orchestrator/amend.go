@@ -62,7 +62,19 @@ func (e *Engine) CancelOrder(ctx context.Context, orderID int, reason string) (*
 		rec, err = st.requestRevision(orderID, engine.RevisionCancel, nil, reason, nil)
 		return err
 	})
-	return rec, err
+	if err != nil || rec != nil {
+		return rec, err
+	}
+	// Cancelled or cancelling already: its last revision, read after the
+	// transaction (which must not wait for a second connection).
+	revs, err := e.store.Revisions(ctx, []int{orderID})
+	if err != nil {
+		return nil, err
+	}
+	if list := revs[orderID]; len(list) > 0 {
+		return list[len(list)-1], nil
+	}
+	return nil, engine.Errorf(engine.CodeInvalidState, "order %d is cancelled", orderID)
 }
 
 // errPreview ends a preview's transaction without writing.
@@ -339,21 +351,15 @@ func itemsByID(items []*engine.Item) map[int]*engine.Item {
 }
 
 // requestRevision records a revision of an order and applies it, or
-// freezes the plan when running steps must settle first.
+// freezes the plan when running steps must settle first. It returns nil
+// (and no error) for a cancellation of an order cancelled already.
 func (s *txState) requestRevision(orderID int, kind engine.RevisionKind, in *engine.AmendInput, reason string, expected *int) (*engine.Revision, error) {
 	o, err := s.loadChangeable(orderID, kind, expected)
 	if err != nil {
 		return nil, err
 	}
 	if o == nil {
-		revs, err := s.e.store.Revisions(s.ctx, []int{orderID})
-		if err != nil {
-			return nil, err
-		}
-		if list := revs[orderID]; len(list) > 0 {
-			return list[len(list)-1], nil
-		}
-		return nil, engine.Errorf(engine.CodeInvalidState, "order %d is cancelled", orderID)
+		return nil, nil // cancelled already: CancelOrder answers with its last revision
 	}
 	rv, err := s.computeRevision(o, kind, in, o.Revision+1)
 	if err != nil {
