@@ -907,13 +907,17 @@ func (c *compiler) revisionStep(cat *Catalog, path string, st *StepDoc, g *Group
 		return nil
 	}
 	if st.Compensate != nil {
-		c.problem(path+".compensate", "a %s step has no compensation of its own", strings.ToLower(strings.ReplaceAll(role, "_", " ")))
+		c.problem(path+".compensate", "%s step has no compensation of its own",
+			map[string]string{RoleCompensation: "a compensation", RoleOnAmend: "an onAmend", RoleOnCancel: "an onCancel"}[role])
 	}
 	doc := *st
 	doc.Compensate = nil
 	if of != nil {
 		if doc.Scope != "" && !strings.EqualFold(doc.Scope, string(of.Scope)) {
 			c.problem(path+".scope", "a compensation runs at the scope of the step it undoes (%s), not %s", of.Scope, doc.Scope)
+		}
+		if doc.Product != "" && doc.Product != of.Product {
+			c.problem(path+".product", "a compensation runs for the product of the step it undoes (%q), not %q", of.Product, doc.Product)
 		}
 		doc.Scope, doc.Product = string(of.Scope), of.Product
 	} else if doc.Scope != "" && !strings.EqualFold(doc.Scope, string(engine.ScopePlan)) {

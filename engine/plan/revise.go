@@ -253,8 +253,8 @@ func (f *Frozen) Refusals(d LineDelta, next []*engine.DecomposedLine, attributes
 		}
 	}
 	for _, l := range next {
-		if !slices.Contains(d.Added, l.ID) {
-			continue
+		if !slices.Contains(d.Added, l.ID) && !slices.Contains(d.Changed, l.ID) {
+			continue // an added line, or a changed one that may have moved into a frozen bundle
 		}
 		if f.Order != nil {
 			add(l.ID, *f.Order)

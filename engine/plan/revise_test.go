@@ -980,3 +980,20 @@ func TestRevisionRowsChain(t *testing.T) {
 		})
 	}
 }
+
+// A changed line that moves into a frozen bundle is refused like an added
+// one.
+func TestFrozenMovedIntoFrozenBundle(t *testing.T) {
+	cat := reviseCat(t)
+	lines := frozenLines()
+	f := FrozenParts(cat, []*engine.StepRecord{srec(11, "Kit", engine.ScopeBundle, 0, "B1", engine.StepCompleted, 1)}, frozenItems(), lines)
+	next := frozenLines()
+	for _, l := range next {
+		if l.ID == "L2" {
+			l.ParentID, l.Bundle = "B1", "B1"
+		}
+	}
+	if rs := f.Refusals(DiffLines(lines, next), next, false); len(rs) == 0 {
+		t.Errorf("L2 moved into frozen bundle B1: no refusal")
+	}
+}
