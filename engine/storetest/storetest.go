@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"Events", eventTests},
 		{"Systems", systemTests},
 		{"Circuits", circuitTests},
+		{"Revisions", revisionTests},
 		{"Assets", assetTests},
 		{"Transactions", txTests},
 	}
