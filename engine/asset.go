@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // AssetStatus is the state of a product an account has.
 type AssetStatus string
@@ -42,6 +45,7 @@ type AssetLine struct {
 type AssetChange struct {
 	LineID  int
 	AssetID int // 0: a new asset
+	Action  LineAction
 	// Product, Quantity and Attributes of a new asset; Quantity and
 	// Attributes (merged into the asset's) of a CHANGE.
 	Product    string
@@ -65,7 +69,7 @@ type OrderAssets struct {
 func AssetChanges(lines []AssetLine) []AssetChange {
 	out := make([]AssetChange, 0, len(lines))
 	for _, l := range lines {
-		c := AssetChange{LineID: l.LineID, AssetID: l.AssetID}
+		c := AssetChange{LineID: l.LineID, AssetID: l.AssetID, Action: l.Action}
 		switch l.Action {
 		case ActionAdd:
 			qty := l.Quantity
@@ -89,3 +93,84 @@ func AssetChanges(lines []AssetLine) []AssetChange {
 	}
 	return out
 }
+
+// AssetEvent is one change of an asset, in its history.
+type AssetEvent struct {
+	AssetID     int
+	OrderID     int
+	OrderLineID int
+	Action      LineAction
+	FromStatus  AssetStatus // "" for ADD
+	ToStatus    AssetStatus
+	Quantity    int
+	Attributes  map[string]any
+	At          time.Time
+}
+
+// allowedFrom lists the asset statuses each action applies to.
+var allowedFrom = map[LineAction][]AssetStatus{
+	ActionChange:     {AssetActive, AssetSuspended},
+	ActionSuspend:    {AssetActive},
+	ActionResume:     {AssetSuspended},
+	ActionDisconnect: {AssetActive, AssetSuspended},
+}
+
+// CheckAssetLines checks the lines of an order of accountID that act on
+// existing assets (CHANGE, DISCONNECT, SUSPEND, RESUME) against those
+// assets (by id; a missing id is absent): the asset must exist and belong
+// to the account — another account's asset is refused exactly like a
+// missing one, so that ids cannot be probed — and be of the line's
+// product (BAD_USER_INPUT), and its status must allow the action
+// (INVALID_STATE: no RESUME of an active asset, no SUSPEND of a suspended
+// one, no change of a disconnected one). Each problem names its
+// line; BAD_USER_INPUT wins when both kinds occur.
+func CheckAssetLines(accountID string, lines []LineInput, assets map[int]*Asset) error {
+	var bad, state []Problem
+	for i, l := range lines {
+		if l.Action == "" || l.Action == ActionAdd || l.AssetID == 0 {
+			continue
+		}
+		path := "lines[" + itoa(i) + "].assetId"
+		a := assets[l.AssetID]
+		switch {
+		case a == nil || a.AccountID != accountID:
+			bad = append(bad, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": unknown asset " + itoa(l.AssetID)})
+		case a.Product != l.ProductCode:
+			bad = append(bad, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": asset " + itoa(l.AssetID) + " is a " +
+				quoteID(a.Product) + ", not a " + quoteID(l.ProductCode)})
+		case !containsStatus(allowedFrom[l.Action], a.Status):
+			state = append(state, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": asset " + itoa(l.AssetID) + " is " +
+				string(a.Status) + "; it cannot " + string(l.Action)})
+		}
+	}
+	if len(bad) > 0 {
+		return &Error{Code: CodeBadUserInput, Message: "invalid order", Problems: bad}
+	}
+	if len(state) > 0 {
+		return &Error{Code: CodeInvalidState, Message: "an asset's status does not allow the line's action", Problems: state}
+	}
+	return nil
+}
+
+// AssetIDs lists the assets an order's lines act on.
+func AssetIDs(lines []LineInput) []int {
+	var out []int
+	for _, l := range lines {
+		if l.Action != "" && l.Action != ActionAdd && l.AssetID != 0 {
+			out = append(out, l.AssetID)
+		}
+	}
+	return out
+}
+
+func containsStatus(list []AssetStatus, s AssetStatus) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string       { return strconv.Itoa(n) }
+func quoteID(s string) string { return strconv.Quote(s) }

@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/batonhq/baton/engine"
@@ -33,8 +35,62 @@ func TestAssetChanges(t *testing.T) {
 		{"an unknown action changes nothing", engine.AssetLine{LineID: 4, Action: "EXPLODE", AssetID: 9}, []engine.AssetChange{}},
 	}
 	for _, tt := range tests {
+		for i := range tt.want {
+			tt.want[i].Action = tt.line.Action // every change says which action made it
+		}
 		if got := engine.AssetChanges([]engine.AssetLine{tt.line}); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: %+v; want %+v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestCheckAssetLines(t *testing.T) {
+	assets := map[int]*engine.Asset{
+		1: {ID: 1, AccountID: "a", Product: "SRV", Status: engine.AssetActive},
+		2: {ID: 2, AccountID: "a", Product: "SRV", Status: engine.AssetSuspended},
+		3: {ID: 3, AccountID: "a", Product: "SRV", Status: engine.AssetDisconnected},
+		4: {ID: 4, AccountID: "b", Product: "SRV", Status: engine.AssetActive},
+	}
+	line := func(action engine.LineAction, asset int, product string) []engine.LineInput {
+		return []engine.LineInput{{ID: "L1", ProductCode: product, Quantity: 1, Action: action, AssetID: asset}}
+	}
+	for _, tc := range []struct {
+		name  string
+		lines []engine.LineInput
+		code  engine.Code // "" accepted
+		text  string
+	}{
+		{"add needs no asset", line(engine.ActionAdd, 0, "SRV"), "", ""},
+		{"change an active asset", line(engine.ActionChange, 1, "SRV"), "", ""},
+		{"change a suspended asset", line(engine.ActionChange, 2, "SRV"), "", ""},
+		{"suspend an active asset", line(engine.ActionSuspend, 1, "SRV"), "", ""},
+		{"resume a suspended asset", line(engine.ActionResume, 2, "SRV"), "", ""},
+		{"disconnect an active asset", line(engine.ActionDisconnect, 1, "SRV"), "", ""},
+		{"disconnect a suspended asset", line(engine.ActionDisconnect, 2, "SRV"), "", ""},
+		{"missing asset", line(engine.ActionChange, 99, "SRV"), engine.CodeBadUserInput, `line "L1": unknown asset 99`},
+		{"another account's asset, like a missing one", line(engine.ActionChange, 4, "SRV"), engine.CodeBadUserInput, `line "L1": unknown asset 4`},
+		{"wrong product", line(engine.ActionChange, 1, "LIC"), engine.CodeBadUserInput, `is a "SRV", not a "LIC"`},
+		{"resume an active asset", line(engine.ActionResume, 1, "SRV"), engine.CodeInvalidState, "is ACTIVE; it cannot RESUME"},
+		{"suspend a suspended asset", line(engine.ActionSuspend, 2, "SRV"), engine.CodeInvalidState, "is SUSPENDED; it cannot SUSPEND"},
+		{"second disconnect", line(engine.ActionDisconnect, 3, "SRV"), engine.CodeInvalidState, "is DISCONNECTED; it cannot DISCONNECT"},
+		{"change a disconnected asset", line(engine.ActionChange, 3, "SRV"), engine.CodeInvalidState, "it cannot CHANGE"},
+		{"resume a disconnected asset", line(engine.ActionResume, 3, "SRV"), engine.CodeInvalidState, "it cannot RESUME"},
+		{"bad input wins over state", append(line(engine.ActionResume, 1, "SRV"), engine.LineInput{ID: "L2", ProductCode: "SRV", Action: engine.ActionChange, AssetID: 99}),
+			engine.CodeBadUserInput, `line "L2": unknown asset 99`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := engine.CheckAssetLines("a", tc.lines, assets)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var e *engine.Error
+			if !errors.As(err, &e) || e.Code != tc.code || len(e.Problems) != 1 || !strings.Contains(e.Problems[0].Message, tc.text) ||
+				!strings.HasSuffix(e.Problems[0].Path, ".assetId") {
+				t.Fatalf("got %v (%+v); want %s with %q", err, e, tc.code, tc.text)
+			}
+		})
 	}
 }

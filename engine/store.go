@@ -49,6 +49,10 @@ type Store interface {
 	SystemStates(ctx context.Context) (map[string]*SystemState, error)
 	// Assets returns an account's assets, oldest first.
 	Assets(ctx context.Context, accountID string) ([]*Asset, error)
+	// AssetsByID reads assets by id (ids that do not exist are left out).
+	AssetsByID(ctx context.Context, ids []int) (map[int]*Asset, error)
+	// AssetHistory reads the history of assets, oldest change first.
+	AssetHistory(ctx context.Context, assetIDs []int) (map[int][]*AssetEvent, error)
 	// HeldCounts counts ON_HOLD steps per system.
 	HeldCounts(ctx context.Context) (map[string]int, error)
 	// PlanTimelines reads what forecasting the plans needs.
@@ -150,8 +154,11 @@ type Tx interface {
 	// OrderAssetLines reads an order's account and the lines whose
 	// completion changes its assets, in line order. Errors: NOT_FOUND.
 	OrderAssetLines(ctx context.Context, orderID int) (*OrderAssets, []AssetLine, error)
+	// AssetsByID is Store.AssetsByID inside the transaction.
+	AssetsByID(ctx context.Context, ids []int) (map[int]*Asset, error)
 	// ApplyAssetChanges writes what completing an order does to its
-	// account's assets (new assets get ids from the store).
+	// account's assets (new assets get ids from the store), with a row of
+	// each asset's history per change.
 	ApplyAssetChanges(ctx context.Context, oa *OrderAssets) error
 	// WaitingPauses returns the plan of an order and its waiting pauses,
 	// locked. Errors: NOT_FOUND.

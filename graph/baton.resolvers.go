@@ -13,6 +13,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/plan"
 	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderrevision"
@@ -21,6 +22,11 @@ import (
 	"github.com/batonhq/baton/graph/generated"
 	"github.com/batonhq/baton/graph/model"
 )
+
+// History is the resolver for the history field.
+func (r *assetResolver) History(ctx context.Context, obj *ent.Asset) ([]*ent.AssetEvent, error) {
+	return obj.QueryHistory().Order(ent.Asc(assetevent.FieldID)).All(ctx)
+}
 
 // Current is the resolver for the current field.
 func (r *catalogVersionResolver) Current(ctx context.Context, obj *ent.CatalogVersion) (bool, error) {

@@ -508,6 +508,20 @@ func (t *txn) OrderAssetLines(ctx context.Context, orderID int) (*engine.OrderAs
 // ApplyAssetChanges implements engine.Tx.
 func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) error {
 	var add [][]any
+	var ids, newLines []int
+	actions := map[int]engine.LineAction{}
+	for _, c := range oa.Changes {
+		actions[c.LineID] = c.Action
+		if c.AssetID != 0 {
+			ids = append(ids, c.AssetID)
+		} else {
+			newLines = append(newLines, c.LineID)
+		}
+	}
+	before, err := t.AssetsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
 	for _, c := range oa.Changes {
 		var err error
 		switch {
@@ -525,36 +539,32 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 			return fmt.Errorf("change asset %d: %w", c.AssetID, err)
 		}
 	}
+	created := map[int]int{}
 	if len(add) > 0 {
-		if _, err := t.insertReturningIDs(ctx, "assets", []string{"account_ref", "account_id", "product_code", "quantity", "status",
-			"attributes", "order_id", "order_line_id", "last_order_id", "created_at", "updated_at"}, add); err != nil {
+		newIDs, err := t.insertReturningIDs(ctx, "assets", []string{"account_ref", "account_id", "product_code", "quantity", "status",
+			"attributes", "order_id", "order_line_id", "last_order_id", "created_at", "updated_at"}, add)
+		if err != nil {
 			return fmt.Errorf("insert assets: %w", err)
 		}
+		for i, id := range newIDs {
+			created[newLines[i]] = int(id)
+			ids = append(ids, int(id))
+		}
 	}
-	return nil
+	after, err := t.AssetsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return t.assetHistory(ctx, oa, actions, before, after, created)
 }
 
 // Assets implements engine.Store.
 func (s *Store) Assets(ctx context.Context, accountID string) ([]*engine.Asset, error) {
-	rows, err := s.query(ctx, `SELECT id, account_id, product_code, quantity, status, attributes, order_id, order_line_id,
-		last_order_id, created_at, updated_at FROM assets WHERE account_id = $1 ORDER BY id`, accountID)
+	rows, err := s.query(ctx, `SELECT `+assetColumns+` FROM assets WHERE account_id = $1 ORDER BY id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("read assets: %w", err)
 	}
-	defer rows.Close()
-	var out []*engine.Asset
-	for rows.Next() {
-		var a engine.Asset
-		var status string
-		var created, updated timeScan
-		if err := rows.Scan(&a.ID, &a.AccountID, &a.Product, &a.Quantity, &status, jsonScan{&a.Attributes}, intScan{&a.OrderID},
-			intScan{&a.OrderLineID}, intScan{&a.LastOrderID}, &created, &updated); err != nil {
-			return nil, fmt.Errorf("scan asset: %w", err)
-		}
-		a.Status, a.CreatedAt, a.UpdatedAt = engine.AssetStatus(status), created.t, updated.t
-		out = append(out, &a)
-	}
-	return out, rows.Err()
+	return scanAssets(rows)
 }
 
 // WaitingPauses implements engine.Tx.

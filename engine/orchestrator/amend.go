@@ -265,7 +265,9 @@ func (s *txState) computeRevision(o *engine.StoredOrder, kind engine.RevisionKin
 		if err := plan.ValidateOrder(cat, oi); err != nil {
 			return nil, err
 		}
-		// ASSETS-CHECK
+		if err := s.e.checkAssets(ctx, tx, oi); err != nil {
+			return nil, err
+		}
 		acct, err := tx.LockAccount(ctx, o.AccountRef, o.AccountID)
 		if err != nil {
 			return nil, err

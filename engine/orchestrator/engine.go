@@ -268,6 +268,9 @@ func (e *Engine) PreviewOrder(ctx context.Context, in engine.OrderInput) (*Previ
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkAssets(ctx, e.store, &in); err != nil {
+		return nil, err
+	}
 	return &Preview{Decomposition: p.d, Plan: p.pg}, nil
 }
 
@@ -389,6 +392,12 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 		}
 		acct, err := tx.LockAccount(ctx, ref, in.AccountID)
 		if err != nil {
+			return err
+		}
+		// Under the account's lock: another order of the account that
+		// changes the asset commits before or after this check, not
+		// between it and this order.
+		if err := e.checkAssets(ctx, tx, &in); err != nil {
 			return err
 		}
 		d, pg := planned.d, planned.pg

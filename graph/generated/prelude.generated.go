@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/graph/scalars"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -1637,6 +1638,16 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2githubᚗcomᚋbatonhqᚋbatonᚋentᚋasseteventᚐAction(ctx context.Context, v any) (assetevent.Action, error) {
+	var res assetevent.Action
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2githubᚗcomᚋbatonhqᚋbatonᚋentᚋasseteventᚐAction(ctx context.Context, sel ast.SelectionSet, v assetevent.Action) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

@@ -25,6 +25,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Asset() AssetResolver
 	CatalogVersion() CatalogVersionResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
@@ -64,6 +65,7 @@ type ComplexityRoot struct {
 		Attributes  func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
 		Customer    func(childComplexity int) int
+		History     func(childComplexity int) int
 		ID          func(childComplexity int) int
 		LastOrderID func(childComplexity int) int
 		OrderID     func(childComplexity int) int
@@ -83,6 +85,17 @@ type ComplexityRoot struct {
 	AssetEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AssetEvent struct {
+		Action      func(childComplexity int) int
+		At          func(childComplexity int) int
+		Attributes  func(childComplexity int) int
+		FromStatus  func(childComplexity int) int
+		OrderID     func(childComplexity int) int
+		OrderLineID func(childComplexity int) int
+		Quantity    func(childComplexity int) int
+		ToStatus    func(childComplexity int) int
 	}
 
 	Attempt struct {
@@ -625,6 +638,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Asset.Customer(childComplexity), true
+	case "Asset.history":
+		if e.ComplexityRoot.Asset.History == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.History(childComplexity), true
 	case "Asset.id":
 		if e.ComplexityRoot.Asset.ID == nil {
 			break
@@ -705,6 +724,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AssetEdge.Node(childComplexity), true
+
+	case "AssetEvent.action":
+		if e.ComplexityRoot.AssetEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.Action(childComplexity), true
+	case "AssetEvent.at":
+		if e.ComplexityRoot.AssetEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.At(childComplexity), true
+	case "AssetEvent.attributes":
+		if e.ComplexityRoot.AssetEvent.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.Attributes(childComplexity), true
+	case "AssetEvent.fromStatus":
+		if e.ComplexityRoot.AssetEvent.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.FromStatus(childComplexity), true
+	case "AssetEvent.orderId":
+		if e.ComplexityRoot.AssetEvent.OrderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.OrderID(childComplexity), true
+	case "AssetEvent.orderLineId":
+		if e.ComplexityRoot.AssetEvent.OrderLineID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.OrderLineID(childComplexity), true
+	case "AssetEvent.quantity":
+		if e.ComplexityRoot.AssetEvent.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.Quantity(childComplexity), true
+	case "AssetEvent.toStatus":
+		if e.ComplexityRoot.AssetEvent.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEvent.ToStatus(childComplexity), true
 
 	case "Attempt.error":
 		if e.ComplexityRoot.Attempt.Error == nil {
@@ -3094,6 +3162,27 @@ enum CircuitState {
   CLOSED
   OPEN
   HALF_OPEN
+}
+
+extend type Asset {
+  "What changed the asset, oldest first: which order and line, when, and its status before and after."
+  history: [AssetEvent!]!
+}
+
+"One change of an asset."
+type AssetEvent {
+  orderId: ID!
+  orderLineId: ID!
+  "ADD, CHANGE, DISCONNECT, SUSPEND or RESUME."
+  action: String!
+  "The status before (null for ADD)."
+  fromStatus: String
+  toStatus: String!
+  "The asset's quantity after the change."
+  quantity: Int!
+  "The asset's attributes after the change."
+  attributes: JSON
+  at: Time!
 }
 
 extend type CatalogVersion {
@@ -6037,6 +6126,8 @@ func (ec *executionContext) childFields_Asset(ctx context.Context, field graphql
 		return ec.fieldContext_Asset_updatedAt(ctx, field)
 	case "customer":
 		return ec.fieldContext_Asset_customer(ctx, field)
+	case "history":
+		return ec.fieldContext_Asset_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Asset", field.Name)
 }
@@ -6061,6 +6152,28 @@ func (ec *executionContext) childFields_AssetEdge(ctx context.Context, field gra
 		return ec.fieldContext_AssetEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AssetEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderId":
+		return ec.fieldContext_AssetEvent_orderId(ctx, field)
+	case "orderLineId":
+		return ec.fieldContext_AssetEvent_orderLineId(ctx, field)
+	case "action":
+		return ec.fieldContext_AssetEvent_action(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_AssetEvent_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_AssetEvent_toStatus(ctx, field)
+	case "quantity":
+		return ec.fieldContext_AssetEvent_quantity(ctx, field)
+	case "attributes":
+		return ec.fieldContext_AssetEvent_attributes(ctx, field)
+	case "at":
+		return ec.fieldContext_AssetEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Attempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

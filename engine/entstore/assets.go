@@ -1,0 +1,106 @@
+package entstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/batonhq/baton/engine"
+)
+
+const assetColumns = `id, account_id, product_code, quantity, status, attributes, order_id, order_line_id, last_order_id, created_at, updated_at`
+
+func scanAssets(rows *sql.Rows) ([]*engine.Asset, error) {
+	defer rows.Close()
+	var out []*engine.Asset
+	for rows.Next() {
+		var a engine.Asset
+		var status string
+		var created, updated timeScan
+		if err := rows.Scan(&a.ID, &a.AccountID, &a.Product, &a.Quantity, &status, jsonScan{&a.Attributes}, intScan{&a.OrderID},
+			intScan{&a.OrderLineID}, intScan{&a.LastOrderID}, &created, &updated); err != nil {
+			return nil, fmt.Errorf("scan asset: %w", err)
+		}
+		a.Status, a.CreatedAt, a.UpdatedAt = engine.AssetStatus(status), created.t, updated.t
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}
+
+func assetsByID(ctx context.Context, db querier, d *sqlDialect, ids []int) (map[int]*engine.Asset, error) {
+	out := map[int]*engine.Asset{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.QueryContext(ctx, d.sql(`SELECT `+assetColumns+` FROM assets WHERE id {ids $1}`), d.ids(sortedIDs(ids)))
+	if err != nil {
+		return nil, fmt.Errorf("read assets: %w", err)
+	}
+	list, err := scanAssets(rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range list {
+		out[a.ID] = a
+	}
+	return out, nil
+}
+
+// AssetsByID implements engine.Store.
+func (s *Store) AssetsByID(ctx context.Context, ids []int) (map[int]*engine.Asset, error) {
+	return assetsByID(ctx, s.reads, s.d, ids)
+}
+
+// AssetsByID implements engine.Tx.
+func (t *txn) AssetsByID(ctx context.Context, ids []int) (map[int]*engine.Asset, error) {
+	return assetsByID(ctx, t, t.s.d, ids)
+}
+
+// AssetHistory implements engine.Store.
+func (s *Store) AssetHistory(ctx context.Context, assetIDs []int) (map[int][]*engine.AssetEvent, error) {
+	out := map[int][]*engine.AssetEvent{}
+	if len(assetIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.query(ctx, `SELECT asset_id, order_id, order_line_id, action, from_status, to_status, quantity, attributes, at
+		FROM asset_events WHERE asset_id {ids $1} ORDER BY asset_id, id`, s.d.ids(sortedIDs(assetIDs)))
+	if err != nil {
+		return nil, fmt.Errorf("read asset history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e engine.AssetEvent
+		var action, from, to string
+		var at timeScan
+		if err := rows.Scan(&e.AssetID, &e.OrderID, &e.OrderLineID, &action, strScan{&from}, &to, &e.Quantity, jsonScan{&e.Attributes}, &at); err != nil {
+			return nil, fmt.Errorf("scan asset event: %w", err)
+		}
+		e.Action, e.FromStatus, e.ToStatus, e.At = engine.LineAction(action), engine.AssetStatus(from), engine.AssetStatus(to), at.t
+		out[e.AssetID] = append(out[e.AssetID], &e)
+	}
+	return out, rows.Err()
+}
+
+// assetHistory writes the history rows of an order's asset changes:
+// before are the changed assets as they were, after as they are now.
+func (t *txn) assetHistory(ctx context.Context, oa *engine.OrderAssets, actions map[int]engine.LineAction, before, after map[int]*engine.Asset, created map[int]int) error {
+	var rows [][]any
+	for _, c := range oa.Changes {
+		id := c.AssetID
+		if id == 0 {
+			id = created[c.LineID]
+		}
+		a := after[id]
+		if a == nil {
+			continue
+		}
+		from := ""
+		if b := before[id]; b != nil {
+			from = string(b.Status)
+		}
+		rows = append(rows, []any{id, oa.OrderID, c.LineID, string(actions[c.LineID]), nullStr(from), string(a.Status), a.Quantity,
+			jsonValue(a.Attributes), t.now})
+	}
+	return t.bulkInsert(ctx, "asset_events", []string{"asset_id", "order_id", "order_line_id", "action", "from_status", "to_status",
+		"quantity", "attributes", "at"}, rows)
+}
