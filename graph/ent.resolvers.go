@@ -120,6 +120,9 @@ func (r *queryResolver) Systems(ctx context.Context, after *entgql.Cursor[int], 
 	return conn, nil
 }
 
+// Asset returns generated.AssetResolver implementation.
+func (r *Resolver) Asset() generated.AssetResolver { return &assetResolver{r} }
+
 // CatalogVersion returns generated.CatalogVersionResolver implementation.
 func (r *Resolver) CatalogVersion() generated.CatalogVersionResolver {
 	return &catalogVersionResolver{r}
@@ -138,6 +141,7 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) System() generated.SystemResolver { return &systemResolver{r} }
 
 type (
+	assetResolver          struct{ *Resolver }
 	catalogVersionResolver struct{ *Resolver }
 	orderResolver          struct{ *Resolver }
 	planResolver           struct{ *Resolver }
