@@ -104,3 +104,94 @@ func (t *txn) assetHistory(ctx context.Context, oa *engine.OrderAssets, actions 
 	return t.bulkInsert(ctx, "asset_events", []string{"asset_id", "order_id", "order_line_id", "action", "from_status", "to_status",
 		"quantity", "attributes", "at"}, rows)
 }
+
+// OrderAssetLines implements engine.Tx.
+func (t *txn) OrderAssetLines(ctx context.Context, orderID int) (*engine.OrderAssets, []engine.AssetLine, error) {
+	oa := &engine.OrderAssets{OrderID: orderID}
+	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT account_ref, account_id FROM orders WHERE id = $1`), orderID).Scan(&oa.AccountRef, &oa.AccountID)
+	if err == sql.ErrNoRows {
+		return nil, nil, engine.Errorf(engine.CodeNotFound, "order %d not found", orderID)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read order %d: %w", orderID, err)
+	}
+	rows, err := t.query(ctx, `SELECT id, product_code, quantity, attributes, action, asset_id
+		FROM order_lines WHERE order_id = $1 ORDER BY position`, orderID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read lines for assets: %w", err)
+	}
+	defer rows.Close()
+	var lines []engine.AssetLine
+	for rows.Next() {
+		var l engine.AssetLine
+		var action string
+		if err := rows.Scan(&l.LineID, &l.Product, &l.Quantity, jsonScan{&l.Attributes}, &action, intScan{&l.AssetID}); err != nil {
+			return nil, nil, fmt.Errorf("scan line: %w", err)
+		}
+		l.Action = engine.LineAction(action)
+		lines = append(lines, l)
+	}
+	return oa, lines, rows.Err()
+}
+
+// ApplyAssetChanges implements engine.Tx.
+func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) error {
+	var add [][]any
+	var ids, newLines []int
+	actions := map[int]engine.LineAction{}
+	for _, c := range oa.Changes {
+		actions[c.LineID] = c.Action
+		if c.AssetID != 0 {
+			ids = append(ids, c.AssetID)
+		} else {
+			newLines = append(newLines, c.LineID)
+		}
+	}
+	before, err := t.AssetsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, c := range oa.Changes {
+		var err error
+		switch {
+		case c.AssetID == 0:
+			add = append(add, []any{oa.AccountRef, oa.AccountID, c.Product, *c.Quantity, string(c.Status), jsonValue(c.Attributes),
+				oa.OrderID, c.LineID, oa.OrderID, t.now, t.now})
+		case c.Quantity != nil:
+			_, err = t.exec(ctx, `UPDATE assets SET quantity = $1, attributes = {merge attributes $2}, last_order_id = $3, updated_at = $4 WHERE id = $5`,
+				*c.Quantity, jsonValue(orEmpty(c.Attributes)), oa.OrderID, t.now, c.AssetID)
+		}
+		if err == nil && c.AssetID != 0 && c.Status != "" {
+			_, err = t.exec(ctx, `UPDATE assets SET status = $1, last_order_id = $2, updated_at = $3 WHERE id = $4`, string(c.Status), oa.OrderID, t.now, c.AssetID)
+		}
+		if err != nil {
+			return fmt.Errorf("change asset %d: %w", c.AssetID, err)
+		}
+	}
+	created := map[int]int{}
+	if len(add) > 0 {
+		newIDs, err := t.insertReturningIDs(ctx, "assets", []string{"account_ref", "account_id", "product_code", "quantity", "status",
+			"attributes", "order_id", "order_line_id", "last_order_id", "created_at", "updated_at"}, add)
+		if err != nil {
+			return fmt.Errorf("insert assets: %w", err)
+		}
+		for i, id := range newIDs {
+			created[newLines[i]] = int(id)
+			ids = append(ids, int(id))
+		}
+	}
+	after, err := t.AssetsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return t.assetHistory(ctx, oa, actions, before, after, created)
+}
+
+// Assets implements engine.Store.
+func (s *Store) Assets(ctx context.Context, accountID string) ([]*engine.Asset, error) {
+	rows, err := s.query(ctx, `SELECT `+assetColumns+` FROM assets WHERE account_id = $1 ORDER BY id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("read assets: %w", err)
+	}
+	return scanAssets(rows)
+}
