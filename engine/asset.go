@@ -174,3 +174,36 @@ func containsStatus(list []AssetStatus, s AssetStatus) bool {
 
 func itoa(n int) string       { return strconv.Itoa(n) }
 func quoteID(s string) string { return strconv.Quote(s) }
+
+// AssetQuery selects an account's assets (Store.Assets): those of
+// AccountID (required), narrowed to the ids in IDs, the statuses in Status
+// and the product Product when they are set, oldest first, at most Limit
+// of them (0: all).
+type AssetQuery struct {
+	AccountID string
+	IDs       []int
+	Status    []AssetStatus
+	Product   string
+	Limit     int
+}
+
+// Validate refuses a query without an account, with an unknown status or
+// a negative limit (BAD_USER_INPUT).
+func (q AssetQuery) Validate() error {
+	var probs []Problem
+	if q.AccountID == "" {
+		probs = append(probs, Problem{Path: "accountId", Message: "an account is required"})
+	}
+	for i, s := range q.Status {
+		if s != AssetActive && s != AssetSuspended && s != AssetDisconnected {
+			probs = append(probs, Problem{Path: "status[" + itoa(i) + "]", Message: "unknown asset status " + quoteID(string(s))})
+		}
+	}
+	if q.Limit < 0 {
+		probs = append(probs, Problem{Path: "limit", Message: "the limit cannot be negative"})
+	}
+	if len(probs) > 0 {
+		return &Error{Code: CodeBadUserInput, Message: "invalid asset query", Problems: probs}
+	}
+	return nil
+}

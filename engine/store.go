@@ -47,8 +47,10 @@ type Store interface {
 	// SystemStates reads every system's state (rows exist once a system
 	// was switched or failed).
 	SystemStates(ctx context.Context) (map[string]*SystemState, error)
-	// Assets returns an account's assets, oldest first.
-	Assets(ctx context.Context, accountID string) ([]*Asset, error)
+	// Assets lists an account's assets as q selects them, oldest first.
+	// Errors: BAD_USER_INPUT (no account, an unknown status, a negative
+	// limit).
+	Assets(ctx context.Context, q AssetQuery) ([]*Asset, error)
 	// AssetsByID reads assets by id (ids that do not exist are left out).
 	AssetsByID(ctx context.Context, ids []int) (map[int]*Asset, error)
 	// AssetHistory reads the history of assets, oldest change first.

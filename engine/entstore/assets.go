@@ -187,9 +187,36 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 	return t.assetHistory(ctx, oa, actions, before, after, created)
 }
 
-// Assets implements engine.Store.
-func (s *Store) Assets(ctx context.Context, accountID string) ([]*engine.Asset, error) {
-	rows, err := s.query(ctx, `SELECT `+assetColumns+` FROM assets WHERE account_id = $1 ORDER BY id`, accountID)
+// Assets implements engine.Store: by the account's ref, which the
+// (account_ref, product_code) index serves.
+func (s *Store) Assets(ctx context.Context, q engine.AssetQuery) ([]*engine.Asset, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	sqlq := `SELECT ` + assetColumns + ` FROM assets WHERE account_ref = (SELECT id FROM accounts WHERE external_id = $1)`
+	args := []any{q.AccountID}
+	if q.Product != "" {
+		args = append(args, q.Product)
+		sqlq += fmt.Sprintf(" AND product_code = $%d", len(args))
+	}
+	if q.IDs != nil {
+		args = append(args, s.d.ids(sortedIDs(q.IDs)))
+		sqlq += fmt.Sprintf(" AND id {ids $%d}", len(args))
+	}
+	if q.Status != nil {
+		st := make([]string, len(q.Status))
+		for i, x := range q.Status {
+			st[i] = string(x)
+		}
+		args = append(args, s.d.strs(st))
+		sqlq += fmt.Sprintf(" AND status {strs $%d}", len(args))
+	}
+	sqlq += " ORDER BY id"
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		sqlq += fmt.Sprintf(" LIMIT $%d", len(args))
+	}
+	rows, err := s.query(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read assets: %w", err)
 	}

@@ -60,7 +60,7 @@ func TestAssetsMACD(t *testing.T) {
 		if s := b.client.Step.Query().Where(step.OrderID(rec.ID)).OnlyX(b.ctx); s.Name != "Installed" {
 			t.Errorf("an ADD order planned %s; want Installed", s.Name)
 		}
-		assets, err := b.store.Assets(b.ctx, "a")
+		assets, err := b.store.Assets(b.ctx, engine.AssetQuery{AccountID: "a"})
 		if err != nil || len(assets) != 1 {
 			t.Fatalf("assets: %v %v", assets, err)
 		}
@@ -68,7 +68,7 @@ func TestAssetsMACD(t *testing.T) {
 		if _, err := submit("other", engine.LineInput{ProductCode: "SRV"}); err != nil {
 			t.Fatal(err)
 		}
-		otherAssets, _ := b.store.Assets(b.ctx, "other")
+		otherAssets, _ := b.store.Assets(b.ctx, engine.AssetQuery{AccountID: "other"})
 		refuse := func(what, acct string, l engine.LineInput, code engine.Code, text string) {
 			t.Helper()
 			before := b.eventCount(t)

@@ -506,7 +506,7 @@ var assetTests = map[string]func(t *testing.T, b *bundle){
 			})
 		}
 		read := func() []*engine.Asset {
-			as, err := b.store.Assets(b.ctx, "acct-o1")
+			as, err := b.store.Assets(b.ctx, engine.AssetQuery{AccountID: "acct-o1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -530,7 +530,7 @@ var assetTests = map[string]func(t *testing.T, b *bundle){
 		if as = read(); as[0].Status != engine.AssetSuspended || as[0].Quantity != 3 {
 			t.Fatalf("asset after a SUSPEND = %+v", as[0])
 		}
-		if other, err := b.store.Assets(b.ctx, "acct-other"); err != nil || len(other) != 0 {
+		if other, err := b.store.Assets(b.ctx, engine.AssetQuery{AccountID: "acct-other"}); err != nil || len(other) != 0 {
 			t.Fatalf("Assets of another account = %v, %v; want none", other, err)
 		}
 	},
