@@ -113,7 +113,9 @@ func TestWhereFiltersRefusedBeforeAnyQuery(t *testing.T) {
 			map[string]any{"w": map[string]any{"or": or}})
 		d := time.Since(start)
 		t.Logf("20,000 or terms refused in %s", d)
-		if d > 10*time.Second {
+		// A guard against the unbounded cost, not a speed test: about 3 s
+		// alone, 20 s under -race beside the other packages on two cores.
+		if d > 60*time.Second {
 			t.Errorf("20,000 or terms took %s to refuse", d)
 		}
 		if !hasProblem(got, "where", "more than 200 terms") {

@@ -562,7 +562,8 @@ func TestHostileQueryReadmeExamplesWithinLimits(t *testing.T) {
 		e := newHostileEnv(t, url, graph.Limits{}, nil)
 		e.submit(proServerInput("demo-1", "acme"))
 		for _, q := range queries {
-			vars := map[string]any{"s": "1", "in": proServerInput("demo-2", "acme")}
+			vars := map[string]any{"s": "1", "o": "1", "in": proServerInput("demo-2", "acme"),
+				"amend": map[string]any{"lines": []any{map[string]any{"id": "L1", "productCode": "PRO-SERVER-PKG"}}}}
 			for _, ge := range e.post(q, vars).Errors {
 				switch ge.Extensions.Code {
 				case "QUERY_TOO_LARGE", "COMPLEXITY_LIMIT_EXCEEDED", "DEPTH_LIMIT_EXCEEDED", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED":
