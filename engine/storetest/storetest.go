@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"Circuits", circuitTests},
 		{"Revisions", revisionTests},
 		{"Assets", assetTests},
+		{"AssetQueries", assetQueryTests},
 		{"Transactions", txTests},
 	}
 	for _, g := range groups {
