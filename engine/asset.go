@@ -122,25 +122,36 @@ var allowedFrom = map[LineAction][]AssetStatus{
 // missing one, so that ids cannot be probed — and be of the line's
 // product (BAD_USER_INPUT), and its status must allow the action
 // (INVALID_STATE: no RESUME of an active asset, no SUSPEND of a suspended
-// one, no change of a disconnected one). Each problem names its
-// line; BAD_USER_INPUT wins when both kinds occur.
+// one, no change of a disconnected one). Two lines of one order may not
+// act on the same asset (BAD_USER_INPUT on the second): each line's change
+// would be applied, and recorded in the asset's history, from the status
+// the asset had before the order. Each problem names its line;
+// BAD_USER_INPUT wins when both kinds occur.
 func CheckAssetLines(accountID string, lines []LineInput, assets map[int]*Asset) error {
 	var bad, state []Problem
+	first := map[int]string{} // asset id → the line that acts on it
 	for i, l := range lines {
 		if l.Action == "" || l.Action == ActionAdd || l.AssetID == 0 {
 			continue
 		}
 		path := "lines[" + itoa(i) + "].assetId"
 		a := assets[l.AssetID]
+		prev, dup := first[l.AssetID]
 		switch {
 		case a == nil || a.AccountID != accountID:
 			bad = append(bad, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": unknown asset " + itoa(l.AssetID)})
+		case dup:
+			bad = append(bad, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": asset " + itoa(l.AssetID) +
+				" is already changed by line " + quoteID(prev)})
 		case a.Product != l.ProductCode:
 			bad = append(bad, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": asset " + itoa(l.AssetID) + " is a " +
 				quoteID(a.Product) + ", not a " + quoteID(l.ProductCode)})
 		case !containsStatus(allowedFrom[l.Action], a.Status):
 			state = append(state, Problem{Path: path, Message: "line " + quoteID(l.ID) + ": asset " + itoa(l.AssetID) + " is " +
 				string(a.Status) + "; it cannot " + string(l.Action)})
+		}
+		if a != nil && a.AccountID == accountID && !dup {
+			first[l.AssetID] = l.ID
 		}
 	}
 	if len(bad) > 0 {

@@ -77,6 +77,10 @@ func TestCheckAssetLines(t *testing.T) {
 		{"resume a disconnected asset", line(engine.ActionResume, 3, "SRV"), engine.CodeInvalidState, "it cannot RESUME"},
 		{"bad input wins over state", append(line(engine.ActionResume, 1, "SRV"), engine.LineInput{ID: "L2", ProductCode: "SRV", Action: engine.ActionChange, AssetID: 99}),
 			engine.CodeBadUserInput, `line "L2": unknown asset 99`},
+		{"two lines on one asset", append(line(engine.ActionSuspend, 1, "SRV"), engine.LineInput{ID: "L2", ProductCode: "SRV", Action: engine.ActionDisconnect, AssetID: 1}),
+			engine.CodeBadUserInput, `line "L2": asset 1 is already changed by line "L1"`},
+		{"two lines on another account's asset: unknown, both", append(line(engine.ActionSuspend, 4, "SRV"), engine.LineInput{ID: "L2", ProductCode: "SRV", Action: engine.ActionDisconnect, AssetID: 4}),
+			engine.CodeBadUserInput, `unknown asset 4`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := engine.CheckAssetLines("a", tc.lines, assets)
@@ -87,10 +91,58 @@ func TestCheckAssetLines(t *testing.T) {
 				return
 			}
 			var e *engine.Error
-			if !errors.As(err, &e) || e.Code != tc.code || len(e.Problems) != 1 || !strings.Contains(e.Problems[0].Message, tc.text) ||
-				!strings.HasSuffix(e.Problems[0].Path, ".assetId") {
+			if !errors.As(err, &e) || e.Code != tc.code || len(e.Problems) == 0 {
 				t.Fatalf("got %v (%+v); want %s with %q", err, e, tc.code, tc.text)
 			}
+			wantProblems := 1
+			if strings.HasSuffix(tc.name, "both") {
+				wantProblems = 2
+			}
+			if len(e.Problems) != wantProblems {
+				t.Fatalf("problems %+v; want %d", e.Problems, wantProblems)
+			}
+			for _, p := range e.Problems {
+				if !strings.Contains(p.Message, tc.text) || !strings.HasSuffix(p.Path, ".assetId") {
+					t.Fatalf("problem %+v; want %q at an assetId", p, tc.text)
+				}
+			}
 		})
+	}
+}
+
+func TestAssetQueryValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		q     engine.AssetQuery
+		paths []string // nil: valid
+	}{
+		{"an account", engine.AssetQuery{AccountID: "a"}, nil},
+		{"every filter", engine.AssetQuery{AccountID: "a", IDs: []int{1}, Status: []engine.AssetStatus{engine.AssetActive, engine.AssetSuspended,
+			engine.AssetDisconnected}, Product: "SRV", Limit: 5}, nil},
+		{"no account", engine.AssetQuery{Product: "SRV"}, []string{"accountId"}},
+		{"an unknown status", engine.AssetQuery{AccountID: "a", Status: []engine.AssetStatus{engine.AssetActive, "active"}}, []string{"status[1]"}},
+		{"a negative limit", engine.AssetQuery{AccountID: "a", Limit: -1}, []string{"limit"}},
+		{"all of them", engine.AssetQuery{Status: []engine.AssetStatus{""}, Limit: -3}, []string{"accountId", "status[0]", "limit"}},
+	} {
+		err := tc.q.Validate()
+		if tc.paths == nil {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.name, err)
+			}
+			continue
+		}
+		var e *engine.Error
+		if !errors.As(err, &e) || e.Code != engine.CodeBadUserInput {
+			t.Errorf("%s: %v; want BAD_USER_INPUT", tc.name, err)
+			continue
+		}
+		var paths []string
+		for _, p := range e.Problems {
+			paths = append(paths, p.Path)
+		}
+		if !reflect.DeepEqual(paths, tc.paths) {
+			t.Errorf("%s: problems at %v; want %v", tc.name, paths, tc.paths)
+		}
 	}
 }
