@@ -310,6 +310,13 @@ func DiffPlan(in *DiffInput) *Change {
 	}
 	steps := slices.Clone(in.Steps)
 	sort.Slice(steps, func(i, j int) bool { return steps[i].ID < steps[j].ID })
+	// Steps an earlier revision compensated already.
+	undone := map[int]bool{}
+	for _, r := range steps {
+		if r.Compensates != 0 {
+			undone[r.Compensates] = true
+		}
+	}
 	for _, r := range steps {
 		ds := engine.DiffStep{ID: r.ID, Name: r.Name, InstanceKey: r.InstanceKey, Status: r.Status}
 		def := in.Cat.Step(r.Name)
@@ -318,7 +325,7 @@ func DiffPlan(in *DiffInput) *Change {
 			continue
 		}
 		switch {
-		case r.Status == engine.StepCancelled || r.Status == engine.StepSkipped:
+		case r.Status == engine.StepCancelled || r.Status == engine.StepSkipped || undone[r.ID]:
 			// finished without effect: nothing to do
 		case r.Status == engine.StepCompleted && def.Compensation != nil:
 			ds.Compensation = def.Compensation.Name
