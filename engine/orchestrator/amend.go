@@ -94,7 +94,7 @@ func (e *Engine) PreviewCancellation(ctx context.Context, orderID int) (*engine.
 
 func (e *Engine) preview(ctx context.Context, orderID int, kind engine.RevisionKind, in *engine.AmendInput) (*engine.Diff, error) {
 	var diff *engine.Diff
-	_, err := e.store.Write(ctx, func(tx engine.Tx) error {
+	err := e.rolledBack(ctx, func(tx engine.Tx) error {
 		st := e.newTxState(ctx, tx, 0)
 		o, err := st.loadChangeable(orderID, kind, nil)
 		if err != nil {
@@ -102,19 +102,32 @@ func (e *Engine) preview(ctx context.Context, orderID int, kind engine.RevisionK
 		}
 		if o == nil { // cancelled already: cancelling again changes nothing
 			diff = &engine.Diff{}
-			return errPreview
+			return nil
 		}
 		rv, err := st.computeRevision(o, kind, in, o.Revision+1)
 		if err != nil {
 			return err
 		}
 		diff = rv.change.Diff
+		return nil
+	})
+	return diff, err
+}
+
+// rolledBack runs fn in a transaction that is rolled back: what a preview
+// computes is what the same transaction would apply, from the same locked
+// reads, and nothing is written.
+func (e *Engine) rolledBack(ctx context.Context, fn func(tx engine.Tx) error) error {
+	_, err := e.store.Write(ctx, func(tx engine.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
 		return errPreview
 	})
 	if errors.Is(err, errPreview) {
-		return diff, nil
+		return nil
 	}
-	return nil, err
+	return err
 }
 
 // Changeability says which lines of an order can still change.
@@ -138,7 +151,7 @@ type LineChangeability struct {
 // its status say now. Errors: NOT_FOUND.
 func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, error) {
 	var out *Changeability
-	_, err := e.store.Write(ctx, func(tx engine.Tx) error {
+	err := e.rolledBack(ctx, func(tx engine.Tx) error {
 		o, err := tx.LoadOrder(ctx, orderID)
 		if err != nil {
 			return err
@@ -168,12 +181,12 @@ func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, e
 			}
 			out.Lines = append(out.Lines, lc)
 		}
-		return errPreview
+		return nil
 	})
-	if errors.Is(err, errPreview) {
-		return out, nil
+	if err != nil {
+		return nil, err
 	}
-	return nil, err
+	return out, nil
 }
 
 // stateRefusal says why an order's status takes no revision ("" when it
@@ -533,21 +546,8 @@ func (s *txState) applyRevision(rv *revised, rec *engine.Revision, thawing bool)
 			lower = append(lower, id)
 		}
 	}
-	if len(lower) > 0 {
-		recs, err := tx.LockSteps(ctx, lower)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if prev := s.dirty[r.ID]; prev != nil {
-				prev.Pending, r = r.Pending, prev
-			}
-			if r.Pending <= 0 && r.Status == engine.StepPending {
-				if err := s.makeReady(r, firstReady, "", ""); err != nil {
-					return err
-				}
-			}
-		}
+	if err := s.readyIfFree(lower); err != nil {
+		return err
 	}
 	open := 0
 	for _, r := range created {

@@ -43,11 +43,18 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 // the new data (the rules, the plan's conditions) runs before anything is
 // written, so that a refusal leaves the transaction as it was.
 func (st *txState) enrich(orderID int, attrs map[string]any, lineAttrs map[string]map[string]any) error {
-	ctx, e, tx := st.ctx, st.e, st.tx
-	o, err := tx.LoadOrder(ctx, orderID)
+	o, err := st.tx.LoadOrder(st.ctx, orderID)
 	if err != nil {
 		return err
 	}
+	return st.enrichLoaded(o, attrs, lineAttrs)
+}
+
+// enrichLoaded is enrich of an order loaded (and its plan locked) in st's
+// transaction.
+func (st *txState) enrichLoaded(o *engine.StoredOrder, attrs map[string]any, lineAttrs map[string]map[string]any) error {
+	ctx, e, tx := st.ctx, st.e, st.tx
+	orderID := o.ID
 	if o.Status == engine.OrderCompleted || o.Status == engine.OrderCancelled || o.Status == engine.OrderCancelling {
 		return engine.Errorf(engine.CodeInvalidState, "order %d is %s; it takes no more data", orderID, o.Status)
 	}
@@ -169,16 +176,26 @@ func (st *txState) enrich(orderID int, attrs map[string]any, lineAttrs map[strin
 		return err
 	}
 	// Steps whose count went down may have nothing left to wait for.
-	if len(lower) == 0 {
+	return st.readyIfFree(lower)
+}
+
+// readyIfFree makes READY the PENDING steps among ids that wait for
+// nothing any more (their counts went down by other means than a
+// prerequisite finishing: a wait released, a prerequisite taken away).
+func (s *txState) readyIfFree(ids []int) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	recs, err := tx.LockSteps(ctx, lower)
+	recs, err := s.tx.LockSteps(s.ctx, ids)
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
+		if prev := s.dirty[r.ID]; prev != nil {
+			prev.Pending, r = r.Pending, prev // keep the in-memory state; take the new count
+		}
 		if r.Pending <= 0 && r.Status == engine.StepPending {
-			if err := st.makeReady(r, firstReady, "", ""); err != nil {
+			if err := s.makeReady(r, firstReady, "", ""); err != nil {
 				return err
 			}
 		}
@@ -214,7 +231,7 @@ func (s *txState) continueAwaiting() (bool, error) {
 		if o.Plan.AwaitingLines <= 0 || o.Status == engine.OrderCancelling {
 			continue
 		}
-		if err := s.enrich(orderID, nil, nil); err != nil {
+		if err := s.enrichLoaded(o, nil, nil); err != nil {
 			if ee := (*engine.Error)(nil); errors.As(err, &ee) && ee.Code == engine.CodeBadUserInput {
 				s.e.log.Warn("lines awaiting data stay waiting: the data a step set breaks a rule", "order", orderID, "error", err)
 				continue

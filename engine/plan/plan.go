@@ -449,6 +449,13 @@ func (b *planBuilder) linkCrossPlan(dep *catalog.DependencyDef) {
 // order: the first that gives a value is the plan's key ("" when none
 // does). Errors: BAD_USER_INPUT when an expression fails on the order.
 func PlanKey(cat *catalog.Catalog, in *PlanInput) (string, error) {
+	keyed := false
+	for _, sc := range cat.Scenarios {
+		keyed = keyed || sc.PlanKey.Present()
+	}
+	if !keyed {
+		return "", nil // the usual case: no scenario to select again
+	}
 	b := &planBuilder{cat: cat, in: in, g: &PlanGraph{}, byDef: map[*catalog.StepDef][]*PlannedStep{}}
 	if in.Usage == "" {
 		in.Usage = engine.UsageSales

@@ -223,12 +223,17 @@ func FrozenParts(cat *catalog.Catalog, steps []*engine.StepRecord, items map[int
 }
 
 func refusal(line string, r *engine.StepRecord, scope string) engine.Refusal {
+	return engine.Refusal{LineID: line, StepID: r.ID, StepName: r.Name, Scope: scope, Message: freezeMessage(line, r.Name, r.ID, scope)}
+}
+
+// freezeMessage says which step froze a line ("" line: the order).
+func freezeMessage(line, step string, id int, scope string) string {
 	what := map[string]string{"LINE": "its line", "BUNDLE": "its bundle", "ORDER": "the whole order"}[scope]
-	msg := fmt.Sprintf("step %q (%d) is past its point of no return (%s), which freezes %s", r.Name, r.ID, r.Status, what)
+	msg := fmt.Sprintf("step %q (%d) is past its point of no return, which freezes %s", step, id, what)
 	if line != "" {
 		msg = fmt.Sprintf("line %q: %s", line, msg)
 	}
-	return engine.Refusal{LineID: line, StepID: r.ID, StepName: r.Name, Scope: scope, Message: msg}
+	return msg
 }
 
 // Refusals lists what a revision may not do: touch a frozen line, add a
@@ -242,9 +247,7 @@ func (f *Frozen) Refusals(d LineDelta, next []*engine.DecomposedLine, attributes
 			return
 		}
 		seen[line] = true
-		r.LineID = line
-		r.Message = fmt.Sprintf("line %q: step %q (%d) is past its point of no return, which freezes %s", line, r.StepName, r.StepID,
-			map[string]string{"LINE": "its line", "BUNDLE": "its bundle", "ORDER": "the whole order"}[r.Scope])
+		r.LineID, r.Message = line, freezeMessage(line, r.StepName, r.StepID, r.Scope)
 		out = append(out, r)
 	}
 	for _, id := range append(slices.Clone(d.Changed), d.Removed...) {
@@ -264,7 +267,7 @@ func (f *Frozen) Refusals(d LineDelta, next []*engine.DecomposedLine, attributes
 	}
 	if f.Order != nil && attributesChanged && len(out) == 0 {
 		r := *f.Order
-		r.Message = fmt.Sprintf("the order's attributes: step %q (%d) is past its point of no return, which freezes the whole order", r.StepName, r.StepID)
+		r.Message = "the order's attributes: " + freezeMessage("", r.StepName, r.StepID, r.Scope)
 		out = append(out, r)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].LineID < out[j].LineID })
