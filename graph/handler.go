@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -137,9 +138,12 @@ func stopWhenDone(ctx context.Context, next graphql.Resolver) (any, error) {
 // does.
 func cancelledOperation(timeout time.Duration) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		responses := next(ctx)
 		oc := graphql.GetOperationContext(ctx)
-		if oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		if oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+			return streamsSettled(ctx, next)
+		}
+		responses := next(ctx)
+		if oc == nil || oc.Operation == nil {
 			return responses
 		}
 		return func(ctx context.Context) *graphql.Response {
@@ -322,4 +326,36 @@ func (w depthWalker) selections(set ast.SelectionSet) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// streamsKey holds, in a subscription's context, the wait group of the
+// goroutines feeding its streams.
+type streamsKey struct{}
+
+// streamsSettled makes a subscription's end wait for the goroutines that
+// feed it. gqlgen reads the errors a stream added (AddSubscriptionError)
+// as soon as the stream ends, and a stream also ends when its context
+// does, possibly while its goroutine is still adding one: waiting here
+// orders the two.
+func streamsSettled(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	var feeding sync.WaitGroup
+	responses := next(context.WithValue(ctx, streamsKey{}, &feeding))
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		if resp == nil {
+			feeding.Wait()
+		}
+		return resp
+	}
+}
+
+// feeding counts a goroutine that feeds a subscription's stream; the
+// caller calls the returned func when that goroutine is done.
+func feeding(ctx context.Context) (done func()) {
+	wg, ok := ctx.Value(streamsKey{}).(*sync.WaitGroup)
+	if !ok {
+		return func() {}
+	}
+	wg.Add(1)
+	return wg.Done
 }

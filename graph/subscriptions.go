@@ -29,7 +29,9 @@ func (r *Resolver) subscribe(ctx context.Context, f orchestrator.EventFilter, af
 		return nil, err
 	}
 	ch := make(chan *model.Event, 1)
+	done := feeding(ctx)
 	go func() {
+		defer done()
 		defer close(ch)
 		for e := range feed.C {
 			select {
