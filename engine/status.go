@@ -199,10 +199,17 @@ const (
 	// OrderCancelling: cancelOrder accepted it; running steps settle and
 	// compensations run before it is CANCELLED.
 	OrderCancelling OrderStatus = "CANCELLING"
+	// OrderAwaitingApproval: an approval rule of the catalog matched; its
+	// plan is stored with nothing started until approveOrder (or
+	// rejectOrder).
+	OrderAwaitingApproval OrderStatus = "AWAITING_APPROVAL"
+	// OrderRejected: rejectOrder ended it before anything ran.
+	OrderRejected OrderStatus = "REJECTED"
 )
 
 // OrderStatuses lists every order status.
-var OrderStatuses = []OrderStatus{OrderSubmitted, OrderInProgress, OrderCompleted, OrderCancelled, OrderCancelling}
+var OrderStatuses = []OrderStatus{OrderSubmitted, OrderInProgress, OrderCompleted, OrderCancelled, OrderCancelling,
+	OrderAwaitingApproval, OrderRejected}
 
 // LineStatus is an order line's decomposition state.
 type LineStatus string

@@ -13,9 +13,11 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/batonhq/baton/ent/account"
+	"github.com/batonhq/baton/ent/apikey"
 	"github.com/batonhq/baton/ent/asset"
 	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/attempt"
+	"github.com/batonhq/baton/ent/auditrecord"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/event"
 	"github.com/batonhq/baton/ent/fulfillmentline"
@@ -86,10 +88,12 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			apikey.Table:          apikey.ValidColumn,
 			account.Table:         account.ValidColumn,
 			asset.Table:           asset.ValidColumn,
 			assetevent.Table:      assetevent.ValidColumn,
 			attempt.Table:         attempt.ValidColumn,
+			auditrecord.Table:     auditrecord.ValidColumn,
 			catalogversion.Table:  catalogversion.ValidColumn,
 			event.Table:           event.ValidColumn,
 			fulfillmentline.Table: fulfillmentline.ValidColumn,

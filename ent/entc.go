@@ -39,6 +39,7 @@ func main() {
 			gen.FeatureLock,
 			gen.FeatureModifier,
 			gen.FeatureUpsert,
+			gen.FeatureIntercept,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {

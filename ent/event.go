@@ -22,6 +22,8 @@ type Event struct {
 	Kind event.Kind `json:"kind,omitempty"`
 	// OrderID holds the value of the "order_id" field.
 	OrderID *int `json:"order_id,omitempty"`
+	// the order's account: subscriptions of account-limited principals filter on it
+	AccountID string `json:"account_id,omitempty"`
 	// PlanID holds the value of the "plan_id" field.
 	PlanID *int `json:"plan_id,omitempty"`
 	// StepID holds the value of the "step_id" field.
@@ -50,7 +52,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case event.FieldID, event.FieldOrderID, event.FieldPlanID, event.FieldStepID:
 			values[i] = new(sql.NullInt64)
-		case event.FieldKind, event.FieldFrom, event.FieldTo, event.FieldActor, event.FieldNote:
+		case event.FieldKind, event.FieldAccountID, event.FieldFrom, event.FieldTo, event.FieldActor, event.FieldNote:
 			values[i] = new(sql.NullString)
 		case event.FieldAt:
 			values[i] = new(sql.NullTime)
@@ -87,6 +89,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.OrderID = new(int)
 				*_m.OrderID = int(value.Int64)
+			}
+		case event.FieldAccountID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field account_id", values[i])
+			} else if value.Valid {
+				_m.AccountID = value.String
 			}
 		case event.FieldPlanID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -183,6 +191,9 @@ func (_m *Event) String() string {
 		builder.WriteString("order_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("account_id=")
+	builder.WriteString(_m.AccountID)
 	builder.WriteString(", ")
 	if v := _m.PlanID; v != nil {
 		builder.WriteString("plan_id=")

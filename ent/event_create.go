@@ -42,6 +42,20 @@ func (_c *EventCreate) SetNillableOrderID(v *int) *EventCreate {
 	return _c
 }
 
+// SetAccountID sets the "account_id" field.
+func (_c *EventCreate) SetAccountID(v string) *EventCreate {
+	_c.mutation.SetAccountID(v)
+	return _c
+}
+
+// SetNillableAccountID sets the "account_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillableAccountID(v *string) *EventCreate {
+	if v != nil {
+		_c.SetAccountID(*v)
+	}
+	return _c
+}
+
 // SetPlanID sets the "plan_id" field.
 func (_c *EventCreate) SetPlanID(v int) *EventCreate {
 	_c.mutation.SetPlanID(v)
@@ -213,6 +227,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldOrderID, field.TypeInt, value)
 		_node.OrderID = &value
 	}
+	if value, ok := _c.mutation.AccountID(); ok {
+		_spec.SetField(event.FieldAccountID, field.TypeString, value)
+		_node.AccountID = value
+	}
 	if value, ok := _c.mutation.PlanID(); ok {
 		_spec.SetField(event.FieldPlanID, field.TypeInt, value)
 		_node.PlanID = &value
@@ -313,6 +331,9 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.OrderID(); exists {
 			s.SetIgnore(event.FieldOrderID)
+		}
+		if _, exists := u.create.mutation.AccountID(); exists {
+			s.SetIgnore(event.FieldAccountID)
 		}
 		if _, exists := u.create.mutation.PlanID(); exists {
 			s.SetIgnore(event.FieldPlanID)
@@ -549,6 +570,9 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.OrderID(); exists {
 				s.SetIgnore(event.FieldOrderID)
+			}
+			if _, exists := b.mutation.AccountID(); exists {
+				s.SetIgnore(event.FieldAccountID)
 			}
 			if _, exists := b.mutation.PlanID(); exists {
 				s.SetIgnore(event.FieldPlanID)

@@ -78,6 +78,9 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.OrderIDCleared() {
 		_spec.ClearField(event.FieldOrderID, field.TypeInt)
 	}
+	if _u.mutation.AccountIDCleared() {
+		_spec.ClearField(event.FieldAccountID, field.TypeString)
+	}
 	if _u.mutation.PlanIDCleared() {
 		_spec.ClearField(event.FieldPlanID, field.TypeInt)
 	}
@@ -197,6 +200,9 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.OrderIDCleared() {
 		_spec.ClearField(event.FieldOrderID, field.TypeInt)
+	}
+	if _u.mutation.AccountIDCleared() {
+		_spec.ClearField(event.FieldAccountID, field.TypeString)
 	}
 	if _u.mutation.PlanIDCleared() {
 		_spec.ClearField(event.FieldPlanID, field.TypeInt)

@@ -10,6 +10,7 @@ import (
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
 	"github.com/batonhq/baton/ent/attempt"
+	"github.com/batonhq/baton/ent/auditrecord"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
@@ -363,6 +364,147 @@ func newAttemptPaginateArgs(rv map[string]any) *attemptPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AttemptWhereInput); ok {
 		args.opts = append(args.opts, WithAttemptFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AuditRecordQuery) CollectFields(ctx context.Context, satisfies ...string) (*AuditRecordQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AuditRecordQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(auditrecord.Columns))
+		selectedFields = []string{auditrecord.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "at":
+			if _, ok := fieldSeen[auditrecord.FieldAt]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldAt)
+				fieldSeen[auditrecord.FieldAt] = struct{}{}
+			}
+		case "actor":
+			if _, ok := fieldSeen[auditrecord.FieldActor]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldActor)
+				fieldSeen[auditrecord.FieldActor] = struct{}{}
+			}
+		case "method":
+			if _, ok := fieldSeen[auditrecord.FieldMethod]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldMethod)
+				fieldSeen[auditrecord.FieldMethod] = struct{}{}
+			}
+		case "roles":
+			if _, ok := fieldSeen[auditrecord.FieldRoles]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldRoles)
+				fieldSeen[auditrecord.FieldRoles] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[auditrecord.FieldAction]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldAction)
+				fieldSeen[auditrecord.FieldAction] = struct{}{}
+			}
+		case "orderID":
+			if _, ok := fieldSeen[auditrecord.FieldOrderID]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldOrderID)
+				fieldSeen[auditrecord.FieldOrderID] = struct{}{}
+			}
+		case "target":
+			if _, ok := fieldSeen[auditrecord.FieldTarget]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldTarget)
+				fieldSeen[auditrecord.FieldTarget] = struct{}{}
+			}
+		case "inputDigest":
+			if _, ok := fieldSeen[auditrecord.FieldInputDigest]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldInputDigest)
+				fieldSeen[auditrecord.FieldInputDigest] = struct{}{}
+			}
+		case "outcome":
+			if _, ok := fieldSeen[auditrecord.FieldOutcome]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldOutcome)
+				fieldSeen[auditrecord.FieldOutcome] = struct{}{}
+			}
+		case "code":
+			if _, ok := fieldSeen[auditrecord.FieldCode]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldCode)
+				fieldSeen[auditrecord.FieldCode] = struct{}{}
+			}
+		case "requestID":
+			if _, ok := fieldSeen[auditrecord.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldRequestID)
+				fieldSeen[auditrecord.FieldRequestID] = struct{}{}
+			}
+		case "clientAddr":
+			if _, ok := fieldSeen[auditrecord.FieldClientAddr]; !ok {
+				selectedFields = append(selectedFields, auditrecord.FieldClientAddr)
+				fieldSeen[auditrecord.FieldClientAddr] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type auditrecordPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AuditRecordPaginateOption
+}
+
+func newAuditRecordPaginateArgs(rv map[string]any) *auditrecordPaginateArgs {
+	args := &auditrecordPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AuditRecordOrder{Field: &AuditRecordOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAuditRecordOrder(order))
+			}
+		case *AuditRecordOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAuditRecordOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -776,6 +918,21 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if _, ok := fieldSeen[order.FieldCompletedAt]; !ok {
 				selectedFields = append(selectedFields, order.FieldCompletedAt)
 				fieldSeen[order.FieldCompletedAt] = struct{}{}
+			}
+		case "submittedBy":
+			if _, ok := fieldSeen[order.FieldSubmittedBy]; !ok {
+				selectedFields = append(selectedFields, order.FieldSubmittedBy)
+				fieldSeen[order.FieldSubmittedBy] = struct{}{}
+			}
+		case "approvalRule":
+			if _, ok := fieldSeen[order.FieldApprovalRule]; !ok {
+				selectedFields = append(selectedFields, order.FieldApprovalRule)
+				fieldSeen[order.FieldApprovalRule] = struct{}{}
+			}
+		case "decidedBy":
+			if _, ok := fieldSeen[order.FieldDecidedBy]; !ok {
+				selectedFields = append(selectedFields, order.FieldDecidedBy)
+				fieldSeen[order.FieldDecidedBy] = struct{}{}
 			}
 		case "revision":
 			if _, ok := fieldSeen[order.FieldRevision]; !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/batonhq/baton/ent/account"
 	"github.com/batonhq/baton/ent/asset"
 	"github.com/batonhq/baton/ent/attempt"
+	"github.com/batonhq/baton/ent/auditrecord"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/internal"
@@ -43,6 +44,11 @@ var attemptImplementors = []string{"Attempt", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Attempt) IsNode() {}
+
+var auditrecordImplementors = []string{"AuditRecord", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AuditRecord) IsNode() {}
 
 var catalogversionImplementors = []string{"CatalogVersion", "Node"}
 
@@ -184,6 +190,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(attempt.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, attemptImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case auditrecord.Table:
+		query := c.AuditRecord.Query().
+			Where(auditrecord.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, auditrecordImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -369,6 +384,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Attempt.Query().
 			Where(attempt.IDIn(ids...))
 		query, err := query.CollectFields(ctx, attemptImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case auditrecord.Table:
+		query := c.AuditRecord.Query().
+			Where(auditrecord.IDIn(ids...))
+		query, err := query.CollectFields(ctx, auditrecordImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -2222,6 +2222,57 @@ type OrderWhereInput struct {
 	CompletedAtIsNil  bool        `json:"completedAtIsNil,omitempty"`
 	CompletedAtNotNil bool        `json:"completedAtNotNil,omitempty"`
 
+	// "submitted_by" field predicates.
+	SubmittedBy             *string  `json:"submittedBy,omitempty"`
+	SubmittedByNEQ          *string  `json:"submittedByNEQ,omitempty"`
+	SubmittedByIn           []string `json:"submittedByIn,omitempty"`
+	SubmittedByNotIn        []string `json:"submittedByNotIn,omitempty"`
+	SubmittedByGT           *string  `json:"submittedByGT,omitempty"`
+	SubmittedByGTE          *string  `json:"submittedByGTE,omitempty"`
+	SubmittedByLT           *string  `json:"submittedByLT,omitempty"`
+	SubmittedByLTE          *string  `json:"submittedByLTE,omitempty"`
+	SubmittedByContains     *string  `json:"submittedByContains,omitempty"`
+	SubmittedByHasPrefix    *string  `json:"submittedByHasPrefix,omitempty"`
+	SubmittedByHasSuffix    *string  `json:"submittedByHasSuffix,omitempty"`
+	SubmittedByIsNil        bool     `json:"submittedByIsNil,omitempty"`
+	SubmittedByNotNil       bool     `json:"submittedByNotNil,omitempty"`
+	SubmittedByEqualFold    *string  `json:"submittedByEqualFold,omitempty"`
+	SubmittedByContainsFold *string  `json:"submittedByContainsFold,omitempty"`
+
+	// "approval_rule" field predicates.
+	ApprovalRule             *string  `json:"approvalRule,omitempty"`
+	ApprovalRuleNEQ          *string  `json:"approvalRuleNEQ,omitempty"`
+	ApprovalRuleIn           []string `json:"approvalRuleIn,omitempty"`
+	ApprovalRuleNotIn        []string `json:"approvalRuleNotIn,omitempty"`
+	ApprovalRuleGT           *string  `json:"approvalRuleGT,omitempty"`
+	ApprovalRuleGTE          *string  `json:"approvalRuleGTE,omitempty"`
+	ApprovalRuleLT           *string  `json:"approvalRuleLT,omitempty"`
+	ApprovalRuleLTE          *string  `json:"approvalRuleLTE,omitempty"`
+	ApprovalRuleContains     *string  `json:"approvalRuleContains,omitempty"`
+	ApprovalRuleHasPrefix    *string  `json:"approvalRuleHasPrefix,omitempty"`
+	ApprovalRuleHasSuffix    *string  `json:"approvalRuleHasSuffix,omitempty"`
+	ApprovalRuleIsNil        bool     `json:"approvalRuleIsNil,omitempty"`
+	ApprovalRuleNotNil       bool     `json:"approvalRuleNotNil,omitempty"`
+	ApprovalRuleEqualFold    *string  `json:"approvalRuleEqualFold,omitempty"`
+	ApprovalRuleContainsFold *string  `json:"approvalRuleContainsFold,omitempty"`
+
+	// "decided_by" field predicates.
+	DecidedBy             *string  `json:"decidedBy,omitempty"`
+	DecidedByNEQ          *string  `json:"decidedByNEQ,omitempty"`
+	DecidedByIn           []string `json:"decidedByIn,omitempty"`
+	DecidedByNotIn        []string `json:"decidedByNotIn,omitempty"`
+	DecidedByGT           *string  `json:"decidedByGT,omitempty"`
+	DecidedByGTE          *string  `json:"decidedByGTE,omitempty"`
+	DecidedByLT           *string  `json:"decidedByLT,omitempty"`
+	DecidedByLTE          *string  `json:"decidedByLTE,omitempty"`
+	DecidedByContains     *string  `json:"decidedByContains,omitempty"`
+	DecidedByHasPrefix    *string  `json:"decidedByHasPrefix,omitempty"`
+	DecidedByHasSuffix    *string  `json:"decidedByHasSuffix,omitempty"`
+	DecidedByIsNil        bool     `json:"decidedByIsNil,omitempty"`
+	DecidedByNotNil       bool     `json:"decidedByNotNil,omitempty"`
+	DecidedByEqualFold    *string  `json:"decidedByEqualFold,omitempty"`
+	DecidedByContainsFold *string  `json:"decidedByContainsFold,omitempty"`
+
 	// "revision" field predicates.
 	Revision      *int  `json:"revision,omitempty"`
 	RevisionNEQ   *int  `json:"revisionNEQ,omitempty"`
@@ -2557,6 +2608,141 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	}
 	if i.CompletedAtNotNil {
 		predicates = append(predicates, order.CompletedAtNotNil())
+	}
+	if i.SubmittedBy != nil {
+		predicates = append(predicates, order.SubmittedByEQ(*i.SubmittedBy))
+	}
+	if i.SubmittedByNEQ != nil {
+		predicates = append(predicates, order.SubmittedByNEQ(*i.SubmittedByNEQ))
+	}
+	if len(i.SubmittedByIn) > 0 {
+		predicates = append(predicates, order.SubmittedByIn(i.SubmittedByIn...))
+	}
+	if len(i.SubmittedByNotIn) > 0 {
+		predicates = append(predicates, order.SubmittedByNotIn(i.SubmittedByNotIn...))
+	}
+	if i.SubmittedByGT != nil {
+		predicates = append(predicates, order.SubmittedByGT(*i.SubmittedByGT))
+	}
+	if i.SubmittedByGTE != nil {
+		predicates = append(predicates, order.SubmittedByGTE(*i.SubmittedByGTE))
+	}
+	if i.SubmittedByLT != nil {
+		predicates = append(predicates, order.SubmittedByLT(*i.SubmittedByLT))
+	}
+	if i.SubmittedByLTE != nil {
+		predicates = append(predicates, order.SubmittedByLTE(*i.SubmittedByLTE))
+	}
+	if i.SubmittedByContains != nil {
+		predicates = append(predicates, order.SubmittedByContains(*i.SubmittedByContains))
+	}
+	if i.SubmittedByHasPrefix != nil {
+		predicates = append(predicates, order.SubmittedByHasPrefix(*i.SubmittedByHasPrefix))
+	}
+	if i.SubmittedByHasSuffix != nil {
+		predicates = append(predicates, order.SubmittedByHasSuffix(*i.SubmittedByHasSuffix))
+	}
+	if i.SubmittedByIsNil {
+		predicates = append(predicates, order.SubmittedByIsNil())
+	}
+	if i.SubmittedByNotNil {
+		predicates = append(predicates, order.SubmittedByNotNil())
+	}
+	if i.SubmittedByEqualFold != nil {
+		predicates = append(predicates, order.SubmittedByEqualFold(*i.SubmittedByEqualFold))
+	}
+	if i.SubmittedByContainsFold != nil {
+		predicates = append(predicates, order.SubmittedByContainsFold(*i.SubmittedByContainsFold))
+	}
+	if i.ApprovalRule != nil {
+		predicates = append(predicates, order.ApprovalRuleEQ(*i.ApprovalRule))
+	}
+	if i.ApprovalRuleNEQ != nil {
+		predicates = append(predicates, order.ApprovalRuleNEQ(*i.ApprovalRuleNEQ))
+	}
+	if len(i.ApprovalRuleIn) > 0 {
+		predicates = append(predicates, order.ApprovalRuleIn(i.ApprovalRuleIn...))
+	}
+	if len(i.ApprovalRuleNotIn) > 0 {
+		predicates = append(predicates, order.ApprovalRuleNotIn(i.ApprovalRuleNotIn...))
+	}
+	if i.ApprovalRuleGT != nil {
+		predicates = append(predicates, order.ApprovalRuleGT(*i.ApprovalRuleGT))
+	}
+	if i.ApprovalRuleGTE != nil {
+		predicates = append(predicates, order.ApprovalRuleGTE(*i.ApprovalRuleGTE))
+	}
+	if i.ApprovalRuleLT != nil {
+		predicates = append(predicates, order.ApprovalRuleLT(*i.ApprovalRuleLT))
+	}
+	if i.ApprovalRuleLTE != nil {
+		predicates = append(predicates, order.ApprovalRuleLTE(*i.ApprovalRuleLTE))
+	}
+	if i.ApprovalRuleContains != nil {
+		predicates = append(predicates, order.ApprovalRuleContains(*i.ApprovalRuleContains))
+	}
+	if i.ApprovalRuleHasPrefix != nil {
+		predicates = append(predicates, order.ApprovalRuleHasPrefix(*i.ApprovalRuleHasPrefix))
+	}
+	if i.ApprovalRuleHasSuffix != nil {
+		predicates = append(predicates, order.ApprovalRuleHasSuffix(*i.ApprovalRuleHasSuffix))
+	}
+	if i.ApprovalRuleIsNil {
+		predicates = append(predicates, order.ApprovalRuleIsNil())
+	}
+	if i.ApprovalRuleNotNil {
+		predicates = append(predicates, order.ApprovalRuleNotNil())
+	}
+	if i.ApprovalRuleEqualFold != nil {
+		predicates = append(predicates, order.ApprovalRuleEqualFold(*i.ApprovalRuleEqualFold))
+	}
+	if i.ApprovalRuleContainsFold != nil {
+		predicates = append(predicates, order.ApprovalRuleContainsFold(*i.ApprovalRuleContainsFold))
+	}
+	if i.DecidedBy != nil {
+		predicates = append(predicates, order.DecidedByEQ(*i.DecidedBy))
+	}
+	if i.DecidedByNEQ != nil {
+		predicates = append(predicates, order.DecidedByNEQ(*i.DecidedByNEQ))
+	}
+	if len(i.DecidedByIn) > 0 {
+		predicates = append(predicates, order.DecidedByIn(i.DecidedByIn...))
+	}
+	if len(i.DecidedByNotIn) > 0 {
+		predicates = append(predicates, order.DecidedByNotIn(i.DecidedByNotIn...))
+	}
+	if i.DecidedByGT != nil {
+		predicates = append(predicates, order.DecidedByGT(*i.DecidedByGT))
+	}
+	if i.DecidedByGTE != nil {
+		predicates = append(predicates, order.DecidedByGTE(*i.DecidedByGTE))
+	}
+	if i.DecidedByLT != nil {
+		predicates = append(predicates, order.DecidedByLT(*i.DecidedByLT))
+	}
+	if i.DecidedByLTE != nil {
+		predicates = append(predicates, order.DecidedByLTE(*i.DecidedByLTE))
+	}
+	if i.DecidedByContains != nil {
+		predicates = append(predicates, order.DecidedByContains(*i.DecidedByContains))
+	}
+	if i.DecidedByHasPrefix != nil {
+		predicates = append(predicates, order.DecidedByHasPrefix(*i.DecidedByHasPrefix))
+	}
+	if i.DecidedByHasSuffix != nil {
+		predicates = append(predicates, order.DecidedByHasSuffix(*i.DecidedByHasSuffix))
+	}
+	if i.DecidedByIsNil {
+		predicates = append(predicates, order.DecidedByIsNil())
+	}
+	if i.DecidedByNotNil {
+		predicates = append(predicates, order.DecidedByNotNil())
+	}
+	if i.DecidedByEqualFold != nil {
+		predicates = append(predicates, order.DecidedByEqualFold(*i.DecidedByEqualFold))
+	}
+	if i.DecidedByContainsFold != nil {
+		predicates = append(predicates, order.DecidedByContainsFold(*i.DecidedByContainsFold))
 	}
 	if i.Revision != nil {
 		predicates = append(predicates, order.RevisionEQ(*i.Revision))

@@ -12,9 +12,11 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/batonhq/baton/ent/account"
+	"github.com/batonhq/baton/ent/apikey"
 	"github.com/batonhq/baton/ent/asset"
 	"github.com/batonhq/baton/ent/assetevent"
 	"github.com/batonhq/baton/ent/attempt"
+	"github.com/batonhq/baton/ent/auditrecord"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/event"
 	"github.com/batonhq/baton/ent/fulfillmentline"
@@ -37,10 +39,12 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeAPIKey          = "APIKey"
 	TypeAccount         = "Account"
 	TypeAsset           = "Asset"
 	TypeAssetEvent      = "AssetEvent"
 	TypeAttempt         = "Attempt"
+	TypeAuditRecord     = "AuditRecord"
 	TypeCatalogVersion  = "CatalogVersion"
 	TypeEvent           = "Event"
 	TypeFulfillmentLine = "FulfillmentLine"
@@ -52,6 +56,893 @@ const (
 	TypeStepGroup       = "StepGroup"
 	TypeSystem          = "System"
 )
+
+// APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
+type APIKeyMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	name           *string
+	hash           *string
+	roles          *[]string
+	appendroles    []string
+	accounts       *[]string
+	appendaccounts []string
+	queues         *[]string
+	appendqueues   []string
+	created_by     *string
+	created_at     *time.Time
+	revoked_at     *time.Time
+	revoked_by     *string
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*APIKey, error)
+	predicates     []predicate.APIKey
+}
+
+var _ ent.Mutation = (*APIKeyMutation)(nil)
+
+// apikeyOption allows management of the mutation configuration using functional options.
+type apikeyOption func(*APIKeyMutation)
+
+// newAPIKeyMutation creates new mutation for the APIKey entity.
+func newAPIKeyMutation(c config, op Op, opts ...apikeyOption) *APIKeyMutation {
+	m := &APIKeyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAPIKey,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAPIKeyID sets the ID field of the mutation.
+func withAPIKeyID(id int) apikeyOption {
+	return func(m *APIKeyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *APIKey
+		)
+		m.oldValue = func(ctx context.Context) (*APIKey, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().APIKey.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAPIKey sets the old APIKey of the mutation.
+func withAPIKey(node *APIKey) apikeyOption {
+	return func(m *APIKeyMutation) {
+		m.oldValue = func(context.Context) (*APIKey, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m APIKeyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m APIKeyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *APIKeyMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *APIKeyMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().APIKey.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *APIKeyMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *APIKeyMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *APIKeyMutation) ResetName() {
+	m.name = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *APIKeyMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *APIKeyMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *APIKeyMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetRoles sets the "roles" field.
+func (m *APIKeyMutation) SetRoles(s []string) {
+	m.roles = &s
+	m.appendroles = nil
+}
+
+// Roles returns the value of the "roles" field in the mutation.
+func (m *APIKeyMutation) Roles() (r []string, exists bool) {
+	v := m.roles
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRoles returns the old "roles" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldRoles(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRoles is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRoles requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRoles: %w", err)
+	}
+	return oldValue.Roles, nil
+}
+
+// AppendRoles adds s to the "roles" field.
+func (m *APIKeyMutation) AppendRoles(s []string) {
+	m.appendroles = append(m.appendroles, s...)
+}
+
+// AppendedRoles returns the list of values that were appended to the "roles" field in this mutation.
+func (m *APIKeyMutation) AppendedRoles() ([]string, bool) {
+	if len(m.appendroles) == 0 {
+		return nil, false
+	}
+	return m.appendroles, true
+}
+
+// ResetRoles resets all changes to the "roles" field.
+func (m *APIKeyMutation) ResetRoles() {
+	m.roles = nil
+	m.appendroles = nil
+}
+
+// SetAccounts sets the "accounts" field.
+func (m *APIKeyMutation) SetAccounts(s []string) {
+	m.accounts = &s
+	m.appendaccounts = nil
+}
+
+// Accounts returns the value of the "accounts" field in the mutation.
+func (m *APIKeyMutation) Accounts() (r []string, exists bool) {
+	v := m.accounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccounts returns the old "accounts" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldAccounts(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccounts: %w", err)
+	}
+	return oldValue.Accounts, nil
+}
+
+// AppendAccounts adds s to the "accounts" field.
+func (m *APIKeyMutation) AppendAccounts(s []string) {
+	m.appendaccounts = append(m.appendaccounts, s...)
+}
+
+// AppendedAccounts returns the list of values that were appended to the "accounts" field in this mutation.
+func (m *APIKeyMutation) AppendedAccounts() ([]string, bool) {
+	if len(m.appendaccounts) == 0 {
+		return nil, false
+	}
+	return m.appendaccounts, true
+}
+
+// ClearAccounts clears the value of the "accounts" field.
+func (m *APIKeyMutation) ClearAccounts() {
+	m.accounts = nil
+	m.appendaccounts = nil
+	m.clearedFields[apikey.FieldAccounts] = struct{}{}
+}
+
+// AccountsCleared returns if the "accounts" field was cleared in this mutation.
+func (m *APIKeyMutation) AccountsCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldAccounts]
+	return ok
+}
+
+// ResetAccounts resets all changes to the "accounts" field.
+func (m *APIKeyMutation) ResetAccounts() {
+	m.accounts = nil
+	m.appendaccounts = nil
+	delete(m.clearedFields, apikey.FieldAccounts)
+}
+
+// SetQueues sets the "queues" field.
+func (m *APIKeyMutation) SetQueues(s []string) {
+	m.queues = &s
+	m.appendqueues = nil
+}
+
+// Queues returns the value of the "queues" field in the mutation.
+func (m *APIKeyMutation) Queues() (r []string, exists bool) {
+	v := m.queues
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQueues returns the old "queues" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldQueues(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQueues is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQueues requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQueues: %w", err)
+	}
+	return oldValue.Queues, nil
+}
+
+// AppendQueues adds s to the "queues" field.
+func (m *APIKeyMutation) AppendQueues(s []string) {
+	m.appendqueues = append(m.appendqueues, s...)
+}
+
+// AppendedQueues returns the list of values that were appended to the "queues" field in this mutation.
+func (m *APIKeyMutation) AppendedQueues() ([]string, bool) {
+	if len(m.appendqueues) == 0 {
+		return nil, false
+	}
+	return m.appendqueues, true
+}
+
+// ClearQueues clears the value of the "queues" field.
+func (m *APIKeyMutation) ClearQueues() {
+	m.queues = nil
+	m.appendqueues = nil
+	m.clearedFields[apikey.FieldQueues] = struct{}{}
+}
+
+// QueuesCleared returns if the "queues" field was cleared in this mutation.
+func (m *APIKeyMutation) QueuesCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldQueues]
+	return ok
+}
+
+// ResetQueues resets all changes to the "queues" field.
+func (m *APIKeyMutation) ResetQueues() {
+	m.queues = nil
+	m.appendqueues = nil
+	delete(m.clearedFields, apikey.FieldQueues)
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *APIKeyMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *APIKeyMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *APIKeyMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *APIKeyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *APIKeyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *APIKeyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (m *APIKeyMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *APIKeyMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *APIKeyMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[apikey.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *APIKeyMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *APIKeyMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, apikey.FieldRevokedAt)
+}
+
+// SetRevokedBy sets the "revoked_by" field.
+func (m *APIKeyMutation) SetRevokedBy(s string) {
+	m.revoked_by = &s
+}
+
+// RevokedBy returns the value of the "revoked_by" field in the mutation.
+func (m *APIKeyMutation) RevokedBy() (r string, exists bool) {
+	v := m.revoked_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedBy returns the old "revoked_by" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldRevokedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedBy: %w", err)
+	}
+	return oldValue.RevokedBy, nil
+}
+
+// ClearRevokedBy clears the value of the "revoked_by" field.
+func (m *APIKeyMutation) ClearRevokedBy() {
+	m.revoked_by = nil
+	m.clearedFields[apikey.FieldRevokedBy] = struct{}{}
+}
+
+// RevokedByCleared returns if the "revoked_by" field was cleared in this mutation.
+func (m *APIKeyMutation) RevokedByCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldRevokedBy]
+	return ok
+}
+
+// ResetRevokedBy resets all changes to the "revoked_by" field.
+func (m *APIKeyMutation) ResetRevokedBy() {
+	m.revoked_by = nil
+	delete(m.clearedFields, apikey.FieldRevokedBy)
+}
+
+// Where appends a list predicates to the APIKeyMutation builder.
+func (m *APIKeyMutation) Where(ps ...predicate.APIKey) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the APIKeyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *APIKeyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.APIKey, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *APIKeyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *APIKeyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (APIKey).
+func (m *APIKeyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *APIKeyMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.name != nil {
+		fields = append(fields, apikey.FieldName)
+	}
+	if m.hash != nil {
+		fields = append(fields, apikey.FieldHash)
+	}
+	if m.roles != nil {
+		fields = append(fields, apikey.FieldRoles)
+	}
+	if m.accounts != nil {
+		fields = append(fields, apikey.FieldAccounts)
+	}
+	if m.queues != nil {
+		fields = append(fields, apikey.FieldQueues)
+	}
+	if m.created_by != nil {
+		fields = append(fields, apikey.FieldCreatedBy)
+	}
+	if m.created_at != nil {
+		fields = append(fields, apikey.FieldCreatedAt)
+	}
+	if m.revoked_at != nil {
+		fields = append(fields, apikey.FieldRevokedAt)
+	}
+	if m.revoked_by != nil {
+		fields = append(fields, apikey.FieldRevokedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *APIKeyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case apikey.FieldName:
+		return m.Name()
+	case apikey.FieldHash:
+		return m.Hash()
+	case apikey.FieldRoles:
+		return m.Roles()
+	case apikey.FieldAccounts:
+		return m.Accounts()
+	case apikey.FieldQueues:
+		return m.Queues()
+	case apikey.FieldCreatedBy:
+		return m.CreatedBy()
+	case apikey.FieldCreatedAt:
+		return m.CreatedAt()
+	case apikey.FieldRevokedAt:
+		return m.RevokedAt()
+	case apikey.FieldRevokedBy:
+		return m.RevokedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *APIKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case apikey.FieldName:
+		return m.OldName(ctx)
+	case apikey.FieldHash:
+		return m.OldHash(ctx)
+	case apikey.FieldRoles:
+		return m.OldRoles(ctx)
+	case apikey.FieldAccounts:
+		return m.OldAccounts(ctx)
+	case apikey.FieldQueues:
+		return m.OldQueues(ctx)
+	case apikey.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	case apikey.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case apikey.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
+	case apikey.FieldRevokedBy:
+		return m.OldRevokedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown APIKey field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *APIKeyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case apikey.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case apikey.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	case apikey.FieldRoles:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRoles(v)
+		return nil
+	case apikey.FieldAccounts:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccounts(v)
+		return nil
+	case apikey.FieldQueues:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQueues(v)
+		return nil
+	case apikey.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	case apikey.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case apikey.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
+	case apikey.FieldRevokedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown APIKey field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *APIKeyMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *APIKeyMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *APIKeyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown APIKey numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *APIKeyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(apikey.FieldAccounts) {
+		fields = append(fields, apikey.FieldAccounts)
+	}
+	if m.FieldCleared(apikey.FieldQueues) {
+		fields = append(fields, apikey.FieldQueues)
+	}
+	if m.FieldCleared(apikey.FieldRevokedAt) {
+		fields = append(fields, apikey.FieldRevokedAt)
+	}
+	if m.FieldCleared(apikey.FieldRevokedBy) {
+		fields = append(fields, apikey.FieldRevokedBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *APIKeyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *APIKeyMutation) ClearField(name string) error {
+	switch name {
+	case apikey.FieldAccounts:
+		m.ClearAccounts()
+		return nil
+	case apikey.FieldQueues:
+		m.ClearQueues()
+		return nil
+	case apikey.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
+	case apikey.FieldRevokedBy:
+		m.ClearRevokedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown APIKey nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *APIKeyMutation) ResetField(name string) error {
+	switch name {
+	case apikey.FieldName:
+		m.ResetName()
+		return nil
+	case apikey.FieldHash:
+		m.ResetHash()
+		return nil
+	case apikey.FieldRoles:
+		m.ResetRoles()
+		return nil
+	case apikey.FieldAccounts:
+		m.ResetAccounts()
+		return nil
+	case apikey.FieldQueues:
+		m.ResetQueues()
+		return nil
+	case apikey.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	case apikey.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case apikey.FieldRevokedAt:
+		m.ResetRevokedAt()
+		return nil
+	case apikey.FieldRevokedBy:
+		m.ResetRevokedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown APIKey field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *APIKeyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *APIKeyMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *APIKeyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *APIKeyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *APIKeyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *APIKeyMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *APIKeyMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown APIKey unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *APIKeyMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown APIKey edge %s", name)
+}
 
 // AccountMutation represents an operation that mutates the Account nodes in the graph.
 type AccountMutation struct {
@@ -3703,6 +4594,1116 @@ func (m *AttemptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Attempt edge %s", name)
 }
 
+// AuditRecordMutation represents an operation that mutates the AuditRecord nodes in the graph.
+type AuditRecordMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	at            *time.Time
+	actor         *string
+	method        *string
+	roles         *[]string
+	appendroles   []string
+	action        *string
+	order_id      *int
+	addorder_id   *int
+	target        *string
+	input_digest  *string
+	outcome       *auditrecord.Outcome
+	code          *string
+	request_id    *string
+	client_addr   *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AuditRecord, error)
+	predicates    []predicate.AuditRecord
+}
+
+var _ ent.Mutation = (*AuditRecordMutation)(nil)
+
+// auditrecordOption allows management of the mutation configuration using functional options.
+type auditrecordOption func(*AuditRecordMutation)
+
+// newAuditRecordMutation creates new mutation for the AuditRecord entity.
+func newAuditRecordMutation(c config, op Op, opts ...auditrecordOption) *AuditRecordMutation {
+	m := &AuditRecordMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuditRecord,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuditRecordID sets the ID field of the mutation.
+func withAuditRecordID(id int) auditrecordOption {
+	return func(m *AuditRecordMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AuditRecord
+		)
+		m.oldValue = func(ctx context.Context) (*AuditRecord, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AuditRecord.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuditRecord sets the old AuditRecord of the mutation.
+func withAuditRecord(node *AuditRecord) auditrecordOption {
+	return func(m *AuditRecordMutation) {
+		m.oldValue = func(context.Context) (*AuditRecord, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuditRecordMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuditRecordMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuditRecordMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuditRecordMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AuditRecord.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAt sets the "at" field.
+func (m *AuditRecordMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *AuditRecordMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *AuditRecordMutation) ResetAt() {
+	m.at = nil
+}
+
+// SetActor sets the "actor" field.
+func (m *AuditRecordMutation) SetActor(s string) {
+	m.actor = &s
+}
+
+// Actor returns the value of the "actor" field in the mutation.
+func (m *AuditRecordMutation) Actor() (r string, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActor returns the old "actor" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldActor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActor: %w", err)
+	}
+	return oldValue.Actor, nil
+}
+
+// ResetActor resets all changes to the "actor" field.
+func (m *AuditRecordMutation) ResetActor() {
+	m.actor = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *AuditRecordMutation) SetMethod(s string) {
+	m.method = &s
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *AuditRecordMutation) Method() (r string, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldMethod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *AuditRecordMutation) ResetMethod() {
+	m.method = nil
+}
+
+// SetRoles sets the "roles" field.
+func (m *AuditRecordMutation) SetRoles(s []string) {
+	m.roles = &s
+	m.appendroles = nil
+}
+
+// Roles returns the value of the "roles" field in the mutation.
+func (m *AuditRecordMutation) Roles() (r []string, exists bool) {
+	v := m.roles
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRoles returns the old "roles" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldRoles(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRoles is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRoles requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRoles: %w", err)
+	}
+	return oldValue.Roles, nil
+}
+
+// AppendRoles adds s to the "roles" field.
+func (m *AuditRecordMutation) AppendRoles(s []string) {
+	m.appendroles = append(m.appendroles, s...)
+}
+
+// AppendedRoles returns the list of values that were appended to the "roles" field in this mutation.
+func (m *AuditRecordMutation) AppendedRoles() ([]string, bool) {
+	if len(m.appendroles) == 0 {
+		return nil, false
+	}
+	return m.appendroles, true
+}
+
+// ClearRoles clears the value of the "roles" field.
+func (m *AuditRecordMutation) ClearRoles() {
+	m.roles = nil
+	m.appendroles = nil
+	m.clearedFields[auditrecord.FieldRoles] = struct{}{}
+}
+
+// RolesCleared returns if the "roles" field was cleared in this mutation.
+func (m *AuditRecordMutation) RolesCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldRoles]
+	return ok
+}
+
+// ResetRoles resets all changes to the "roles" field.
+func (m *AuditRecordMutation) ResetRoles() {
+	m.roles = nil
+	m.appendroles = nil
+	delete(m.clearedFields, auditrecord.FieldRoles)
+}
+
+// SetAction sets the "action" field.
+func (m *AuditRecordMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *AuditRecordMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *AuditRecordMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *AuditRecordMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *AuditRecordMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldOrderID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *AuditRecordMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *AuditRecordMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearOrderID clears the value of the "order_id" field.
+func (m *AuditRecordMutation) ClearOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+	m.clearedFields[auditrecord.FieldOrderID] = struct{}{}
+}
+
+// OrderIDCleared returns if the "order_id" field was cleared in this mutation.
+func (m *AuditRecordMutation) OrderIDCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldOrderID]
+	return ok
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *AuditRecordMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+	delete(m.clearedFields, auditrecord.FieldOrderID)
+}
+
+// SetTarget sets the "target" field.
+func (m *AuditRecordMutation) SetTarget(s string) {
+	m.target = &s
+}
+
+// Target returns the value of the "target" field in the mutation.
+func (m *AuditRecordMutation) Target() (r string, exists bool) {
+	v := m.target
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTarget returns the old "target" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldTarget(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTarget is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTarget requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTarget: %w", err)
+	}
+	return oldValue.Target, nil
+}
+
+// ClearTarget clears the value of the "target" field.
+func (m *AuditRecordMutation) ClearTarget() {
+	m.target = nil
+	m.clearedFields[auditrecord.FieldTarget] = struct{}{}
+}
+
+// TargetCleared returns if the "target" field was cleared in this mutation.
+func (m *AuditRecordMutation) TargetCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldTarget]
+	return ok
+}
+
+// ResetTarget resets all changes to the "target" field.
+func (m *AuditRecordMutation) ResetTarget() {
+	m.target = nil
+	delete(m.clearedFields, auditrecord.FieldTarget)
+}
+
+// SetInputDigest sets the "input_digest" field.
+func (m *AuditRecordMutation) SetInputDigest(s string) {
+	m.input_digest = &s
+}
+
+// InputDigest returns the value of the "input_digest" field in the mutation.
+func (m *AuditRecordMutation) InputDigest() (r string, exists bool) {
+	v := m.input_digest
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInputDigest returns the old "input_digest" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldInputDigest(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInputDigest is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInputDigest requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInputDigest: %w", err)
+	}
+	return oldValue.InputDigest, nil
+}
+
+// ClearInputDigest clears the value of the "input_digest" field.
+func (m *AuditRecordMutation) ClearInputDigest() {
+	m.input_digest = nil
+	m.clearedFields[auditrecord.FieldInputDigest] = struct{}{}
+}
+
+// InputDigestCleared returns if the "input_digest" field was cleared in this mutation.
+func (m *AuditRecordMutation) InputDigestCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldInputDigest]
+	return ok
+}
+
+// ResetInputDigest resets all changes to the "input_digest" field.
+func (m *AuditRecordMutation) ResetInputDigest() {
+	m.input_digest = nil
+	delete(m.clearedFields, auditrecord.FieldInputDigest)
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *AuditRecordMutation) SetOutcome(a auditrecord.Outcome) {
+	m.outcome = &a
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *AuditRecordMutation) Outcome() (r auditrecord.Outcome, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldOutcome(ctx context.Context) (v auditrecord.Outcome, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *AuditRecordMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetCode sets the "code" field.
+func (m *AuditRecordMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *AuditRecordMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ClearCode clears the value of the "code" field.
+func (m *AuditRecordMutation) ClearCode() {
+	m.code = nil
+	m.clearedFields[auditrecord.FieldCode] = struct{}{}
+}
+
+// CodeCleared returns if the "code" field was cleared in this mutation.
+func (m *AuditRecordMutation) CodeCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldCode]
+	return ok
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *AuditRecordMutation) ResetCode() {
+	m.code = nil
+	delete(m.clearedFields, auditrecord.FieldCode)
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *AuditRecordMutation) SetRequestID(s string) {
+	m.request_id = &s
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *AuditRecordMutation) RequestID() (r string, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ClearRequestID clears the value of the "request_id" field.
+func (m *AuditRecordMutation) ClearRequestID() {
+	m.request_id = nil
+	m.clearedFields[auditrecord.FieldRequestID] = struct{}{}
+}
+
+// RequestIDCleared returns if the "request_id" field was cleared in this mutation.
+func (m *AuditRecordMutation) RequestIDCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldRequestID]
+	return ok
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *AuditRecordMutation) ResetRequestID() {
+	m.request_id = nil
+	delete(m.clearedFields, auditrecord.FieldRequestID)
+}
+
+// SetClientAddr sets the "client_addr" field.
+func (m *AuditRecordMutation) SetClientAddr(s string) {
+	m.client_addr = &s
+}
+
+// ClientAddr returns the value of the "client_addr" field in the mutation.
+func (m *AuditRecordMutation) ClientAddr() (r string, exists bool) {
+	v := m.client_addr
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientAddr returns the old "client_addr" field's value of the AuditRecord entity.
+// If the AuditRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditRecordMutation) OldClientAddr(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientAddr is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientAddr requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientAddr: %w", err)
+	}
+	return oldValue.ClientAddr, nil
+}
+
+// ClearClientAddr clears the value of the "client_addr" field.
+func (m *AuditRecordMutation) ClearClientAddr() {
+	m.client_addr = nil
+	m.clearedFields[auditrecord.FieldClientAddr] = struct{}{}
+}
+
+// ClientAddrCleared returns if the "client_addr" field was cleared in this mutation.
+func (m *AuditRecordMutation) ClientAddrCleared() bool {
+	_, ok := m.clearedFields[auditrecord.FieldClientAddr]
+	return ok
+}
+
+// ResetClientAddr resets all changes to the "client_addr" field.
+func (m *AuditRecordMutation) ResetClientAddr() {
+	m.client_addr = nil
+	delete(m.clearedFields, auditrecord.FieldClientAddr)
+}
+
+// Where appends a list predicates to the AuditRecordMutation builder.
+func (m *AuditRecordMutation) Where(ps ...predicate.AuditRecord) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuditRecordMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuditRecordMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AuditRecord, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuditRecordMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuditRecordMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AuditRecord).
+func (m *AuditRecordMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuditRecordMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.at != nil {
+		fields = append(fields, auditrecord.FieldAt)
+	}
+	if m.actor != nil {
+		fields = append(fields, auditrecord.FieldActor)
+	}
+	if m.method != nil {
+		fields = append(fields, auditrecord.FieldMethod)
+	}
+	if m.roles != nil {
+		fields = append(fields, auditrecord.FieldRoles)
+	}
+	if m.action != nil {
+		fields = append(fields, auditrecord.FieldAction)
+	}
+	if m.order_id != nil {
+		fields = append(fields, auditrecord.FieldOrderID)
+	}
+	if m.target != nil {
+		fields = append(fields, auditrecord.FieldTarget)
+	}
+	if m.input_digest != nil {
+		fields = append(fields, auditrecord.FieldInputDigest)
+	}
+	if m.outcome != nil {
+		fields = append(fields, auditrecord.FieldOutcome)
+	}
+	if m.code != nil {
+		fields = append(fields, auditrecord.FieldCode)
+	}
+	if m.request_id != nil {
+		fields = append(fields, auditrecord.FieldRequestID)
+	}
+	if m.client_addr != nil {
+		fields = append(fields, auditrecord.FieldClientAddr)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuditRecordMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case auditrecord.FieldAt:
+		return m.At()
+	case auditrecord.FieldActor:
+		return m.Actor()
+	case auditrecord.FieldMethod:
+		return m.Method()
+	case auditrecord.FieldRoles:
+		return m.Roles()
+	case auditrecord.FieldAction:
+		return m.Action()
+	case auditrecord.FieldOrderID:
+		return m.OrderID()
+	case auditrecord.FieldTarget:
+		return m.Target()
+	case auditrecord.FieldInputDigest:
+		return m.InputDigest()
+	case auditrecord.FieldOutcome:
+		return m.Outcome()
+	case auditrecord.FieldCode:
+		return m.Code()
+	case auditrecord.FieldRequestID:
+		return m.RequestID()
+	case auditrecord.FieldClientAddr:
+		return m.ClientAddr()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuditRecordMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case auditrecord.FieldAt:
+		return m.OldAt(ctx)
+	case auditrecord.FieldActor:
+		return m.OldActor(ctx)
+	case auditrecord.FieldMethod:
+		return m.OldMethod(ctx)
+	case auditrecord.FieldRoles:
+		return m.OldRoles(ctx)
+	case auditrecord.FieldAction:
+		return m.OldAction(ctx)
+	case auditrecord.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case auditrecord.FieldTarget:
+		return m.OldTarget(ctx)
+	case auditrecord.FieldInputDigest:
+		return m.OldInputDigest(ctx)
+	case auditrecord.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case auditrecord.FieldCode:
+		return m.OldCode(ctx)
+	case auditrecord.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case auditrecord.FieldClientAddr:
+		return m.OldClientAddr(ctx)
+	}
+	return nil, fmt.Errorf("unknown AuditRecord field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditRecordMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case auditrecord.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	case auditrecord.FieldActor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActor(v)
+		return nil
+	case auditrecord.FieldMethod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case auditrecord.FieldRoles:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRoles(v)
+		return nil
+	case auditrecord.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case auditrecord.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case auditrecord.FieldTarget:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTarget(v)
+		return nil
+	case auditrecord.FieldInputDigest:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInputDigest(v)
+		return nil
+	case auditrecord.FieldOutcome:
+		v, ok := value.(auditrecord.Outcome)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case auditrecord.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case auditrecord.FieldRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case auditrecord.FieldClientAddr:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientAddr(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditRecord field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuditRecordMutation) AddedFields() []string {
+	var fields []string
+	if m.addorder_id != nil {
+		fields = append(fields, auditrecord.FieldOrderID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuditRecordMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case auditrecord.FieldOrderID:
+		return m.AddedOrderID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditRecordMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case auditrecord.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditRecord numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuditRecordMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(auditrecord.FieldRoles) {
+		fields = append(fields, auditrecord.FieldRoles)
+	}
+	if m.FieldCleared(auditrecord.FieldOrderID) {
+		fields = append(fields, auditrecord.FieldOrderID)
+	}
+	if m.FieldCleared(auditrecord.FieldTarget) {
+		fields = append(fields, auditrecord.FieldTarget)
+	}
+	if m.FieldCleared(auditrecord.FieldInputDigest) {
+		fields = append(fields, auditrecord.FieldInputDigest)
+	}
+	if m.FieldCleared(auditrecord.FieldCode) {
+		fields = append(fields, auditrecord.FieldCode)
+	}
+	if m.FieldCleared(auditrecord.FieldRequestID) {
+		fields = append(fields, auditrecord.FieldRequestID)
+	}
+	if m.FieldCleared(auditrecord.FieldClientAddr) {
+		fields = append(fields, auditrecord.FieldClientAddr)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuditRecordMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuditRecordMutation) ClearField(name string) error {
+	switch name {
+	case auditrecord.FieldRoles:
+		m.ClearRoles()
+		return nil
+	case auditrecord.FieldOrderID:
+		m.ClearOrderID()
+		return nil
+	case auditrecord.FieldTarget:
+		m.ClearTarget()
+		return nil
+	case auditrecord.FieldInputDigest:
+		m.ClearInputDigest()
+		return nil
+	case auditrecord.FieldCode:
+		m.ClearCode()
+		return nil
+	case auditrecord.FieldRequestID:
+		m.ClearRequestID()
+		return nil
+	case auditrecord.FieldClientAddr:
+		m.ClearClientAddr()
+		return nil
+	}
+	return fmt.Errorf("unknown AuditRecord nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuditRecordMutation) ResetField(name string) error {
+	switch name {
+	case auditrecord.FieldAt:
+		m.ResetAt()
+		return nil
+	case auditrecord.FieldActor:
+		m.ResetActor()
+		return nil
+	case auditrecord.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case auditrecord.FieldRoles:
+		m.ResetRoles()
+		return nil
+	case auditrecord.FieldAction:
+		m.ResetAction()
+		return nil
+	case auditrecord.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case auditrecord.FieldTarget:
+		m.ResetTarget()
+		return nil
+	case auditrecord.FieldInputDigest:
+		m.ResetInputDigest()
+		return nil
+	case auditrecord.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case auditrecord.FieldCode:
+		m.ResetCode()
+		return nil
+	case auditrecord.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case auditrecord.FieldClientAddr:
+		m.ResetClientAddr()
+		return nil
+	}
+	return fmt.Errorf("unknown AuditRecord field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuditRecordMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuditRecordMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuditRecordMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuditRecordMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuditRecordMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuditRecordMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuditRecordMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AuditRecord unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuditRecordMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AuditRecord edge %s", name)
+}
+
 // CatalogVersionMutation represents an operation that mutates the CatalogVersion nodes in the graph.
 type CatalogVersionMutation struct {
 	config
@@ -4236,6 +6237,7 @@ type EventMutation struct {
 	kind          *event.Kind
 	order_id      *int
 	addorder_id   *int
+	account_id    *string
 	plan_id       *int
 	addplan_id    *int
 	step_id       *int
@@ -4454,6 +6456,55 @@ func (m *EventMutation) ResetOrderID() {
 	m.order_id = nil
 	m.addorder_id = nil
 	delete(m.clearedFields, event.FieldOrderID)
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *EventMutation) SetAccountID(s string) {
+	m.account_id = &s
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *EventMutation) AccountID() (r string, exists bool) {
+	v := m.account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldAccountID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ClearAccountID clears the value of the "account_id" field.
+func (m *EventMutation) ClearAccountID() {
+	m.account_id = nil
+	m.clearedFields[event.FieldAccountID] = struct{}{}
+}
+
+// AccountIDCleared returns if the "account_id" field was cleared in this mutation.
+func (m *EventMutation) AccountIDCleared() bool {
+	_, ok := m.clearedFields[event.FieldAccountID]
+	return ok
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *EventMutation) ResetAccountID() {
+	m.account_id = nil
+	delete(m.clearedFields, event.FieldAccountID)
 }
 
 // SetPlanID sets the "plan_id" field.
@@ -4898,12 +6949,15 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.kind != nil {
 		fields = append(fields, event.FieldKind)
 	}
 	if m.order_id != nil {
 		fields = append(fields, event.FieldOrderID)
+	}
+	if m.account_id != nil {
+		fields = append(fields, event.FieldAccountID)
 	}
 	if m.plan_id != nil {
 		fields = append(fields, event.FieldPlanID)
@@ -4941,6 +6995,8 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.Kind()
 	case event.FieldOrderID:
 		return m.OrderID()
+	case event.FieldAccountID:
+		return m.AccountID()
 	case event.FieldPlanID:
 		return m.PlanID()
 	case event.FieldStepID:
@@ -4970,6 +7026,8 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldKind(ctx)
 	case event.FieldOrderID:
 		return m.OldOrderID(ctx)
+	case event.FieldAccountID:
+		return m.OldAccountID(ctx)
 	case event.FieldPlanID:
 		return m.OldPlanID(ctx)
 	case event.FieldStepID:
@@ -5008,6 +7066,13 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetOrderID(v)
+		return nil
+	case event.FieldAccountID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
 		return nil
 	case event.FieldPlanID:
 		v, ok := value.(int)
@@ -5137,6 +7202,9 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldOrderID) {
 		fields = append(fields, event.FieldOrderID)
 	}
+	if m.FieldCleared(event.FieldAccountID) {
+		fields = append(fields, event.FieldAccountID)
+	}
 	if m.FieldCleared(event.FieldPlanID) {
 		fields = append(fields, event.FieldPlanID)
 	}
@@ -5172,6 +7240,9 @@ func (m *EventMutation) ClearField(name string) error {
 	case event.FieldOrderID:
 		m.ClearOrderID()
 		return nil
+	case event.FieldAccountID:
+		m.ClearAccountID()
+		return nil
 	case event.FieldPlanID:
 		m.ClearPlanID()
 		return nil
@@ -5203,6 +7274,9 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldOrderID:
 		m.ResetOrderID()
+		return nil
+	case event.FieldAccountID:
+		m.ResetAccountID()
 		return nil
 	case event.FieldPlanID:
 		m.ResetPlanID()
@@ -6704,6 +8778,9 @@ type OrderMutation struct {
 	created_at               *time.Time
 	updated_at               *time.Time
 	completed_at             *time.Time
+	submitted_by             *string
+	approval_rule            *string
+	decided_by               *string
 	revision                 *int
 	addrevision              *int
 	clearedFields            map[string]struct{}
@@ -7260,6 +9337,153 @@ func (m *OrderMutation) ResetCompletedAt() {
 	delete(m.clearedFields, order.FieldCompletedAt)
 }
 
+// SetSubmittedBy sets the "submitted_by" field.
+func (m *OrderMutation) SetSubmittedBy(s string) {
+	m.submitted_by = &s
+}
+
+// SubmittedBy returns the value of the "submitted_by" field in the mutation.
+func (m *OrderMutation) SubmittedBy() (r string, exists bool) {
+	v := m.submitted_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubmittedBy returns the old "submitted_by" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldSubmittedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubmittedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubmittedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubmittedBy: %w", err)
+	}
+	return oldValue.SubmittedBy, nil
+}
+
+// ClearSubmittedBy clears the value of the "submitted_by" field.
+func (m *OrderMutation) ClearSubmittedBy() {
+	m.submitted_by = nil
+	m.clearedFields[order.FieldSubmittedBy] = struct{}{}
+}
+
+// SubmittedByCleared returns if the "submitted_by" field was cleared in this mutation.
+func (m *OrderMutation) SubmittedByCleared() bool {
+	_, ok := m.clearedFields[order.FieldSubmittedBy]
+	return ok
+}
+
+// ResetSubmittedBy resets all changes to the "submitted_by" field.
+func (m *OrderMutation) ResetSubmittedBy() {
+	m.submitted_by = nil
+	delete(m.clearedFields, order.FieldSubmittedBy)
+}
+
+// SetApprovalRule sets the "approval_rule" field.
+func (m *OrderMutation) SetApprovalRule(s string) {
+	m.approval_rule = &s
+}
+
+// ApprovalRule returns the value of the "approval_rule" field in the mutation.
+func (m *OrderMutation) ApprovalRule() (r string, exists bool) {
+	v := m.approval_rule
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApprovalRule returns the old "approval_rule" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldApprovalRule(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApprovalRule is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApprovalRule requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApprovalRule: %w", err)
+	}
+	return oldValue.ApprovalRule, nil
+}
+
+// ClearApprovalRule clears the value of the "approval_rule" field.
+func (m *OrderMutation) ClearApprovalRule() {
+	m.approval_rule = nil
+	m.clearedFields[order.FieldApprovalRule] = struct{}{}
+}
+
+// ApprovalRuleCleared returns if the "approval_rule" field was cleared in this mutation.
+func (m *OrderMutation) ApprovalRuleCleared() bool {
+	_, ok := m.clearedFields[order.FieldApprovalRule]
+	return ok
+}
+
+// ResetApprovalRule resets all changes to the "approval_rule" field.
+func (m *OrderMutation) ResetApprovalRule() {
+	m.approval_rule = nil
+	delete(m.clearedFields, order.FieldApprovalRule)
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *OrderMutation) SetDecidedBy(s string) {
+	m.decided_by = &s
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *OrderMutation) DecidedBy() (r string, exists bool) {
+	v := m.decided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldDecidedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (m *OrderMutation) ClearDecidedBy() {
+	m.decided_by = nil
+	m.clearedFields[order.FieldDecidedBy] = struct{}{}
+}
+
+// DecidedByCleared returns if the "decided_by" field was cleared in this mutation.
+func (m *OrderMutation) DecidedByCleared() bool {
+	_, ok := m.clearedFields[order.FieldDecidedBy]
+	return ok
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *OrderMutation) ResetDecidedBy() {
+	m.decided_by = nil
+	delete(m.clearedFields, order.FieldDecidedBy)
+}
+
 // SetRevision sets the "revision" field.
 func (m *OrderMutation) SetRevision(i int) {
 	m.revision = &i
@@ -7618,7 +9842,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 15)
 	if m.external_id != nil {
 		fields = append(fields, order.FieldExternalID)
 	}
@@ -7651,6 +9875,15 @@ func (m *OrderMutation) Fields() []string {
 	}
 	if m.completed_at != nil {
 		fields = append(fields, order.FieldCompletedAt)
+	}
+	if m.submitted_by != nil {
+		fields = append(fields, order.FieldSubmittedBy)
+	}
+	if m.approval_rule != nil {
+		fields = append(fields, order.FieldApprovalRule)
+	}
+	if m.decided_by != nil {
+		fields = append(fields, order.FieldDecidedBy)
 	}
 	if m.revision != nil {
 		fields = append(fields, order.FieldRevision)
@@ -7685,6 +9918,12 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case order.FieldCompletedAt:
 		return m.CompletedAt()
+	case order.FieldSubmittedBy:
+		return m.SubmittedBy()
+	case order.FieldApprovalRule:
+		return m.ApprovalRule()
+	case order.FieldDecidedBy:
+		return m.DecidedBy()
 	case order.FieldRevision:
 		return m.Revision()
 	}
@@ -7718,6 +9957,12 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldUpdatedAt(ctx)
 	case order.FieldCompletedAt:
 		return m.OldCompletedAt(ctx)
+	case order.FieldSubmittedBy:
+		return m.OldSubmittedBy(ctx)
+	case order.FieldApprovalRule:
+		return m.OldApprovalRule(ctx)
+	case order.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
 	case order.FieldRevision:
 		return m.OldRevision(ctx)
 	}
@@ -7806,6 +10051,27 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCompletedAt(v)
 		return nil
+	case order.FieldSubmittedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubmittedBy(v)
+		return nil
+	case order.FieldApprovalRule:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApprovalRule(v)
+		return nil
+	case order.FieldDecidedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
 	case order.FieldRevision:
 		v, ok := value.(int)
 		if !ok {
@@ -7867,6 +10133,15 @@ func (m *OrderMutation) ClearedFields() []string {
 	if m.FieldCleared(order.FieldCompletedAt) {
 		fields = append(fields, order.FieldCompletedAt)
 	}
+	if m.FieldCleared(order.FieldSubmittedBy) {
+		fields = append(fields, order.FieldSubmittedBy)
+	}
+	if m.FieldCleared(order.FieldApprovalRule) {
+		fields = append(fields, order.FieldApprovalRule)
+	}
+	if m.FieldCleared(order.FieldDecidedBy) {
+		fields = append(fields, order.FieldDecidedBy)
+	}
 	return fields
 }
 
@@ -7889,6 +10164,15 @@ func (m *OrderMutation) ClearField(name string) error {
 		return nil
 	case order.FieldCompletedAt:
 		m.ClearCompletedAt()
+		return nil
+	case order.FieldSubmittedBy:
+		m.ClearSubmittedBy()
+		return nil
+	case order.FieldApprovalRule:
+		m.ClearApprovalRule()
+		return nil
+	case order.FieldDecidedBy:
+		m.ClearDecidedBy()
 		return nil
 	}
 	return fmt.Errorf("unknown Order nullable field %s", name)
@@ -7930,6 +10214,15 @@ func (m *OrderMutation) ResetField(name string) error {
 		return nil
 	case order.FieldCompletedAt:
 		m.ResetCompletedAt()
+		return nil
+	case order.FieldSubmittedBy:
+		m.ResetSubmittedBy()
+		return nil
+	case order.FieldApprovalRule:
+		m.ResetApprovalRule()
+		return nil
+	case order.FieldDecidedBy:
+		m.ResetDecidedBy()
 		return nil
 	case order.FieldRevision:
 		m.ResetRevision()

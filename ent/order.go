@@ -43,6 +43,12 @@ type Order struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// CompletedAt holds the value of the "completed_at" field.
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// the principal that submitted it (four-eyes approval compares with it)
+	SubmittedBy string `json:"submitted_by,omitempty"`
+	// the catalog approval rule that made it wait AWAITING_APPROVAL
+	ApprovalRule string `json:"approval_rule,omitempty"`
+	// who approved or rejected it
+	DecidedBy string `json:"decided_by,omitempty"`
 	// the number of the order's last revision (amendOrder, cancelOrder); 0 as submitted
 	Revision int `json:"revision,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -145,7 +151,7 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case order.FieldID, order.FieldAccountRef, order.FieldCatalogVersionID, order.FieldRevision:
 			values[i] = new(sql.NullInt64)
-		case order.FieldExternalID, order.FieldAccountID, order.FieldStatus, order.FieldInputHash:
+		case order.FieldExternalID, order.FieldAccountID, order.FieldStatus, order.FieldInputHash, order.FieldSubmittedBy, order.FieldApprovalRule, order.FieldDecidedBy:
 			values[i] = new(sql.NullString)
 		case order.FieldRequestedCompletion, order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldCompletedAt:
 			values[i] = new(sql.NullTime)
@@ -239,6 +245,24 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CompletedAt = new(time.Time)
 				*_m.CompletedAt = value.Time
+			}
+		case order.FieldSubmittedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field submitted_by", values[i])
+			} else if value.Valid {
+				_m.SubmittedBy = value.String
+			}
+		case order.FieldApprovalRule:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field approval_rule", values[i])
+			} else if value.Valid {
+				_m.ApprovalRule = value.String
+			}
+		case order.FieldDecidedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field decided_by", values[i])
+			} else if value.Valid {
+				_m.DecidedBy = value.String
 			}
 		case order.FieldRevision:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -347,6 +371,15 @@ func (_m *Order) String() string {
 		builder.WriteString("completed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("submitted_by=")
+	builder.WriteString(_m.SubmittedBy)
+	builder.WriteString(", ")
+	builder.WriteString("approval_rule=")
+	builder.WriteString(_m.ApprovalRule)
+	builder.WriteString(", ")
+	builder.WriteString("decided_by=")
+	builder.WriteString(_m.DecidedBy)
 	builder.WriteString(", ")
 	builder.WriteString("revision=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Revision))

@@ -110,6 +110,48 @@ func (_c *OrderCreate) SetNillableCompletedAt(v *time.Time) *OrderCreate {
 	return _c
 }
 
+// SetSubmittedBy sets the "submitted_by" field.
+func (_c *OrderCreate) SetSubmittedBy(v string) *OrderCreate {
+	_c.mutation.SetSubmittedBy(v)
+	return _c
+}
+
+// SetNillableSubmittedBy sets the "submitted_by" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableSubmittedBy(v *string) *OrderCreate {
+	if v != nil {
+		_c.SetSubmittedBy(*v)
+	}
+	return _c
+}
+
+// SetApprovalRule sets the "approval_rule" field.
+func (_c *OrderCreate) SetApprovalRule(v string) *OrderCreate {
+	_c.mutation.SetApprovalRule(v)
+	return _c
+}
+
+// SetNillableApprovalRule sets the "approval_rule" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableApprovalRule(v *string) *OrderCreate {
+	if v != nil {
+		_c.SetApprovalRule(*v)
+	}
+	return _c
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (_c *OrderCreate) SetDecidedBy(v string) *OrderCreate {
+	_c.mutation.SetDecidedBy(v)
+	return _c
+}
+
+// SetNillableDecidedBy sets the "decided_by" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableDecidedBy(v *string) *OrderCreate {
+	if v != nil {
+		_c.SetDecidedBy(*v)
+	}
+	return _c
+}
+
 // SetRevision sets the "revision" field.
 func (_c *OrderCreate) SetRevision(v int) *OrderCreate {
 	_c.mutation.SetRevision(v)
@@ -358,6 +400,18 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 		_spec.SetField(order.FieldCompletedAt, field.TypeTime, value)
 		_node.CompletedAt = &value
 	}
+	if value, ok := _c.mutation.SubmittedBy(); ok {
+		_spec.SetField(order.FieldSubmittedBy, field.TypeString, value)
+		_node.SubmittedBy = value
+	}
+	if value, ok := _c.mutation.ApprovalRule(); ok {
+		_spec.SetField(order.FieldApprovalRule, field.TypeString, value)
+		_node.ApprovalRule = value
+	}
+	if value, ok := _c.mutation.DecidedBy(); ok {
+		_spec.SetField(order.FieldDecidedBy, field.TypeString, value)
+		_node.DecidedBy = value
+	}
 	if value, ok := _c.mutation.Revision(); ok {
 		_spec.SetField(order.FieldRevision, field.TypeInt, value)
 		_node.Revision = value
@@ -590,6 +644,42 @@ func (u *OrderUpsert) ClearCompletedAt() *OrderUpsert {
 	return u
 }
 
+// SetApprovalRule sets the "approval_rule" field.
+func (u *OrderUpsert) SetApprovalRule(v string) *OrderUpsert {
+	u.Set(order.FieldApprovalRule, v)
+	return u
+}
+
+// UpdateApprovalRule sets the "approval_rule" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateApprovalRule() *OrderUpsert {
+	u.SetExcluded(order.FieldApprovalRule)
+	return u
+}
+
+// ClearApprovalRule clears the value of the "approval_rule" field.
+func (u *OrderUpsert) ClearApprovalRule() *OrderUpsert {
+	u.SetNull(order.FieldApprovalRule)
+	return u
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (u *OrderUpsert) SetDecidedBy(v string) *OrderUpsert {
+	u.Set(order.FieldDecidedBy, v)
+	return u
+}
+
+// UpdateDecidedBy sets the "decided_by" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateDecidedBy() *OrderUpsert {
+	u.SetExcluded(order.FieldDecidedBy)
+	return u
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (u *OrderUpsert) ClearDecidedBy() *OrderUpsert {
+	u.SetNull(order.FieldDecidedBy)
+	return u
+}
+
 // SetRevision sets the "revision" field.
 func (u *OrderUpsert) SetRevision(v int) *OrderUpsert {
 	u.Set(order.FieldRevision, v)
@@ -636,6 +726,9 @@ func (u *OrderUpsertOne) UpdateNewValues() *OrderUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(order.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.SubmittedBy(); exists {
+			s.SetIgnore(order.FieldSubmittedBy)
 		}
 	}))
 	return u
@@ -756,6 +849,48 @@ func (u *OrderUpsertOne) UpdateCompletedAt() *OrderUpsertOne {
 func (u *OrderUpsertOne) ClearCompletedAt() *OrderUpsertOne {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearCompletedAt()
+	})
+}
+
+// SetApprovalRule sets the "approval_rule" field.
+func (u *OrderUpsertOne) SetApprovalRule(v string) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetApprovalRule(v)
+	})
+}
+
+// UpdateApprovalRule sets the "approval_rule" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateApprovalRule() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateApprovalRule()
+	})
+}
+
+// ClearApprovalRule clears the value of the "approval_rule" field.
+func (u *OrderUpsertOne) ClearApprovalRule() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearApprovalRule()
+	})
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (u *OrderUpsertOne) SetDecidedBy(v string) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetDecidedBy(v)
+	})
+}
+
+// UpdateDecidedBy sets the "decided_by" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateDecidedBy() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateDecidedBy()
+	})
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (u *OrderUpsertOne) ClearDecidedBy() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearDecidedBy()
 	})
 }
 
@@ -974,6 +1109,9 @@ func (u *OrderUpsertBulk) UpdateNewValues() *OrderUpsertBulk {
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(order.FieldCreatedAt)
 			}
+			if _, exists := b.mutation.SubmittedBy(); exists {
+				s.SetIgnore(order.FieldSubmittedBy)
+			}
 		}
 	}))
 	return u
@@ -1094,6 +1232,48 @@ func (u *OrderUpsertBulk) UpdateCompletedAt() *OrderUpsertBulk {
 func (u *OrderUpsertBulk) ClearCompletedAt() *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearCompletedAt()
+	})
+}
+
+// SetApprovalRule sets the "approval_rule" field.
+func (u *OrderUpsertBulk) SetApprovalRule(v string) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetApprovalRule(v)
+	})
+}
+
+// UpdateApprovalRule sets the "approval_rule" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateApprovalRule() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateApprovalRule()
+	})
+}
+
+// ClearApprovalRule clears the value of the "approval_rule" field.
+func (u *OrderUpsertBulk) ClearApprovalRule() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearApprovalRule()
+	})
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (u *OrderUpsertBulk) SetDecidedBy(v string) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetDecidedBy(v)
+	})
+}
+
+// UpdateDecidedBy sets the "decided_by" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateDecidedBy() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateDecidedBy()
+	})
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (u *OrderUpsertBulk) ClearDecidedBy() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearDecidedBy()
 	})
 }
 

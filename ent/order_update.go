@@ -113,6 +113,46 @@ func (_u *OrderUpdate) ClearCompletedAt() *OrderUpdate {
 	return _u
 }
 
+// SetApprovalRule sets the "approval_rule" field.
+func (_u *OrderUpdate) SetApprovalRule(v string) *OrderUpdate {
+	_u.mutation.SetApprovalRule(v)
+	return _u
+}
+
+// SetNillableApprovalRule sets the "approval_rule" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableApprovalRule(v *string) *OrderUpdate {
+	if v != nil {
+		_u.SetApprovalRule(*v)
+	}
+	return _u
+}
+
+// ClearApprovalRule clears the value of the "approval_rule" field.
+func (_u *OrderUpdate) ClearApprovalRule() *OrderUpdate {
+	_u.mutation.ClearApprovalRule()
+	return _u
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (_u *OrderUpdate) SetDecidedBy(v string) *OrderUpdate {
+	_u.mutation.SetDecidedBy(v)
+	return _u
+}
+
+// SetNillableDecidedBy sets the "decided_by" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableDecidedBy(v *string) *OrderUpdate {
+	if v != nil {
+		_u.SetDecidedBy(*v)
+	}
+	return _u
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (_u *OrderUpdate) ClearDecidedBy() *OrderUpdate {
+	_u.mutation.ClearDecidedBy()
+	return _u
+}
+
 // SetRevision sets the "revision" field.
 func (_u *OrderUpdate) SetRevision(v int) *OrderUpdate {
 	_u.mutation.ResetRevision()
@@ -356,6 +396,21 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CompletedAtCleared() {
 		_spec.ClearField(order.FieldCompletedAt, field.TypeTime)
+	}
+	if _u.mutation.SubmittedByCleared() {
+		_spec.ClearField(order.FieldSubmittedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.ApprovalRule(); ok {
+		_spec.SetField(order.FieldApprovalRule, field.TypeString, value)
+	}
+	if _u.mutation.ApprovalRuleCleared() {
+		_spec.ClearField(order.FieldApprovalRule, field.TypeString)
+	}
+	if value, ok := _u.mutation.DecidedBy(); ok {
+		_spec.SetField(order.FieldDecidedBy, field.TypeString, value)
+	}
+	if _u.mutation.DecidedByCleared() {
+		_spec.ClearField(order.FieldDecidedBy, field.TypeString)
 	}
 	if value, ok := _u.mutation.Revision(); ok {
 		_spec.SetField(order.FieldRevision, field.TypeInt, value)
@@ -626,6 +681,46 @@ func (_u *OrderUpdateOne) SetNillableCompletedAt(v *time.Time) *OrderUpdateOne {
 // ClearCompletedAt clears the value of the "completed_at" field.
 func (_u *OrderUpdateOne) ClearCompletedAt() *OrderUpdateOne {
 	_u.mutation.ClearCompletedAt()
+	return _u
+}
+
+// SetApprovalRule sets the "approval_rule" field.
+func (_u *OrderUpdateOne) SetApprovalRule(v string) *OrderUpdateOne {
+	_u.mutation.SetApprovalRule(v)
+	return _u
+}
+
+// SetNillableApprovalRule sets the "approval_rule" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableApprovalRule(v *string) *OrderUpdateOne {
+	if v != nil {
+		_u.SetApprovalRule(*v)
+	}
+	return _u
+}
+
+// ClearApprovalRule clears the value of the "approval_rule" field.
+func (_u *OrderUpdateOne) ClearApprovalRule() *OrderUpdateOne {
+	_u.mutation.ClearApprovalRule()
+	return _u
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (_u *OrderUpdateOne) SetDecidedBy(v string) *OrderUpdateOne {
+	_u.mutation.SetDecidedBy(v)
+	return _u
+}
+
+// SetNillableDecidedBy sets the "decided_by" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableDecidedBy(v *string) *OrderUpdateOne {
+	if v != nil {
+		_u.SetDecidedBy(*v)
+	}
+	return _u
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (_u *OrderUpdateOne) ClearDecidedBy() *OrderUpdateOne {
+	_u.mutation.ClearDecidedBy()
 	return _u
 }
 
@@ -902,6 +997,21 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	}
 	if _u.mutation.CompletedAtCleared() {
 		_spec.ClearField(order.FieldCompletedAt, field.TypeTime)
+	}
+	if _u.mutation.SubmittedByCleared() {
+		_spec.ClearField(order.FieldSubmittedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.ApprovalRule(); ok {
+		_spec.SetField(order.FieldApprovalRule, field.TypeString, value)
+	}
+	if _u.mutation.ApprovalRuleCleared() {
+		_spec.ClearField(order.FieldApprovalRule, field.TypeString)
+	}
+	if value, ok := _u.mutation.DecidedBy(); ok {
+		_spec.SetField(order.FieldDecidedBy, field.TypeString, value)
+	}
+	if _u.mutation.DecidedByCleared() {
+		_spec.ClearField(order.FieldDecidedBy, field.TypeString)
 	}
 	if value, ok := _u.mutation.Revision(); ok {
 		_spec.SetField(order.FieldRevision, field.TypeInt, value)

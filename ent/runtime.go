@@ -4,6 +4,7 @@ package ent
 
 import (
 	"github.com/batonhq/baton/ent/account"
+	"github.com/batonhq/baton/ent/apikey"
 	"github.com/batonhq/baton/ent/catalogversion"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/order"
@@ -18,6 +19,16 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	apikeyFields := schema.APIKey{}.Fields()
+	_ = apikeyFields
+	// apikeyDescName is the schema descriptor for name field.
+	apikeyDescName := apikeyFields[0].Descriptor()
+	// apikey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apikey.NameValidator = apikeyDescName.Validators[0].(func(string) error)
+	// apikeyDescHash is the schema descriptor for hash field.
+	apikeyDescHash := apikeyFields[1].Descriptor()
+	// apikey.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	apikey.HashValidator = apikeyDescHash.Validators[0].(func(string) error)
 	accountFields := schema.Account{}.Fields()
 	_ = accountFields
 	// accountDescExternalID is the schema descriptor for external_id field.
@@ -51,7 +62,7 @@ func init() {
 	// order.AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
 	order.AccountIDValidator = orderDescAccountID.Validators[0].(func(string) error)
 	// orderDescRevision is the schema descriptor for revision field.
-	orderDescRevision := orderFields[11].Descriptor()
+	orderDescRevision := orderFields[14].Descriptor()
 	// order.DefaultRevision holds the default value on creation for the revision field.
 	order.DefaultRevision = orderDescRevision.Default.(int)
 	orderlineFields := schema.OrderLine{}.Fields()

@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// APIKey is the client for interacting with the APIKey builders.
+	APIKey *APIKeyClient
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
 	// Asset is the client for interacting with the Asset builders.
@@ -22,6 +24,8 @@ type Tx struct {
 	AssetEvent *AssetEventClient
 	// Attempt is the client for interacting with the Attempt builders.
 	Attempt *AttemptClient
+	// AuditRecord is the client for interacting with the AuditRecord builders.
+	AuditRecord *AuditRecordClient
 	// CatalogVersion is the client for interacting with the CatalogVersion builders.
 	CatalogVersion *CatalogVersionClient
 	// Event is the client for interacting with the Event builders.
@@ -173,10 +177,12 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Account = NewAccountClient(tx.config)
 	tx.Asset = NewAssetClient(tx.config)
 	tx.AssetEvent = NewAssetEventClient(tx.config)
 	tx.Attempt = NewAttemptClient(tx.config)
+	tx.AuditRecord = NewAuditRecordClient(tx.config)
 	tx.CatalogVersion = NewCatalogVersionClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.FulfillmentLine = NewFulfillmentLineClient(tx.config)
@@ -196,7 +202,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Account.QueryXXX(), the query will be executed
+// applies a query, for example: APIKey.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

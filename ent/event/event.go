@@ -19,6 +19,8 @@ const (
 	FieldKind = "kind"
 	// FieldOrderID holds the string denoting the order_id field in the database.
 	FieldOrderID = "order_id"
+	// FieldAccountID holds the string denoting the account_id field in the database.
+	FieldAccountID = "account_id"
 	// FieldPlanID holds the string denoting the plan_id field in the database.
 	FieldPlanID = "plan_id"
 	// FieldStepID holds the string denoting the step_id field in the database.
@@ -44,6 +46,7 @@ var Columns = []string{
 	FieldID,
 	FieldKind,
 	FieldOrderID,
+	FieldAccountID,
 	FieldPlanID,
 	FieldStepID,
 	FieldFrom,
@@ -110,6 +113,11 @@ func ByKind(opts ...sql.OrderTermOption) OrderOption {
 // ByOrderID orders the results by the order_id field.
 func ByOrderID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOrderID, opts...).ToFunc()
+}
+
+// ByAccountID orders the results by the account_id field.
+func ByAccountID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAccountID, opts...).ToFunc()
 }
 
 // ByPlanID orders the results by the plan_id field.

@@ -9,6 +9,32 @@ import (
 )
 
 var (
+	// APIKeysColumns holds the columns for the "api_keys" table.
+	APIKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "roles", Type: field.TypeJSON},
+		{Name: "accounts", Type: field.TypeJSON, Nullable: true},
+		{Name: "queues", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_by", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_by", Type: field.TypeString, Nullable: true},
+	}
+	// APIKeysTable holds the schema information for the "api_keys" table.
+	APIKeysTable = &schema.Table{
+		Name:       "api_keys",
+		Columns:    APIKeysColumns,
+		PrimaryKey: []*schema.Column{APIKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "apikey_name",
+				Unique:  false,
+				Columns: []*schema.Column{APIKeysColumns[1]},
+			},
+		},
+	}
 	// AccountsColumns holds the columns for the "accounts" table.
 	AccountsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -130,6 +156,45 @@ var (
 			},
 		},
 	}
+	// AuditRecordsColumns holds the columns for the "audit_records" table.
+	AuditRecordsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "actor", Type: field.TypeString},
+		{Name: "method", Type: field.TypeString},
+		{Name: "roles", Type: field.TypeJSON, Nullable: true},
+		{Name: "action", Type: field.TypeString},
+		{Name: "order_id", Type: field.TypeInt, Nullable: true},
+		{Name: "target", Type: field.TypeString, Nullable: true},
+		{Name: "input_digest", Type: field.TypeString, Nullable: true},
+		{Name: "outcome", Type: field.TypeEnum, Enums: []string{"ALLOWED", "DENIED", "FAILED"}},
+		{Name: "code", Type: field.TypeString, Nullable: true},
+		{Name: "request_id", Type: field.TypeString, Nullable: true},
+		{Name: "client_addr", Type: field.TypeString, Nullable: true},
+	}
+	// AuditRecordsTable holds the schema information for the "audit_records" table.
+	AuditRecordsTable = &schema.Table{
+		Name:       "audit_records",
+		Columns:    AuditRecordsColumns,
+		PrimaryKey: []*schema.Column{AuditRecordsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditrecord_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditRecordsColumns[1]},
+			},
+			{
+				Name:    "auditrecord_actor_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditRecordsColumns[2], AuditRecordsColumns[1]},
+			},
+			{
+				Name:    "auditrecord_order_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditRecordsColumns[6]},
+			},
+		},
+	}
 	// CatalogVersionsColumns holds the columns for the "catalog_versions" table.
 	CatalogVersionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -149,6 +214,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS", "ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE"}},
 		{Name: "order_id", Type: field.TypeInt, Nullable: true},
+		{Name: "account_id", Type: field.TypeString, Nullable: true},
 		{Name: "plan_id", Type: field.TypeInt, Nullable: true},
 		{Name: "step_id", Type: field.TypeInt, Nullable: true},
 		{Name: "from", Type: field.TypeString, Nullable: true},
@@ -172,12 +238,12 @@ var (
 			{
 				Name:    "event_plan_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[3]},
+				Columns: []*schema.Column{EventsColumns[4]},
 			},
 			{
 				Name:    "event_step_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[4]},
+				Columns: []*schema.Column{EventsColumns[5]},
 			},
 		},
 	}
@@ -242,13 +308,16 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "external_id", Type: field.TypeString, Unique: true},
 		{Name: "account_id", Type: field.TypeString},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"SUBMITTED", "IN_PROGRESS", "COMPLETED", "CANCELLED", "CANCELLING"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"SUBMITTED", "IN_PROGRESS", "COMPLETED", "CANCELLED", "CANCELLING", "AWAITING_APPROVAL", "REJECTED"}},
 		{Name: "attributes", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "input_hash", Type: field.TypeString},
 		{Name: "requested_completion", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "submitted_by", Type: field.TypeString, Nullable: true},
+		{Name: "approval_rule", Type: field.TypeString, Nullable: true},
+		{Name: "decided_by", Type: field.TypeString, Nullable: true},
 		{Name: "revision", Type: field.TypeInt, Default: 0},
 		{Name: "account_ref", Type: field.TypeInt},
 		{Name: "catalog_version_id", Type: field.TypeInt},
@@ -261,13 +330,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "orders_accounts_orders",
-				Columns:    []*schema.Column{OrdersColumns[11]},
+				Columns:    []*schema.Column{OrdersColumns[14]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "orders_catalog_versions_catalog_version",
-				Columns:    []*schema.Column{OrdersColumns[12]},
+				Columns:    []*schema.Column{OrdersColumns[15]},
 				RefColumns: []*schema.Column{CatalogVersionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -276,7 +345,7 @@ var (
 			{
 				Name:    "order_account_ref",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[11]},
+				Columns: []*schema.Column{OrdersColumns[14]},
 			},
 			{
 				Name:    "order_status_created_at",
@@ -689,10 +758,12 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		APIKeysTable,
 		AccountsTable,
 		AssetsTable,
 		AssetEventsTable,
 		AttemptsTable,
+		AuditRecordsTable,
 		CatalogVersionsTable,
 		EventsTable,
 		FulfillmentLinesTable,
@@ -709,6 +780,9 @@ var (
 )
 
 func init() {
+	APIKeysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
 	AccountsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
@@ -723,6 +797,9 @@ func init() {
 	AttemptsTable.ForeignKeys[0].RefTable = StepsTable
 	AttemptsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
+	}
+	AuditRecordsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
 	CatalogVersionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),

@@ -38,6 +38,12 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldCompletedAt holds the string denoting the completed_at field in the database.
 	FieldCompletedAt = "completed_at"
+	// FieldSubmittedBy holds the string denoting the submitted_by field in the database.
+	FieldSubmittedBy = "submitted_by"
+	// FieldApprovalRule holds the string denoting the approval_rule field in the database.
+	FieldApprovalRule = "approval_rule"
+	// FieldDecidedBy holds the string denoting the decided_by field in the database.
+	FieldDecidedBy = "decided_by"
 	// FieldRevision holds the string denoting the revision field in the database.
 	FieldRevision = "revision"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
@@ -112,6 +118,9 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldCompletedAt,
+	FieldSubmittedBy,
+	FieldApprovalRule,
+	FieldDecidedBy,
 	FieldRevision,
 }
 
@@ -139,11 +148,13 @@ type Status string
 
 // Status values.
 const (
-	StatusSUBMITTED   Status = "SUBMITTED"
-	StatusIN_PROGRESS Status = "IN_PROGRESS"
-	StatusCOMPLETED   Status = "COMPLETED"
-	StatusCANCELLED   Status = "CANCELLED"
-	StatusCANCELLING  Status = "CANCELLING"
+	StatusSUBMITTED         Status = "SUBMITTED"
+	StatusIN_PROGRESS       Status = "IN_PROGRESS"
+	StatusCOMPLETED         Status = "COMPLETED"
+	StatusCANCELLED         Status = "CANCELLED"
+	StatusCANCELLING        Status = "CANCELLING"
+	StatusAWAITING_APPROVAL Status = "AWAITING_APPROVAL"
+	StatusREJECTED          Status = "REJECTED"
 )
 
 func (s Status) String() string {
@@ -153,7 +164,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusSUBMITTED, StatusIN_PROGRESS, StatusCOMPLETED, StatusCANCELLED, StatusCANCELLING:
+	case StatusSUBMITTED, StatusIN_PROGRESS, StatusCOMPLETED, StatusCANCELLED, StatusCANCELLING, StatusAWAITING_APPROVAL, StatusREJECTED:
 		return nil
 	default:
 		return fmt.Errorf("order: invalid enum value for status field: %q", s)
@@ -216,6 +227,21 @@ func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByCompletedAt orders the results by the completed_at field.
 func ByCompletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCompletedAt, opts...).ToFunc()
+}
+
+// BySubmittedBy orders the results by the submitted_by field.
+func BySubmittedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSubmittedBy, opts...).ToFunc()
+}
+
+// ByApprovalRule orders the results by the approval_rule field.
+func ByApprovalRule(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldApprovalRule, opts...).ToFunc()
+}
+
+// ByDecidedBy orders the results by the decided_by field.
+func ByDecidedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDecidedBy, opts...).ToFunc()
 }
 
 // ByRevision orders the results by the revision field.

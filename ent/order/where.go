@@ -100,6 +100,21 @@ func CompletedAt(v time.Time) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldCompletedAt, v))
 }
 
+// SubmittedBy applies equality check predicate on the "submitted_by" field. It's identical to SubmittedByEQ.
+func SubmittedBy(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldSubmittedBy, v))
+}
+
+// ApprovalRule applies equality check predicate on the "approval_rule" field. It's identical to ApprovalRuleEQ.
+func ApprovalRule(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldApprovalRule, v))
+}
+
+// DecidedBy applies equality check predicate on the "decided_by" field. It's identical to DecidedByEQ.
+func DecidedBy(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldDecidedBy, v))
+}
+
 // Revision applies equality check predicate on the "revision" field. It's identical to RevisionEQ.
 func Revision(v int) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldRevision, v))
@@ -548,6 +563,231 @@ func CompletedAtIsNil() predicate.Order {
 // CompletedAtNotNil applies the NotNil predicate on the "completed_at" field.
 func CompletedAtNotNil() predicate.Order {
 	return predicate.Order(sql.FieldNotNull(FieldCompletedAt))
+}
+
+// SubmittedByEQ applies the EQ predicate on the "submitted_by" field.
+func SubmittedByEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldSubmittedBy, v))
+}
+
+// SubmittedByNEQ applies the NEQ predicate on the "submitted_by" field.
+func SubmittedByNEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldSubmittedBy, v))
+}
+
+// SubmittedByIn applies the In predicate on the "submitted_by" field.
+func SubmittedByIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldSubmittedBy, vs...))
+}
+
+// SubmittedByNotIn applies the NotIn predicate on the "submitted_by" field.
+func SubmittedByNotIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldSubmittedBy, vs...))
+}
+
+// SubmittedByGT applies the GT predicate on the "submitted_by" field.
+func SubmittedByGT(v string) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldSubmittedBy, v))
+}
+
+// SubmittedByGTE applies the GTE predicate on the "submitted_by" field.
+func SubmittedByGTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldSubmittedBy, v))
+}
+
+// SubmittedByLT applies the LT predicate on the "submitted_by" field.
+func SubmittedByLT(v string) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldSubmittedBy, v))
+}
+
+// SubmittedByLTE applies the LTE predicate on the "submitted_by" field.
+func SubmittedByLTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldSubmittedBy, v))
+}
+
+// SubmittedByContains applies the Contains predicate on the "submitted_by" field.
+func SubmittedByContains(v string) predicate.Order {
+	return predicate.Order(sql.FieldContains(FieldSubmittedBy, v))
+}
+
+// SubmittedByHasPrefix applies the HasPrefix predicate on the "submitted_by" field.
+func SubmittedByHasPrefix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasPrefix(FieldSubmittedBy, v))
+}
+
+// SubmittedByHasSuffix applies the HasSuffix predicate on the "submitted_by" field.
+func SubmittedByHasSuffix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasSuffix(FieldSubmittedBy, v))
+}
+
+// SubmittedByIsNil applies the IsNil predicate on the "submitted_by" field.
+func SubmittedByIsNil() predicate.Order {
+	return predicate.Order(sql.FieldIsNull(FieldSubmittedBy))
+}
+
+// SubmittedByNotNil applies the NotNil predicate on the "submitted_by" field.
+func SubmittedByNotNil() predicate.Order {
+	return predicate.Order(sql.FieldNotNull(FieldSubmittedBy))
+}
+
+// SubmittedByEqualFold applies the EqualFold predicate on the "submitted_by" field.
+func SubmittedByEqualFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldEqualFold(FieldSubmittedBy, v))
+}
+
+// SubmittedByContainsFold applies the ContainsFold predicate on the "submitted_by" field.
+func SubmittedByContainsFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldContainsFold(FieldSubmittedBy, v))
+}
+
+// ApprovalRuleEQ applies the EQ predicate on the "approval_rule" field.
+func ApprovalRuleEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldApprovalRule, v))
+}
+
+// ApprovalRuleNEQ applies the NEQ predicate on the "approval_rule" field.
+func ApprovalRuleNEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldApprovalRule, v))
+}
+
+// ApprovalRuleIn applies the In predicate on the "approval_rule" field.
+func ApprovalRuleIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldApprovalRule, vs...))
+}
+
+// ApprovalRuleNotIn applies the NotIn predicate on the "approval_rule" field.
+func ApprovalRuleNotIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldApprovalRule, vs...))
+}
+
+// ApprovalRuleGT applies the GT predicate on the "approval_rule" field.
+func ApprovalRuleGT(v string) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldApprovalRule, v))
+}
+
+// ApprovalRuleGTE applies the GTE predicate on the "approval_rule" field.
+func ApprovalRuleGTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldApprovalRule, v))
+}
+
+// ApprovalRuleLT applies the LT predicate on the "approval_rule" field.
+func ApprovalRuleLT(v string) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldApprovalRule, v))
+}
+
+// ApprovalRuleLTE applies the LTE predicate on the "approval_rule" field.
+func ApprovalRuleLTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldApprovalRule, v))
+}
+
+// ApprovalRuleContains applies the Contains predicate on the "approval_rule" field.
+func ApprovalRuleContains(v string) predicate.Order {
+	return predicate.Order(sql.FieldContains(FieldApprovalRule, v))
+}
+
+// ApprovalRuleHasPrefix applies the HasPrefix predicate on the "approval_rule" field.
+func ApprovalRuleHasPrefix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasPrefix(FieldApprovalRule, v))
+}
+
+// ApprovalRuleHasSuffix applies the HasSuffix predicate on the "approval_rule" field.
+func ApprovalRuleHasSuffix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasSuffix(FieldApprovalRule, v))
+}
+
+// ApprovalRuleIsNil applies the IsNil predicate on the "approval_rule" field.
+func ApprovalRuleIsNil() predicate.Order {
+	return predicate.Order(sql.FieldIsNull(FieldApprovalRule))
+}
+
+// ApprovalRuleNotNil applies the NotNil predicate on the "approval_rule" field.
+func ApprovalRuleNotNil() predicate.Order {
+	return predicate.Order(sql.FieldNotNull(FieldApprovalRule))
+}
+
+// ApprovalRuleEqualFold applies the EqualFold predicate on the "approval_rule" field.
+func ApprovalRuleEqualFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldEqualFold(FieldApprovalRule, v))
+}
+
+// ApprovalRuleContainsFold applies the ContainsFold predicate on the "approval_rule" field.
+func ApprovalRuleContainsFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldContainsFold(FieldApprovalRule, v))
+}
+
+// DecidedByEQ applies the EQ predicate on the "decided_by" field.
+func DecidedByEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldDecidedBy, v))
+}
+
+// DecidedByNEQ applies the NEQ predicate on the "decided_by" field.
+func DecidedByNEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldDecidedBy, v))
+}
+
+// DecidedByIn applies the In predicate on the "decided_by" field.
+func DecidedByIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldDecidedBy, vs...))
+}
+
+// DecidedByNotIn applies the NotIn predicate on the "decided_by" field.
+func DecidedByNotIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldDecidedBy, vs...))
+}
+
+// DecidedByGT applies the GT predicate on the "decided_by" field.
+func DecidedByGT(v string) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldDecidedBy, v))
+}
+
+// DecidedByGTE applies the GTE predicate on the "decided_by" field.
+func DecidedByGTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldDecidedBy, v))
+}
+
+// DecidedByLT applies the LT predicate on the "decided_by" field.
+func DecidedByLT(v string) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldDecidedBy, v))
+}
+
+// DecidedByLTE applies the LTE predicate on the "decided_by" field.
+func DecidedByLTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldDecidedBy, v))
+}
+
+// DecidedByContains applies the Contains predicate on the "decided_by" field.
+func DecidedByContains(v string) predicate.Order {
+	return predicate.Order(sql.FieldContains(FieldDecidedBy, v))
+}
+
+// DecidedByHasPrefix applies the HasPrefix predicate on the "decided_by" field.
+func DecidedByHasPrefix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasPrefix(FieldDecidedBy, v))
+}
+
+// DecidedByHasSuffix applies the HasSuffix predicate on the "decided_by" field.
+func DecidedByHasSuffix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasSuffix(FieldDecidedBy, v))
+}
+
+// DecidedByIsNil applies the IsNil predicate on the "decided_by" field.
+func DecidedByIsNil() predicate.Order {
+	return predicate.Order(sql.FieldIsNull(FieldDecidedBy))
+}
+
+// DecidedByNotNil applies the NotNil predicate on the "decided_by" field.
+func DecidedByNotNil() predicate.Order {
+	return predicate.Order(sql.FieldNotNull(FieldDecidedBy))
+}
+
+// DecidedByEqualFold applies the EqualFold predicate on the "decided_by" field.
+func DecidedByEqualFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldEqualFold(FieldDecidedBy, v))
+}
+
+// DecidedByContainsFold applies the ContainsFold predicate on the "decided_by" field.
+func DecidedByContainsFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldContainsFold(FieldDecidedBy, v))
 }
 
 // RevisionEQ applies the EQ predicate on the "revision" field.

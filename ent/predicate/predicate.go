@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// APIKey is the predicate function for apikey builders.
+type APIKey func(*sql.Selector)
+
 // Account is the predicate function for account builders.
 type Account func(*sql.Selector)
 
@@ -17,6 +20,9 @@ type AssetEvent func(*sql.Selector)
 
 // Attempt is the predicate function for attempt builders.
 type Attempt func(*sql.Selector)
+
+// AuditRecord is the predicate function for auditrecord builders.
+type AuditRecord func(*sql.Selector)
 
 // CatalogVersion is the predicate function for catalogversion builders.
 type CatalogVersion func(*sql.Selector)

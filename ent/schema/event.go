@@ -19,6 +19,7 @@ func (Event) Fields() []ent.Field {
 		field.Enum("kind").Values("STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS",
 			"ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE").Immutable(),
 		field.Int("order_id").Optional().Nillable().Immutable(),
+		field.String("account_id").Optional().Immutable().Comment("the order's account: subscriptions of account-limited principals filter on it"),
 		field.Int("plan_id").Optional().Nillable().Immutable(),
 		field.Int("step_id").Optional().Nillable().Immutable(),
 		field.String("from").Optional().Immutable(),

@@ -39,6 +39,12 @@ func (Order) Fields() []ent.Field {
 			Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("updated_at"),
 		field.Time("completed_at").Optional().Nillable(),
+		field.String("submitted_by").Optional().Immutable().
+			Comment("the principal that submitted it (four-eyes approval compares with it)"),
+		field.String("approval_rule").Optional().
+			Comment("the catalog approval rule that made it wait AWAITING_APPROVAL"),
+		field.String("decided_by").Optional().
+			Comment("who approved or rejected it"),
 		field.Int("revision").Default(0).
 			Comment("the number of the order's last revision (amendOrder, cancelOrder); 0 as submitted"),
 	}

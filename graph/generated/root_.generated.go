@@ -111,6 +111,33 @@ type ComplexityRoot struct {
 		Worker     func(childComplexity int) int
 	}
 
+	AuditRecord struct {
+		Action      func(childComplexity int) int
+		Actor       func(childComplexity int) int
+		At          func(childComplexity int) int
+		ClientAddr  func(childComplexity int) int
+		Code        func(childComplexity int) int
+		ID          func(childComplexity int) int
+		InputDigest func(childComplexity int) int
+		Method      func(childComplexity int) int
+		OrderID     func(childComplexity int) int
+		Outcome     func(childComplexity int) int
+		RequestID   func(childComplexity int) int
+		Roles       func(childComplexity int) int
+		Target      func(childComplexity int) int
+	}
+
+	AuditRecordConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AuditRecordEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CatalogSummary struct {
 		Products  func(childComplexity int) int
 		Scenarios func(childComplexity int) int
@@ -234,6 +261,7 @@ type ComplexityRoot struct {
 
 	Order struct {
 		AccountID           func(childComplexity int) int
+		ApprovalRule        func(childComplexity int) int
 		Attributes          func(childComplexity int) int
 		CatalogVersion      func(childComplexity int) int
 		CatalogVersionID    func(childComplexity int) int
@@ -241,6 +269,7 @@ type ComplexityRoot struct {
 		CompletedAt         func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		Customer            func(childComplexity int) int
+		DecidedBy           func(childComplexity int) int
 		ExternalID          func(childComplexity int) int
 		FalloutCount        func(childComplexity int) int
 		FulfillmentLines    func(childComplexity int) int
@@ -252,6 +281,7 @@ type ComplexityRoot struct {
 		Revision            func(childComplexity int) int
 		Revisions           func(childComplexity int) int
 		Status              func(childComplexity int) int
+		SubmittedBy         func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
 	}
 
@@ -834,6 +864,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attempt.Worker(childComplexity), true
+
+	case "AuditRecord.action":
+		if e.ComplexityRoot.AuditRecord.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Action(childComplexity), true
+	case "AuditRecord.actor":
+		if e.ComplexityRoot.AuditRecord.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Actor(childComplexity), true
+	case "AuditRecord.at":
+		if e.ComplexityRoot.AuditRecord.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.At(childComplexity), true
+	case "AuditRecord.clientAddr":
+		if e.ComplexityRoot.AuditRecord.ClientAddr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.ClientAddr(childComplexity), true
+	case "AuditRecord.code":
+		if e.ComplexityRoot.AuditRecord.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Code(childComplexity), true
+	case "AuditRecord.id":
+		if e.ComplexityRoot.AuditRecord.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.ID(childComplexity), true
+	case "AuditRecord.inputDigest":
+		if e.ComplexityRoot.AuditRecord.InputDigest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.InputDigest(childComplexity), true
+	case "AuditRecord.method":
+		if e.ComplexityRoot.AuditRecord.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Method(childComplexity), true
+	case "AuditRecord.orderID":
+		if e.ComplexityRoot.AuditRecord.OrderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.OrderID(childComplexity), true
+	case "AuditRecord.outcome":
+		if e.ComplexityRoot.AuditRecord.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Outcome(childComplexity), true
+	case "AuditRecord.requestID":
+		if e.ComplexityRoot.AuditRecord.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.RequestID(childComplexity), true
+	case "AuditRecord.roles":
+		if e.ComplexityRoot.AuditRecord.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Roles(childComplexity), true
+	case "AuditRecord.target":
+		if e.ComplexityRoot.AuditRecord.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecord.Target(childComplexity), true
+
+	case "AuditRecordConnection.edges":
+		if e.ComplexityRoot.AuditRecordConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecordConnection.Edges(childComplexity), true
+	case "AuditRecordConnection.pageInfo":
+		if e.ComplexityRoot.AuditRecordConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecordConnection.PageInfo(childComplexity), true
+	case "AuditRecordConnection.totalCount":
+		if e.ComplexityRoot.AuditRecordConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecordConnection.TotalCount(childComplexity), true
+
+	case "AuditRecordEdge.cursor":
+		if e.ComplexityRoot.AuditRecordEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecordEdge.Cursor(childComplexity), true
+	case "AuditRecordEdge.node":
+		if e.ComplexityRoot.AuditRecordEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditRecordEdge.Node(childComplexity), true
 
 	case "CatalogSummary.products":
 		if e.ComplexityRoot.CatalogSummary.Products == nil {
@@ -1421,6 +1562,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.AccountID(childComplexity), true
+	case "Order.approvalRule":
+		if e.ComplexityRoot.Order.ApprovalRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ApprovalRule(childComplexity), true
 	case "Order.attributes":
 		if e.ComplexityRoot.Order.Attributes == nil {
 			break
@@ -1463,6 +1610,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Customer(childComplexity), true
+	case "Order.decidedBy":
+		if e.ComplexityRoot.Order.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.DecidedBy(childComplexity), true
 	case "Order.externalId":
 		if e.ComplexityRoot.Order.ExternalID == nil {
 			break
@@ -1529,6 +1682,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Status(childComplexity), true
+	case "Order.submittedBy":
+		if e.ComplexityRoot.Order.SubmittedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.SubmittedBy(childComplexity), true
 	case "Order.updatedAt":
 		if e.ComplexityRoot.Order.UpdatedAt == nil {
 			break
@@ -2874,6 +3033,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAmendOrderInput,
 		ec.unmarshalInputAssetWhereInput,
 		ec.unmarshalInputAttemptWhereInput,
+		ec.unmarshalInputAuditRecordOrder,
 		ec.unmarshalInputCatalogVersionOrder,
 		ec.unmarshalInputCatalogVersionWhereInput,
 		ec.unmarshalInputFulfillmentLineWhereInput,
@@ -3893,6 +4053,93 @@ input AttemptWhereInput {
   hasStep: Boolean
   hasStepWith: [StepWhereInput!]
 }
+type AuditRecord implements Node {
+  id: ID!
+  at: Time!
+  actor: String!
+  """
+  how the actor authenticated: OPEN, TOKEN, API_KEY, OIDC, SYSTEM
+  """
+  method: String!
+  roles: [String!]
+  """
+  the GraphQL field, e.g. importCatalog
+  """
+  action: String!
+  orderID: Int
+  """
+  the ids acted on, e.g. step:12
+  """
+  target: String
+  """
+  SHA-256 of the canonical input
+  """
+  inputDigest: String
+  outcome: AuditRecordOutcome!
+  """
+  the error code, when not ALLOWED
+  """
+  code: String
+  requestID: String
+  clientAddr: String
+}
+"""
+A connection to a list of items.
+"""
+type AuditRecordConnection {
+  """
+  A list of edges.
+  """
+  edges: [AuditRecordEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type AuditRecordEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: AuditRecord
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for AuditRecord connections
+"""
+input AuditRecordOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order AuditRecords.
+  """
+  field: AuditRecordOrderField!
+}
+"""
+Properties by which AuditRecord connections can be ordered.
+"""
+enum AuditRecordOrderField {
+  AT
+}
+"""
+AuditRecordOutcome is enum for the field outcome
+"""
+enum AuditRecordOutcome @goModel(model: "github.com/batonhq/baton/ent/auditrecord.Outcome") {
+  ALLOWED
+  DENIED
+  FAILED
+}
 type CatalogVersion implements Node {
   id: ID!
   version: Int!
@@ -4304,6 +4551,18 @@ type Order implements Node {
   updatedAt: Time!
   completedAt: Time
   """
+  the principal that submitted it (four-eyes approval compares with it)
+  """
+  submittedBy: String
+  """
+  the catalog approval rule that made it wait AWAITING_APPROVAL
+  """
+  approvalRule: String
+  """
+  who approved or rejected it
+  """
+  decidedBy: String
+  """
   the number of the order's last revision (amendOrder, cancelOrder); 0 as submitted
   """
   revision: Int!
@@ -4603,6 +4862,8 @@ enum OrderStatus @goModel(model: "github.com/batonhq/baton/ent/order.Status") {
   COMPLETED
   CANCELLED
   CANCELLING
+  AWAITING_APPROVAL
+  REJECTED
 }
 """
 OrderWhereInput is used for filtering Order objects.
@@ -4717,6 +4978,60 @@ input OrderWhereInput {
   completedAtLTE: Time
   completedAtIsNil: Boolean
   completedAtNotNil: Boolean
+  """
+  submitted_by field predicates
+  """
+  submittedBy: String
+  submittedByNEQ: String
+  submittedByIn: [String!]
+  submittedByNotIn: [String!]
+  submittedByGT: String
+  submittedByGTE: String
+  submittedByLT: String
+  submittedByLTE: String
+  submittedByContains: String
+  submittedByHasPrefix: String
+  submittedByHasSuffix: String
+  submittedByIsNil: Boolean
+  submittedByNotNil: Boolean
+  submittedByEqualFold: String
+  submittedByContainsFold: String
+  """
+  approval_rule field predicates
+  """
+  approvalRule: String
+  approvalRuleNEQ: String
+  approvalRuleIn: [String!]
+  approvalRuleNotIn: [String!]
+  approvalRuleGT: String
+  approvalRuleGTE: String
+  approvalRuleLT: String
+  approvalRuleLTE: String
+  approvalRuleContains: String
+  approvalRuleHasPrefix: String
+  approvalRuleHasSuffix: String
+  approvalRuleIsNil: Boolean
+  approvalRuleNotNil: Boolean
+  approvalRuleEqualFold: String
+  approvalRuleContainsFold: String
+  """
+  decided_by field predicates
+  """
+  decidedBy: String
+  decidedByNEQ: String
+  decidedByIn: [String!]
+  decidedByNotIn: [String!]
+  decidedByGT: String
+  decidedByGTE: String
+  decidedByLT: String
+  decidedByLTE: String
+  decidedByContains: String
+  decidedByHasPrefix: String
+  decidedByHasSuffix: String
+  decidedByIsNil: Boolean
+  decidedByNotNil: Boolean
+  decidedByEqualFold: String
+  decidedByContainsFold: String
   """
   revision field predicates
   """
@@ -6202,6 +6517,48 @@ func (ec *executionContext) childFields_Attempt(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Attempt", field.Name)
 }
 
+func (ec *executionContext) childFields_AuditRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AuditRecord_id(ctx, field)
+	case "at":
+		return ec.fieldContext_AuditRecord_at(ctx, field)
+	case "actor":
+		return ec.fieldContext_AuditRecord_actor(ctx, field)
+	case "method":
+		return ec.fieldContext_AuditRecord_method(ctx, field)
+	case "roles":
+		return ec.fieldContext_AuditRecord_roles(ctx, field)
+	case "action":
+		return ec.fieldContext_AuditRecord_action(ctx, field)
+	case "orderID":
+		return ec.fieldContext_AuditRecord_orderID(ctx, field)
+	case "target":
+		return ec.fieldContext_AuditRecord_target(ctx, field)
+	case "inputDigest":
+		return ec.fieldContext_AuditRecord_inputDigest(ctx, field)
+	case "outcome":
+		return ec.fieldContext_AuditRecord_outcome(ctx, field)
+	case "code":
+		return ec.fieldContext_AuditRecord_code(ctx, field)
+	case "requestID":
+		return ec.fieldContext_AuditRecord_requestID(ctx, field)
+	case "clientAddr":
+		return ec.fieldContext_AuditRecord_clientAddr(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditRecordEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_AuditRecordEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_AuditRecordEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditRecordEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CatalogSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "systems":
@@ -6418,6 +6775,12 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_updatedAt(ctx, field)
 	case "completedAt":
 		return ec.fieldContext_Order_completedAt(ctx, field)
+	case "submittedBy":
+		return ec.fieldContext_Order_submittedBy(ctx, field)
+	case "approvalRule":
+		return ec.fieldContext_Order_approvalRule(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_Order_decidedBy(ctx, field)
 	case "revision":
 		return ec.fieldContext_Order_revision(ctx, field)
 	case "customer":
