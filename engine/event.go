@@ -43,6 +43,9 @@ type Event struct {
 	ID      int64
 	Kind    EventKind
 	OrderID int // 0 when the plan has no order
+	// Account is the order's account (set by the store when the event is
+	// written), which account-limited subscriptions filter on.
+	Account string
 	PlanID  int
 	StepID  int // 0 for order and plan events
 	From    string

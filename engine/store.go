@@ -26,6 +26,15 @@ type Store interface {
 	// effects outside tx. Errors: whatever fn returns, or INTERNAL.
 	Write(ctx context.Context, fn func(tx Tx) error) ([]*Event, error)
 
+	// AuditRecords reads the audit log, newest first.
+	AuditRecords(ctx context.Context, q AuditQuery) ([]*AuditRecord, error)
+	// OrderAccounts returns the accounts of the given orders; an order
+	// that does not exist is left out.
+	OrderAccounts(ctx context.Context, orderIDs []int) (map[int]string, error)
+	// StepOwners returns, for each given step that exists, its order, the
+	// order's account, its type and its queue: what an access check needs.
+	StepOwners(ctx context.Context, stepIDs []int) (map[int]StepOwner, error)
+
 	// CurrentCatalog returns the newest catalog version, or nil.
 	CurrentCatalog(ctx context.Context) (*CatalogRecord, error)
 	// CatalogByID returns a stored catalog version. Errors: NOT_FOUND.
@@ -73,6 +82,9 @@ type Tx interface {
 	// Now is the transaction's time: the engine clock's reading when the
 	// transaction (or its retry) began.
 	Now() time.Time
+	// InsertAudit appends a record to the audit log (At: the
+	// transaction's time when zero).
+	InsertAudit(ctx context.Context, r *AuditRecord) error
 
 	// CatalogByID is Store.CatalogByID inside the transaction (code that
 	// holds a transaction must not wait for a second connection).
@@ -315,6 +327,7 @@ type NewOrder struct {
 	InputHash           string
 	RequestedCompletion *time.Time
 	CatalogID           int
+	SubmittedBy         string // the submitting principal's name
 	Lines               []*DecomposedLine
 	LineIDs             map[string]int // assigned: line id → row id
 	Items               []*Item        // new items get their ID assigned
@@ -463,4 +476,13 @@ type PlanDelta struct {
 	PlanID        int
 	OpenSteps     int // steps not done yet
 	AwaitingLines int // lines awaiting data
+}
+
+// StepOwner is whom a step belongs to: its order (0 for a generic plan)
+// and that order's account, and the queue of a manual task.
+type StepOwner struct {
+	OrderID int
+	Account string
+	Type    StepType
+	Queue   string
 }

@@ -3,7 +3,6 @@ package graph
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
@@ -46,9 +44,12 @@ type Config struct {
 	// KeepAlive is the websocket ping interval (default 15s).
 	KeepAlive time.Duration
 	// Authenticate names the caller of a request, or refuses it with an
-	// UNAUTHENTICATED error; nil lets everyone in, named by the
-	// X-Baton-User header (or "anonymous").
-	Authenticate func(authorization string) (string, error)
+	// UNAUTHENTICATED error; nil lets everyone in with every permission
+	// (a development server), named by the X-Baton-User header (or
+	// "anonymous").
+	Authenticate Authenticator
+	// DisableIntrospection refuses __schema and __type queries.
+	DisableIntrospection bool
 }
 
 // NewHandler returns the /graphql handler: POST and GET queries and
@@ -75,7 +76,9 @@ func NewHandler(cfg Config) http.Handler {
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.Limits.Tokens)
-	srv.Use(extension.Introspection{})
+	if !cfg.DisableIntrospection {
+		srv.Use(extension.Introspection{})
+	}
 	// The persisted query is looked up first, so that documentBounds sees
 	// the query it stands for.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
@@ -86,13 +89,14 @@ func NewHandler(cfg Config) http.Handler {
 	srv.AroundOperations(cancelledOperation(cfg.Limits.RequestTimeout))
 	srv.AroundFields(stopWhenDone)
 	srv.AroundFields(markResolverErrors)
+	srv.AroundFields(auditMutations(cfg.Engine, cfg.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
 	return withDeadline(cfg.Limits.RequestTimeout,
 		limitBody(cfg.Limits.MaxBodyBytes, cfg.Limits.BodyTimeout,
-			withActor(cfg.Authenticate, Loaders(cfg.Client, cfg.Engine, srv))))
+			withPrincipal(cfg, Loaders(cfg.Client, cfg.Engine, srv))))
 }
 
 // isWebsocket reports whether r asks to become a websocket, whose
@@ -226,55 +230,6 @@ func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
 		"message": msg, "extensions": map[string]any{"code": code}}}})
-}
-
-// withActor names the caller (recorded on the events of what they do) and
-// refuses requests that fail authentication. Websocket upgrades
-// authenticate in connection_init instead.
-func withActor(auth func(string) (string, error), next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		actor := r.Header.Get("X-Baton-User")
-		if auth != nil && r.Method != http.MethodOptions && !isWebsocket(r) {
-			name, err := auth(r.Header.Get("Authorization"))
-			if err != nil {
-				w.Header().Set("WWW-Authenticate", "Bearer")
-				writeHTTPError(w, http.StatusUnauthorized, codes[engine.CodeUnauthenticated], err.Error())
-				return
-			}
-			actor = name
-		}
-		next.ServeHTTP(w, r.WithContext(orchestrator.WithActor(r.Context(), actor)))
-	})
-}
-
-// TokenAuth reads "name:token,name:token" into an Authenticate function
-// that accepts `Bearer <token>` (the scheme in any case, RFC 7235) and
-// names the caller; an empty spec returns nil (no authentication).
-func TokenAuth(spec string) (func(string) (string, error), error) {
-	if strings.TrimSpace(spec) == "" {
-		return nil, nil
-	}
-	tokens := map[string]string{}
-	for _, pair := range strings.Split(spec, ",") {
-		name, token, ok := strings.Cut(strings.TrimSpace(pair), ":")
-		if !ok || name == "" || len(token) < 16 {
-			return nil, fmt.Errorf("BATON_API_TOKENS: want name:token pairs with tokens of 16 characters or more")
-		}
-		tokens[token] = name
-	}
-	return func(authorization string) (string, error) {
-		scheme, token, _ := strings.Cut(strings.TrimSpace(authorization), " ")
-		token = strings.TrimLeft(token, " ")
-		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return "", engine.Errorf(engine.CodeUnauthenticated, "send Authorization: Bearer <token>")
-		}
-		for known, name := range tokens {
-			if subtle.ConstantTimeCompare([]byte(known), []byte(token)) == 1 {
-				return name, nil
-			}
-		}
-		return "", engine.Errorf(engine.CodeUnauthenticated, "unknown token")
-	}, nil
 }
 
 // depthLimit refuses operations nested deeper than max (introspection

@@ -88,7 +88,7 @@ type envOptions struct {
 	// catalog is imported at setup; "" imports the example catalog, "-"
 	// imports none.
 	catalog      string
-	authenticate func(string) (string, error)
+	authenticate graph.Authenticator
 	// limits are the handler's (zero: the defaults).
 	limits graph.Limits
 	// wrap, when set, wraps the handler the test server serves.

@@ -35,7 +35,7 @@ type hostileEnv struct {
 	inflight atomic.Int64
 }
 
-func newHostileEnv(t *testing.T, dbURL string, limits graph.Limits, auth func(string) (string, error)) *hostileEnv {
+func newHostileEnv(t *testing.T, dbURL string, limits graph.Limits, auth graph.Authenticator) *hostileEnv {
 	t.Helper()
 	he := &hostileEnv{}
 	he.env = newEnv(t, dbURL, envOptions{limits: limits, authenticate: auth, wrap: func(h http.Handler) http.Handler {

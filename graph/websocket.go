@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
 
-	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/graph/wsgorilla"
 )
 
@@ -40,20 +42,28 @@ func websocketTransport(cfg Config) transport.Websocket {
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			actor := p.GetString("user")
-			if actor == "" {
-				actor = orchestrator.ActorFrom(ctx)
-			}
-			if cfg.Authenticate != nil {
-				name, err := cfg.Authenticate(p.Authorization())
-				if err != nil {
-					ctx = transport.WithWebsocketCloseCode(ctx, 4403)
-					ctx = transport.AppendCloseReason(ctx, err.Error())
-					return ctx, nil, err
+			if cfg.Authenticate == nil {
+				if user := p.GetString("user"); user != "" {
+					return access.With(ctx, access.Open(user)), nil, nil
 				}
-				actor = name
+				return ctx, nil, nil // the upgrade request's X-Baton-User
 			}
-			return orchestrator.WithActor(ctx, actor), nil, nil
+			authz := p.Authorization()
+			code := 4403
+			var err error
+			var pr *access.Principal
+			if strings.TrimSpace(authz) == "" {
+				code, err = 4401, engine.Errorf(engine.CodeUnauthenticated, `send {"authorization": "Bearer <token>"} in connection_init`)
+			} else {
+				pr, err = cfg.Authenticate(ctx, authz)
+			}
+			if err != nil {
+				auditAuthFailure(ctx, cfg, err)
+				ctx = transport.WithWebsocketCloseCode(ctx, code)
+				ctx = transport.AppendCloseReason(ctx, err.Error())
+				return ctx, nil, err
+			}
+			return access.With(ctx, pr), nil, nil
 		},
 		ErrorFunc: func(ctx context.Context, err error) {
 			if errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure) {

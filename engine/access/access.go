@@ -84,6 +84,8 @@ const (
 	MethodOIDC Method = "OIDC"
 	// MethodSystem: Baton itself (or Go code embedding the engine).
 	MethodSystem Method = "SYSTEM"
+	// MethodNone: not authenticated.
+	MethodNone Method = "NONE"
 )
 
 // Principal is who calls. Its permissions are resolved from its roles by
@@ -193,4 +195,10 @@ func RequireAccount(ctx context.Context, perm Permission, account, what string) 
 		return engine.Errorf(engine.CodeNotFound, "%s not found", what)
 	}
 	return Require(ctx, perm)
+}
+
+// Nobody is the principal of a request that has not authenticated yet (a
+// websocket before connection_init): no permission at all.
+func Nobody() *Principal {
+	return &Principal{Name: "unauthenticated", Method: MethodNone}
 }

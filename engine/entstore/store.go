@@ -65,6 +65,7 @@ type Store struct {
 	// colTypes maps "table.column" to its PostgreSQL type (unnest.go).
 	colTypes map[string]string
 	reads    cachedDB
+	accounts accountCache // order id → account, for events and access checks
 
 	queue         chan *writeReq
 	writers       sync.WaitGroup
@@ -210,6 +211,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		drv = opts.Driver(drv)
 	}
 	s.client = ent.NewClient(ent.Driver(drv))
+	ScopeReads(s.client)
 	switch {
 	case opts.Writers < 0:
 	case !s.d.postgres:

@@ -49,7 +49,7 @@ type eventData struct {
 	System string            `json:"system,omitempty"`
 }
 
-const eventColumns = `id, kind, order_id, plan_id, step_id, "from", "to", at, actor, note, data`
+const eventColumns = `id, kind, order_id, plan_id, step_id, "from", "to", at, actor, note, data, account_id`
 
 // flushEvents writes the transaction's events last, so that event ids
 // follow commit order: on PostgreSQL every writer takes the same advisory
@@ -61,9 +61,22 @@ func (t *txn) flushEvents(ctx context.Context) error {
 	if len(t.events) == 0 {
 		return nil
 	}
-	cols := []string{"kind", "order_id", "plan_id", "step_id", `"from"`, `"to"`, "at", "actor", "note", "data"}
+	cols := []string{"kind", "order_id", "plan_id", "step_id", `"from"`, `"to"`, "at", "actor", "note", "data", "account_id"}
 	rows := make([][]any, len(t.events))
+	orders := make([]int, 0, 4)
+	for _, e := range t.events {
+		if e.OrderID != 0 && e.Account == "" && (len(orders) == 0 || orders[len(orders)-1] != e.OrderID) {
+			orders = append(orders, e.OrderID)
+		}
+	}
+	accounts, err := t.s.orderAccounts(ctx, t, orders)
+	if err != nil {
+		return err
+	}
 	for i, e := range t.events {
+		if e.Account == "" {
+			e.Account = accounts[e.OrderID]
+		}
 		var data any
 		if e.Step != nil || e.System != "" {
 			b, err := json.Marshal(eventData{Step: e.Step, System: e.System})
@@ -76,10 +89,9 @@ func (t *txn) flushEvents(ctx context.Context) error {
 			e.At = t.now
 		}
 		rows[i] = []any{string(e.Kind), nullInt(e.OrderID), nullInt(e.PlanID), nullInt(e.StepID),
-			nullStr(e.From), e.To, e.At, nullStr(e.Actor), nullStr(e.Note), data}
+			nullStr(e.From), e.To, e.At, nullStr(e.Actor), nullStr(e.Note), data, nullStr(e.Account)}
 	}
 	var ids []int64
-	var err error
 	if t.s.d.postgres {
 		ids, err = t.insertEventsLocked(ctx, cols, rows)
 	} else {
@@ -451,9 +463,9 @@ func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.St
 	o.ID = ids["orders"][0]
 	t.deferInserts = t.s.d.postgres
 	if err := t.bulkInsert(ctx, "orders", []string{"id", "external_id", "account_id", "account_ref", "status", "attributes",
-		"input_hash", "requested_completion", "catalog_version_id", "created_at", "updated_at"},
+		"input_hash", "requested_completion", "catalog_version_id", "created_at", "updated_at", "submitted_by"},
 		[][]any{{o.ID, o.ExternalID, o.AccountID, o.AccountRef, string(engine.OrderSubmitted), jsonValue(o.Attributes), o.InputHash,
-			o.RequestedCompletion, o.CatalogID, t.now, t.now}}); err != nil {
+			o.RequestedCompletion, o.CatalogID, t.now, t.now, nullStr(o.SubmittedBy)}}); err != nil {
 		return nil, fmt.Errorf("insert order: %w", err)
 	}
 	o.LineIDs = map[string]int{}
@@ -702,7 +714,7 @@ func scanEvents(rows *sql.Rows) ([]*engine.Event, error) {
 		var at timeScan
 		var data []byte
 		if err := rows.Scan(&e.ID, &kind, intScan{&e.OrderID}, intScan{&e.PlanID}, intScan{&e.StepID}, strScan{&e.From},
-			&e.To, &at, strScan{&e.Actor}, strScan{&e.Note}, &data); err != nil {
+			&e.To, &at, strScan{&e.Actor}, strScan{&e.Note}, &data, strScan{&e.Account}); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
 		e.Kind, e.At = engine.EventKind(kind), at.t

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/plan"
 )
@@ -36,6 +37,9 @@ func (e *Engine) AmendOrder(ctx context.Context, orderID int, in engine.AmendInp
 	if err := newInputCheck(e.limits).actor(ctx).text("reason", in.Reason).err(); err != nil {
 		return nil, err
 	}
+	if err := e.allowOrder(ctx, access.OrderAmend, orderID); err != nil {
+		return nil, err
+	}
 	var rec *engine.Revision
 	err := e.write(ctx, func(st *txState) error {
 		var err error
@@ -54,6 +58,9 @@ func (e *Engine) AmendOrder(ctx context.Context, orderID int, in engine.AmendInp
 // CONFLICT (an amendment is freezing); PAST_POINT_OF_NO_RETURN.
 func (e *Engine) CancelOrder(ctx context.Context, orderID int, reason string) (*engine.Revision, error) {
 	if err := newInputCheck(e.limits).actor(ctx).text("reason", reason).err(); err != nil {
+		return nil, err
+	}
+	if err := e.allowOrder(ctx, access.OrderCancel, orderID); err != nil {
 		return nil, err
 	}
 	var rec *engine.Revision
@@ -93,6 +100,13 @@ func (e *Engine) PreviewCancellation(ctx context.Context, orderID int) (*engine.
 }
 
 func (e *Engine) preview(ctx context.Context, orderID int, kind engine.RevisionKind, in *engine.AmendInput) (*engine.Diff, error) {
+	perm := access.OrderAmend
+	if kind == engine.RevisionCancel {
+		perm = access.OrderCancel
+	}
+	if err := e.allowOrder(ctx, perm, orderID); err != nil {
+		return nil, err
+	}
 	var diff *engine.Diff
 	err := e.rolledBack(ctx, func(tx engine.Tx) error {
 		st := e.newTxState(ctx, tx, 0)
@@ -150,6 +164,9 @@ type LineChangeability struct {
 // touch and whether it can be cancelled, as the point of no return and
 // its status say now. Errors: NOT_FOUND.
 func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, error) {
+	if err := e.allowOrder(ctx, access.OrderRead, orderID); err != nil {
+		return nil, err
+	}
 	var out *Changeability
 	err := e.rolledBack(ctx, func(tx engine.Tx) error {
 		o, err := tx.LoadOrder(ctx, orderID)

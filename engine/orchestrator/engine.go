@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/plan"
 )
@@ -35,7 +36,7 @@ type Config struct {
 // (validation, decomposition, planning) and, with its runner, execution.
 // Every method that changes something does so in one transaction.
 type Engine struct {
-	store    engine.Store
+	store    auditingStore
 	clock    engine.Clock
 	log      *slog.Logger
 	getenv   func(string) string
@@ -65,7 +66,7 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
+	e := &Engine{store: auditingStore{cfg.Store}, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
 		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
 	return e
 }
@@ -135,6 +136,9 @@ func (e *Engine) catalogOptions() catalog.CatalogOptions {
 // the next version, which becomes current. Errors: INVALID_CATALOG with
 // every problem and its path; nothing is stored then.
 func (e *Engine) ImportCatalog(ctx context.Context, text string) (*engine.CatalogRecord, error) {
+	if err := access.Require(ctx, access.CatalogImport); err != nil {
+		return nil, err
+	}
 	cat, err := catalog.CompileCatalog(text, e.catalogOptions())
 	if err != nil {
 		return nil, err
@@ -264,6 +268,9 @@ func (e *Engine) PreviewOrder(ctx context.Context, in engine.OrderInput) (*Previ
 	if err := checkOrderInput(&in, e.limits); err != nil {
 		return nil, err
 	}
+	if err := allowAccount(ctx, access.OrderSubmit, in.AccountID); err != nil {
+		return nil, err
+	}
 	p, err := e.planOnCurrent(ctx, &in)
 	if err != nil {
 		return nil, err
@@ -366,6 +373,9 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 	if err := checkOrderInput(&in, e.limits); err != nil {
 		return nil, err
 	}
+	if err := allowAccount(ctx, access.OrderSubmit, in.AccountID); err != nil {
+		return nil, err
+	}
 	hash := inputHash(&in)
 	if prev, err := e.store.OrderByExternalID(ctx, in.ExternalID); err != nil {
 		return nil, err
@@ -426,7 +436,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 		o := &engine.NewOrder{
 			ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref, Attributes: d.Attributes,
 			InputHash: hash, RequestedCompletion: in.RequestedCompletion, CatalogID: cat.ID,
-			Lines: d.Lines, Items: d.Items,
+			SubmittedBy: ActorFrom(ctx), Lines: d.Lines, Items: d.Items,
 			Plan: &engine.NewPlan{Usage: engine.UsageSales, Type: "order", CatalogID: cat.ID, AccountRef: ref, AccountID: in.AccountID, GroupKey: key,
 				AwaitingLines: awaiting, RequestedCompletion: in.RequestedCompletion, Graph: pg.Rows()},
 		}

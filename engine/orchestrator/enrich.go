@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/plan"
 	"maps"
@@ -28,6 +29,9 @@ func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]
 		c.name(p, id).value(p, lineAttrs[id])
 	}
 	if err := c.err(); err != nil {
+		return err
+	}
+	if err := e.allowOrder(ctx, access.OrderEnrich, orderID); err != nil {
 		return err
 	}
 	attrs = engine.NormalizeMap(attrs)

@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"context"
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
+	"slices"
 )
 
 // StepActionResult is the outcome of an operator action on one step of a
@@ -25,9 +27,13 @@ func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]Step
 	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
 		return nil, err
 	}
+	hidden, err := e.allowSteps(ctx, access.FalloutRetry, ids)
+	if err != nil {
+		return nil, err
+	}
 	actor := ActorFrom(ctx)
 	var results []StepActionResult
-	err := e.write(ctx, func(st *txState) error {
+	err = e.write(ctx, func(st *txState) error {
 		results = make([]StepActionResult, len(ids))
 		recs, err := st.tx.LockSteps(st.ctx, ids)
 		if err != nil {
@@ -35,7 +41,9 @@ func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]Step
 		}
 		byID := make(map[int]*engine.StepRecord, len(recs))
 		for _, r := range recs {
-			byID[r.ID] = r
+			if !slices.Contains(hidden, r.ID) { // another account's: as if it did not exist
+				byID[r.ID] = r
+			}
 		}
 		done := map[int]bool{}
 		for i, id := range ids {
@@ -73,6 +81,9 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 	if err := newInputCheck(e.limits).actor(ctx).text("note", note).value("output", output).err(); err != nil {
 		return err
 	}
+	if err := e.allowStep(ctx, access.FalloutResolve, stepID); err != nil {
+		return err
+	}
 	if err := requireNote(note, "completed by hand"); err != nil {
 		return err
 	}
@@ -94,6 +105,9 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 // limits; INVALID_STATE otherwise.
 func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
 	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
+		return err
+	}
+	if err := e.allowStep(ctx, access.FalloutResolve, stepID); err != nil {
 		return err
 	}
 	if err := requireNote(note, "skipped"); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 )
 
 // EventFilter selects events for a subscription. Zero fields match
@@ -19,6 +20,10 @@ type EventFilter struct {
 	PlanID  int
 	Queue   string
 	Kinds   []engine.EventKind
+	// Accounts, when not nil, selects the events of these accounts'
+	// orders only (Subscribe sets it for a principal limited to accounts;
+	// events of no order, such as a system's, are left out then).
+	Accounts []string
 }
 
 // Match reports whether the filter selects the event.
@@ -30,6 +35,9 @@ func (f EventFilter) Match(e *engine.Event) bool {
 		return false
 	}
 	if f.Queue != "" && (e.Step == nil || e.Step.Queue != f.Queue) {
+		return false
+	}
+	if f.Accounts != nil && (e.Account == "" || !slices.Contains(f.Accounts, e.Account)) {
 		return false
 	}
 	return len(f.Kinds) == 0 || slices.Contains(f.Kinds, e.Kind)
@@ -286,6 +294,16 @@ var ErrSlowSubscriber = errors.New("slow subscriber")
 // order, each once. The channel closes when ctx ends or the subscription
 // is dropped; Err tells why.
 func (h *Hub) Subscribe(ctx context.Context, f EventFilter, after *int64) (*Feed, error) {
+	if err := access.Require(ctx, access.OrderRead); err != nil {
+		return nil, err
+	}
+	p := access.From(ctx)
+	if p.Scoped() {
+		f.Accounts = slices.Clone(p.Accounts)
+	}
+	if !p.Expires.IsZero() && !p.Expires.After(h.cfg.Clock.Now()) {
+		return nil, expired(p)
+	}
 	s := &subscriber{filter: f, notify: make(chan struct{}, 1), limit: h.cfg.Buffer}
 	h.mu.Lock()
 	if h.closed {
@@ -305,6 +323,18 @@ func (h *Hub) Subscribe(ctx context.Context, f EventFilter, after *int64) (*Feed
 	h.mu.Unlock()
 	out := make(chan *engine.Event, 64)
 	feed := &Feed{C: out, sub: s}
+	if !p.Expires.IsZero() {
+		// The credentials' end is the subscription's: it ends with
+		// UNAUTHENTICATED, and the client resubscribes by cursor with
+		// fresh ones.
+		go func() {
+			select {
+			case <-h.cfg.Clock.After(p.Expires.Sub(h.cfg.Clock.Now())):
+				s.fail(expired(p))
+			case <-ctx.Done():
+			}
+		}()
+	}
 	go func() {
 		defer close(out)
 		defer h.unsubscribe(s)
@@ -483,4 +513,11 @@ func (s *subscriber) error() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// expired is the error of a subscription whose credentials expired.
+func expired(p *access.Principal) error {
+	return engine.Errorf(engine.CodeUnauthenticated,
+		"the credentials of %s expired at %s: subscribe again with fresh ones, passing after: the cursor of the last event you saw",
+		p.Name, p.Expires.UTC().Format(time.RFC3339))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/plan"
 	"strings"
 )
@@ -18,6 +19,9 @@ import (
 // input limits), CONFLICT (the subject's orchestration was started with
 // another context), NOT_FOUND (no catalog).
 func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, context map[string]any) (int, error) {
+	if err := access.Require(ctx, access.OrchestrationStart); err != nil {
+		return 0, err
+	}
 	if err := newInputCheck(e.limits).name("type", typ).name("subjectId", subjectID).value("context", context).err(); err != nil {
 		return 0, err
 	}

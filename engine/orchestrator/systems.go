@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"maps"
 	"slices"
@@ -129,6 +130,9 @@ func halfOpenEvent(name string, at time.Time) *engine.Event {
 // current catalog does not define; BAD_USER_INPUT for another status, or
 // for a name or note past the input limits.
 func (e *Engine) SetSystemStatus(ctx context.Context, name string, status engine.SystemStatus, note string) (*engine.SystemState, error) {
+	if err := access.Require(ctx, access.SystemManage); err != nil {
+		return nil, err
+	}
 	if err := newInputCheck(e.limits).actor(ctx).name("system", name).text("note", note).err(); err != nil {
 		return nil, err
 	}

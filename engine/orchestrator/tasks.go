@@ -3,26 +3,11 @@ package orchestrator
 import (
 	"context"
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"maps"
 	"strings"
 )
-
-type actorKey struct{}
-
-// WithActor returns a context that carries who is acting (an operator, an
-// integration), recorded on the events of what they do.
-func WithActor(ctx context.Context, actor string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actor)
-}
-
-// ActorFrom returns the actor of the context, or "anonymous".
-func ActorFrom(ctx context.Context) string {
-	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
-		return a
-	}
-	return "anonymous"
-}
 
 // onStep is the transaction of an operator's action on one step: the
 // step is read and locked (NOT_FOUND when there is none), then fn decides,
@@ -67,6 +52,9 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
 		return err
 	}
+	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
+		return err
+	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		if r.Type != engine.ManualTask || r.Status != engine.StepWaiting {
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only a waiting MANUAL_TASK can be completed", r.ID, r.Name, r.Type, r.Status)
@@ -83,6 +71,9 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 // input limits.
 func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) error {
 	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
+		return err
+	}
+	if err := e.allowStep(ctx, access.TaskManage, stepID); err != nil {
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
@@ -108,6 +99,9 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 // output or error past the input limits.
 func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool, output map[string]any, errMsg string) error {
 	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("error", errMsg).err(); err != nil {
+		return err
+	}
+	if err := e.allowStep(ctx, access.CalloutRespond, stepID); err != nil {
 		return err
 	}
 	output = engine.NormalizeMap(output)
@@ -177,6 +171,9 @@ func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload 
 	if strings.TrimSpace(event) == "" {
 		return nil, engine.Errorf(engine.CodeBadUserInput, "event must not be empty")
 	}
+	if err := e.allowOrder(ctx, access.OrderSignal, orderID); err != nil {
+		return nil, err
+	}
 	actor := ActorFrom(ctx)
 	payload = engine.NormalizeMap(payload)
 	var resumed []int
@@ -214,6 +211,9 @@ func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload 
 // an actor past the input limits.
 func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
 	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
+		return err
+	}
+	if err := e.allowStep(ctx, access.FalloutRetry, stepID); err != nil {
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {

@@ -69,6 +69,7 @@ type wireEvent struct {
 	Note    string            `json:"n,omitempty"`
 	Step    *engine.EventStep `json:"d,omitempty"`
 	System  string            `json:"y,omitempty"`
+	Account string            `json:"c,omitempty"`
 }
 
 // Open connects to Redis (redis://host:port/db) and subscribes to the
@@ -140,7 +141,7 @@ func (b *Bus) receive(ch <-chan any) {
 					m.Events = make([]*engine.Event, len(wm.Events))
 					for i, e := range wm.Events {
 						m.Events[i] = &engine.Event{ID: e.ID, Kind: e.Kind, OrderID: e.OrderID, PlanID: e.PlanID, StepID: e.StepID,
-							From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System}
+							From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System, Account: e.Account}
 					}
 				default:
 					continue
@@ -203,7 +204,7 @@ func (b *Bus) Publish(_ context.Context, events []*engine.Event) error {
 	wm := message{Origin: b.origin, Events: make([]wireEvent, len(events)), Sent: b.clock.Now().UnixNano()}
 	for i, e := range events {
 		wm.Events[i] = wireEvent{ID: e.ID, Kind: e.Kind, OrderID: e.OrderID, PlanID: e.PlanID, StepID: e.StepID,
-			From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System}
+			From: e.From, To: e.To, At: e.At, Actor: e.Actor, Note: e.Note, Step: e.Step, System: e.System, Account: e.Account}
 	}
 	p, err := json.Marshal(wm)
 	if err != nil {
