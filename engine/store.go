@@ -26,6 +26,9 @@ type Store interface {
 	// effects outside tx. Errors: whatever fn returns, or INTERNAL.
 	Write(ctx context.Context, fn func(tx Tx) error) ([]*Event, error)
 
+	// APIKeyByHash returns the key whose secret hashes to hash, revoked
+	// or not, or nil.
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
 	// AuditRecords reads the audit log, newest first.
 	AuditRecords(ctx context.Context, q AuditQuery) ([]*AuditRecord, error)
 	// OrderAccounts returns the accounts of the given orders; an order
@@ -82,6 +85,17 @@ type Tx interface {
 	// Now is the transaction's time: the engine clock's reading when the
 	// transaction (or its retry) began.
 	Now() time.Time
+	// LockOrderApproval reads and locks what deciding an order's approval
+	// needs. Errors: NOT_FOUND.
+	LockOrderApproval(ctx context.Context, orderID int) (*OrderApproval, error)
+	// DecideOrder records an approval decision: the order's new status
+	// and who decided.
+	DecideOrder(ctx context.Context, orderID int, status OrderStatus, by string) error
+	// InsertAPIKey stores a new key (its ID is assigned).
+	InsertAPIKey(ctx context.Context, k *APIKey) error
+	// RevokeAPIKey marks a key revoked (a revoked one is left as it is)
+	// and returns it. Errors: NOT_FOUND.
+	RevokeAPIKey(ctx context.Context, id int, by string) (*APIKey, error)
 	// InsertAudit appends a record to the audit log (At: the
 	// transaction's time when zero).
 	InsertAudit(ctx context.Context, r *AuditRecord) error
@@ -328,10 +342,13 @@ type NewOrder struct {
 	RequestedCompletion *time.Time
 	CatalogID           int
 	SubmittedBy         string // the submitting principal's name
-	Lines               []*DecomposedLine
-	LineIDs             map[string]int // assigned: line id → row id
-	Items               []*Item        // new items get their ID assigned
-	Plan                *NewPlan
+	// Approval names the approval rule the order waits for: it is
+	// stored AWAITING_APPROVAL (and its plan Frozen).
+	Approval string
+	Lines    []*DecomposedLine
+	LineIDs  map[string]int // assigned: line id → row id
+	Items    []*Item        // new items get their ID assigned
+	Plan     *NewPlan
 }
 
 // NewPlan is a plan to write.
@@ -352,7 +369,9 @@ type NewPlan struct {
 	RequestedCompletion *time.Time
 	// GroupKey is the plan's key (its scenarios' planKey), "" for none.
 	GroupKey string
-	Graph    *PlanRows
+	// Frozen stores every new step frozen (an order awaiting approval).
+	Frozen bool
+	Graph  *PlanRows
 	// Extend adds Graph's new steps to the existing plan ID, whose status
 	// is Status; Groups are its step groups (scenario|name → id), reused
 	// rather than created.
@@ -485,4 +504,30 @@ type StepOwner struct {
 	Account string
 	Type    StepType
 	Queue   string
+}
+
+// APIKey is a key created through the API. Only the hash of its secret is
+// stored.
+type APIKey struct {
+	ID        int
+	Name      string
+	Hash      string
+	Roles     []string
+	Accounts  []string
+	Queues    []string
+	CreatedBy string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+	RevokedBy string
+}
+
+// OrderApproval is an order as deciding its approval sees it.
+type OrderApproval struct {
+	OrderID     int
+	PlanID      int
+	AccountID   string
+	Status      OrderStatus
+	SubmittedBy string
+	Rule        string // the approval rule it waits for
+	CatalogID   int
 }

@@ -3,8 +3,9 @@ package graph
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/graph/model"
 )
 
 // Authenticator turns an Authorization header (or a websocket's
@@ -193,4 +195,38 @@ func TokenAuth(spec string) (Authenticator, error) {
 		}
 		return nil, engine.Errorf(engine.CodeUnauthenticated, "unknown token")
 	}, nil
+}
+
+func principalModel(p *access.Principal) *model.Principal {
+	m := &model.Principal{Name: p.Name, Method: string(p.Method), Roles: nonNilStrings(p.Roles),
+		Permissions: permissionNames(p.Permitted()), Accounts: nonNilStrings(p.Accounts), Queues: nonNilStrings(p.Queues)}
+	if !p.Expires.IsZero() {
+		m.ExpiresAt = &p.Expires
+	}
+	return m
+}
+
+func permissionNames(ps []access.Permission) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// newKeySecret makes an API key's secret ("bk_" and 32 random bytes) and
+// the SHA-256 the store keeps of it.
+func newKeySecret() (secret, hash string) {
+	var b [32]byte
+	rand.Read(b[:])
+	secret = "bk_" + base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(secret))
+	return secret, hex.EncodeToString(sum[:])
 }

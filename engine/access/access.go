@@ -148,6 +148,18 @@ func (p *Principal) WorksQueue(queue string) bool {
 	return p.Can(TaskWork) && slices.Contains(p.Queues, queue)
 }
 
+// InQueue reports whether the principal is a member of the queue (an open
+// server's principal is a member of every queue).
+func (p *Principal) InQueue(queue string) bool {
+	return p.all || slices.Contains(p.Queues, queue)
+}
+
+// HasRole reports whether the principal holds the role (an open server's
+// principal holds every role).
+func (p *Principal) HasRole(role string) bool {
+	return p.all || slices.Contains(p.Roles, role)
+}
+
 // Permitted lists the permissions the principal holds, in table order.
 func (p *Principal) Permitted() []Permission {
 	var out []Permission

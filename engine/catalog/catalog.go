@@ -30,6 +30,7 @@ type Catalog struct {
 	Enrichments   []*EnrichmentRule
 	Rules         []*DecompositionRule
 	Scenarios     []*ScenarioDef
+	Approvals     []*ApprovalRule
 	Steps         map[string]*StepDef // by name; names are unique in a catalog
 	RulesByFrom   map[string][]*DecompositionRule
 	stepsInOrder  []*StepDef
@@ -450,7 +451,40 @@ func (c *compiler) compile() *Catalog {
 	c.enrichment(cat)
 	c.decomposition(cat)
 	c.scenarios(cat)
+	c.approvals(cat)
 	return cat
+}
+
+// ApprovalRule is a compiled approval rule.
+type ApprovalRule struct {
+	Name     string
+	When     *Expr // OrderEnv
+	Role     string
+	Queue    string
+	FourEyes bool
+}
+
+var roleName = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+
+func (c *compiler) approvals(cat *Catalog) {
+	seen := map[string]bool{}
+	for i, a := range c.doc.Approvals {
+		path := fmt.Sprintf("approvals[%d]", i)
+		if a == nil {
+			c.problem(path, "empty approval rule")
+			continue
+		}
+		c.uniqueName(path+".name", "approval", a.Name, seen, "")
+		if strings.TrimSpace(a.When) == "" {
+			c.problem(path+".when", "an approval rule needs a condition (\"true\" for every order)")
+		}
+		r := &ApprovalRule{Name: a.Name, Role: a.Role, Queue: a.Queue, FourEyes: a.FourEyes == nil || *a.FourEyes}
+		r.When = c.expr(path+".when", a.When, OrderEnv{}, boolValue)
+		if a.Role != "" && !roleName.MatchString(a.Role) {
+			c.problem(path+".role", "a role name is upper case letters, digits and _ (e.g. FULFILLMENT_MANAGER), not %q", a.Role)
+		}
+		cat.Approvals = append(cat.Approvals, r)
+	}
 }
 
 func (c *compiler) systems(cat *Catalog) {

@@ -25,6 +25,24 @@ type CatalogDocument struct {
 	Enrichment    []*EnrichmentDoc      `yaml:"enrichment" json:"enrichment"`
 	Decomposition []*DecompositionDoc   `yaml:"decomposition" json:"decomposition"`
 	Scenarios     []*ScenarioDoc        `yaml:"scenarios" json:"scenarios"`
+	// Approvals make matching orders wait AWAITING_APPROVAL, nothing
+	// started, until approveOrder (or rejectOrder).
+	Approvals []*ApprovalDoc `yaml:"approvals" json:"approvals"`
+}
+
+// ApprovalDoc is an approval rule: an order its condition matches waits
+// for a person's approval before fulfillment starts.
+type ApprovalDoc struct {
+	Name string `yaml:"name" json:"name"`
+	// When is a condition over order and account (as a SALES scenario's).
+	When string `yaml:"when" json:"when"`
+	// Role, when given, is the role the approver must hold (besides the
+	// order:approve permission).
+	Role string `yaml:"role" json:"role"`
+	// Queue, when given, is a queue the approver must be a member of.
+	Queue string `yaml:"queue" json:"queue"`
+	// FourEyes (default true) refuses an approval by the order's submitter.
+	FourEyes *bool `yaml:"fourEyes" json:"fourEyes"`
 }
 
 // SystemDoc is an external system that CALLOUT steps call.

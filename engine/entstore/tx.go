@@ -461,11 +461,15 @@ func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.St
 		return nil, err
 	}
 	o.ID = ids["orders"][0]
+	status := engine.OrderSubmitted
+	if o.Approval != "" {
+		status = engine.OrderAwaitingApproval
+	}
 	t.deferInserts = t.s.d.postgres
 	if err := t.bulkInsert(ctx, "orders", []string{"id", "external_id", "account_id", "account_ref", "status", "attributes",
-		"input_hash", "requested_completion", "catalog_version_id", "created_at", "updated_at", "submitted_by"},
-		[][]any{{o.ID, o.ExternalID, o.AccountID, o.AccountRef, string(engine.OrderSubmitted), jsonValue(o.Attributes), o.InputHash,
-			o.RequestedCompletion, o.CatalogID, t.now, t.now, nullStr(o.SubmittedBy)}}); err != nil {
+		"input_hash", "requested_completion", "catalog_version_id", "created_at", "updated_at", "submitted_by", "approval_rule"},
+		[][]any{{o.ID, o.ExternalID, o.AccountID, o.AccountRef, string(status), jsonValue(o.Attributes), o.InputHash,
+			o.RequestedCompletion, o.CatalogID, t.now, t.now, nullStr(o.SubmittedBy), nullStr(o.Approval)}}); err != nil {
 		return nil, fmt.Errorf("insert order: %w", err)
 	}
 	o.LineIDs = map[string]int{}
@@ -625,6 +629,7 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 	var stepRows [][]any
 	for i, ps := range newSteps {
 		rec := p.StepRecord(ps, ids["steps"][i], groupIDs[ps.Group], t.now)
+		rec.Frozen = p.Frozen
 		recs[i] = rec
 		stepIDs[ps] = rec.ID
 		stepRows = append(stepRows, stepInsertRow(rec, ps.PointOfNoReturn))
@@ -653,13 +658,13 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 
 var stepInsertColumns = []string{"id", "plan_id", "group_id", "order_id", "fulfillment_line_id", "account_ref", "name", "scenario",
 	"type", "scope", "instance_key", "bundle_key", "status", "jeopardy", "queue", "assignee", "system", "point_of_no_return",
-	"pending", "attempt_count", "ready_at", "completed_at", "created_at", "updated_at", "compensates"}
+	"pending", "attempt_count", "ready_at", "completed_at", "created_at", "updated_at", "compensates", "frozen"}
 
 func stepInsertRow(r *engine.StepRecord, pnr bool) []any {
 	return []any{r.ID, r.PlanID, r.GroupID, nullInt(r.OrderID), nullInt(r.ItemID), nullInt(r.AccountRef), r.Name, r.Scenario,
 		string(r.Type), string(r.Scope), r.InstanceKey, nullStr(r.BundleKey), string(r.Status), string(r.Jeopardy),
 		nullStr(r.Queue), nullStr(r.Assignee), nullStr(r.System), pnr, r.Pending, r.Attempts, r.ReadyAt, r.CompletedAt,
-		r.UpdatedAt, r.UpdatedAt, nullInt(r.Compensates)}
+		r.UpdatedAt, r.UpdatedAt, nullInt(r.Compensates), r.Frozen}
 }
 
 // timeScan reads a nullable time column; SQLite hands back text for some

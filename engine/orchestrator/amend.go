@@ -210,7 +210,7 @@ func (e *Engine) Changeable(ctx context.Context, orderID int) (*Changeability, e
 // takes one).
 func stateRefusal(o *engine.StoredOrder) string {
 	switch o.Status {
-	case engine.OrderCompleted, engine.OrderCancelled, engine.OrderCancelling:
+	case engine.OrderCompleted, engine.OrderCancelled, engine.OrderCancelling, engine.OrderRejected:
 		return fmt.Sprintf("order %d is %s", o.ID, o.Status)
 	}
 	return ""
@@ -226,6 +226,10 @@ func (s *txState) loadChangeable(orderID int, kind engine.RevisionKind, expected
 	}
 	if kind == engine.RevisionCancel && (o.Status == engine.OrderCancelled || o.Status == engine.OrderCancelling) {
 		return nil, nil
+	}
+	if kind == engine.RevisionAmend && o.Status == engine.OrderAwaitingApproval {
+		return nil, engine.Errorf(engine.CodeInvalidState,
+			"order %d is AWAITING_APPROVAL: it can be amended once approved (or cancelled, or rejected and submitted again)", o.ID)
 	}
 	if reason := stateRefusal(o); reason != "" {
 		return nil, engine.Errorf(engine.CodeInvalidState, "%s; it can no longer be %s", reason,

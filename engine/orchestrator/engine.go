@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
@@ -30,6 +31,9 @@ type Config struct {
 	// Limits bound what one request may make the engine do (zero fields
 	// take DefaultLimits).
 	Limits engine.Limits
+	// Policy is the role table API keys are checked against (default
+	// access.DefaultPolicy()).
+	Policy *access.Policy
 }
 
 // Engine is Baton's domain service: catalog import, order intake
@@ -37,6 +41,7 @@ type Config struct {
 // Every method that changes something does so in one transaction.
 type Engine struct {
 	store    auditingStore
+	policy   *access.Policy
 	clock    engine.Clock
 	log      *slog.Logger
 	getenv   func(string) string
@@ -66,7 +71,10 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{store: auditingStore{cfg.Store}, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
+	if cfg.Policy == nil {
+		cfg.Policy = access.DefaultPolicy()
+	}
+	e := &Engine{store: auditingStore{cfg.Store}, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
 		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
 	return e
 }
@@ -433,6 +441,10 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 				awaiting++
 			}
 		}
+		rule, err := plan.Approval(cat, decomposedInput(&in, d, acct, tx.Now()))
+		if err != nil {
+			return err
+		}
 		o := &engine.NewOrder{
 			ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref, Attributes: d.Attributes,
 			InputHash: hash, RequestedCompletion: in.RequestedCompletion, CatalogID: cat.ID,
@@ -440,16 +452,24 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 			Plan: &engine.NewPlan{Usage: engine.UsageSales, Type: "order", CatalogID: cat.ID, AccountRef: ref, AccountID: in.AccountID, GroupKey: key,
 				AwaitingLines: awaiting, RequestedCompletion: in.RequestedCompletion, Graph: pg.Rows()},
 		}
+		if rule != nil {
+			// Nothing starts before the approval: every step is stored
+			// frozen (neither claimed nor activated) until approveOrder.
+			o.Approval, o.Plan.Frozen = rule.Name, true
+		}
 		steps, err := tx.InsertOrder(ctx, o)
 		if err != nil {
 			return err
 		}
 		e.emitCreated(tx, o.ID, o.Plan, steps)
-		if err := st.readyNew(o.Plan.ID, steps); err != nil {
+		status := engine.OrderSubmitted
+		if o.Approval != "" {
+			status = engine.OrderAwaitingApproval
+		} else if err := st.readyNew(o.Plan.ID, steps); err != nil {
 			return err
 		}
 		rec = &engine.OrderRecord{ID: o.ID, ExternalID: in.ExternalID, AccountID: in.AccountID, AccountRef: ref,
-			InputHash: hash, Status: engine.OrderSubmitted, PlanID: o.Plan.ID, CatalogID: cat.ID}
+			InputHash: hash, Status: status, PlanID: o.Plan.ID, CatalogID: cat.ID}
 		return nil
 	})
 	if err != nil {
@@ -467,13 +487,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 // the unfinished steps of earlier plans with that key, by name (nil when
 // the catalog has no such dependency, or nothing waits).
 func (e *Engine) crossPlan(ctx context.Context, tx engine.Tx, cat *catalog.Catalog, in *engine.OrderInput, d *plan.Decomposition, acct *engine.AccountState) (string, map[string][]*engine.ExistingStep, error) {
-	order := &engine.OrderView{ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: d.Attributes,
-		RequestedCompletion: in.RequestedCompletion}
-	for _, l := range d.Lines {
-		order.Lines = append(order.Lines, plan.LineViewOf(l))
-	}
-	key, err := plan.PlanKey(cat, &plan.PlanInput{Usage: engine.UsageSales, Order: order,
-		Account: &engine.AccountView{ID: in.AccountID, Attributes: orEmpty(acct.Attributes)}, Lines: d.Lines, Items: d.Items, Now: tx.Now()})
+	key, err := plan.PlanKey(cat, decomposedInput(in, d, acct, tx.Now()))
 	if err != nil || key == "" {
 		return "", nil, err
 	}
@@ -532,7 +546,11 @@ func sameOrConflict(prev *engine.OrderRecord, hash string) (*engine.OrderRecord,
 func (e *Engine) emitCreated(tx engine.Tx, orderID int, p *engine.NewPlan, steps []*engine.StepRecord) {
 	now := tx.Now()
 	if orderID != 0 && !p.Extend {
-		tx.Emit(&engine.Event{Kind: engine.EventOrderStatus, OrderID: orderID, PlanID: p.ID, To: string(engine.OrderSubmitted), At: now})
+		to := engine.OrderSubmitted
+		if p.Frozen {
+			to = engine.OrderAwaitingApproval
+		}
+		tx.Emit(&engine.Event{Kind: engine.EventOrderStatus, OrderID: orderID, PlanID: p.ID, To: string(to), At: now})
 	}
 	note := fmt.Sprintf("%d steps created", len(steps))
 	if p.Extend {
@@ -542,4 +560,16 @@ func (e *Engine) emitCreated(tx engine.Tx, orderID int, p *engine.NewPlan, steps
 		return
 	}
 	tx.Emit(&engine.Event{Kind: engine.EventPlanStatus, OrderID: orderID, PlanID: p.ID, To: string(engine.PlanPending), At: now, Note: note})
+}
+
+// decomposedInput is the planning input of a decomposed order, for the
+// order-level rules evaluated after decomposition (planKey, approvals).
+func decomposedInput(in *engine.OrderInput, d *plan.Decomposition, acct *engine.AccountState, now time.Time) *plan.PlanInput {
+	order := &engine.OrderView{ExternalID: in.ExternalID, AccountID: in.AccountID, Attributes: d.Attributes,
+		RequestedCompletion: in.RequestedCompletion}
+	for _, l := range d.Lines {
+		order.Lines = append(order.Lines, plan.LineViewOf(l))
+	}
+	return &plan.PlanInput{Usage: engine.UsageSales, Order: order,
+		Account: &engine.AccountView{ID: in.AccountID, Attributes: orEmpty(acct.Attributes)}, Lines: d.Lines, Items: d.Items, Now: now}
 }

@@ -60,6 +60,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ApiKey struct {
+		Accounts  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		CreatedBy func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Queues    func(childComplexity int) int
+		RevokedAt func(childComplexity int) int
+		RevokedBy func(childComplexity int) int
+		Roles     func(childComplexity int) int
+	}
+
+	ApiKeyCreated struct {
+		Key    func(childComplexity int) int
+		Secret func(childComplexity int) int
+	}
+
 	Asset struct {
 		AccountID   func(childComplexity int) int
 		Attributes  func(childComplexity int) int
@@ -243,15 +260,19 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AmendOrder         func(childComplexity int, orderID int, input model.AmendOrderInput, expectedRevision *int) int
+		ApproveOrder       func(childComplexity int, orderID int, note *string) int
 		AssignTask         func(childComplexity int, stepID int, assignee *string) int
 		CancelOrder        func(childComplexity int, orderID int, reason *string) int
 		CompleteTask       func(childComplexity int, stepID int, output map[string]any, note *string) int
+		CreateAPIKey       func(childComplexity int, name string, roles []string, accounts []string, queues []string) int
 		EnrichOrder        func(childComplexity int, orderID int, attributes map[string]any, lineAttributes []*model.LineAttributesInput) int
 		ImportCatalog      func(childComplexity int, document string) int
 		MarkStepComplete   func(childComplexity int, stepID int, note string, output map[string]any) int
+		RejectOrder        func(childComplexity int, orderID int, reason string) int
 		RespondToCallout   func(childComplexity int, stepID int, success bool, output map[string]any, error *string) int
 		ResumeStep         func(childComplexity int, stepID int) int
 		RetrySteps         func(childComplexity int, ids []int, note *string) int
+		RevokeAPIKey       func(childComplexity int, id int) int
 		SetSystemStatus    func(childComplexity int, system string, status system.Status, note *string) int
 		Signal             func(childComplexity int, orderID int, event string, payload map[string]any) int
 		SkipStep           func(childComplexity int, stepID int, note string) int
@@ -423,11 +444,24 @@ type ComplexityRoot struct {
 		WaitingFor         func(childComplexity int) int
 	}
 
+	Principal struct {
+		Accounts    func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		Method      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
+		Queues      func(childComplexity int) int
+		Roles       func(childComplexity int) int
+	}
+
 	Query struct {
+		APIKeys             func(childComplexity int) int
 		Accounts            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AccountWhereInput) int
 		Assets              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AssetWhereInput) int
+		AuditLog            func(childComplexity int, where *model.AuditLogWhere, first *int, after *entgql.Cursor[int]) int
 		Catalog             func(childComplexity int) int
 		CatalogVersions     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CatalogVersionOrder, where *ent.CatalogVersionWhereInput) int
+		Me                  func(childComplexity int) int
 		Node                func(childComplexity int, id int) int
 		Nodes               func(childComplexity int, ids []int) int
 		Order               func(childComplexity int, id int) int
@@ -438,6 +472,7 @@ type ComplexityRoot struct {
 		PreviewAmendment    func(childComplexity int, orderID int, input model.AmendOrderInput) int
 		PreviewCancellation func(childComplexity int, orderID int) int
 		PreviewOrder        func(childComplexity int, input model.SubmitOrderInput) int
+		Roles               func(childComplexity int) int
 		Step                func(childComplexity int, id int) int
 		Steps               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) int
 		Systems             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) int
@@ -468,6 +503,12 @@ type ComplexityRoot struct {
 	RevisionPayload struct {
 		Order    func(childComplexity int) int
 		Revision func(childComplexity int) int
+	}
+
+	Role struct {
+		Description func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
 	}
 
 	Step struct {
@@ -643,6 +684,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountEdge.Node(childComplexity), true
+
+	case "ApiKey.accounts":
+		if e.ComplexityRoot.ApiKey.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Accounts(childComplexity), true
+	case "ApiKey.createdAt":
+		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.CreatedAt(childComplexity), true
+	case "ApiKey.createdBy":
+		if e.ComplexityRoot.ApiKey.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.CreatedBy(childComplexity), true
+	case "ApiKey.id":
+		if e.ComplexityRoot.ApiKey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.ID(childComplexity), true
+	case "ApiKey.name":
+		if e.ComplexityRoot.ApiKey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Name(childComplexity), true
+	case "ApiKey.queues":
+		if e.ComplexityRoot.ApiKey.Queues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Queues(childComplexity), true
+	case "ApiKey.revokedAt":
+		if e.ComplexityRoot.ApiKey.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.RevokedAt(childComplexity), true
+	case "ApiKey.revokedBy":
+		if e.ComplexityRoot.ApiKey.RevokedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.RevokedBy(childComplexity), true
+	case "ApiKey.roles":
+		if e.ComplexityRoot.ApiKey.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Roles(childComplexity), true
+
+	case "ApiKeyCreated.key":
+		if e.ComplexityRoot.ApiKeyCreated.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyCreated.Key(childComplexity), true
+	case "ApiKeyCreated.secret":
+		if e.ComplexityRoot.ApiKeyCreated.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyCreated.Secret(childComplexity), true
 
 	case "Asset.accountId":
 		if e.ComplexityRoot.Asset.AccountID == nil {
@@ -1401,6 +1510,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AmendOrder(childComplexity, args["orderId"].(int), args["input"].(model.AmendOrderInput), args["expectedRevision"].(*int)), true
+	case "Mutation.approveOrder":
+		if e.ComplexityRoot.Mutation.ApproveOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveOrder(childComplexity, args["orderId"].(int), args["note"].(*string)), true
 	case "Mutation.assignTask":
 		if e.ComplexityRoot.Mutation.AssignTask == nil {
 			break
@@ -1434,6 +1554,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteTask(childComplexity, args["stepId"].(int), args["output"].(map[string]any), args["note"].(*string)), true
+	case "Mutation.createApiKey":
+		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createApiKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["name"].(string), args["roles"].([]string), args["accounts"].([]string), args["queues"].([]string)), true
 	case "Mutation.enrichOrder":
 		if e.ComplexityRoot.Mutation.EnrichOrder == nil {
 			break
@@ -1467,6 +1598,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkStepComplete(childComplexity, args["stepId"].(int), args["note"].(string), args["output"].(map[string]any)), true
+	case "Mutation.rejectOrder":
+		if e.ComplexityRoot.Mutation.RejectOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectOrder(childComplexity, args["orderId"].(int), args["reason"].(string)), true
 	case "Mutation.respondToCallout":
 		if e.ComplexityRoot.Mutation.RespondToCallout == nil {
 			break
@@ -1500,6 +1642,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetrySteps(childComplexity, args["ids"].([]int), args["note"].(*string)), true
+	case "Mutation.revokeApiKey":
+		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeApiKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(int)), true
 	case "Mutation.setSystemStatus":
 		if e.ComplexityRoot.Mutation.SetSystemStatus == nil {
 			break
@@ -2302,6 +2455,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PreviewStep.WaitingFor(childComplexity), true
 
+	case "Principal.accounts":
+		if e.ComplexityRoot.Principal.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.Accounts(childComplexity), true
+	case "Principal.expiresAt":
+		if e.ComplexityRoot.Principal.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.ExpiresAt(childComplexity), true
+	case "Principal.method":
+		if e.ComplexityRoot.Principal.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.Method(childComplexity), true
+	case "Principal.name":
+		if e.ComplexityRoot.Principal.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.Name(childComplexity), true
+	case "Principal.permissions":
+		if e.ComplexityRoot.Principal.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.Permissions(childComplexity), true
+	case "Principal.queues":
+		if e.ComplexityRoot.Principal.Queues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.Queues(childComplexity), true
+	case "Principal.roles":
+		if e.ComplexityRoot.Principal.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Principal.Roles(childComplexity), true
+
+	case "Query.apiKeys":
+		if e.ComplexityRoot.Query.APIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.APIKeys(childComplexity), true
 	case "Query.accounts":
 		if e.ComplexityRoot.Query.Accounts == nil {
 			break
@@ -2324,6 +2526,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Assets(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.AssetWhereInput)), true
+	case "Query.auditLog":
+		if e.ComplexityRoot.Query.AuditLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["where"].(*model.AuditLogWhere), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "Query.catalog":
 		if e.ComplexityRoot.Query.Catalog == nil {
 			break
@@ -2342,6 +2555,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.CatalogVersions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.CatalogVersionOrder), args["where"].(*ent.CatalogVersionWhereInput)), true
 
+	case "Query.me":
+		if e.ComplexityRoot.Query.Me == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Me(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2452,6 +2671,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PreviewOrder(childComplexity, args["input"].(model.SubmitOrderInput)), true
+	case "Query.roles":
+		if e.ComplexityRoot.Query.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Roles(childComplexity), true
 	case "Query.step":
 		if e.ComplexityRoot.Query.Step == nil {
 			break
@@ -2596,6 +2821,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevisionPayload.Revision(childComplexity), true
+
+	case "Role.description":
+		if e.ComplexityRoot.Role.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.Description(childComplexity), true
+	case "Role.name":
+		if e.ComplexityRoot.Role.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.Name(childComplexity), true
+	case "Role.permissions":
+		if e.ComplexityRoot.Role.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.Permissions(childComplexity), true
 
 	case "Step.assignee":
 		if e.ComplexityRoot.Step.Assignee == nil {
@@ -3033,6 +3277,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAmendOrderInput,
 		ec.unmarshalInputAssetWhereInput,
 		ec.unmarshalInputAttemptWhereInput,
+		ec.unmarshalInputAuditLogWhere,
 		ec.unmarshalInputAuditRecordOrder,
 		ec.unmarshalInputCatalogVersionOrder,
 		ec.unmarshalInputCatalogVersionWhereInput,
@@ -3141,6 +3386,92 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../access.graphqls", Input: `# People and access: who is calling, API keys, the audit log, order
+# approval. README "Security" has the role and permission table.
+
+extend type Query {
+  "Who is calling: name, how authenticated, roles, permissions and the accounts and queues it is limited to."
+  me: Principal!
+  "The roles in force (the defaults, or the role file's), with their permissions."
+  roles: [Role!]!
+  "API keys created with createApiKey, newest first (revoked ones too). Needs key:manage."
+  apiKeys: [ApiKey!]!
+  """
+  The audit log, newest first: every mutation, allowed, denied or failed,
+  and every failed authentication. Needs audit:read. Also exported as JSON
+  lines at /audit.jsonl (same filters as query parameters).
+  """
+  auditLog(where: AuditLogWhere, first: Int, after: Cursor): AuditRecordConnection!
+}
+
+type Principal {
+  name: String!
+  "OPEN (no authentication configured), TOKEN, API_KEY, OIDC."
+  method: String!
+  roles: [String!]!
+  permissions: [String!]!
+  "Empty: every account."
+  accounts: [String!]!
+  queues: [String!]!
+  "When the credentials expire (OIDC tokens)."
+  expiresAt: Time
+}
+
+type Role {
+  name: String!
+  description: String
+  permissions: [String!]!
+}
+
+type ApiKey {
+  id: ID!
+  name: String!
+  roles: [String!]!
+  accounts: [String!]!
+  queues: [String!]!
+  createdBy: String!
+  createdAt: Time!
+  revokedAt: Time
+  revokedBy: String
+}
+
+type ApiKeyCreated {
+  key: ApiKey!
+  "The secret: send it as Authorization: Bearer <secret>. Shown this once; only its hash is stored."
+  secret: String!
+}
+
+input AuditLogWhere {
+  actor: String
+  action: String
+  orderId: ID
+  outcome: AuditRecordOutcome
+  "At or after."
+  from: Time
+  "Before."
+  to: Time
+}
+
+extend type Mutation {
+  """
+  Create an API key with these roles, limited to these accounts (none:
+  every account) and queues. Needs key:manage. Errors: BAD_USER_INPUT for
+  an unknown role or an empty name.
+  """
+  createApiKey(name: String!, roles: [String!]!, accounts: [String!], queues: [String!]): ApiKeyCreated!
+  "Revoke an API key: it authenticates no one from now on. Idempotent. Errors: NOT_FOUND."
+  revokeApiKey(id: ID!): ApiKey!
+  """
+  Approve an order waiting AWAITING_APPROVAL: its plan starts. Needs
+  order:approve (and the approval rule's role, when it names one); the
+  submitter may not approve its own order (four-eyes). Errors: NOT_FOUND,
+  INVALID_STATE (not waiting for approval), FORBIDDEN.
+  """
+  approveOrder(orderId: ID!, note: String): Order!
+  "Reject an order waiting AWAITING_APPROVAL: it ends REJECTED with nothing run. Errors as approveOrder."
+  rejectOrder(orderId: ID!, reason: String!): Order!
+}
+`, BuiltIn: false},
 	{Name: "../baton.graphqls", Input: `# Baton's own API, beside the types entgql generates from the ent schema
 # (ent.graphqls). Names here are the contract the README's "API conventions" describes.
 
@@ -6415,6 +6746,40 @@ func (ec *executionContext) childFields_AccountEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AccountEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiKey_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiKey_name(ctx, field)
+	case "roles":
+		return ec.fieldContext_ApiKey_roles(ctx, field)
+	case "accounts":
+		return ec.fieldContext_ApiKey_accounts(ctx, field)
+	case "queues":
+		return ec.fieldContext_ApiKey_queues(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ApiKey_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiKey_createdAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_ApiKey_revokedAt(ctx, field)
+	case "revokedBy":
+		return ec.fieldContext_ApiKey_revokedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyCreated(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ApiKeyCreated_key(ctx, field)
+	case "secret":
+		return ec.fieldContext_ApiKeyCreated_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyCreated", field.Name)
+}
+
 func (ec *executionContext) childFields_Asset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6547,6 +6912,18 @@ func (ec *executionContext) childFields_AuditRecord(ctx context.Context, field g
 		return ec.fieldContext_AuditRecord_clientAddr(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditRecordConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AuditRecordConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AuditRecordConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AuditRecordConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditRecordConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditRecordEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7081,6 +7458,26 @@ func (ec *executionContext) childFields_PreviewStep(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PreviewStep", field.Name)
 }
 
+func (ec *executionContext) childFields_Principal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Principal_name(ctx, field)
+	case "method":
+		return ec.fieldContext_Principal_method(ctx, field)
+	case "roles":
+		return ec.fieldContext_Principal_roles(ctx, field)
+	case "permissions":
+		return ec.fieldContext_Principal_permissions(ctx, field)
+	case "accounts":
+		return ec.fieldContext_Principal_accounts(ctx, field)
+	case "queues":
+		return ec.fieldContext_Principal_queues(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Principal_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Principal", field.Name)
+}
+
 func (ec *executionContext) childFields_Refusal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "lineId":
@@ -7133,6 +7530,18 @@ func (ec *executionContext) childFields_RevisionPayload(ctx context.Context, fie
 		return ec.fieldContext_RevisionPayload_revision(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevisionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Role_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Role_description(ctx, field)
+	case "permissions":
+		return ec.fieldContext_Role_permissions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Role", field.Name)
 }
 
 func (ec *executionContext) childFields_Step(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

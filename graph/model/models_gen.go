@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/batonhq/baton/ent"
+	"github.com/batonhq/baton/ent/auditrecord"
 	"github.com/batonhq/baton/ent/fulfillmentline"
 	"github.com/batonhq/baton/ent/orderline"
 	"github.com/batonhq/baton/ent/step"
@@ -25,6 +26,23 @@ type AmendOrderInput struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 	// Why: kept on the revision and its events.
 	Reason *string `json:"reason,omitempty"`
+}
+
+type APIKeyCreated struct {
+	Key *ent.APIKey `json:"key"`
+	// The secret: send it as Authorization: Bearer <secret>. Shown this once; only its hash is stored.
+	Secret string `json:"secret"`
+}
+
+type AuditLogWhere struct {
+	Actor   *string              `json:"actor,omitempty"`
+	Action  *string              `json:"action,omitempty"`
+	OrderID *int                 `json:"orderId,omitempty"`
+	Outcome *auditrecord.Outcome `json:"outcome,omitempty"`
+	// At or after.
+	From *time.Time `json:"from,omitempty"`
+	// Before.
+	To *time.Time `json:"to,omitempty"`
 }
 
 type CatalogSummary struct {
@@ -140,6 +158,19 @@ type PreviewStep struct {
 	Existing bool `json:"existing"`
 }
 
+type Principal struct {
+	Name string `json:"name"`
+	// OPEN (no authentication configured), TOKEN, API_KEY, OIDC.
+	Method      string   `json:"method"`
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+	// Empty: every account.
+	Accounts []string `json:"accounts"`
+	Queues   []string `json:"queues"`
+	// When the credentials expire (OIDC tokens).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
 // A line a change may not touch, and the started pointOfNoReturn step that froze it.
 type Refusal struct {
 	LineID   string `json:"lineId"`
@@ -178,6 +209,12 @@ type RevisionDiff struct {
 type RevisionPayload struct {
 	Order    *ent.Order         `json:"order"`
 	Revision *ent.OrderRevision `json:"revision"`
+}
+
+type Role struct {
+	Name        string   `json:"name"`
+	Description *string  `json:"description,omitempty"`
+	Permissions []string `json:"permissions"`
 }
 
 type SubmitOrderInput struct {
