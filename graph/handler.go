@@ -50,6 +50,13 @@ type Config struct {
 	Authenticate Authenticator
 	// DisableIntrospection refuses __schema and __type queries.
 	DisableIntrospection bool
+	// CORSOrigins are the browser origins allowed to call the API (none:
+	// same origin only; "*": any, without credentials).
+	CORSOrigins []string
+	// RateLimit is how many requests per second one principal may send
+	// (RateBurst above it at once); 0 is no limit.
+	RateLimit float64
+	RateBurst int
 }
 
 // NewHandler returns the /graphql handler: POST and GET queries and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -22,32 +23,52 @@ import (
 // engine (no runner) publishing to a hub.
 type wsEnv struct {
 	*env
-	hub *orchestrator.Hub
-	url string // ws:// address of the handler
+	hub   *orchestrator.Hub
+	clock *engine.FakeClock
+	url   string // ws:// address of the handler
 }
 
 func newWSEnv(t *testing.T, limits ...graph.Limits) *wsEnv {
 	t.Helper()
+	o := wsOptions{dbURL: enginetest.SQLiteURL(t)}
+	if len(limits) > 0 {
+		o.limits = limits[0]
+	}
+	return newWSEnvWith(t, o)
+}
+
+// wsOptions configure newWSEnvWith.
+type wsOptions struct {
+	dbURL        string
+	limits       graph.Limits
+	authenticate graph.Authenticator
+	catalog      string // "": the example catalog
+}
+
+func newWSEnvWith(t *testing.T, o wsOptions) *wsEnv {
+	t.Helper()
 	ctx := context.Background()
 	log := enginetest.Logger(t)
-	st, err := entstore.Open(ctx, enginetest.SQLiteURL(t), entstore.Options{Clock: engine.NewFakeClock(enginetest.Epoch), Logger: log})
+	clock := engine.NewFakeClock(enginetest.Epoch)
+	st, err := entstore.Open(ctx, o.dbURL, entstore.Options{Clock: clock, Logger: log})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: engine.NewFakeClock(enginetest.Epoch), Logger: log})
-	if _, err := eng.ImportCatalog(ctx, enginetest.ExampleCatalog(t)); err != nil {
-		t.Fatalf("import example catalog: %v", err)
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: log})
+	cat := o.catalog
+	if cat == "" {
+		cat = enginetest.ExampleCatalog(t)
+	}
+	if _, err := eng.ImportCatalog(ctx, cat); err != nil {
+		t.Fatalf("import catalog: %v", err)
 	}
 	broker := engine.NewLocalBroker()
-	hub := orchestrator.NewHub(st, orchestrator.HubConfig{Logger: log, PollInterval: 100 * time.Millisecond})
+	hub := orchestrator.NewHub(st, orchestrator.HubConfig{Logger: log, PollInterval: 100 * time.Millisecond, Clock: clock})
 	eng.SetPublisher(func(events []*engine.Event) { hub.Ingest(events) })
 	if err := hub.Start(ctx, broker, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := graph.Config{Client: st.Client(), Engine: eng, Hub: hub, Logger: log}
-	if len(limits) > 0 {
-		cfg.Limits = limits[0]
-	}
+	cfg := graph.Config{Client: st.Client(), Engine: eng, Hub: hub, Logger: log, Limits: o.limits, Authenticate: o.authenticate}
 	srv := httptest.NewServer(graph.NewHandler(cfg))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
@@ -56,8 +77,8 @@ func newWSEnv(t *testing.T, limits ...graph.Limits) *wsEnv {
 		broker.Close()
 		st.Close()
 	})
-	e := &env{t: t, ctx: ctx, store: st, eng: eng, client: st.Client(), srv: srv}
-	return &wsEnv{env: e, hub: hub, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	e := &env{t: t, ctx: ctx, store: st, eng: eng, client: st.Client(), srv: srv, header: http.Header{}}
+	return &wsEnv{env: e, hub: hub, clock: clock, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
 }
 
 // wsMsg is a message of either GraphQL websocket protocol.
@@ -76,6 +97,15 @@ type wsConn struct {
 // dialWS connects with proto and initialises the connection.
 func (w *wsEnv) dialWS(proto string) *wsConn {
 	w.t.Helper()
+	c := w.dialRaw(proto)
+	c.send(wsMsg{Type: "connection_init", Payload: json.RawMessage(`{"user":"hostile-test"}`)})
+	c.expect("connection_ack", "")
+	return c
+}
+
+// dialRaw connects with proto and sends nothing.
+func (w *wsEnv) dialRaw(proto string) *wsConn {
+	w.t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{proto}, HandshakeTimeout: 5 * time.Second}
 	ws, resp, err := d.Dial(w.url, nil)
 	if err != nil {
@@ -84,8 +114,6 @@ func (w *wsEnv) dialWS(proto string) *wsConn {
 	resp.Body.Close()
 	c := &wsConn{t: w.t.(*testing.T), ws: ws, proto: proto}
 	w.t.Cleanup(func() { ws.Close() })
-	c.send(wsMsg{Type: "connection_init", Payload: json.RawMessage(`{"user":"hostile-test"}`)})
-	c.expect("connection_ack", "")
 	return c
 }
 

@@ -34,10 +34,10 @@ import (
 // PAST_POINT_OF_NO_RETURN naming each refused line and the step that froze
 // it. Nothing changes on error.
 func (e *Engine) AmendOrder(ctx context.Context, orderID int, in engine.AmendInput, expectedRevision *int) (*engine.Revision, error) {
-	if err := newInputCheck(e.limits).actor(ctx).text("reason", in.Reason).err(); err != nil {
+	if err := e.allowOrder(ctx, access.OrderAmend, orderID); err != nil {
 		return nil, err
 	}
-	if err := e.allowOrder(ctx, access.OrderAmend, orderID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).text("reason", in.Reason).err(); err != nil {
 		return nil, err
 	}
 	var rec *engine.Revision
@@ -57,10 +57,10 @@ func (e *Engine) AmendOrder(ctx context.Context, orderID int, in engine.AmendInp
 // so is its last revision. Errors: NOT_FOUND; INVALID_STATE (completed);
 // CONFLICT (an amendment is freezing); PAST_POINT_OF_NO_RETURN.
 func (e *Engine) CancelOrder(ctx context.Context, orderID int, reason string) (*engine.Revision, error) {
-	if err := newInputCheck(e.limits).actor(ctx).text("reason", reason).err(); err != nil {
+	if err := e.allowOrder(ctx, access.OrderCancel, orderID); err != nil {
 		return nil, err
 	}
-	if err := e.allowOrder(ctx, access.OrderCancel, orderID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).text("reason", reason).err(); err != nil {
 		return nil, err
 	}
 	var rec *engine.Revision

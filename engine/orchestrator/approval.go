@@ -25,6 +25,9 @@ func (e *Engine) ApproveOrder(ctx context.Context, orderID int, note string) err
 // as ApproveOrder (four-eyes aside: a submitter may withdraw its order),
 // and BAD_USER_INPUT without a reason.
 func (e *Engine) RejectOrder(ctx context.Context, orderID int, reason string) error {
+	if err := access.Require(ctx, access.OrderApprove); err != nil {
+		return err
+	}
 	if strings.TrimSpace(reason) == "" {
 		return engine.Errorf(engine.CodeBadUserInput, "say why the order is rejected: a reason is required")
 	}
@@ -32,10 +35,10 @@ func (e *Engine) RejectOrder(ctx context.Context, orderID int, reason string) er
 }
 
 func (e *Engine) decide(ctx context.Context, orderID int, note string, approve bool) error {
-	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
+	if err := e.allowOrder(ctx, access.OrderApprove, orderID); err != nil {
 		return err
 	}
-	if err := e.allowOrder(ctx, access.OrderApprove, orderID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
 		return err
 	}
 	p, actor := access.From(ctx), ActorFrom(ctx)

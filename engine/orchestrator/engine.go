@@ -272,6 +272,9 @@ type Preview struct {
 // PreviewOrder decomposes and plans an order without writing anything.
 // Errors: as SubmitOrder, except CONFLICT.
 func (e *Engine) PreviewOrder(ctx context.Context, in engine.OrderInput) (*Preview, error) {
+	if err := access.Require(ctx, access.OrderSubmit); err != nil {
+		return nil, err
+	}
 	normalize(&in)
 	if err := checkOrderInput(&in, e.limits); err != nil {
 		return nil, err
@@ -377,6 +380,9 @@ func (e *Engine) planOrderAfter(ctx context.Context, cat *catalog.Catalog, in *e
 // order of the account created its account items or steps) is the order
 // planned again, on what the lock holds.
 func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine.OrderRecord, error) {
+	if err := access.Require(ctx, access.OrderSubmit); err != nil {
+		return nil, err
+	}
 	normalize(&in)
 	if err := checkOrderInput(&in, e.limits); err != nil {
 		return nil, err

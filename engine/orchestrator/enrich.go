@@ -23,15 +23,15 @@ import (
 // the new data breaks a rule, or an id, key or value past the input
 // limits), INVALID_STATE (the order is finished).
 func (e *Engine) EnrichOrder(ctx context.Context, orderID int, attrs map[string]any, lineAttrs map[string]map[string]any) error {
+	if err := e.allowOrder(ctx, access.OrderEnrich, orderID); err != nil {
+		return err
+	}
 	c := newInputCheck(e.limits).value("attributes", attrs)
 	for _, id := range slices.Sorted(maps.Keys(lineAttrs)) {
 		p := keyPath("lineAttributes", id)
 		c.name(p, id).value(p, lineAttrs[id])
 	}
 	if err := c.err(); err != nil {
-		return err
-	}
-	if err := e.allowOrder(ctx, access.OrderEnrich, orderID); err != nil {
 		return err
 	}
 	attrs = engine.NormalizeMap(attrs)

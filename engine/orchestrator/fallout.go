@@ -78,10 +78,10 @@ func (e *Engine) RetrySteps(ctx context.Context, ids []int, note string) ([]Step
 // BAD_USER_INPUT without a note, or for a note or output past the input
 // limits; INVALID_STATE otherwise.
 func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, output map[string]any) error {
-	if err := newInputCheck(e.limits).actor(ctx).text("note", note).value("output", output).err(); err != nil {
+	if err := e.allowStep(ctx, access.FalloutResolve, stepID); err != nil {
 		return err
 	}
-	if err := e.allowStep(ctx, access.FalloutResolve, stepID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).text("note", note).value("output", output).err(); err != nil {
 		return err
 	}
 	if err := requireNote(note, "completed by hand"); err != nil {
@@ -104,10 +104,10 @@ func (e *Engine) MarkStepComplete(ctx context.Context, stepID int, note string, 
 // NOT_FOUND; BAD_USER_INPUT without a note, or for a note past the input
 // limits; INVALID_STATE otherwise.
 func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
-	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
+	if err := e.allowStep(ctx, access.FalloutResolve, stepID); err != nil {
 		return err
 	}
-	if err := e.allowStep(ctx, access.FalloutResolve, stepID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
 		return err
 	}
 	if err := requireNote(note, "skipped"); err != nil {

@@ -49,10 +49,10 @@ func (s *txState) lockOne(id int) (*engine.StepRecord, error) {
 // waiting in its queue; BAD_USER_INPUT for an output or note past the
 // input limits.
 func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string]any, note string) error {
-	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
+	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
 		return err
 	}
-	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
@@ -70,10 +70,10 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 // manual task or has finished; BAD_USER_INPUT for an assignee past the
 // input limits.
 func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) error {
-	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
+	if err := e.allowStep(ctx, access.TaskManage, stepID); err != nil {
 		return err
 	}
-	if err := e.allowStep(ctx, access.TaskManage, stepID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
@@ -98,10 +98,10 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 // duplicate or late answer gets: it changes nothing. BAD_USER_INPUT for an
 // output or error past the input limits.
 func (e *Engine) RespondToCallout(ctx context.Context, stepID int, success bool, output map[string]any, errMsg string) error {
-	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("error", errMsg).err(); err != nil {
+	if err := e.allowStep(ctx, access.CalloutRespond, stepID); err != nil {
 		return err
 	}
-	if err := e.allowStep(ctx, access.CalloutRespond, stepID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("error", errMsg).err(); err != nil {
 		return err
 	}
 	output = engine.NormalizeMap(output)
@@ -165,14 +165,14 @@ func anyMap(m map[string]any) any {
 // yet completes the moment it becomes ready. Errors: NOT_FOUND (order),
 // BAD_USER_INPUT (empty event, an event or payload past the input limits).
 func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload map[string]any) ([]int, error) {
+	if err := e.allowOrder(ctx, access.OrderSignal, orderID); err != nil {
+		return nil, err
+	}
 	if err := newInputCheck(e.limits).actor(ctx).name("event", event).value("payload", payload).err(); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(event) == "" {
 		return nil, engine.Errorf(engine.CodeBadUserInput, "event must not be empty")
-	}
-	if err := e.allowOrder(ctx, access.OrderSignal, orderID); err != nil {
-		return nil, err
 	}
 	actor := ActorFrom(ctx)
 	payload = engine.NormalizeMap(payload)
@@ -210,10 +210,10 @@ func (e *Engine) Signal(ctx context.Context, orderID int, event string, payload 
 // INVALID_STATE when the step is not a waiting pause; BAD_USER_INPUT for
 // an actor past the input limits.
 func (e *Engine) ResumeStep(ctx context.Context, stepID int) error {
-	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
+	if err := e.allowStep(ctx, access.FalloutRetry, stepID); err != nil {
 		return err
 	}
-	if err := e.allowStep(ctx, access.FalloutRetry, stepID); err != nil {
+	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
 		return err
 	}
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
