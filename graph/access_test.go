@@ -189,8 +189,8 @@ func TestAccountScopingOverHTTP(t *testing.T) {
 		theirStep := stepID(t, e, theirs, "Credit")
 		var got struct {
 			Orders, Plans, Steps, Accounts struct{ TotalCount int }
-			Order, ByExt, Step any
-			Filtered                        struct{ TotalCount int }
+			Order, ByExt, Step             any
+			Filtered                       struct{ TotalCount int }
 		}
 		r := e.postWith(as("acme"), `query($t: ID!, $ts: ID!) {
 			orders(first: 10) { totalCount } plans(first: 10) { totalCount } steps(first: 10) { totalCount }
@@ -250,7 +250,9 @@ func TestQueueTasksOverHTTP(t *testing.T) {
 		order := e.submitAs("admin", srvOrder("q-1", "ACME", nil))
 		install, credit := stepID(t, e, order, "Install"), stepID(t, e, order, "Credit")
 		var got struct {
-			Steps struct{ Edges []struct{ Node struct{ Name string } } }
+			Steps struct {
+				Edges []struct{ Node struct{ Name string } }
+			}
 		}
 		r := e.postWith(as("installer"), `{ steps(first: 10, where: {type: MANUAL_TASK}) { edges { node { name } } } }`, nil)
 		if err := json.Unmarshal(r.Data, &got); err != nil || len(r.Errors) > 0 {
@@ -358,7 +360,9 @@ func TestAuditLogOverHTTP(t *testing.T) {
 		var log struct {
 			AuditLog struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ Action, Outcome string } }
+				Edges      []struct {
+					Node struct{ Action, Outcome string }
+				}
 			}
 		}
 		r = e.postWith(as("role-PROCESS_ADMIN"), `{ auditLog(first: 10, where: {outcome: DENIED}) { totalCount edges { node { action outcome } } } }`, nil)
@@ -435,7 +439,9 @@ func TestSubscriptionScopingOverWS(t *testing.T) {
 	}
 	orderOf := func(m wsMsg) string {
 		var p struct {
-			Data struct{ Events struct{ Cursor, OrderID string } }
+			Data struct {
+				Events struct{ Cursor, OrderID string }
+			}
 		}
 		if err := json.Unmarshal(m.Payload, &p); err != nil {
 			t.Fatalf("event %s: %v", m.Payload, err)
