@@ -35,12 +35,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/entstore"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/engine/redisbus"
 	"github.com/batonhq/baton/examples/sandbox"
 	"github.com/batonhq/baton/graph"
+	"github.com/batonhq/baton/graph/identity"
 	"github.com/batonhq/baton/graph/playground"
 )
 
@@ -62,6 +64,12 @@ type config struct {
 	PollInterval    time.Duration
 	Sandbox         bool
 	APITokens       string
+	OIDC            identity.OIDCConfig
+	RolesFile       string
+	Introspection   bool
+	CORSOrigins     string
+	RateLimit       float64
+	RateBurst       int
 	Pprof           bool
 	EngineLimits    engine.Limits
 	GraphLimits     graph.Limits
@@ -152,7 +160,18 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.Workers, "workers", atoi(env("BATON_WORKERS", "256")), "concurrent step attempts on this replica (BATON_WORKERS)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
 	fs.BoolVar(&c.Pprof, "pprof", env("BATON_PPROF", "false") == "true", "serve /debug/pprof/ and sample blocking and mutex contention (BATON_PPROF)")
-	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "name:token pairs, comma-separated; when set /graphql needs an Authorization: Bearer header (BATON_API_TOKENS)")
+	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "bootstrap API keys name:secret:ROLE+ROLE[@account+account][#queue+queue], comma-separated (name:secret: every role); when set, or with an OIDC issuer, every request must authenticate (BATON_API_TOKENS)")
+	fs.StringVar(&c.OIDC.Issuer, "oidc-issuer", env("BATON_OIDC_ISSUER", ""), "OpenID Connect issuer URL whose bearer tokens authenticate people (BATON_OIDC_ISSUER)")
+	fs.StringVar(&c.OIDC.Audience, "oidc-audience", env("BATON_OIDC_AUDIENCE", ""), "the audience (client id) tokens must be for (BATON_OIDC_AUDIENCE)")
+	fs.StringVar(&c.OIDC.RolesClaim, "oidc-roles-claim", env("BATON_OIDC_ROLES_CLAIM", "roles"), "the claim (a dotted path) that carries a token's roles (BATON_OIDC_ROLES_CLAIM)")
+	fs.StringVar(&c.OIDC.AccountsClaim, "oidc-accounts-claim", env("BATON_OIDC_ACCOUNTS_CLAIM", "accounts"), "the claim that carries the accounts a token is limited to (BATON_OIDC_ACCOUNTS_CLAIM)")
+	fs.StringVar(&c.OIDC.QueuesClaim, "oidc-queues-claim", env("BATON_OIDC_QUEUES_CLAIM", "queues"), "the claim that carries a token's work queues (BATON_OIDC_QUEUES_CLAIM)")
+	fs.StringVar(&c.OIDC.NameClaim, "oidc-name-claim", env("BATON_OIDC_NAME_CLAIM", "sub"), "the claim that names a token's person (BATON_OIDC_NAME_CLAIM)")
+	fs.StringVar(&c.RolesFile, "roles-file", env("BATON_ROLES_FILE", ""), "a YAML role table over the default roles (BATON_ROLES_FILE)")
+	fs.BoolVar(&c.Introspection, "introspection", env("BATON_INTROSPECTION", "true") == "true", "answer GraphQL introspection (BATON_INTROSPECTION)")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", env("BATON_CORS_ORIGINS", ""), "browser origins allowed to call /graphql, comma-separated (BATON_CORS_ORIGINS)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", atof(env("BATON_RATE_LIMIT", "50")), "requests per second per principal; 0: no limit (BATON_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", atoi(env("BATON_RATE_BURST", "100")), "requests a principal may send at once above the rate (BATON_RATE_BURST)")
 	durations := []struct {
 		flag, env, def, usage string
 		dst                   *time.Duration
@@ -202,6 +221,11 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+func atof(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }
 
 func newLogger(c config) (*slog.Logger, error) {
@@ -264,7 +288,17 @@ func healthcheck(url string) int {
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// Configuration is checked before anything is touched: a malformed
 	// token list must not leave a database created or a catalog imported.
-	auth, err := graph.TokenAuth(cfg.APITokens)
+	policy := access.DefaultPolicy()
+	if cfg.RolesFile != "" {
+		doc, err := os.ReadFile(cfg.RolesFile)
+		if err != nil {
+			return fmt.Errorf("BATON_ROLES_FILE: %w", err)
+		}
+		if policy, err = access.LoadPolicy(doc); err != nil {
+			return fmt.Errorf("BATON_ROLES_FILE %s: %w", cfg.RolesFile, err)
+		}
+	}
+	tokens, err := identity.ParseTokens(cfg.APITokens, policy)
 	if err != nil {
 		return err
 	}
@@ -288,7 +322,23 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits})
+	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy})
+	authn := &identity.Authenticator{Tokens: tokens}
+	if tokens != nil || cfg.OIDC.Issuer != "" {
+		authn.Keys = eng.APIKeyPrincipal // keys made with createApiKey work once authentication is on
+	}
+	if cfg.OIDC.Issuer != "" {
+		if authn.OIDC, err = identity.NewOIDC(ctx, cfg.OIDC, policy); err != nil {
+			return fmt.Errorf("BATON_OIDC_ISSUER: %w", err)
+		}
+	}
+	var auth graph.Authenticator
+	if authn.Enabled() {
+		auth = authn.Authenticate
+	} else {
+		log.Warn("NO AUTHENTICATION: this is a development server; anyone who can reach " + cfg.Addr +
+			" may do everything, named by X-Baton-User. Set BATON_API_TOKENS or BATON_OIDC_ISSUER before exposing it.")
+	}
 	if err := importStartupCatalog(ctx, eng, cfg, log); err != nil {
 		return err
 	}
@@ -335,8 +385,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.Config{Client: store.Client(), Engine: eng, Hub: hub, Logger: log,
-		Authenticate: auth, AllowedOrigins: splitList(cfg.AllowedOrigins), Limits: cfg.GraphLimits}))
+	gcfg := graph.Config{Client: store.Client(), Engine: eng, Hub: hub, Logger: log,
+		Authenticate: auth, AllowedOrigins: splitList(cfg.AllowedOrigins), Limits: cfg.GraphLimits,
+		DisableIntrospection: !cfg.Introspection, CORSOrigins: splitList(cfg.CORSOrigins), RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst}
+	mux.Handle("/graphql", graph.NewHandler(gcfg))
+	mux.Handle("/audit.jsonl", graph.AuditExport(gcfg))
 	if cfg.Sandbox {
 		mux.Handle("/sandbox/", http.StripPrefix("/sandbox", &sandbox.Handler{MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}))
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/graph/identity"
 	"github.com/batonhq/baton/graph/model"
 )
 
@@ -166,35 +165,15 @@ func auditTarget(args map[string]any) (orderID int, target string) {
 	return orderID, strings.Join(parts, " ")
 }
 
-// TokenAuth reads "name:token,name:token" into an Authenticator that
-// accepts `Bearer <token>` and names the caller with every permission;
-// an empty spec returns nil (no authentication).
+// TokenAuth is the Authenticator of BATON_API_TOKENS alone (the default
+// roles; see identity.ParseTokens); an empty spec returns nil (no
+// authentication).
 func TokenAuth(spec string) (Authenticator, error) {
-	if strings.TrimSpace(spec) == "" {
-		return nil, nil
+	tokens, err := identity.ParseTokens(spec, access.DefaultPolicy())
+	if err != nil || tokens == nil {
+		return nil, err
 	}
-	pol := access.DefaultPolicy()
-	tokens := map[string]string{}
-	for _, pair := range strings.Split(spec, ",") {
-		name, token, ok := strings.Cut(strings.TrimSpace(pair), ":")
-		if !ok || name == "" || len(token) < 16 {
-			return nil, fmt.Errorf("BATON_API_TOKENS: want name:token pairs with tokens of 16 characters or more")
-		}
-		tokens[token] = name
-	}
-	return func(_ context.Context, authorization string) (*access.Principal, error) {
-		scheme, token, _ := strings.Cut(strings.TrimSpace(authorization), " ")
-		token = strings.TrimLeft(token, " ")
-		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return nil, engine.Errorf(engine.CodeUnauthenticated, "send Authorization: Bearer <token>")
-		}
-		for known, name := range tokens {
-			if subtle.ConstantTimeCompare([]byte(known), []byte(token)) == 1 {
-				return pol.All(access.Principal{Name: name, Method: access.MethodToken}), nil
-			}
-		}
-		return nil, engine.Errorf(engine.CodeUnauthenticated, "unknown token")
-	}, nil
+	return (&identity.Authenticator{Tokens: tokens}).Authenticate, nil
 }
 
 func principalModel(p *access.Principal) *model.Principal {
@@ -219,14 +198,4 @@ func nonNilStrings(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// newKeySecret makes an API key's secret ("bk_" and 32 random bytes) and
-// the SHA-256 the store keeps of it.
-func newKeySecret() (secret, hash string) {
-	var b [32]byte
-	rand.Read(b[:])
-	secret = "bk_" + base64.RawURLEncoding.EncodeToString(b[:])
-	sum := sha256.Sum256([]byte(secret))
-	return secret, hex.EncodeToString(sum[:])
 }

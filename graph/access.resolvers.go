@@ -14,12 +14,13 @@ import (
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/apikey"
 	"github.com/batonhq/baton/ent/auditrecord"
+	"github.com/batonhq/baton/graph/identity"
 	"github.com/batonhq/baton/graph/model"
 )
 
 // CreateAPIKey is the resolver for the createApiKey field.
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, name string, roles []string, accounts []string, queues []string) (*model.APIKeyCreated, error) {
-	secret, hash := newKeySecret()
+	secret, hash := identity.NewKeySecret()
 	k, err := r.Engine.CreateAPIKey(ctx, engine.APIKey{Name: name, Roles: roles, Accounts: accounts, Queues: queues, Hash: hash})
 	if err != nil {
 		return nil, err

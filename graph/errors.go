@@ -46,10 +46,13 @@ const (
 	codeRequestTimeout = "REQUEST_TIMEOUT"
 	// codeBadRequest: the body could not be read (400).
 	codeBadRequest = "BAD_REQUEST"
+	// codeRateLimited: over the principal's request rate (429).
+	codeRateLimited = "RATE_LIMITED"
 	// The codes of queries refused before anything runs. They are
-	// protocol errors, like gqlgen's parse and validation errors: HTTP 422
-	// (400 for application/graphql-response+json), an error message on a
-	// websocket.
+	// request errors, like gqlgen's parse and validation errors: HTTP 200
+	// with application/json (the GraphQL-over-HTTP spec; 400 with
+	// application/graphql-response+json, and no data), an error message
+	// on a websocket.
 	codeQueryTooLarge = "QUERY_TOO_LARGE"
 	codeComplexity    = "COMPLEXITY_LIMIT_EXCEEDED"
 	codeDepth         = "DEPTH_LIMIT_EXCEEDED"

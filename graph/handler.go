@@ -101,9 +101,12 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
-	return withDeadline(cfg.Limits.RequestTimeout,
-		limitBody(cfg.Limits.MaxBodyBytes, cfg.Limits.BodyTimeout,
-			withPrincipal(cfg, Loaders(cfg.Client, cfg.Engine, srv))))
+	var h http.Handler = graphqlHTTPSpec(Loaders(cfg.Client, cfg.Engine, srv))
+	if cfg.RateLimit > 0 {
+		h = newRateLimiter(cfg.RateLimit, cfg.RateBurst).middleware(h)
+	}
+	return withCORS(cfg.CORSOrigins, withDeadline(cfg.Limits.RequestTimeout,
+		limitBody(cfg.Limits.MaxBodyBytes, cfg.Limits.BodyTimeout, withPrincipal(cfg, h))))
 }
 
 // isWebsocket reports whether r asks to become a websocket, whose

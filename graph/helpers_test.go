@@ -93,6 +93,11 @@ type envOptions struct {
 	limits graph.Limits
 	// wrap, when set, wraps the handler the test server serves.
 	wrap func(http.Handler) http.Handler
+	// cors, rateLimit and rateBurst are the handler's.
+	cors                 []string
+	rateLimit            float64
+	rateBurst            int
+	disableIntrospection bool
 }
 
 func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
@@ -119,7 +124,8 @@ func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
 		}
 	}
 	var h http.Handler = graph.NewHandler(graph.Config{Client: st.Client(), Engine: eng, Logger: enginetest.Logger(t),
-		Authenticate: opts.authenticate, Limits: opts.limits})
+		Authenticate: opts.authenticate, Limits: opts.limits, CORSOrigins: opts.cors, RateLimit: opts.rateLimit, RateBurst: opts.rateBurst,
+		DisableIntrospection: opts.disableIntrospection})
 	if opts.wrap != nil {
 		h = opts.wrap(h)
 	}

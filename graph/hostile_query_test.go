@@ -176,8 +176,8 @@ func TestHostileQueryExponentialFragments(t *testing.T) {
 		doc := exponentialFragments(40)
 		r := e.meanwhile(t, func() hostileResult { return e.postQuery(15*time.Second, doc, nil) })
 		g := expectRefused(t, "2^40 fragment spreads", r, "QUERY_TOO_LARGE")
-		if g.Status != http.StatusUnprocessableEntity {
-			t.Errorf("HTTP %d; want 422, as for a validation error", g.Status)
+		if g.Status != http.StatusOK {
+			t.Errorf("HTTP %d; want 200, as for a validation error (GraphQL over HTTP, application/json)", g.Status)
 		}
 		if !strings.Contains(g.Errors[0].Message, "fragments expanded") {
 			t.Errorf("message %q does not say fragments were expanded", g.Errors[0].Message)
@@ -243,8 +243,8 @@ func TestHostileQueryTokenLimit(t *testing.T) {
 		}
 		e.do(query(100), nil, nil)
 		g := expectRefused(t, "101 tokens", e.postQuery(15*time.Second, query(101), nil), "QUERY_TOO_LARGE")
-		if g.Status != http.StatusUnprocessableEntity {
-			t.Errorf("HTTP %d; want 422", g.Status)
+		if g.Status != http.StatusOK {
+			t.Errorf("HTTP %d; want 200", g.Status)
 		}
 		if !strings.Contains(g.Errors[0].Message, "100 tokens") {
 			t.Errorf("message %q; want the limit named", g.Errors[0].Message)
