@@ -170,8 +170,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.RolesFile, "roles-file", env("BATON_ROLES_FILE", ""), "a YAML role table over the default roles (BATON_ROLES_FILE)")
 	fs.BoolVar(&c.Introspection, "introspection", env("BATON_INTROSPECTION", "true") == "true", "answer GraphQL introspection (BATON_INTROSPECTION)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("BATON_CORS_ORIGINS", ""), "browser origins allowed to call /graphql, comma-separated (BATON_CORS_ORIGINS)")
-	fs.Float64Var(&c.RateLimit, "rate-limit", atof(env("BATON_RATE_LIMIT", "50")), "requests per second per principal; 0: no limit (BATON_RATE_LIMIT)")
-	fs.IntVar(&c.RateBurst, "rate-burst", atoi(env("BATON_RATE_BURST", "100")), "requests a principal may send at once above the rate (BATON_RATE_BURST)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", atof(env("BATON_RATE_LIMIT", "100")), "requests per second per principal; 0: no limit (BATON_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", atoi(env("BATON_RATE_BURST", "200")), "requests a principal may send at once above the rate (BATON_RATE_BURST)")
 	durations := []struct {
 		flag, env, def, usage string
 		dst                   *time.Duration
