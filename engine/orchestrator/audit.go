@@ -23,13 +23,18 @@ func (s auditingStore) Write(ctx context.Context, fn func(tx engine.Tx) error) (
 	}
 	record := intent != nil && !intent.Recorded()
 	events, err := s.Store.Write(ctx, func(tx engine.Tx) error {
-		if err := fn(actorTx{Tx: tx, actor: ActorFrom(ctx)}); err != nil {
+		atx := actorTx{Tx: tx, actor: ActorFrom(ctx), order: new(int)}
+		if err := fn(atx); err != nil {
 			return err
 		}
 		if !record {
 			return nil
 		}
-		return tx.InsertAudit(ctx, auditRecord(p, intent, engine.AuditAllowed, ""))
+		r := auditRecord(p, intent, engine.AuditAllowed, "")
+		if r.OrderID == 0 && *atx.order > 0 {
+			r.OrderID = *atx.order // the order the action created (submitOrder)
+		}
+		return tx.InsertAudit(ctx, r)
 	})
 	if err == nil && record {
 		intent.MarkRecorded()
@@ -37,16 +42,25 @@ func (s auditingStore) Write(ctx context.Context, fn func(tx engine.Tx) error) (
 	return events, err
 }
 
-// actorTx names the actor on the events of a principal's transaction.
+// actorTx names the actor on the events of a principal's transaction,
+// and notes the one order they are about (-1 when several).
 type actorTx struct {
 	engine.Tx
 	actor string
+	order *int
 }
 
 func (t actorTx) Emit(events ...*engine.Event) {
 	for _, e := range events {
 		if e.Actor == "" {
 			e.Actor = t.actor
+		}
+		switch {
+		case e.OrderID == 0 || *t.order == e.OrderID || *t.order < 0:
+		case *t.order == 0:
+			*t.order = e.OrderID
+		default:
+			*t.order = -1
 		}
 	}
 	t.Tx.Emit(events...)
