@@ -15,9 +15,11 @@ import (
 var coreRules = map[string]struct {
 	allowBaton []string // packages of this module the package may depend on
 }{
-	"github.com/batonhq/baton/engine":         {},
-	"github.com/batonhq/baton/engine/catalog": {[]string{"github.com/batonhq/baton/engine"}},
-	"github.com/batonhq/baton/engine/plan":    {[]string{"github.com/batonhq/baton/engine", "github.com/batonhq/baton/engine/catalog"}},
+	"github.com/batonhq/baton/engine":          {},
+	"github.com/batonhq/baton/engine/calendar": {},
+	"github.com/batonhq/baton/engine/catalog":  {[]string{"github.com/batonhq/baton/engine", "github.com/batonhq/baton/engine/calendar"}},
+	"github.com/batonhq/baton/engine/plan": {[]string{"github.com/batonhq/baton/engine", "github.com/batonhq/baton/engine/catalog",
+		"github.com/batonhq/baton/engine/calendar"}},
 }
 
 // forbidden are import paths (or prefixes ending in "/") no core package may

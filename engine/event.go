@@ -34,6 +34,10 @@ const (
 	// EventCircuitState: a system's circuit breaker changed state (From/To
 	// are CLOSED, OPEN, HALF_OPEN; System names it).
 	EventCircuitState EventKind = "CIRCUIT_STATE"
+	// EventTaskEscalated: a manual task reached a jeopardy level (From)
+	// its escalation chain acts on; Note is the action (REMIND, REASSIGN,
+	// NOTIFY), To whom it went (a member, or queue:NAME).
+	EventTaskEscalated EventKind = "TASK_ESCALATED"
 )
 
 // Event is one change, stored in the transaction of the change and then

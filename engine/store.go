@@ -31,6 +31,11 @@ type Store interface {
 	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
 	// AuditRecords reads the audit log, newest first.
 	AuditRecords(ctx context.Context, q AuditQuery) ([]*AuditRecord, error)
+	// Queues reads every queue row.
+	Queues(ctx context.Context) (map[string]*QueueState, error)
+	// TaskCounts counts the open manual tasks of every queue that has
+	// some, as of now.
+	TaskCounts(ctx context.Context) (map[string]*TaskCounts, error)
 	// OrderAccounts returns the accounts of the given orders; an order
 	// that does not exist is left out.
 	OrderAccounts(ctx context.Context, orderIDs []int) (map[int]string, error)
@@ -99,6 +104,19 @@ type Tx interface {
 	// InsertAudit appends a record to the audit log (At: the
 	// transaction's time when zero).
 	InsertAudit(ctx context.Context, r *AuditRecord) error
+
+	// LockQueue reads and locks a queue's row, creating it when absent:
+	// what assigns a queue's tasks holds it, so that assignments in one
+	// queue (on any replica) take turns.
+	LockQueue(ctx context.Context, name string) (*QueueState, error)
+	// SaveQueue writes a locked queue's row.
+	SaveQueue(ctx context.Context, q *QueueState) error
+	// QueueLoads counts a queue's open manual tasks (READY or WAITING) by
+	// assignee.
+	QueueLoads(ctx context.Context, queue string) (map[string]int, error)
+	// LockAssignedTasks returns, locked, the open manual tasks of a queue
+	// assigned to member.
+	LockAssignedTasks(ctx context.Context, queue, member string) ([]*StepRecord, error)
 
 	// CatalogByID is Store.CatalogByID inside the transaction (code that
 	// holds a transaction must not wait for a second connection).

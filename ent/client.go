@@ -28,6 +28,7 @@ import (
 	"github.com/batonhq/baton/ent/orderline"
 	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
+	"github.com/batonhq/baton/ent/queue"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
 	"github.com/batonhq/baton/ent/system"
@@ -66,6 +67,8 @@ type Client struct {
 	OrderRevision *OrderRevisionClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
+	// Queue is the client for interacting with the Queue builders.
+	Queue *QueueClient
 	// Step is the client for interacting with the Step builders.
 	Step *StepClient
 	// StepGroup is the client for interacting with the StepGroup builders.
@@ -96,6 +99,7 @@ func (c *Client) init() {
 	c.OrderLine = NewOrderLineClient(c.config)
 	c.OrderRevision = NewOrderRevisionClient(c.config)
 	c.Plan = NewPlanClient(c.config)
+	c.Queue = NewQueueClient(c.config)
 	c.Step = NewStepClient(c.config)
 	c.StepGroup = NewStepGroupClient(c.config)
 	c.System = NewSystemClient(c.config)
@@ -204,6 +208,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		OrderLine:       NewOrderLineClient(cfg),
 		OrderRevision:   NewOrderRevisionClient(cfg),
 		Plan:            NewPlanClient(cfg),
+		Queue:           NewQueueClient(cfg),
 		Step:            NewStepClient(cfg),
 		StepGroup:       NewStepGroupClient(cfg),
 		System:          NewSystemClient(cfg),
@@ -239,6 +244,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		OrderLine:       NewOrderLineClient(cfg),
 		OrderRevision:   NewOrderRevisionClient(cfg),
 		Plan:            NewPlanClient(cfg),
+		Queue:           NewQueueClient(cfg),
 		Step:            NewStepClient(cfg),
 		StepGroup:       NewStepGroupClient(cfg),
 		System:          NewSystemClient(cfg),
@@ -273,7 +279,7 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Account, c.Asset, c.AssetEvent, c.Attempt, c.AuditRecord,
 		c.CatalogVersion, c.Event, c.FulfillmentLine, c.Order, c.OrderLine,
-		c.OrderRevision, c.Plan, c.Step, c.StepGroup, c.System,
+		c.OrderRevision, c.Plan, c.Queue, c.Step, c.StepGroup, c.System,
 	} {
 		n.Use(hooks...)
 	}
@@ -285,7 +291,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Account, c.Asset, c.AssetEvent, c.Attempt, c.AuditRecord,
 		c.CatalogVersion, c.Event, c.FulfillmentLine, c.Order, c.OrderLine,
-		c.OrderRevision, c.Plan, c.Step, c.StepGroup, c.System,
+		c.OrderRevision, c.Plan, c.Queue, c.Step, c.StepGroup, c.System,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -320,6 +326,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OrderRevision.mutate(ctx, m)
 	case *PlanMutation:
 		return c.Plan.mutate(ctx, m)
+	case *QueueMutation:
+		return c.Queue.mutate(ctx, m)
 	case *StepMutation:
 		return c.Step.mutate(ctx, m)
 	case *StepGroupMutation:
@@ -2476,6 +2484,139 @@ func (c *PlanClient) mutate(ctx context.Context, m *PlanMutation) (Value, error)
 	}
 }
 
+// QueueClient is a client for the Queue schema.
+type QueueClient struct {
+	config
+}
+
+// NewQueueClient returns a client for the Queue from the given config.
+func NewQueueClient(c config) *QueueClient {
+	return &QueueClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `queue.Hooks(f(g(h())))`.
+func (c *QueueClient) Use(hooks ...Hook) {
+	c.hooks.Queue = append(c.hooks.Queue, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `queue.Intercept(f(g(h())))`.
+func (c *QueueClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Queue = append(c.inters.Queue, interceptors...)
+}
+
+// Create returns a builder for creating a Queue entity.
+func (c *QueueClient) Create() *QueueCreate {
+	mutation := newQueueMutation(c.config, OpCreate)
+	return &QueueCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Queue entities.
+func (c *QueueClient) CreateBulk(builders ...*QueueCreate) *QueueCreateBulk {
+	return &QueueCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *QueueClient) MapCreateBulk(slice any, setFunc func(*QueueCreate, int)) *QueueCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &QueueCreateBulk{err: fmt.Errorf("calling to QueueClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*QueueCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &QueueCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Queue.
+func (c *QueueClient) Update() *QueueUpdate {
+	mutation := newQueueMutation(c.config, OpUpdate)
+	return &QueueUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *QueueClient) UpdateOne(_m *Queue) *QueueUpdateOne {
+	mutation := newQueueMutation(c.config, OpUpdateOne, withQueue(_m))
+	return &QueueUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *QueueClient) UpdateOneID(id int) *QueueUpdateOne {
+	mutation := newQueueMutation(c.config, OpUpdateOne, withQueueID(id))
+	return &QueueUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Queue.
+func (c *QueueClient) Delete() *QueueDelete {
+	mutation := newQueueMutation(c.config, OpDelete)
+	return &QueueDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *QueueClient) DeleteOne(_m *Queue) *QueueDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *QueueClient) DeleteOneID(id int) *QueueDeleteOne {
+	builder := c.Delete().Where(queue.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &QueueDeleteOne{builder}
+}
+
+// Query returns a query builder for Queue.
+func (c *QueueClient) Query() *QueueQuery {
+	return &QueueQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeQueue},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Queue entity by its id.
+func (c *QueueClient) Get(ctx context.Context, id int) (*Queue, error) {
+	return c.Query().Where(queue.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *QueueClient) GetX(ctx context.Context, id int) *Queue {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *QueueClient) Hooks() []Hook {
+	return c.hooks.Queue
+}
+
+// Interceptors returns the client interceptors.
+func (c *QueueClient) Interceptors() []Interceptor {
+	return c.inters.Queue
+}
+
+func (c *QueueClient) mutate(ctx context.Context, m *QueueMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&QueueCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&QueueUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&QueueUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&QueueDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Queue mutation op: %q", m.Op())
+	}
+}
+
 // StepClient is a client for the Step schema.
 type StepClient struct {
 	config
@@ -3023,12 +3164,12 @@ func (c *SystemClient) mutate(ctx context.Context, m *SystemMutation) (Value, er
 type (
 	hooks struct {
 		APIKey, Account, Asset, AssetEvent, Attempt, AuditRecord, CatalogVersion, Event,
-		FulfillmentLine, Order, OrderLine, OrderRevision, Plan, Step, StepGroup,
+		FulfillmentLine, Order, OrderLine, OrderRevision, Plan, Queue, Step, StepGroup,
 		System []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, Asset, AssetEvent, Attempt, AuditRecord, CatalogVersion, Event,
-		FulfillmentLine, Order, OrderLine, OrderRevision, Plan, Step, StepGroup,
+		FulfillmentLine, Order, OrderLine, OrderRevision, Plan, Queue, Step, StepGroup,
 		System []ent.Interceptor
 	}
 )

@@ -25,6 +25,7 @@ import (
 	"github.com/batonhq/baton/ent/orderline"
 	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
+	"github.com/batonhq/baton/ent/queue"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
 	"github.com/batonhq/baton/ent/system"
@@ -101,6 +102,7 @@ func checkColumn(t, c string) error {
 			orderline.Table:       orderline.ValidColumn,
 			orderrevision.Table:   orderrevision.ValidColumn,
 			plan.Table:            plan.ValidColumn,
+			queue.Table:           queue.ValidColumn,
 			step.Table:            step.ValidColumn,
 			stepgroup.Table:       stepgroup.ValidColumn,
 			system.Table:          system.ValidColumn,

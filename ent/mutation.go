@@ -25,6 +25,7 @@ import (
 	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/predicate"
+	"github.com/batonhq/baton/ent/queue"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
 	"github.com/batonhq/baton/ent/system"
@@ -52,6 +53,7 @@ const (
 	TypeOrderLine       = "OrderLine"
 	TypeOrderRevision   = "OrderRevision"
 	TypePlan            = "Plan"
+	TypeQueue           = "Queue"
 	TypeStep            = "Step"
 	TypeStepGroup       = "StepGroup"
 	TypeSystem          = "System"
@@ -14709,6 +14711,732 @@ func (m *PlanMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Plan edge %s", name)
+}
+
+// QueueMutation represents an operation that mutates the Queue nodes in the graph.
+type QueueMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	name              *string
+	members           *[]string
+	appendmembers     []string
+	unavailable       *[]string
+	appendunavailable []string
+	cursor            *int
+	addcursor         *int
+	updated_at        *time.Time
+	updated_by        *string
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*Queue, error)
+	predicates        []predicate.Queue
+}
+
+var _ ent.Mutation = (*QueueMutation)(nil)
+
+// queueOption allows management of the mutation configuration using functional options.
+type queueOption func(*QueueMutation)
+
+// newQueueMutation creates new mutation for the Queue entity.
+func newQueueMutation(c config, op Op, opts ...queueOption) *QueueMutation {
+	m := &QueueMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeQueue,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withQueueID sets the ID field of the mutation.
+func withQueueID(id int) queueOption {
+	return func(m *QueueMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Queue
+		)
+		m.oldValue = func(ctx context.Context) (*Queue, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Queue.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withQueue sets the old Queue of the mutation.
+func withQueue(node *Queue) queueOption {
+	return func(m *QueueMutation) {
+		m.oldValue = func(context.Context) (*Queue, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m QueueMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m QueueMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *QueueMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *QueueMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Queue.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *QueueMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *QueueMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Queue entity.
+// If the Queue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QueueMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *QueueMutation) ResetName() {
+	m.name = nil
+}
+
+// SetMembers sets the "members" field.
+func (m *QueueMutation) SetMembers(s []string) {
+	m.members = &s
+	m.appendmembers = nil
+}
+
+// Members returns the value of the "members" field in the mutation.
+func (m *QueueMutation) Members() (r []string, exists bool) {
+	v := m.members
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMembers returns the old "members" field's value of the Queue entity.
+// If the Queue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QueueMutation) OldMembers(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMembers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMembers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMembers: %w", err)
+	}
+	return oldValue.Members, nil
+}
+
+// AppendMembers adds s to the "members" field.
+func (m *QueueMutation) AppendMembers(s []string) {
+	m.appendmembers = append(m.appendmembers, s...)
+}
+
+// AppendedMembers returns the list of values that were appended to the "members" field in this mutation.
+func (m *QueueMutation) AppendedMembers() ([]string, bool) {
+	if len(m.appendmembers) == 0 {
+		return nil, false
+	}
+	return m.appendmembers, true
+}
+
+// ClearMembers clears the value of the "members" field.
+func (m *QueueMutation) ClearMembers() {
+	m.members = nil
+	m.appendmembers = nil
+	m.clearedFields[queue.FieldMembers] = struct{}{}
+}
+
+// MembersCleared returns if the "members" field was cleared in this mutation.
+func (m *QueueMutation) MembersCleared() bool {
+	_, ok := m.clearedFields[queue.FieldMembers]
+	return ok
+}
+
+// ResetMembers resets all changes to the "members" field.
+func (m *QueueMutation) ResetMembers() {
+	m.members = nil
+	m.appendmembers = nil
+	delete(m.clearedFields, queue.FieldMembers)
+}
+
+// SetUnavailable sets the "unavailable" field.
+func (m *QueueMutation) SetUnavailable(s []string) {
+	m.unavailable = &s
+	m.appendunavailable = nil
+}
+
+// Unavailable returns the value of the "unavailable" field in the mutation.
+func (m *QueueMutation) Unavailable() (r []string, exists bool) {
+	v := m.unavailable
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnavailable returns the old "unavailable" field's value of the Queue entity.
+// If the Queue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QueueMutation) OldUnavailable(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnavailable is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnavailable requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnavailable: %w", err)
+	}
+	return oldValue.Unavailable, nil
+}
+
+// AppendUnavailable adds s to the "unavailable" field.
+func (m *QueueMutation) AppendUnavailable(s []string) {
+	m.appendunavailable = append(m.appendunavailable, s...)
+}
+
+// AppendedUnavailable returns the list of values that were appended to the "unavailable" field in this mutation.
+func (m *QueueMutation) AppendedUnavailable() ([]string, bool) {
+	if len(m.appendunavailable) == 0 {
+		return nil, false
+	}
+	return m.appendunavailable, true
+}
+
+// ClearUnavailable clears the value of the "unavailable" field.
+func (m *QueueMutation) ClearUnavailable() {
+	m.unavailable = nil
+	m.appendunavailable = nil
+	m.clearedFields[queue.FieldUnavailable] = struct{}{}
+}
+
+// UnavailableCleared returns if the "unavailable" field was cleared in this mutation.
+func (m *QueueMutation) UnavailableCleared() bool {
+	_, ok := m.clearedFields[queue.FieldUnavailable]
+	return ok
+}
+
+// ResetUnavailable resets all changes to the "unavailable" field.
+func (m *QueueMutation) ResetUnavailable() {
+	m.unavailable = nil
+	m.appendunavailable = nil
+	delete(m.clearedFields, queue.FieldUnavailable)
+}
+
+// SetCursor sets the "cursor" field.
+func (m *QueueMutation) SetCursor(i int) {
+	m.cursor = &i
+	m.addcursor = nil
+}
+
+// Cursor returns the value of the "cursor" field in the mutation.
+func (m *QueueMutation) Cursor() (r int, exists bool) {
+	v := m.cursor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCursor returns the old "cursor" field's value of the Queue entity.
+// If the Queue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QueueMutation) OldCursor(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCursor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCursor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCursor: %w", err)
+	}
+	return oldValue.Cursor, nil
+}
+
+// AddCursor adds i to the "cursor" field.
+func (m *QueueMutation) AddCursor(i int) {
+	if m.addcursor != nil {
+		*m.addcursor += i
+	} else {
+		m.addcursor = &i
+	}
+}
+
+// AddedCursor returns the value that was added to the "cursor" field in this mutation.
+func (m *QueueMutation) AddedCursor() (r int, exists bool) {
+	v := m.addcursor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCursor resets all changes to the "cursor" field.
+func (m *QueueMutation) ResetCursor() {
+	m.cursor = nil
+	m.addcursor = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *QueueMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *QueueMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Queue entity.
+// If the Queue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QueueMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *QueueMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUpdatedBy sets the "updated_by" field.
+func (m *QueueMutation) SetUpdatedBy(s string) {
+	m.updated_by = &s
+}
+
+// UpdatedBy returns the value of the "updated_by" field in the mutation.
+func (m *QueueMutation) UpdatedBy() (r string, exists bool) {
+	v := m.updated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedBy returns the old "updated_by" field's value of the Queue entity.
+// If the Queue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QueueMutation) OldUpdatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedBy: %w", err)
+	}
+	return oldValue.UpdatedBy, nil
+}
+
+// ClearUpdatedBy clears the value of the "updated_by" field.
+func (m *QueueMutation) ClearUpdatedBy() {
+	m.updated_by = nil
+	m.clearedFields[queue.FieldUpdatedBy] = struct{}{}
+}
+
+// UpdatedByCleared returns if the "updated_by" field was cleared in this mutation.
+func (m *QueueMutation) UpdatedByCleared() bool {
+	_, ok := m.clearedFields[queue.FieldUpdatedBy]
+	return ok
+}
+
+// ResetUpdatedBy resets all changes to the "updated_by" field.
+func (m *QueueMutation) ResetUpdatedBy() {
+	m.updated_by = nil
+	delete(m.clearedFields, queue.FieldUpdatedBy)
+}
+
+// Where appends a list predicates to the QueueMutation builder.
+func (m *QueueMutation) Where(ps ...predicate.Queue) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the QueueMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *QueueMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Queue, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *QueueMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *QueueMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Queue).
+func (m *QueueMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *QueueMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.name != nil {
+		fields = append(fields, queue.FieldName)
+	}
+	if m.members != nil {
+		fields = append(fields, queue.FieldMembers)
+	}
+	if m.unavailable != nil {
+		fields = append(fields, queue.FieldUnavailable)
+	}
+	if m.cursor != nil {
+		fields = append(fields, queue.FieldCursor)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, queue.FieldUpdatedAt)
+	}
+	if m.updated_by != nil {
+		fields = append(fields, queue.FieldUpdatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *QueueMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case queue.FieldName:
+		return m.Name()
+	case queue.FieldMembers:
+		return m.Members()
+	case queue.FieldUnavailable:
+		return m.Unavailable()
+	case queue.FieldCursor:
+		return m.Cursor()
+	case queue.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case queue.FieldUpdatedBy:
+		return m.UpdatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *QueueMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case queue.FieldName:
+		return m.OldName(ctx)
+	case queue.FieldMembers:
+		return m.OldMembers(ctx)
+	case queue.FieldUnavailable:
+		return m.OldUnavailable(ctx)
+	case queue.FieldCursor:
+		return m.OldCursor(ctx)
+	case queue.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case queue.FieldUpdatedBy:
+		return m.OldUpdatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown Queue field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *QueueMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case queue.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case queue.FieldMembers:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMembers(v)
+		return nil
+	case queue.FieldUnavailable:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnavailable(v)
+		return nil
+	case queue.FieldCursor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCursor(v)
+		return nil
+	case queue.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case queue.FieldUpdatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Queue field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *QueueMutation) AddedFields() []string {
+	var fields []string
+	if m.addcursor != nil {
+		fields = append(fields, queue.FieldCursor)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *QueueMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case queue.FieldCursor:
+		return m.AddedCursor()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *QueueMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case queue.FieldCursor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCursor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Queue numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *QueueMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(queue.FieldMembers) {
+		fields = append(fields, queue.FieldMembers)
+	}
+	if m.FieldCleared(queue.FieldUnavailable) {
+		fields = append(fields, queue.FieldUnavailable)
+	}
+	if m.FieldCleared(queue.FieldUpdatedBy) {
+		fields = append(fields, queue.FieldUpdatedBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *QueueMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *QueueMutation) ClearField(name string) error {
+	switch name {
+	case queue.FieldMembers:
+		m.ClearMembers()
+		return nil
+	case queue.FieldUnavailable:
+		m.ClearUnavailable()
+		return nil
+	case queue.FieldUpdatedBy:
+		m.ClearUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown Queue nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *QueueMutation) ResetField(name string) error {
+	switch name {
+	case queue.FieldName:
+		m.ResetName()
+		return nil
+	case queue.FieldMembers:
+		m.ResetMembers()
+		return nil
+	case queue.FieldUnavailable:
+		m.ResetUnavailable()
+		return nil
+	case queue.FieldCursor:
+		m.ResetCursor()
+		return nil
+	case queue.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case queue.FieldUpdatedBy:
+		m.ResetUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown Queue field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *QueueMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *QueueMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *QueueMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *QueueMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *QueueMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *QueueMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *QueueMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Queue unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *QueueMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Queue edge %s", name)
 }
 
 // StepMutation represents an operation that mutates the Step nodes in the graph.

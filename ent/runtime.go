@@ -10,6 +10,7 @@ import (
 	"github.com/batonhq/baton/ent/order"
 	"github.com/batonhq/baton/ent/orderline"
 	"github.com/batonhq/baton/ent/plan"
+	"github.com/batonhq/baton/ent/queue"
 	"github.com/batonhq/baton/ent/schema"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/system"
@@ -93,6 +94,16 @@ func init() {
 	planDescAwaitingLines := planFields[9].Descriptor()
 	// plan.DefaultAwaitingLines holds the default value on creation for the awaiting_lines field.
 	plan.DefaultAwaitingLines = planDescAwaitingLines.Default.(int)
+	queueFields := schema.Queue{}.Fields()
+	_ = queueFields
+	// queueDescName is the schema descriptor for name field.
+	queueDescName := queueFields[0].Descriptor()
+	// queue.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	queue.NameValidator = queueDescName.Validators[0].(func(string) error)
+	// queueDescCursor is the schema descriptor for cursor field.
+	queueDescCursor := queueFields[3].Descriptor()
+	// queue.DefaultCursor holds the default value on creation for the cursor field.
+	queue.DefaultCursor = queueDescCursor.Default.(int)
 	stepFields := schema.Step{}.Fields()
 	_ = stepFields
 	// stepDescPointOfNoReturn is the schema descriptor for point_of_no_return field.

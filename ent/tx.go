@@ -40,6 +40,8 @@ type Tx struct {
 	OrderRevision *OrderRevisionClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
+	// Queue is the client for interacting with the Queue builders.
+	Queue *QueueClient
 	// Step is the client for interacting with the Step builders.
 	Step *StepClient
 	// StepGroup is the client for interacting with the StepGroup builders.
@@ -190,6 +192,7 @@ func (tx *Tx) init() {
 	tx.OrderLine = NewOrderLineClient(tx.config)
 	tx.OrderRevision = NewOrderRevisionClient(tx.config)
 	tx.Plan = NewPlanClient(tx.config)
+	tx.Queue = NewQueueClient(tx.config)
 	tx.Step = NewStepClient(tx.config)
 	tx.StepGroup = NewStepGroupClient(tx.config)
 	tx.System = NewSystemClient(tx.config)

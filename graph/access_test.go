@@ -21,8 +21,12 @@ import (
 )
 
 // accessCatalog: one item task in queue install, one order task in queue
-// credit, and an approval rule for orders marked big.
+// credit (both declared: only their members work them), and an approval
+// rule for orders marked big.
 const accessCatalog = `version: 1
+queues:
+  - {name: install}
+  - {name: credit}
 products:
   - {code: SRV, type: COMMERCIAL}
   - {code: T-SRV, type: TECHNICAL}

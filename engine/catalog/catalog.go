@@ -31,6 +31,7 @@ type Catalog struct {
 	Rules         []*DecompositionRule
 	Scenarios     []*ScenarioDef
 	Approvals     []*ApprovalRule
+	Queues        map[string]*QueueDef
 	Steps         map[string]*StepDef // by name; names are unique in a catalog
 	RulesByFrom   map[string][]*DecompositionRule
 	stepsInOrder  []*StepDef
@@ -136,7 +137,7 @@ type StepDef struct {
 
 	Callout *CalloutDef
 	Auto    *AutoDef
-	Task    *TaskDoc
+	Task    *TaskDef
 	Pause   *PauseDef
 
 	EstimatedDuration time.Duration
@@ -452,6 +453,7 @@ func (c *compiler) compile() *Catalog {
 	c.decomposition(cat)
 	c.scenarios(cat)
 	c.approvals(cat)
+	c.queues(cat)
 	return cat
 }
 
@@ -1057,10 +1059,7 @@ func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc 
 		}
 	case engine.ManualTask:
 		if st.Task != nil {
-			if st.Task.Queue == "" {
-				c.problem(path+".task.queue", "manual task needs a queue")
-			}
-			def.Task = st.Task
+			def.Task = c.task(path+".task", st.Task, env)
 		}
 	case engine.Pause:
 		if st.Pause != nil {

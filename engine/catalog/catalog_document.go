@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/calendar"
 )
 
 // CatalogDocument is a whole fulfillment design as written (YAML or JSON;
@@ -28,6 +29,9 @@ type CatalogDocument struct {
 	// Approvals make matching orders wait AWAITING_APPROVAL, nothing
 	// started, until approveOrder (or rejectOrder).
 	Approvals []*ApprovalDoc `yaml:"approvals" json:"approvals"`
+	// Queues are the work queues of manual tasks: who works them, how
+	// tasks are assigned, escalated and timed.
+	Queues []*QueueDoc `yaml:"queues" json:"queues"`
 }
 
 // ApprovalDoc is an approval rule: an order its condition matches waits
@@ -192,9 +196,56 @@ type AutoDoc struct {
 
 // TaskDoc is where a MANUAL_TASK waits.
 type TaskDoc struct {
-	Queue        string `yaml:"queue" json:"queue"`
+	Queue string `yaml:"queue" json:"queue"`
+	// Instructions are shown on the task: text with {{ expression }}
+	// placeholders over the step's environment, or "=expression".
 	Instructions string `yaml:"instructions" json:"instructions"`
 	Assignee     string `yaml:"assignee" json:"assignee"`
+	// Fields are what a person must enter to complete the task.
+	Fields []*FieldDoc `yaml:"fields" json:"fields"`
+	// Set maps the completed task's output into attributes, as a
+	// callout's set maps its response (expressions over output).
+	Set map[string]string `yaml:"set" json:"set"`
+	// Calendar and Escalation override the queue's.
+	Calendar   *calendar.Spec   `yaml:"calendar" json:"calendar"`
+	Escalation []*EscalationDoc `yaml:"escalation" json:"escalation"`
+}
+
+// FieldDoc is one field of a task's form.
+type FieldDoc struct {
+	Name     string   `yaml:"name" json:"name"`
+	Type     string   `yaml:"type" json:"type"` // string (default), number, boolean, date, enum
+	Required bool     `yaml:"required" json:"required"`
+	Pattern  string   `yaml:"pattern" json:"pattern"` // a regular expression a string must match
+	Values   []string `yaml:"values" json:"values"`   // an enum's values
+}
+
+// QueueDoc is a work queue.
+type QueueDoc struct {
+	Name string `yaml:"name" json:"name"`
+	// Members are principals by name; principals whose credentials list
+	// the queue are members too.
+	Members []string `yaml:"members" json:"members"`
+	// Roles, when given, are the roles of which a member needs one.
+	Roles []string `yaml:"roles" json:"roles"`
+	// Strategy assigns a task when it becomes ready: NONE (default),
+	// ROUND_ROBIN, LEAST_LOADED or CONTEXT.
+	Strategy string `yaml:"strategy" json:"strategy"`
+	// Assign is CONTEXT's expression over the step's environment: a
+	// member's name, "queue:NAME" to route the task to another queue, or
+	// "" to leave it to the queue.
+	Assign     string           `yaml:"assign" json:"assign"`
+	Calendar   *calendar.Spec   `yaml:"calendar" json:"calendar"`
+	Escalation []*EscalationDoc `yaml:"escalation" json:"escalation"`
+}
+
+// EscalationDoc is one level of an escalation chain: when a task reaches
+// At (AT_RISK or LATE), REMIND its assignee, REASSIGN it To a member or a
+// queue, or NOTIFY the queue To.
+type EscalationDoc struct {
+	At     string `yaml:"at" json:"at"`
+	Action string `yaml:"action" json:"action"`
+	To     string `yaml:"to" json:"to"`
 }
 
 // PauseDoc is what a PAUSE waits for: a signal, a duration, or either.

@@ -3,6 +3,7 @@ package entstore
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -38,6 +39,7 @@ var readScope = map[string]struct {
 		s.Where(sql.In(s.C("step_id"), sql.Select("id").From(sql.Table("steps")).Where(sql.In("order_id", ordersOf(a)))))
 	}},
 	"CatalogVersion": {access.CatalogRead, nil},
+	"Queue":          {access.TaskWork, nil},
 	"System":         {access.CatalogRead, nil},
 	"APIKey":         {access.KeyManage, nil},
 	"AuditRecord":    {access.AuditRead, nil},
@@ -45,6 +47,30 @@ var readScope = map[string]struct {
 
 func ordersOf(accounts []any) *sql.Selector {
 	return sql.Select("id").From(sql.Table("orders")).Where(sql.In("account_id", accounts...))
+}
+
+// TaskQueues says which queues a principal works (members) and which are
+// declared (a declared queue is worked by its members only; any other
+// queue by every principal with task:work).
+type TaskQueues = func(ctx context.Context, p *access.Principal) (member, declared []string, err error)
+
+// SetTaskQueues installs the engine's view of queue membership for the
+// read scope of fulfillment agents (nil: the queues named in their
+// credentials only).
+func (s *Store) SetTaskQueues(fn TaskQueues) {
+	if fn == nil {
+		s.taskQueues.Store(nil)
+		return
+	}
+	s.taskQueues.Store(&fn)
+}
+
+func anys(ss []string) []any {
+	out := make([]any, 0, len(ss))
+	for _, s := range slices.Sorted(slices.Values(ss)) {
+		out = append(out, s)
+	}
+	return out
 }
 
 func ofOrder(col string) func(s *sql.Selector, a []any) {
@@ -61,7 +87,7 @@ func ofOrder(col string) func(s *sql.Selector, a []any) {
 // (the engine's own work) and principals with every permission are not
 // filtered. The engine's store does not read through ent, so only the API's
 // reads are scoped.
-func ScopeReads(client *ent.Client) {
+func ScopeReads(client *ent.Client, taskQueues *atomic.Pointer[TaskQueues]) {
 	client.Intercept(intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
 		p := access.From(ctx)
 		rule, ok := readScope[q.Type()]
@@ -79,14 +105,22 @@ func ScopeReads(client *ent.Client) {
 			q.WhereP(func(s *sql.Selector) { rule.visible(s, accounts) })
 		}
 		if q.Type() == "Step" && p.Can(access.TaskWork) && !p.Can(access.TaskManage) {
-			queues := make([]any, 0, len(p.Queues))
-			for _, name := range slices.Sorted(slices.Values(p.Queues)) {
-				queues = append(queues, name)
+			member, declared := p.Queues, []string(nil)
+			if fn := taskQueues.Load(); fn != nil {
+				var err error
+				if member, declared, err = (*fn)(ctx, p); err != nil {
+					return err
+				}
 			}
 			q.WhereP(func(s *sql.Selector) {
 				own := sql.Or(sql.NEQ(s.C("type"), string(engine.ManualTask)), sql.IsNull(s.C("queue")))
-				if len(queues) > 0 {
-					own = sql.Or(own, sql.In(s.C("queue"), queues...))
+				if len(member) > 0 {
+					own = sql.Or(own, sql.In(s.C("queue"), anys(member)...))
+				}
+				if len(declared) > 0 {
+					own = sql.Or(own, sql.NotIn(s.C("queue"), anys(declared)...))
+				} else if fn := taskQueues.Load(); fn != nil {
+					own = sql.Or(own, sql.NotNull(s.C("queue"))) // no queue is declared: every agent works every queue
 				}
 				s.Where(own)
 			})

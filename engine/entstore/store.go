@@ -51,12 +51,14 @@ type Options struct {
 
 // Store implements engine.Store.
 type Store struct {
-	db         *sql.DB // writes (SQLite: one connection; PostgreSQL: also the engine's reads)
-	rdb        *sql.DB // reads (SQLite: a pool of read connections; PostgreSQL: GraphQL's)
-	client     *ent.Client
-	d          *sqlDialect
-	clock      engine.Clock
-	log        *slog.Logger
+	db     *sql.DB // writes (SQLite: one connection; PostgreSQL: also the engine's reads)
+	rdb    *sql.DB // reads (SQLite: a pool of read connections; PostgreSQL: GraphQL's)
+	client *ent.Client
+	d      *sqlDialect
+	clock  engine.Clock
+	log    *slog.Logger
+	// taskQueues is the engine's view of queue membership (SetTaskQueues).
+	taskQueues atomic.Pointer[TaskQueues]
 	url        string
 	sqlPath    string
 	deployment string
@@ -211,7 +213,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		drv = opts.Driver(drv)
 	}
 	s.client = ent.NewClient(ent.Driver(drv))
-	ScopeReads(s.client)
+	ScopeReads(s.client, &s.taskQueues)
 	switch {
 	case opts.Writers < 0:
 	case !s.d.postgres:

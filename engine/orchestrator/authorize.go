@@ -76,8 +76,9 @@ func (e *Engine) visibleSteps(ctx context.Context, perm access.Permission, ids [
 	} else if err := access.Require(ctx, perm); err != nil {
 		return nil, err
 	}
-	queues := perm == access.TaskWork && !p.Can(access.TaskManage)
-	if !p.Scoped() && !queues {
+	// Which queues a principal works is decided in the task's
+	// transaction (requireWork), against its queue's definition.
+	if !p.Scoped() {
 		return nil, nil
 	}
 	owners, err := e.store.StepOwners(ctx, ids)
@@ -88,15 +89,6 @@ func (e *Engine) visibleSteps(ctx context.Context, perm access.Permission, ids [
 	for id, o := range owners {
 		if !p.Scoped() || (o.OrderID != 0 && p.SeesAccount(o.Account)) {
 			out[id] = true
-		}
-	}
-	if queues {
-		for id, o := range owners {
-			if out[id] && !p.WorksQueue(o.Queue) {
-				// Visible, but not this principal's work.
-				return nil, engine.Errorf(engine.CodeForbidden,
-					"%s may not work queue %q: task:work covers the queues it is a member of (%v)", p.Name, o.Queue, p.Queues)
-			}
 		}
 	}
 	return out, nil

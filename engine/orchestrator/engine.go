@@ -76,6 +76,12 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{store: auditingStore{cfg.Store}, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
 		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
+	if ts, ok := cfg.Store.(interface {
+		SetTaskQueues(func(context.Context, *access.Principal) ([]string, []string, error))
+	}); ok {
+		// Fulfillment agents list the tasks of the queues they work.
+		ts.SetTaskQueues(e.taskQueues)
+	}
 	return e
 }
 

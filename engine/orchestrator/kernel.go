@@ -145,7 +145,9 @@ func (s *txState) makeReady(r *engine.StepRecord, how readiness, actor, note str
 		return err
 	}
 	if how == firstReady {
-		s.startJeopardyClock(r, def)
+		if err := s.startJeopardyClock(r, def); err != nil {
+			return err
+		}
 	}
 	if r.Frozen {
 		// The plan is FREEZING for a revision: the step waits READY (no
@@ -186,8 +188,9 @@ func (s *txState) whenFalseNow(r *engine.StepRecord, def *catalog.StepDef) (bool
 }
 
 // startJeopardyClock starts a step's jeopardy clock at its first READY (a
-// retry keeps it).
-func (s *txState) startJeopardyClock(r *engine.StepRecord, def *catalog.StepDef) {
+// retry keeps it). A manual task's estimate counts working time when its
+// task or queue has a business calendar.
+func (s *txState) startJeopardyClock(r *engine.StepRecord, def *catalog.StepDef) error {
 	if r.ReadyAt == nil || r.Attempts == 0 {
 		if r.ReadyAt == nil || !r.ReadyAt.Equal(s.now) {
 			r.ReadyAt = &s.now
@@ -196,15 +199,26 @@ func (s *txState) startJeopardyClock(r *engine.StepRecord, def *catalog.StepDef)
 		if def.EstimatedDuration > 0 {
 			due := s.now.Add(def.EstimatedDuration)
 			risk := due.Add(-def.JeopardyThreshold)
+			if def.Task != nil {
+				cat, err := s.e.catalogInTx(s.ctx, s.tx, r.CatalogID)
+				if err != nil {
+					return err
+				}
+				if cal := cat.TaskCalendar(def); cal != nil {
+					due = cal.Add(s.now, def.EstimatedDuration)
+					risk = cal.Add(s.now, def.EstimatedDuration-def.JeopardyThreshold)
+				}
+			}
 			r.DueAt = &due
 			r.JeopardyAt = &risk
 			s.dirty[r.ID] = r
 			if !risk.After(s.now) {
 				// A threshold as long as the estimate: at risk from the start.
-				s.jeopardy(r)
+				return s.jeopardy(r)
 			}
 		}
 	}
+	return nil
 }
 
 // activate does what a READY step's type asks at once.
@@ -213,7 +227,13 @@ func (s *txState) activate(r *engine.StepRecord, def *catalog.StepDef) error {
 	case engine.Milestone:
 		return s.move(r, engine.StepCompleted, "", "")
 	case engine.ManualTask:
-		return s.move(r, engine.StepWaiting, "", "")
+		if err := s.move(r, engine.StepWaiting, "", ""); err != nil {
+			return err
+		}
+		if r.Assignee != "" {
+			return nil // the catalog's static assignee
+		}
+		return s.autoAssign(r, "")
 	case engine.Pause:
 		if def.Pause.Until != "" {
 			// Read the plan's signals under the plan's lock, which Signal

@@ -614,7 +614,7 @@ func (r *runner) sweep() (n int, more bool, err error) {
 		}{
 			{st.tx.DueSteps, st.wakeUp},            // retries and pauses
 			{st.tx.ExpiredLeases, st.leaseExpired}, // attempts lost with their replica
-			{st.tx.JeopardyDue, func(rec *engine.StepRecord) error { st.jeopardy(rec); return nil }},
+			{st.tx.JeopardyDue, st.jeopardy},
 		} {
 			recs, err := timer.due(st.ctx, st.now, limit)
 			if err != nil {

@@ -44,10 +44,13 @@ func (s *txState) lockOne(id int) (*engine.StepRecord, error) {
 	return recs[0], nil
 }
 
-// CompleteTask completes a waiting manual task, so its dependents proceed.
-// Errors: NOT_FOUND; INVALID_STATE when the step is not a manual task
-// waiting in its queue; BAD_USER_INPUT for an output or note past the
-// input limits.
+// CompleteTask completes a waiting manual task, so its dependents proceed:
+// its holder may, or any worker of its queue when nobody holds it. The
+// output is checked against the task's form and mapped into attributes
+// by its `set`. Errors: NOT_FOUND; FORBIDDEN (not the caller's queue);
+// CONFLICT when someone else holds it; INVALID_STATE when the step is not
+// a manual task waiting in its queue; BAD_USER_INPUT naming each bad field
+// of the form, or for an output or note past the input limits.
 func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string]any, note string) error {
 	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
 		return err
@@ -55,20 +58,59 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 	if err := newInputCheck(e.limits).actor(ctx).value("output", output).text("note", note).err(); err != nil {
 		return err
 	}
+	output = engine.NormalizeMap(output)
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
 		if r.Type != engine.ManualTask || r.Status != engine.StepWaiting {
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only a waiting MANUAL_TASK can be completed", r.ID, r.Name, r.Type, r.Status)
 		}
-		r.Output = mergeOutput(r.Output, engine.NormalizeMap(output))
+		if _, err := st.requireWork(r); err != nil {
+			return err
+		}
+		if r.Assignee != "" && r.Assignee != actor {
+			return engine.Errorf(engine.CodeConflict, "step %d (%s) is held by %s: claim it only after they release it, or ask a manager to reassign it", r.ID, r.Name, r.Assignee)
+		}
+		def, err := st.def(r)
+		if err != nil {
+			return err
+		}
+		if problems := def.Task.CheckOutput(output); len(problems) > 0 {
+			return &engine.Error{Code: engine.CodeBadUserInput, Message: "the output of " + r.Name + " does not fill its form", Problems: problems}
+		}
+		if len(def.Task.Set) > 0 {
+			ec, err := st.execContext(r)
+			if err != nil {
+				return err
+			}
+			env := &catalog.TaskEnv{StepEnv: *e.stepEnvFor(r, ec), Output: output}
+			var res Result
+			for _, a := range def.Task.Set {
+				v, err := a.Expr.Eval(env)
+				if err != nil {
+					return engine.Errorf(engine.CodeBadUserInput, "set %s: %v", a.Name, err)
+				}
+				if msg := e.unstorable("set "+a.Name, v); msg != "" {
+					return engine.Errorf(engine.CodeBadUserInput, "the value cannot be stored: %s", msg)
+				}
+				target := a.Target
+				if target == "" || (target == "item" && r.ItemID == 0) {
+					target, _ = splitTarget(a.Name, r.ItemID != 0)
+				}
+				res.assign(target, a.Name, v)
+			}
+			st.setAttributes(r, res.SetOrder, res.SetItem)
+		}
+		r.Output = mergeOutput(r.Output, output)
 		r.Note = note
 		return st.move(r, engine.StepCompleted, actor, note)
 	})
 }
 
-// AssignTask assigns a manual task to someone (an empty assignee
-// unassigns it). Errors: NOT_FOUND; INVALID_STATE when the step is not a
-// manual task or has finished; BAD_USER_INPUT for an assignee past the
-// input limits.
+// AssignTask gives a manual task to someone (an empty assignee sends it
+// back to its queue): a manager's, over whoever held it (the event and
+// the note say whose it was). Errors: NOT_FOUND; INVALID_STATE when the
+// step is not a manual task or has finished; BAD_USER_INPUT for a
+// non-member or unavailable member of a queue that names its members, or
+// an assignee past the input limits.
 func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) error {
 	if err := e.allowStep(ctx, access.TaskManage, stepID); err != nil {
 		return err
@@ -76,16 +118,28 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 	if err := newInputCheck(e.limits).actor(ctx).name("assignee", assignee).err(); err != nil {
 		return err
 	}
+	assignee = strings.TrimSpace(assignee)
 	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
-		if r.Type != engine.ManualTask || r.Status.Terminal() {
-			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is a %s in status %s; only an open MANUAL_TASK can be assigned", r.ID, r.Name, r.Type, r.Status)
+		if err := openTask(r, "assigned"); err != nil {
+			return err
 		}
-		from := r.Assignee
-		r.Assignee = strings.TrimSpace(assignee)
-		r.UpdatedAt = st.now
-		st.dirty[r.ID] = r
-		st.tx.Emit(&engine.Event{Kind: engine.EventStepAssigned, OrderID: r.OrderID, PlanID: r.PlanID, StepID: r.ID, From: from, To: r.Assignee,
-			At: st.now, Actor: actor, Step: r.Snapshot()})
+		if assignee == r.Assignee {
+			return nil
+		}
+		if assignee != "" {
+			q, err := st.queueOf(r)
+			if err != nil {
+				return err
+			}
+			if err := q.accepts(assignee); err != nil {
+				return err
+			}
+		}
+		note := "assigned"
+		if r.Assignee != "" {
+			note = "reassigned from " + r.Assignee
+		}
+		st.setAssignee(r, assignee, actor, note)
 		return nil
 	})
 }

@@ -43,12 +43,13 @@ func (s *txState) leaseExpired(r *engine.StepRecord) error {
 
 // jeopardy moves a step's jeopardy on when its jeopardy_at is due:
 // ON_TRACK → AT_RISK at estimatedDuration − jeopardyThreshold after READY,
-// → LATE at estimatedDuration. Finished steps keep what they had.
-func (s *txState) jeopardy(r *engine.StepRecord) {
+// → LATE at estimatedDuration; a manual task's escalation chain acts on
+// the level it reaches. Finished steps keep what they had.
+func (s *txState) jeopardy(r *engine.StepRecord) error {
 	s.dirty[r.ID] = r
 	if r.Status.Terminal() || r.DueAt == nil {
 		r.JeopardyAt = nil
-		return
+		return nil
 	}
 	next := engine.AtRisk
 	r.JeopardyAt = r.DueAt
@@ -56,11 +57,20 @@ func (s *txState) jeopardy(r *engine.StepRecord) {
 		next, r.JeopardyAt = engine.Late, nil
 	}
 	if next.Rank() <= r.Jeopardy.Rank() {
-		return
+		return nil
 	}
 	from := r.Jeopardy
 	r.Jeopardy = next
 	// updated_at stays: it orders held callouts by when they were held.
 	s.tx.Emit(&engine.Event{Kind: engine.EventJeopardy, OrderID: r.OrderID, PlanID: r.PlanID, StepID: r.ID, From: string(from), To: string(next),
 		At: s.now, Step: r.Snapshot()})
+	for _, level := range []engine.Jeopardy{engine.AtRisk, engine.Late} {
+		// A task found LATE at once escalates at AT_RISK too, in order.
+		if level.Rank() > from.Rank() && level.Rank() <= next.Rank() {
+			if err := s.escalate(r, level); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

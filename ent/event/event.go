@@ -81,6 +81,7 @@ const (
 	KindORDER_AMENDED        Kind = "ORDER_AMENDED"
 	KindCOMPENSATION_STARTED Kind = "COMPENSATION_STARTED"
 	KindCIRCUIT_STATE        Kind = "CIRCUIT_STATE"
+	KindTASK_ESCALATED       Kind = "TASK_ESCALATED"
 )
 
 func (k Kind) String() string {
@@ -90,7 +91,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindSTEP_STATUS, KindJEOPARDY, KindORDER_STATUS, KindPLAN_STATUS, KindSTEP_ASSIGNED, KindSYSTEM_STATUS, KindORDER_AMENDED, KindCOMPENSATION_STARTED, KindCIRCUIT_STATE:
+	case KindSTEP_STATUS, KindJEOPARDY, KindORDER_STATUS, KindPLAN_STATUS, KindSTEP_ASSIGNED, KindSYSTEM_STATUS, KindORDER_AMENDED, KindCOMPENSATION_STARTED, KindCIRCUIT_STATE, KindTASK_ESCALATED:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for kind field: %q", k)

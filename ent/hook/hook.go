@@ -165,6 +165,18 @@ func (f PlanFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlanMutation", m)
 }
 
+// The QueueFunc type is an adapter to allow the use of ordinary
+// function as Queue mutator.
+type QueueFunc func(context.Context, *ent.QueueMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f QueueFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.QueueMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.QueueMutation", m)
+}
+
 // The StepFunc type is an adapter to allow the use of ordinary
 // function as Step mutator.
 type StepFunc func(context.Context, *ent.StepMutation) (ent.Value, error)

@@ -22,6 +22,7 @@ import (
 	"github.com/batonhq/baton/ent/orderrevision"
 	"github.com/batonhq/baton/ent/plan"
 	"github.com/batonhq/baton/ent/predicate"
+	"github.com/batonhq/baton/ent/queue"
 	"github.com/batonhq/baton/ent/step"
 	"github.com/batonhq/baton/ent/stepgroup"
 	"github.com/batonhq/baton/ent/system"
@@ -434,6 +435,33 @@ func (f TraversePlan) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PlanQuery", q)
 }
 
+// The QueueFunc type is an adapter to allow the use of ordinary function as a Querier.
+type QueueFunc func(context.Context, *ent.QueueQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f QueueFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.QueueQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.QueueQuery", q)
+}
+
+// The TraverseQueue type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseQueue func(context.Context, *ent.QueueQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseQueue) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseQueue) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.QueueQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.QueueQuery", q)
+}
+
 // The StepFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StepFunc func(context.Context, *ent.StepQuery) (ent.Value, error)
 
@@ -544,6 +572,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OrderRevisionQuery, predicate.OrderRevision, orderrevision.OrderOption]{typ: ent.TypeOrderRevision, tq: q}, nil
 	case *ent.PlanQuery:
 		return &query[*ent.PlanQuery, predicate.Plan, plan.OrderOption]{typ: ent.TypePlan, tq: q}, nil
+	case *ent.QueueQuery:
+		return &query[*ent.QueueQuery, predicate.Queue, queue.OrderOption]{typ: ent.TypeQueue, tq: q}, nil
 	case *ent.StepQuery:
 		return &query[*ent.StepQuery, predicate.Step, step.OrderOption]{typ: ent.TypeStep, tq: q}, nil
 	case *ent.StepGroupQuery:

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"accounts\":0,\"api_keys\":60129542144,\"asset_events\":51539607552,\"assets\":4294967296,\"attempts\":8589934592,\"audit_records\":64424509440,\"catalog_versions\":12884901888,\"events\":17179869184,\"fulfillment_lines\":21474836480,\"order_lines\":30064771072,\"order_revisions\":55834574848,\"orders\":25769803776,\"plans\":34359738368,\"step_groups\":42949672960,\"steps\":38654705664,\"systems\":47244640256}"
+const IncrementStarts = "{\"accounts\":0,\"api_keys\":60129542144,\"asset_events\":51539607552,\"assets\":4294967296,\"attempts\":8589934592,\"audit_records\":64424509440,\"catalog_versions\":12884901888,\"events\":17179869184,\"fulfillment_lines\":21474836480,\"order_lines\":30064771072,\"order_revisions\":55834574848,\"orders\":25769803776,\"plans\":34359738368,\"queues\":68719476736,\"step_groups\":42949672960,\"steps\":38654705664,\"systems\":47244640256}"

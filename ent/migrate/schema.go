@@ -212,7 +212,7 @@ var (
 	// EventsColumns holds the columns for the "events" table.
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS", "ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS", "ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE", "TASK_ESCALATED"}},
 		{Name: "order_id", Type: field.TypeInt, Nullable: true},
 		{Name: "account_id", Type: field.TypeString, Nullable: true},
 		{Name: "plan_id", Type: field.TypeInt, Nullable: true},
@@ -497,6 +497,22 @@ var (
 			},
 		},
 	}
+	// QueuesColumns holds the columns for the "queues" table.
+	QueuesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "members", Type: field.TypeJSON, Nullable: true},
+		{Name: "unavailable", Type: field.TypeJSON, Nullable: true},
+		{Name: "cursor", Type: field.TypeInt, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "updated_by", Type: field.TypeString, Nullable: true},
+	}
+	// QueuesTable holds the schema information for the "queues" table.
+	QueuesTable = &schema.Table{
+		Name:       "queues",
+		Columns:    QueuesColumns,
+		PrimaryKey: []*schema.Column{QueuesColumns[0]},
+	}
 	// StepsColumns holds the columns for the "steps" table.
 	StepsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -771,6 +787,7 @@ var (
 		OrderLinesTable,
 		OrderRevisionsTable,
 		PlansTable,
+		QueuesTable,
 		StepsTable,
 		StepGroupsTable,
 		SystemsTable,
@@ -830,6 +847,9 @@ func init() {
 	PlansTable.ForeignKeys[1].RefTable = CatalogVersionsTable
 	PlansTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
+	}
+	QueuesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
 	}
 	StepsTable.ForeignKeys[0].RefTable = FulfillmentLinesTable
 	StepsTable.ForeignKeys[1].RefTable = PlansTable

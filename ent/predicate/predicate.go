@@ -45,6 +45,9 @@ type OrderRevision func(*sql.Selector)
 // Plan is the predicate function for plan builders.
 type Plan func(*sql.Selector)
 
+// Queue is the predicate function for queue builders.
+type Queue func(*sql.Selector)
+
 // Step is the predicate function for step builders.
 type Step func(*sql.Selector)
 

@@ -17,7 +17,7 @@ type Event struct{ ent.Schema }
 func (Event) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("kind").Values("STEP_STATUS", "JEOPARDY", "ORDER_STATUS", "PLAN_STATUS", "STEP_ASSIGNED", "SYSTEM_STATUS",
-			"ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE").Immutable(),
+			"ORDER_AMENDED", "COMPENSATION_STARTED", "CIRCUIT_STATE", "TASK_ESCALATED").Immutable(),
 		field.Int("order_id").Optional().Nillable().Immutable(),
 		field.String("account_id").Optional().Immutable().Comment("the order's account: subscriptions of account-limited principals filter on it"),
 		field.Int("plan_id").Optional().Nillable().Immutable(),
