@@ -137,6 +137,9 @@ func (r *Resolver) Plan() generated.PlanResolver { return &planResolver{r} }
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// Step returns generated.StepResolver implementation.
+func (r *Resolver) Step() generated.StepResolver { return &stepResolver{r} }
+
 // System returns generated.SystemResolver implementation.
 func (r *Resolver) System() generated.SystemResolver { return &systemResolver{r} }
 
@@ -146,5 +149,6 @@ type (
 	orderResolver          struct{ *Resolver }
 	planResolver           struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
+	stepResolver           struct{ *Resolver }
 	systemResolver         struct{ *Resolver }
 )

@@ -96,3 +96,33 @@ func (r *Resolver) revisionPayload(ctx context.Context, orderID int, rec *engine
 	}
 	return &model.RevisionPayload{Order: o, Revision: rev}, nil
 }
+
+// queueNamed is the queue as Queues shows it after a change.
+func (r *Resolver) queueNamed(ctx context.Context, name string) (*orchestrator.Queue, error) {
+	qs, err := r.Engine.Queues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range qs {
+		if q.Name == name {
+			return q, nil
+		}
+	}
+	return nil, engine.Errorf(engine.CodeNotFound, "queue %q not found", name)
+}
+
+// taskForm is a manual task's rendered form (nil for other steps).
+func (r *Resolver) taskForm(ctx context.Context, s *ent.Step) (*orchestrator.TaskForm, error) {
+	if s.Type != step.TypeMANUAL_TASK {
+		return nil, nil
+	}
+	p, err := r.Client.Plan.Get(ctx, s.PlanID)
+	if err != nil {
+		return nil, err
+	}
+	forms, err := r.Engine.TaskForms(ctx, []orchestrator.TaskRef{{ID: s.ID, Name: s.Name, CatalogID: p.CatalogVersionID, Attempts: s.AttemptCount}})
+	if err != nil {
+		return nil, err
+	}
+	return forms[s.ID], nil
+}

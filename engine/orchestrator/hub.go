@@ -24,6 +24,8 @@ type EventFilter struct {
 	// orders only (Subscribe sets it for a principal limited to accounts;
 	// events of no order, such as a system's, are left out then).
 	Accounts []string
+	// Tasks, when set, selects the events of a principal's inbox.
+	Tasks *TaskFilter
 }
 
 // Match reports whether the filter selects the event.
@@ -38,6 +40,9 @@ func (f EventFilter) Match(e *engine.Event) bool {
 		return false
 	}
 	if f.Accounts != nil && (e.Account == "" || !slices.Contains(f.Accounts, e.Account)) {
+		return false
+	}
+	if f.Tasks != nil && !f.Tasks.match(e) {
 		return false
 	}
 	return len(f.Kinds) == 0 || slices.Contains(f.Kinds, e.Kind)

@@ -597,3 +597,106 @@ func (e *Engine) taskQueues(ctx context.Context, p *access.Principal) (member, d
 	}
 	return member, declared, nil
 }
+
+// TaskRef names a manual task for TaskForms: its id, definition name,
+// catalog version and attempt.
+type TaskRef struct {
+	ID, CatalogID, Attempts int
+	Name                    string
+}
+
+// TaskForm is what a person sees of a manual task: its instructions,
+// rendered over the order as it is now, and the fields of its form.
+type TaskForm struct {
+	Instructions string
+	Fields       []*catalog.FieldDef
+}
+
+// TaskForms renders the forms of manual tasks (others are left out).
+// Instructions that fail to render say so in their text rather than
+// failing the read. Errors: FORBIDDEN without order:read.
+func (e *Engine) TaskForms(ctx context.Context, tasks []TaskRef) (map[int]*TaskForm, error) {
+	if err := access.Require(ctx, access.OrderRead); err != nil {
+		return nil, err
+	}
+	out := map[int]*TaskForm{}
+	var need []int
+	defs := map[int]*catalog.StepDef{}
+	for _, t := range tasks {
+		cat, err := e.CatalogByID(ctx, t.CatalogID)
+		if err != nil {
+			return nil, err
+		}
+		def := cat.Step(t.Name)
+		if def == nil || def.Task == nil {
+			continue
+		}
+		defs[t.ID] = def
+		out[t.ID] = &TaskForm{Fields: def.Task.Fields}
+		if def.Task.Instructions != nil {
+			need = append(need, t.ID)
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	ecs, err := e.store.StepContexts(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		ec := ecs[t.ID]
+		if ec == nil {
+			continue
+		}
+		r := &engine.StepRecord{ID: t.ID, Name: t.Name, Attempts: t.Attempts}
+		text, err := defs[t.ID].Task.Instructions.Render(e.stepEnvFor(r, ec))
+		if err != nil {
+			text = "(the instructions could not be rendered: " + err.Error() + ")"
+		}
+		out[t.ID].Instructions = text
+	}
+	return out, nil
+}
+
+// TaskFilter selects the events of a principal's inbox: its tasks
+// (assigned to it, or taken from it) and the unassigned tasks of queues
+// it works.
+type TaskFilter struct {
+	Who string
+	// All: the principal works every queue (a manager).
+	All bool
+	// Member are the declared queues it works; Declared all declared
+	// queues (an undeclared queue is everyone's with task:work).
+	Member, Declared []string
+}
+
+func (f *TaskFilter) match(e *engine.Event) bool {
+	if e.Step == nil || e.Step.Type != engine.ManualTask {
+		return false
+	}
+	if e.Step.Assignee == f.Who || (e.Kind == engine.EventStepAssigned && e.From == f.Who) {
+		return true
+	}
+	if e.Step.Assignee != "" {
+		return false
+	}
+	return f.All || slices.Contains(f.Member, e.Step.Queue) || !slices.Contains(f.Declared, e.Step.Queue)
+}
+
+// InboxFilter is the filter of the caller's inbox feed (myTasksChanged),
+// as of now. Errors: FORBIDDEN without task:work.
+func (e *Engine) InboxFilter(ctx context.Context) (EventFilter, error) {
+	p := access.From(ctx)
+	if !p.Can(access.TaskWork) && !p.Can(access.TaskManage) {
+		return EventFilter{}, access.Require(ctx, access.TaskWork)
+	}
+	tf := &TaskFilter{Who: ActorFrom(ctx), All: p.Can(access.TaskManage)}
+	if !tf.All {
+		var err error
+		if tf.Member, tf.Declared, err = e.taskQueues(ctx, p); err != nil {
+			return EventFilter{}, err
+		}
+	}
+	return EventFilter{Tasks: tf, Kinds: []engine.EventKind{engine.EventStepStatus, engine.EventStepAssigned, engine.EventJeopardy, engine.EventTaskEscalated}}, nil
+}

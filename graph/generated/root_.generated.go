@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	OrderRevision() OrderRevisionResolver
 	Plan() PlanResolver
 	Query() QueryResolver
+	Step() StepResolver
 	Subscription() SubscriptionResolver
 	System() SystemResolver
 }
@@ -259,25 +260,30 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AmendOrder         func(childComplexity int, orderID int, input model.AmendOrderInput, expectedRevision *int) int
-		ApproveOrder       func(childComplexity int, orderID int, note *string) int
-		AssignTask         func(childComplexity int, stepID int, assignee *string) int
-		CancelOrder        func(childComplexity int, orderID int, reason *string) int
-		CompleteTask       func(childComplexity int, stepID int, output map[string]any, note *string) int
-		CreateAPIKey       func(childComplexity int, name string, roles []string, accounts []string, queues []string) int
-		EnrichOrder        func(childComplexity int, orderID int, attributes map[string]any, lineAttributes []*model.LineAttributesInput) int
-		ImportCatalog      func(childComplexity int, document string) int
-		MarkStepComplete   func(childComplexity int, stepID int, note string, output map[string]any) int
-		RejectOrder        func(childComplexity int, orderID int, reason string) int
-		RespondToCallout   func(childComplexity int, stepID int, success bool, output map[string]any, error *string) int
-		ResumeStep         func(childComplexity int, stepID int) int
-		RetrySteps         func(childComplexity int, ids []int, note *string) int
-		RevokeAPIKey       func(childComplexity int, id int) int
-		SetSystemStatus    func(childComplexity int, system string, status system.Status, note *string) int
-		Signal             func(childComplexity int, orderID int, event string, payload map[string]any) int
-		SkipStep           func(childComplexity int, stepID int, note string) int
-		StartOrchestration func(childComplexity int, typeArg string, subjectID string, context map[string]any) int
-		SubmitOrder        func(childComplexity int, input model.SubmitOrderInput) int
+		AmendOrder            func(childComplexity int, orderID int, input model.AmendOrderInput, expectedRevision *int) int
+		ApproveOrder          func(childComplexity int, orderID int, note *string) int
+		AssignTask            func(childComplexity int, stepID int, assignee *string) int
+		CancelOrder           func(childComplexity int, orderID int, reason *string) int
+		ClaimTask             func(childComplexity int, stepID int) int
+		CompleteTask          func(childComplexity int, stepID int, output map[string]any, note *string) int
+		CreateAPIKey          func(childComplexity int, name string, roles []string, accounts []string, queues []string) int
+		DelegateTask          func(childComplexity int, stepID int, to string, note *string) int
+		EnrichOrder           func(childComplexity int, orderID int, attributes map[string]any, lineAttributes []*model.LineAttributesInput) int
+		ImportCatalog         func(childComplexity int, document string) int
+		MarkStepComplete      func(childComplexity int, stepID int, note string, output map[string]any) int
+		RejectOrder           func(childComplexity int, orderID int, reason string) int
+		ReleaseTask           func(childComplexity int, stepID int, note *string) int
+		RespondToCallout      func(childComplexity int, stepID int, success bool, output map[string]any, error *string) int
+		ResumeStep            func(childComplexity int, stepID int) int
+		RetrySteps            func(childComplexity int, ids []int, note *string) int
+		RevokeAPIKey          func(childComplexity int, id int) int
+		SetMemberAvailability func(childComplexity int, queue string, member string, available bool) int
+		SetQueueMembers       func(childComplexity int, queue string, members []string) int
+		SetSystemStatus       func(childComplexity int, system string, status system.Status, note *string) int
+		Signal                func(childComplexity int, orderID int, event string, payload map[string]any) int
+		SkipStep              func(childComplexity int, stepID int, note string) int
+		StartOrchestration    func(childComplexity int, typeArg string, subjectID string, context map[string]any) int
+		SubmitOrder           func(childComplexity int, input model.SubmitOrderInput) int
 	}
 
 	Order struct {
@@ -462,6 +468,7 @@ type ComplexityRoot struct {
 		Catalog             func(childComplexity int) int
 		CatalogVersions     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CatalogVersionOrder, where *ent.CatalogVersionWhereInput) int
 		Me                  func(childComplexity int) int
+		MyTasks             func(childComplexity int, where *model.MyTasksWhere, first *int, after *entgql.Cursor[int], orderBy *ent.StepOrder) int
 		Node                func(childComplexity int, id int) int
 		Nodes               func(childComplexity int, ids []int) int
 		Order               func(childComplexity int, id int) int
@@ -472,10 +479,30 @@ type ComplexityRoot struct {
 		PreviewAmendment    func(childComplexity int, orderID int, input model.AmendOrderInput) int
 		PreviewCancellation func(childComplexity int, orderID int) int
 		PreviewOrder        func(childComplexity int, input model.SubmitOrderInput) int
+		Queues              func(childComplexity int) int
 		Roles               func(childComplexity int) int
 		Step                func(childComplexity int, id int) int
 		Steps               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StepOrder, where *ent.StepWhereInput) int
 		Systems             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SystemWhereInput) int
+	}
+
+	Queue struct {
+		AtRisk     func(childComplexity int) int
+		Calendar   func(childComplexity int) int
+		Declared   func(childComplexity int) int
+		Late       func(childComplexity int) int
+		Members    func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Open       func(childComplexity int) int
+		Roles      func(childComplexity int) int
+		Strategy   func(childComplexity int) int
+		Unassigned func(childComplexity int) int
+	}
+
+	QueueMember struct {
+		Available func(childComplexity int) int
+		Load      func(childComplexity int) int
+		Name      func(childComplexity int) int
 	}
 
 	Refusal struct {
@@ -523,12 +550,14 @@ type ComplexityRoot struct {
 		DependsOn         func(childComplexity int) int
 		DueAt             func(childComplexity int) int
 		Error             func(childComplexity int) int
+		Fields            func(childComplexity int) int
 		FulfillmentLine   func(childComplexity int) int
 		FulfillmentLineID func(childComplexity int) int
 		Group             func(childComplexity int) int
 		GroupID           func(childComplexity int) int
 		ID                func(childComplexity int) int
 		InstanceKey       func(childComplexity int) int
+		Instructions      func(childComplexity int) int
 		Jeopardy          func(childComplexity int) int
 		Name              func(childComplexity int) int
 		Note              func(childComplexity int) int
@@ -574,6 +603,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		Events             func(childComplexity int, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) int
 		JeopardyChanged    func(childComplexity int, orderID *int, planID *int, queue *string, after *string) int
+		MyTasksChanged     func(childComplexity int, after *string) int
 		OrderStatusChanged func(childComplexity int, orderID *int, after *string) int
 		StepStatusChanged  func(childComplexity int, orderID *int, planID *int, queue *string, kinds []model.EventKind, after *string) int
 	}
@@ -599,6 +629,14 @@ type ComplexityRoot struct {
 	SystemEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	TaskField struct {
+		Name     func(childComplexity int) int
+		Pattern  func(childComplexity int) int
+		Required func(childComplexity int) int
+		Type     func(childComplexity int) int
+		Values   func(childComplexity int) int
 	}
 }
 
@@ -1543,6 +1581,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelOrder(childComplexity, args["orderId"].(int), args["reason"].(*string)), true
+	case "Mutation.claimTask":
+		if e.ComplexityRoot.Mutation.ClaimTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_claimTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClaimTask(childComplexity, args["stepId"].(int)), true
 	case "Mutation.completeTask":
 		if e.ComplexityRoot.Mutation.CompleteTask == nil {
 			break
@@ -1565,6 +1614,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["name"].(string), args["roles"].([]string), args["accounts"].([]string), args["queues"].([]string)), true
+	case "Mutation.delegateTask":
+		if e.ComplexityRoot.Mutation.DelegateTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_delegateTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DelegateTask(childComplexity, args["stepId"].(int), args["to"].(string), args["note"].(*string)), true
 	case "Mutation.enrichOrder":
 		if e.ComplexityRoot.Mutation.EnrichOrder == nil {
 			break
@@ -1609,6 +1669,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RejectOrder(childComplexity, args["orderId"].(int), args["reason"].(string)), true
+	case "Mutation.releaseTask":
+		if e.ComplexityRoot.Mutation.ReleaseTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_releaseTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReleaseTask(childComplexity, args["stepId"].(int), args["note"].(*string)), true
 	case "Mutation.respondToCallout":
 		if e.ComplexityRoot.Mutation.RespondToCallout == nil {
 			break
@@ -1653,6 +1724,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(int)), true
+	case "Mutation.setMemberAvailability":
+		if e.ComplexityRoot.Mutation.SetMemberAvailability == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMemberAvailability_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMemberAvailability(childComplexity, args["queue"].(string), args["member"].(string), args["available"].(bool)), true
+	case "Mutation.setQueueMembers":
+		if e.ComplexityRoot.Mutation.SetQueueMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setQueueMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetQueueMembers(childComplexity, args["queue"].(string), args["members"].([]string)), true
 	case "Mutation.setSystemStatus":
 		if e.ComplexityRoot.Mutation.SetSystemStatus == nil {
 			break
@@ -2561,6 +2654,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myTasks":
+		if e.ComplexityRoot.Query.MyTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyTasks(childComplexity, args["where"].(*model.MyTasksWhere), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["orderBy"].(*ent.StepOrder)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2671,6 +2775,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PreviewOrder(childComplexity, args["input"].(model.SubmitOrderInput)), true
+	case "Query.queues":
+		if e.ComplexityRoot.Query.Queues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Queues(childComplexity), true
 	case "Query.roles":
 		if e.ComplexityRoot.Query.Roles == nil {
 			break
@@ -2710,6 +2820,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Systems(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.SystemWhereInput)), true
+
+	case "Queue.atRisk":
+		if e.ComplexityRoot.Queue.AtRisk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.AtRisk(childComplexity), true
+	case "Queue.calendar":
+		if e.ComplexityRoot.Queue.Calendar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Calendar(childComplexity), true
+	case "Queue.declared":
+		if e.ComplexityRoot.Queue.Declared == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Declared(childComplexity), true
+	case "Queue.late":
+		if e.ComplexityRoot.Queue.Late == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Late(childComplexity), true
+	case "Queue.members":
+		if e.ComplexityRoot.Queue.Members == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Members(childComplexity), true
+	case "Queue.name":
+		if e.ComplexityRoot.Queue.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Name(childComplexity), true
+	case "Queue.open":
+		if e.ComplexityRoot.Queue.Open == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Open(childComplexity), true
+	case "Queue.roles":
+		if e.ComplexityRoot.Queue.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Roles(childComplexity), true
+	case "Queue.strategy":
+		if e.ComplexityRoot.Queue.Strategy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Strategy(childComplexity), true
+	case "Queue.unassigned":
+		if e.ComplexityRoot.Queue.Unassigned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Queue.Unassigned(childComplexity), true
+
+	case "QueueMember.available":
+		if e.ComplexityRoot.QueueMember.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueueMember.Available(childComplexity), true
+	case "QueueMember.load":
+		if e.ComplexityRoot.QueueMember.Load == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueueMember.Load(childComplexity), true
+	case "QueueMember.name":
+		if e.ComplexityRoot.QueueMember.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueueMember.Name(childComplexity), true
 
 	case "Refusal.lineId":
 		if e.ComplexityRoot.Refusal.LineID == nil {
@@ -2907,6 +3097,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Step.Error(childComplexity), true
+	case "Step.fields":
+		if e.ComplexityRoot.Step.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Step.Fields(childComplexity), true
 	case "Step.fulfillmentLine":
 		if e.ComplexityRoot.Step.FulfillmentLine == nil {
 			break
@@ -2943,6 +3139,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Step.InstanceKey(childComplexity), true
+	case "Step.instructions":
+		if e.ComplexityRoot.Step.Instructions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Step.Instructions(childComplexity), true
 	case "Step.jeopardy":
 		if e.ComplexityRoot.Step.Jeopardy == nil {
 			break
@@ -3155,6 +3357,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.JeopardyChanged(childComplexity, args["orderId"].(*int), args["planId"].(*int), args["queue"].(*string), args["after"].(*string)), true
+	case "Subscription.myTasksChanged":
+		if e.ComplexityRoot.Subscription.MyTasksChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_myTasksChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MyTasksChanged(childComplexity, args["after"].(*string)), true
 	case "Subscription.orderStatusChanged":
 		if e.ComplexityRoot.Subscription.OrderStatusChanged == nil {
 			break
@@ -3265,6 +3478,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SystemEdge.Node(childComplexity), true
 
+	case "TaskField.name":
+		if e.ComplexityRoot.TaskField.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskField.Name(childComplexity), true
+	case "TaskField.pattern":
+		if e.ComplexityRoot.TaskField.Pattern == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskField.Pattern(childComplexity), true
+	case "TaskField.required":
+		if e.ComplexityRoot.TaskField.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskField.Required(childComplexity), true
+	case "TaskField.type":
+		if e.ComplexityRoot.TaskField.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskField.Type(childComplexity), true
+	case "TaskField.values":
+		if e.ComplexityRoot.TaskField.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskField.Values(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3283,6 +3527,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCatalogVersionWhereInput,
 		ec.unmarshalInputFulfillmentLineWhereInput,
 		ec.unmarshalInputLineAttributesInput,
+		ec.unmarshalInputMyTasksWhere,
 		ec.unmarshalInputOrderLineInput,
 		ec.unmarshalInputOrderLineWhereInput,
 		ec.unmarshalInputOrderOrder,
@@ -3916,6 +4161,8 @@ enum EventKind {
   COMPENSATION_STARTED
   "A system's circuit breaker changed state (CLOSED, OPEN, HALF_OPEN)."
   CIRCUIT_STATE
+  "A manual task's escalation acted at a jeopardy level (from): note is REMIND, REASSIGN or NOTIFY, to whom (a member, or queue:NAME)."
+  TASK_ESCALATED
 }
 
 "One change. ` + "`" + `from` + "`" + `/` + "`" + `to` + "`" + ` are statuses (or jeopardy levels, or assignees)."
@@ -6699,6 +6946,115 @@ The builtin Time type
 """
 scalar Time
 `, BuiltIn: false},
+	{Name: "../people.graphqls", Input: `# People at work: queues, claiming and handing over tasks, the inbox, task
+# forms. README "People at work".
+
+extend type Query {
+  """
+  Work queues: those of the current catalog, those the API changed and those
+  with open tasks, with their counts and each member's load. A fulfillment
+  agent sees the queues it works. Needs task:work or task:manage.
+  """
+  queues: [Queue!]!
+  """
+  The caller's inbox: the open manual tasks assigned to it and the
+  unassigned ones of queues it works, oldest ready first (orderBy to
+  change). Needs task:work or task:manage.
+  """
+  myTasks(where: MyTasksWhere, first: Int, after: Cursor, orderBy: StepOrder): StepConnection!
+}
+
+input MyTasksWhere {
+  "Only this queue's tasks."
+  queue: String
+  "true: only the caller's own tasks; false: only unassigned ones it may claim."
+  assigned: Boolean
+  "Only tasks at this jeopardy level."
+  jeopardy: StepJeopardy
+}
+
+type Queue {
+  name: String!
+  "Declared by the catalog or the API: only its members work it. Otherwise anyone with task:work does."
+  declared: Boolean!
+  "Roles of which a member needs one (empty: any)."
+  roles: [String!]!
+  "NONE, ROUND_ROBIN, LEAST_LOADED or CONTEXT."
+  strategy: String!
+  "The business calendar its tasks' durations count, if any."
+  calendar: String
+  members: [QueueMember!]!
+  "Open manual tasks (READY or WAITING)."
+  open: Int!
+  unassigned: Int!
+  atRisk: Int!
+  late: Int!
+}
+
+type QueueMember {
+  name: String!
+  "false: out of office; assigned nothing."
+  available: Boolean!
+  "Open tasks assigned to the member in this queue."
+  load: Int!
+}
+
+"A field of a manual task's form."
+type TaskField {
+  name: String!
+  "string, number, boolean, date or enum."
+  type: String!
+  required: Boolean!
+  "A regular expression a string must match."
+  pattern: String
+  "An enum's values."
+  values: [String!]!
+}
+
+extend type Step {
+  "A manual task's instructions, rendered over the order as it is now."
+  instructions: String
+  "A manual task's form: what completeTask's output must hold."
+  fields: [TaskField!]!
+}
+
+extend type Mutation {
+  """
+  Take an open task of a queue you work. Errors: CONFLICT naming who holds
+  it; FORBIDDEN (not your queue); INVALID_STATE (finished, or not a task).
+  """
+  claimTask(stepId: ID!): Step!
+  """
+  Give a task back to its queue, unassigned (no strategy runs again): its
+  holder or a manager. Errors: CONFLICT (someone else holds it);
+  INVALID_STATE (nobody does).
+  """
+  releaseTask(stepId: ID!, note: String): Step!
+  """
+  Hand a task you hold (or an unclaimed one of your queue) to another
+  member. Errors: BAD_USER_INPUT (yourself, a non-member, an unavailable
+  member); CONFLICT (someone else holds it).
+  """
+  delegateTask(stepId: ID!, to: String!, note: String): Step!
+  "Replace a queue's members (null: back to the catalog's). Needs task:manage."
+  setQueueMembers(queue: String!, members: [String!]): Queue!
+  """
+  Mark a member available or out of office (a manager, or the member
+  itself). An unavailable member's open tasks are assigned again by the
+  queue's strategy, or go back to the queue.
+  """
+  setMemberAvailability(queue: String!, member: String!, available: Boolean!): Queue!
+}
+
+extend type Subscription {
+  """
+  The caller's inbox as it changes: its tasks (assigned, taken away,
+  completed, at risk, escalated) and unassigned tasks of queues it works
+  (membership as of subscribing). Resume with after like every feed.
+  """
+  myTasksChanged(after: String): Event!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -7478,6 +7834,44 @@ func (ec *executionContext) childFields_Principal(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Principal", field.Name)
 }
 
+func (ec *executionContext) childFields_Queue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Queue_name(ctx, field)
+	case "declared":
+		return ec.fieldContext_Queue_declared(ctx, field)
+	case "roles":
+		return ec.fieldContext_Queue_roles(ctx, field)
+	case "strategy":
+		return ec.fieldContext_Queue_strategy(ctx, field)
+	case "calendar":
+		return ec.fieldContext_Queue_calendar(ctx, field)
+	case "members":
+		return ec.fieldContext_Queue_members(ctx, field)
+	case "open":
+		return ec.fieldContext_Queue_open(ctx, field)
+	case "unassigned":
+		return ec.fieldContext_Queue_unassigned(ctx, field)
+	case "atRisk":
+		return ec.fieldContext_Queue_atRisk(ctx, field)
+	case "late":
+		return ec.fieldContext_Queue_late(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Queue", field.Name)
+}
+
+func (ec *executionContext) childFields_QueueMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_QueueMember_name(ctx, field)
+	case "available":
+		return ec.fieldContext_QueueMember_available(ctx, field)
+	case "load":
+		return ec.fieldContext_QueueMember_load(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QueueMember", field.Name)
+}
+
 func (ec *executionContext) childFields_Refusal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "lineId":
@@ -7618,6 +8012,10 @@ func (ec *executionContext) childFields_Step(ctx context.Context, field graphql.
 		return ec.fieldContext_Step_dependents(ctx, field)
 	case "attempts":
 		return ec.fieldContext_Step_attempts(ctx, field)
+	case "instructions":
+		return ec.fieldContext_Step_instructions(ctx, field)
+	case "fields":
+		return ec.fieldContext_Step_fields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Step", field.Name)
 }
@@ -7708,6 +8106,22 @@ func (ec *executionContext) childFields_SystemEdge(ctx context.Context, field gr
 		return ec.fieldContext_SystemEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SystemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_TaskField_name(ctx, field)
+	case "type":
+		return ec.fieldContext_TaskField_type(ctx, field)
+	case "required":
+		return ec.fieldContext_TaskField_required(ctx, field)
+	case "pattern":
+		return ec.fieldContext_TaskField_pattern(ctx, field)
+	case "values":
+		return ec.fieldContext_TaskField_values(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskField", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

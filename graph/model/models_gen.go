@@ -83,6 +83,15 @@ type LineChangeability struct {
 	FrozenBy *Refusal `json:"frozenBy,omitempty"`
 }
 
+type MyTasksWhere struct {
+	// Only this queue's tasks.
+	Queue *string `json:"queue,omitempty"`
+	// true: only the caller's own tasks; false: only unassigned ones it may claim.
+	Assigned *bool `json:"assigned,omitempty"`
+	// Only tasks at this jeopardy level.
+	Jeopardy *step.Jeopardy `json:"jeopardy,omitempty"`
+}
+
 type OrderLineInput struct {
 	// The client's id for the line, unique within the order.
 	ID          string         `json:"id"`
@@ -235,6 +244,18 @@ type SubmitOrderInput struct {
 type Subscription struct {
 }
 
+// A field of a manual task's form.
+type TaskField struct {
+	Name string `json:"name"`
+	// string, number, boolean, date or enum.
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	// A regular expression a string must match.
+	Pattern *string `json:"pattern,omitempty"`
+	// An enum's values.
+	Values []string `json:"values"`
+}
+
 type CircuitState string
 
 const (
@@ -307,6 +328,8 @@ const (
 	EventKindCompensationStarted EventKind = "COMPENSATION_STARTED"
 	// A system's circuit breaker changed state (CLOSED, OPEN, HALF_OPEN).
 	EventKindCircuitState EventKind = "CIRCUIT_STATE"
+	// A manual task's escalation acted at a jeopardy level (from): note is REMIND, REASSIGN or NOTIFY, to whom (a member, or queue:NAME).
+	EventKindTaskEscalated EventKind = "TASK_ESCALATED"
 )
 
 var AllEventKind = []EventKind{
@@ -319,11 +342,12 @@ var AllEventKind = []EventKind{
 	EventKindOrderAmended,
 	EventKindCompensationStarted,
 	EventKindCircuitState,
+	EventKindTaskEscalated,
 }
 
 func (e EventKind) IsValid() bool {
 	switch e {
-	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned, EventKindSystemStatus, EventKindOrderAmended, EventKindCompensationStarted, EventKindCircuitState:
+	case EventKindStepStatus, EventKindJeopardy, EventKindOrderStatus, EventKindPlanStatus, EventKindStepAssigned, EventKindSystemStatus, EventKindOrderAmended, EventKindCompensationStarted, EventKindCircuitState, EventKindTaskEscalated:
 		return true
 	}
 	return false
