@@ -30,7 +30,10 @@ type txState struct {
 	// execution; the rest stay READY for any replica.
 	claimCap int
 
-	dirty     map[int]*engine.StepRecord
+	dirty map[int]*engine.StepRecord
+	// assigned counts the task assignments this transaction made, by
+	// queue and assignee (+1 given, -1 taken), not yet saved.
+	assigned  map[string]map[string]int
 	finished  []int       // steps that became COMPLETED or SKIPPED, to release
 	claimed   []*Claim    // claimed for local execution, dispatched after commit
 	openDelta map[int]int // plan id → change in open steps

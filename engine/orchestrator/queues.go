@@ -138,6 +138,18 @@ func openTask(r *engine.StepRecord, doing string) error {
 // setAssignee gives a task to who ("" back to its queue) with its event.
 func (s *txState) setAssignee(r *engine.StepRecord, who, actor, note string) {
 	from := r.Assignee
+	if s.assigned == nil {
+		s.assigned = map[string]map[string]int{}
+	}
+	if s.assigned[r.Queue] == nil {
+		s.assigned[r.Queue] = map[string]int{}
+	}
+	if from != "" {
+		s.assigned[r.Queue][from]--
+	}
+	if who != "" {
+		s.assigned[r.Queue][who]++
+	}
 	r.Assignee = who
 	r.UpdatedAt = s.now
 	s.dirty[r.ID] = r
@@ -183,6 +195,10 @@ func (s *txState) autoAssign(r *engine.StepRecord, exclude string) error {
 			loads, err := s.tx.QueueLoads(s.ctx, q.name)
 			if err != nil {
 				return err
+			}
+			// What this transaction assigned is saved when it settles.
+			for who, n := range s.assigned[q.name] {
+				loads[who] += n
 			}
 			who := candidates[0]
 			for _, m := range candidates[1:] {
