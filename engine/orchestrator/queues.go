@@ -518,8 +518,8 @@ type QueueMember struct {
 	Load      int
 }
 
-// Queues lists the queues of the current catalog, those the API changed
-// and those with open tasks, by name, with their open, unassigned, at-risk
+// Queues lists the queues of the current catalog, those the API gave
+// members and those with open tasks, by name, with their open, unassigned, at-risk
 // and late counts and each member's load. A fulfillment agent sees the
 // queues it works. Errors: FORBIDDEN without task:work or task:manage.
 func (e *Engine) Queues(ctx context.Context) ([]*Queue, error) {
@@ -557,8 +557,8 @@ func (e *Engine) Queues(ctx context.Context) ([]*Queue, error) {
 		if cat != nil {
 			q.def = cat.Queue(name)
 		}
-		if !mayWork(p, q) {
-			continue
+		if !mayWork(p, q) || (!q.declared() && q.def == nil && counts[name] == nil) {
+			continue // not this principal's, or an undeclared queue with nothing open
 		}
 		v := &Queue{Name: name, Declared: q.declared(), Strategy: q.strategy()}
 		if c := counts[name]; c != nil {
