@@ -10,6 +10,10 @@ type StepStatus string
 const (
 	// StepPending: at least one prerequisite is neither COMPLETED nor SKIPPED.
 	StepPending StepStatus = "PENDING"
+	// StepScheduled: its prerequisites are done but its startAt time has
+	// not come; a timer makes it READY then (its jeopardy clock starts
+	// there).
+	StepScheduled StepStatus = "SCHEDULED"
 	// StepReady: runnable; waiting for a worker to claim it. The jeopardy
 	// clock starts when a step becomes READY.
 	StepReady StepStatus = "READY"
@@ -40,7 +44,7 @@ const (
 )
 
 // StepStatuses lists every step status, in lifecycle order.
-var StepStatuses = []StepStatus{StepPending, StepReady, StepRunning, StepWaiting, StepCompleted,
+var StepStatuses = []StepStatus{StepPending, StepScheduled, StepReady, StepRunning, StepWaiting, StepCompleted,
 	StepFailed, StepFallout, StepSkipped, StepCancelled, StepOnHold}
 
 // Done reports whether the status satisfies dependents (COMPLETED or SKIPPED).
@@ -53,10 +57,12 @@ func (s StepStatus) Terminal() bool {
 
 // stepTransitions is the one table of allowed step moves.
 var stepTransitions = map[StepStatus][]StepStatus{
-	StepPending: {StepReady, StepSkipped, StepCancelled},
+	StepPending: {StepReady, StepScheduled, StepSkipped, StepCancelled},
+	// SCHEDULED → COMPLETED is an operator's markStepComplete.
+	StepScheduled: {StepReady, StepCompleted, StepSkipped, StepCancelled},
 	// READY → COMPLETED is a milestone completing as it becomes ready;
 	// READY → WAITING a manual task or pause entering its wait.
-	StepReady:   {StepRunning, StepWaiting, StepCompleted, StepOnHold, StepSkipped, StepCancelled},
+	StepReady:   {StepRunning, StepWaiting, StepCompleted, StepOnHold, StepScheduled, StepSkipped, StepCancelled},
 	StepRunning: {StepCompleted, StepWaiting, StepFailed, StepFallout, StepReady, StepCancelled},
 	StepWaiting: {StepCompleted, StepFailed, StepFallout, StepSkipped, StepCancelled},
 	StepFailed:  {StepReady, StepOnHold, StepCompleted, StepSkipped, StepCancelled},

@@ -144,6 +144,9 @@ type StepDef struct {
 	JeopardyThreshold time.Duration
 	Retry             RetryPolicy
 	PointOfNoReturn   bool
+	// StartAt, when present, is the step's start time (StepEnv): it waits
+	// SCHEDULED until then.
+	StartAt *Expr
 	// Compensation undoes the step (nil: nothing to undo).
 	Compensation *StepDef
 	// Compensates is the step a compensation undoes; Role says what a step
@@ -1018,6 +1021,7 @@ func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc 
 	}
 	env, respEnv := stepEnvs(sc.Usage, def.Scope)
 	def.When = c.expr(path+".when", st.When, env, boolValue)
+	def.StartAt = c.expr(path+".startAt", st.StartAt, env, anyValue)
 	def.EstimatedDuration = c.duration(path+".estimatedDuration", st.EstimatedDuration)
 	def.JeopardyThreshold = c.duration(path+".jeopardyThreshold", st.JeopardyThreshold)
 	if st.JeopardyThreshold.Set() && !st.EstimatedDuration.Set() {

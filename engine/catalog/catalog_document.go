@@ -166,6 +166,10 @@ type StepDoc struct {
 	JeopardyThreshold Duration    `yaml:"jeopardyThreshold" json:"jeopardyThreshold"`
 	Retry             *RetryDoc   `yaml:"retry" json:"retry"`
 	PointOfNoReturn   bool        `yaml:"pointOfNoReturn" json:"pointOfNoReturn"`
+	// StartAt is an expression giving the time the step may start (a
+	// time, or an RFC 3339 or YYYY-MM-DD string): it waits SCHEDULED until
+	// then once its prerequisites are done.
+	StartAt string `yaml:"startAt" json:"startAt"`
 	// Compensate is the step that undoes this one's effect (cancel the
 	// shipment, revoke the licence) when it completed and an amendment or
 	// cancellation takes away what it was for. It is a step definition of

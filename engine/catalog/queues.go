@@ -449,3 +449,13 @@ func kindOf(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// HasStartAt reports whether any step of the catalog has a startAt.
+func (c *Catalog) HasStartAt() bool {
+	for _, s := range c.Steps {
+		if s.StartAt.Present() {
+			return true
+		}
+	}
+	return false
+}

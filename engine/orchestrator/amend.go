@@ -619,7 +619,14 @@ func (s *txState) applyRevision(rv *revised, rec *engine.Revision, thawing bool)
 			}
 		}
 	}
-	return s.readyNew(planID, created)
+	if err := s.readyNew(planID, created); err != nil {
+		return err
+	}
+	if rv.kind == engine.RevisionAmend {
+		// A changed date moves the steps scheduled by it.
+		return s.reschedule(rv.steps)
+	}
+	return nil
 }
 
 // thawRevisions applies the revisions whose plans were FREEZING for steps

@@ -51,7 +51,19 @@ func (st *txState) enrich(orderID int, attrs map[string]any, lineAttrs map[strin
 	if err != nil {
 		return err
 	}
-	return st.enrichLoaded(o, attrs, lineAttrs)
+	if err := st.enrichLoaded(o, attrs, lineAttrs); err != nil {
+		return err
+	}
+	// New data may move the steps scheduled by it.
+	cat, err := st.e.catalogInTx(st.ctx, st.tx, o.CatalogID)
+	if err != nil || !cat.HasStartAt() {
+		return err
+	}
+	steps, err := st.tx.LockPlanSteps(st.ctx, o.Plan.ID)
+	if err != nil {
+		return err
+	}
+	return st.reschedule(steps)
 }
 
 // enrichLoaded is enrich of an order loaded (and its plan locked) in st's

@@ -129,7 +129,7 @@ func (e *Engine) SkipStep(ctx context.Context, stepID int, note string) error {
 // Errors: INVALID_STATE.
 func byHand(r *engine.StepRecord, pending bool) error {
 	switch r.Status {
-	case engine.StepReady, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
+	case engine.StepReady, engine.StepScheduled, engine.StepWaiting, engine.StepFailed, engine.StepFallout, engine.StepOnHold:
 		return nil
 	case engine.StepPending:
 		if pending {

@@ -138,14 +138,19 @@ const (
 // the one way a step becomes READY and is acted on. actor and note go on
 // the move's event.
 func (s *txState) makeReady(r *engine.StepRecord, how readiness, actor, note string) error {
+	def, err := s.def(r)
+	if err != nil {
+		return err
+	}
+	if how == firstReady && r.Status != engine.StepScheduled {
+		if scheduled, err := s.schedule(r, def, actor); err != nil || scheduled {
+			return err
+		}
+	}
 	if r.Status != engine.StepReady {
 		if err := s.move(r, engine.StepReady, actor, note); err != nil {
 			return err
 		}
-	}
-	def, err := s.def(r)
-	if err != nil {
-		return err
 	}
 	if how == firstReady {
 		if err := s.startJeopardyClock(r, def); err != nil {

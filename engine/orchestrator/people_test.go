@@ -435,3 +435,85 @@ func TestEscalationAndCalendar(t *testing.T) {
 		}
 	})
 }
+
+// scCatalog: Visit (a person's task, one hour) may start at the order's
+// visitOn; Later starts two hours after Visit is done.
+const scCatalog = `version: 1
+products:
+  - {code: SRV, type: COMMERCIAL}
+  - {code: T-SRV, type: TECHNICAL}
+decomposition:
+  - {name: srv, from: SRV, to: T-SRV}
+scenarios:
+  - name: main
+    groups:
+      - name: Work
+        steps:
+          - {name: Visit, type: MANUAL_TASK, task: {queue: field}, estimatedDuration: 1h, startAt: order.attributes.visitOn}
+          - {name: Later, type: MILESTONE, startAt: 'now + duration("2h")'}
+    dependencies:
+      - {step: Later, after: [Visit]}
+`
+
+// TestScheduledSteps: a step whose startAt is to come waits SCHEDULED
+// (no jeopardy clock yet) until a timer makes it READY; an amendment or
+// an enrichment that moves the date reschedules it; a time already past,
+// or a value that is no time, starts it at once.
+func TestScheduledSteps(t *testing.T) {
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		b := setupExec(t, url, scCatalog, xOptions{run: &orchestrator.RunnerConfig{}})
+		day := func(h int) string { return enginetest.Epoch.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+		in := engine.OrderInput{ExternalID: "s-1", AccountID: "ACME", Attributes: map[string]any{"visitOn": day(24)},
+			Lines: []engine.LineInput{{ID: "L1", ProductCode: "SRV", Quantity: 1}}}
+		rec := b.submit(t, in)
+		visit := func() (st step.Status, wake, due *time.Time) {
+			s := b.client.Step.GetX(b.ctx, acStep(t, b, rec.ID, "Visit"))
+			return s.Status, s.WakeAt, s.DueAt
+		}
+		if st, wake, due := visit(); st != step.StatusSCHEDULED || wake == nil || wake.Format(time.RFC3339) != day(24) || due != nil {
+			t.Fatalf("Visit is %s waking %v due %v; want SCHEDULED for %s, no due time", st, wake, due, day(24))
+		}
+		if _, err := b.engine.AmendOrder(b.ctx, rec.ID, engine.AmendInput{Lines: in.Lines, Attributes: map[string]any{"visitOn": day(48)}, Reason: "customer away"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if st, wake, _ := visit(); st != step.StatusSCHEDULED || wake.Format(time.RFC3339) != day(48) {
+			t.Errorf("after the amendment Visit is %s waking %v; want %s", st, wake, day(48))
+		}
+		if err := b.engine.EnrichOrder(b.ctx, rec.ID, map[string]any{"visitOn": day(3)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, wake, _ := visit(); wake.Format(time.RFC3339) != day(3) {
+			t.Errorf("after the enrichment Visit wakes %v; want %s", wake, day(3))
+		}
+		n := b.client.Event.Query().Where(event.StepID(acStep(t, b, rec.ID, "Visit")), event.KindEQ(event.KindSTEP_STATUS), event.To("SCHEDULED")).CountX(b.ctx)
+		if n != 3 {
+			t.Errorf("%d SCHEDULED events of Visit; want 3 (scheduled, rescheduled twice)", n)
+		}
+		b.clock.Advance(3 * time.Hour)
+		b.idle(t)
+		st, _, due := visit()
+		if st != step.StatusWAITING || due == nil || !due.Equal(enginetest.Epoch.Add(4*time.Hour)) {
+			t.Fatalf("at its start Visit is %s due %v; want WAITING, due an hour after its scheduled start", st, due)
+		}
+		if err := b.engine.CompleteTask(b.ctx, acStep(t, b, rec.ID, "Visit"), nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		if s := b.stepByName(t, rec.ID, "Later"); s.Status != step.StatusSCHEDULED {
+			t.Errorf("Later (two hours after Visit) is %s; want SCHEDULED", s.Status)
+		}
+		b.clock.Advance(2 * time.Hour)
+		b.waitOrder(t, rec.ID, order.StatusCOMPLETED)
+
+		// A date already past, and a value that is no time, start at once.
+		for _, v := range []string{day(-1), "soon"} {
+			r2 := b.submit(t, engine.OrderInput{ExternalID: "s-" + v, AccountID: "ACME", Attributes: map[string]any{"visitOn": v},
+				Lines: []engine.LineInput{{ID: "L1", ProductCode: "SRV", Quantity: 1}}})
+			if s := b.stepByName(t, r2.ID, "Visit"); s.Status != step.StatusWAITING {
+				t.Errorf("visitOn %q: Visit is %s; want WAITING at once", v, s.Status)
+			}
+		}
+		if _, err := b.engine.ImportCatalog(b.ctx, strings.Replace(scCatalog, "order.attributes.visitOn", "order.nosuch", 1)); !engine.IsCode(err, engine.CodeInvalidCatalog) {
+			t.Errorf("a startAt that does not compile: %v; want INVALID_CATALOG", err)
+		}
+	})
+}

@@ -11,6 +11,9 @@ func (s *txState) wakeUp(r *engine.StepRecord) error {
 	switch {
 	case r.Status == engine.StepFailed:
 		return s.retryNow(r)
+	case r.Status == engine.StepScheduled:
+		r.WakeAt = nil
+		return s.makeReady(r, firstReady, "", "its scheduled start has come")
 	case r.Status == engine.StepWaiting && r.Type == engine.Pause:
 		r.WakeAt = nil
 		r.Output = mergeOutput(r.Output, map[string]any{"resumedBy": "timer"})

@@ -94,7 +94,7 @@ func TestWorstJeopardy(t *testing.T) {
 func TestOpenStepStatuses(t *testing.T) {
 	t.Parallel()
 	got := OpenStepStatuses()
-	want := []engine.StepStatus{engine.StepPending, engine.StepReady, engine.StepRunning, engine.StepWaiting,
+	want := []engine.StepStatus{engine.StepPending, engine.StepScheduled, engine.StepReady, engine.StepRunning, engine.StepWaiting,
 		engine.StepFailed, engine.StepFallout, engine.StepOnHold}
 	if !slices.Equal(got, want) {
 		t.Errorf("OpenStepStatuses() = %v; want %v", got, want)

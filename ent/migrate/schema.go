@@ -523,7 +523,7 @@ var (
 		{Name: "scope", Type: field.TypeEnum, Enums: []string{"PLAN", "BUNDLE", "ITEM", "ACCOUNT"}},
 		{Name: "instance_key", Type: field.TypeString},
 		{Name: "bundle_key", Type: field.TypeString, Nullable: true},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "READY", "RUNNING", "WAITING", "COMPLETED", "FAILED", "FALLOUT", "SKIPPED", "CANCELLED", "ON_HOLD"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SCHEDULED", "READY", "RUNNING", "WAITING", "COMPLETED", "FAILED", "FALLOUT", "SKIPPED", "CANCELLED", "ON_HOLD"}},
 		{Name: "jeopardy", Type: field.TypeEnum, Enums: []string{"ON_TRACK", "AT_RISK", "LATE"}, Default: "ON_TRACK"},
 		{Name: "queue", Type: field.TypeString, Nullable: true},
 		{Name: "assignee", Type: field.TypeString, Nullable: true},

@@ -270,6 +270,7 @@ type Status string
 // Status values.
 const (
 	StatusPENDING   Status = "PENDING"
+	StatusSCHEDULED Status = "SCHEDULED"
 	StatusREADY     Status = "READY"
 	StatusRUNNING   Status = "RUNNING"
 	StatusWAITING   Status = "WAITING"
@@ -288,7 +289,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusREADY, StatusRUNNING, StatusWAITING, StatusCOMPLETED, StatusFAILED, StatusFALLOUT, StatusSKIPPED, StatusCANCELLED, StatusON_HOLD:
+	case StatusPENDING, StatusSCHEDULED, StatusREADY, StatusRUNNING, StatusWAITING, StatusCOMPLETED, StatusFAILED, StatusFALLOUT, StatusSKIPPED, StatusCANCELLED, StatusON_HOLD:
 		return nil
 	default:
 		return fmt.Errorf("step: invalid enum value for status field: %q", s)

@@ -6389,6 +6389,7 @@ StepStatus is enum for the field status
 """
 enum StepStatus @goModel(model: "github.com/batonhq/baton/ent/step.Status") {
   PENDING
+  SCHEDULED
   READY
   RUNNING
   WAITING
