@@ -559,7 +559,7 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = s.query(ctx, `SELECT s.id, s.plan_id, s.name, s.status, p.catalog_version_id, s.ready_at, s.completed_at
+	rows, err = s.query(ctx, `SELECT s.id, s.plan_id, s.name, s.status, p.catalog_version_id, s.ready_at, s.completed_at, s.wake_at
 		FROM steps s JOIN plans p ON p.id = s.plan_id WHERE s.plan_id {ids $1} ORDER BY s.id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("timeline steps: %w", err)
@@ -569,12 +569,15 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 		var st engine.TimelineStep
 		var planID int
 		var status string
-		var ready, done timeScan
-		if err := rows.Scan(&st.ID, &planID, &st.Name, &status, &st.CatalogID, &ready, &done); err != nil {
+		var ready, done, wake timeScan
+		if err := rows.Scan(&st.ID, &planID, &st.Name, &status, &st.CatalogID, &ready, &done, &wake); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan timeline step: %w", err)
 		}
 		st.Status, st.ReadyAt, st.CompletedAt = engine.StepStatus(status), ready.ptr(), done.ptr()
+		if st.Status == engine.StepScheduled {
+			st.NotBefore = wake.ptr()
+		}
 		steps[st.ID] = &st
 		if tl := byPlan[planID]; tl != nil {
 			tl.Steps = append(tl.Steps, &st)

@@ -21,6 +21,9 @@ func (e *Engine) Forecasts(ctx context.Context, planIDs []int) (map[int]*plan.Fo
 			}
 			if def := cat.Step(s.Name); def != nil {
 				s.Estimate = def.EstimatedDuration
+				if cal := cat.TaskCalendar(def); cal != nil {
+					s.Finish = cal.Add
+				}
 			}
 		}
 		out[tl.PlanID] = plan.ForecastPlan(tl, now)

@@ -26,7 +26,8 @@ type Forecast struct {
 // a pure function of its timeline and the time. A finished step ends when
 // it ended; a started one (READY and on) ends at readyAt + estimate, or now
 // if that has passed; a pending one starts when its last prerequisite ends
-// (not before now) and takes its estimate.
+// (not before now, nor before a SCHEDULED step's start) and takes its
+// estimate — in working time when the step has a calendar.
 func ForecastPlan(t *engine.PlanTimeline, now time.Time) *Forecast {
 	f := &Forecast{PlanID: t.PlanID, Jeopardy: engine.OnTrack}
 	byID := make(map[int]*engine.TimelineStep, len(t.Steps))
@@ -47,8 +48,8 @@ func ForecastPlan(t *engine.PlanTimeline, now time.Time) *Forecast {
 			if s.CompletedAt != nil {
 				end = *s.CompletedAt
 			}
-		case s.Status != engine.StepPending && s.ReadyAt != nil:
-			end = s.ReadyAt.Add(s.Estimate)
+		case s.Status != engine.StepPending && s.Status != engine.StepScheduled && s.ReadyAt != nil:
+			end = s.End(*s.ReadyAt)
 			if end.Before(now) {
 				end = now
 			}
@@ -67,7 +68,10 @@ func ForecastPlan(t *engine.PlanTimeline, now time.Time) *Forecast {
 					}
 				}
 			}
-			end = start.Add(s.Estimate)
+			if s.NotBefore != nil && s.NotBefore.After(start) {
+				start = *s.NotBefore
+			}
+			end = s.End(start)
 		}
 		finish[s.ID] = end
 		return end
