@@ -1063,7 +1063,8 @@ func (c *compiler) step(cat *Catalog, path string, st *StepDoc, g *GroupDef, sc 
 		}
 	case engine.ManualTask:
 		if st.Task != nil {
-			def.Task = c.task(path+".task", st.Task, env)
+			hasItem := def.Scope == engine.ScopeItem
+			def.Task = c.task(path+".task", st.Task, env, &hasItem)
 		}
 	case engine.Pause:
 		if st.Pause != nil {
@@ -1111,22 +1112,30 @@ func (c *compiler) callout(cat *Catalog, path string, d *CalloutDoc, env, respEn
 	if t := c.duration(path+".timeout", d.Timeout); t > 0 {
 		co.Timeout = t
 	}
-	for _, a := range c.assignments(path+".set", d.Set, respEnv) {
+	co.Set = c.setMappings(path+".set", c.assignments(path+".set", d.Set, respEnv), &hasItem)
+	return co
+}
+
+// setMappings reads the targets of `set` keys: order.x, item.x (only
+// where the step has an item, when hasItem is given) or a plain x.
+func (c *compiler) setMappings(path string, as []Assignment, hasItem *bool) []Assignment {
+	var out []Assignment
+	for _, a := range as {
 		switch {
 		case strings.HasPrefix(a.Name, "order."):
 			a.Target, a.Name = "order", strings.TrimPrefix(a.Name, "order.")
 		case strings.HasPrefix(a.Name, "item."):
 			a.Target, a.Name = "item", strings.TrimPrefix(a.Name, "item.")
-			if !hasItem {
-				c.problem(path+".set", "set key %q: only ITEM steps have an item to write to", "item."+a.Name)
+			if hasItem != nil && !*hasItem {
+				c.problem(path, "set key %q: only ITEM steps have an item to write to", "item."+a.Name)
 			}
 		}
 		if a.Name == "" || strings.Contains(a.Name, ".") {
-			c.problem(path+".set", "set key %q: use attr, order.attr or item.attr", a.Name)
+			c.problem(path, "set key %q: use attr, order.attr or item.attr", a.Name)
 		}
-		co.Set = append(co.Set, a)
+		out = append(out, a)
 	}
-	return co
+	return out
 }
 
 func (c *compiler) dependency(path string, d *DependencyDoc, sc *ScenarioDef, steps map[string]stepRef) *DependencyDef {

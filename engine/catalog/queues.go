@@ -186,7 +186,7 @@ func (c *compiler) escalation(path string, docs []*EscalationDoc) []*Escalation 
 	return out
 }
 
-func (c *compiler) task(path string, d *TaskDoc, env any) *TaskDef {
+func (c *compiler) task(path string, d *TaskDoc, env any, hasItem *bool) *TaskDef {
 	t := &TaskDef{Queue: d.Queue, Assignee: d.Assignee}
 	if d.Queue == "" {
 		c.problem(path+".queue", "manual task needs a queue")
@@ -226,18 +226,7 @@ func (c *compiler) task(path string, d *TaskDoc, env any) *TaskDef {
 		}
 		t.Fields = append(t.Fields, fd)
 	}
-	for _, a := range c.assignments(path+".set", d.Set, TaskEnv{}) {
-		switch {
-		case strings.HasPrefix(a.Name, "order."):
-			a.Target, a.Name = "order", strings.TrimPrefix(a.Name, "order.")
-		case strings.HasPrefix(a.Name, "item."):
-			a.Target, a.Name = "item", strings.TrimPrefix(a.Name, "item.")
-		}
-		if a.Name == "" || strings.Contains(a.Name, ".") {
-			c.problem(path+".set", "set key %q: use attr, order.attr or item.attr", a.Name)
-		}
-		t.Set = append(t.Set, a)
-	}
+	t.Set = c.setMappings(path+".set", c.assignments(path+".set", d.Set, TaskEnv{}), hasItem)
 	t.Calendar = c.calendar(path+".calendar", d.Calendar)
 	t.Escalation = c.escalation(path+".escalation", d.Escalation)
 	return t

@@ -159,8 +159,14 @@ func (r *Result) assign(target, name string, v any) {
 // error names the mapping: it failed, or made a value that cannot be
 // stored.
 func (e *Engine) mapResponse(def *catalog.CalloutDef, renv *catalog.ResponseEnv, hasItem bool, res *Result) error {
-	for _, a := range def.Set {
-		v, err := a.Expr.Eval(renv)
+	return e.mapSet(def.Set, renv, hasItem, res)
+}
+
+// mapSet evaluates `set` mappings over env into res (a callout's response,
+// a task's output).
+func (e *Engine) mapSet(set []catalog.Assignment, env any, hasItem bool, res *Result) error {
+	for _, a := range set {
+		v, err := a.Expr.Eval(env)
 		if err != nil {
 			return fmt.Errorf("set %s: %v", a.Name, err)
 		}

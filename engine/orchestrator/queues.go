@@ -311,24 +311,36 @@ func (s *txState) escalate(r *engine.StepRecord, at engine.Jeopardy) error {
 	return nil
 }
 
+// onTask is the transaction of a person's action on an open task of a
+// queue it works: the permission, the input (c, with the actor), then,
+// with the task locked, its state and the caller's queue. Errors:
+// FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, INVALID_STATE.
+func (e *Engine) onTask(ctx context.Context, stepID int, doing string, c *inputCheck,
+	fn func(st *txState, r *engine.StepRecord, q queueInfo, actor string) error) error {
+	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
+		return err
+	}
+	if err := c.actor(ctx).err(); err != nil {
+		return err
+	}
+	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
+		if err := openTask(r, doing); err != nil {
+			return err
+		}
+		q, err := st.requireWork(r)
+		if err != nil {
+			return err
+		}
+		return fn(st, r, q, actor)
+	})
+}
+
 // ClaimTask takes an open task of a queue the caller works. Claiming
 // one's own task again changes nothing. Errors: NOT_FOUND; FORBIDDEN
 // (not the caller's queue); INVALID_STATE (not an open manual task);
 // CONFLICT naming who holds it.
 func (e *Engine) ClaimTask(ctx context.Context, stepID int) error {
-	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
-		return err
-	}
-	if err := newInputCheck(e.limits).actor(ctx).err(); err != nil {
-		return err
-	}
-	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
-		if err := openTask(r, "claimed"); err != nil {
-			return err
-		}
-		if _, err := st.requireWork(r); err != nil {
-			return err
-		}
+	return e.onTask(ctx, stepID, "claimed", newInputCheck(e.limits), func(st *txState, r *engine.StepRecord, _ queueInfo, actor string) error {
 		switch r.Assignee {
 		case actor:
 			return nil
@@ -344,19 +356,7 @@ func (e *Engine) ClaimTask(ctx context.Context, stepID int) error {
 // runs again): its holder may, and a manager. Errors: as ClaimTask;
 // CONFLICT when someone else holds it; INVALID_STATE when nobody does.
 func (e *Engine) ReleaseTask(ctx context.Context, stepID int, note string) error {
-	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
-		return err
-	}
-	if err := newInputCheck(e.limits).actor(ctx).text("note", note).err(); err != nil {
-		return err
-	}
-	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
-		if err := openTask(r, "released"); err != nil {
-			return err
-		}
-		if _, err := st.requireWork(r); err != nil {
-			return err
-		}
+	return e.onTask(ctx, stepID, "released", newInputCheck(e.limits).text("note", note), func(st *txState, r *engine.StepRecord, _ queueInfo, actor string) error {
 		switch {
 		case r.Assignee == "":
 			return engine.Errorf(engine.CodeInvalidState, "step %d (%s) is held by nobody", r.ID, r.Name)
@@ -372,28 +372,15 @@ func (e *Engine) ReleaseTask(ctx context.Context, stepID int, note string) error
 // queue) to another member of the queue. Errors: as ClaimTask;
 // BAD_USER_INPUT for oneself, a non-member or an unavailable member.
 func (e *Engine) DelegateTask(ctx context.Context, stepID int, to, note string) error {
-	if err := e.allowStep(ctx, access.TaskWork, stepID); err != nil {
-		return err
-	}
 	to = strings.TrimSpace(to)
-	c := newInputCheck(e.limits).actor(ctx).name("to", to).text("note", note)
+	c := newInputCheck(e.limits).name("to", to).text("note", note)
 	switch to {
 	case "":
 		c.add("to", "name whom the task is delegated to")
 	case ActorFrom(ctx):
 		c.add("to", "a task is delegated to someone else, not to oneself")
 	}
-	if err := c.err(); err != nil {
-		return err
-	}
-	return e.onStep(ctx, stepID, func(st *txState, r *engine.StepRecord, actor string) error {
-		if err := openTask(r, "delegated"); err != nil {
-			return err
-		}
-		q, err := st.requireWork(r)
-		if err != nil {
-			return err
-		}
+	return e.onTask(ctx, stepID, "delegated", c, func(st *txState, r *engine.StepRecord, q queueInfo, actor string) error {
 		if r.Assignee != "" && r.Assignee != actor {
 			return engine.Errorf(engine.CodeConflict, "step %d (%s) is held by %s; only its holder delegates it", r.ID, r.Name, r.Assignee)
 		}

@@ -83,19 +83,8 @@ func (e *Engine) CompleteTask(ctx context.Context, stepID int, output map[string
 			}
 			env := &catalog.TaskEnv{StepEnv: *e.stepEnvFor(r, ec), Output: output}
 			var res Result
-			for _, a := range def.Task.Set {
-				v, err := a.Expr.Eval(env)
-				if err != nil {
-					return engine.Errorf(engine.CodeBadUserInput, "set %s: %v", a.Name, err)
-				}
-				if msg := e.unstorable("set "+a.Name, v); msg != "" {
-					return engine.Errorf(engine.CodeBadUserInput, "the value cannot be stored: %s", msg)
-				}
-				target := a.Target
-				if target == "" || (target == "item" && r.ItemID == 0) {
-					target, _ = splitTarget(a.Name, r.ItemID != 0)
-				}
-				res.assign(target, a.Name, v)
+			if err := e.mapSet(def.Task.Set, env, r.ItemID != 0, &res); err != nil {
+				return engine.Errorf(engine.CodeBadUserInput, "%s: nothing was changed", err)
 			}
 			st.setAttributes(r, res.SetOrder, res.SetItem)
 		}
