@@ -109,6 +109,8 @@ type Tx interface {
 	// what assigns a queue's tasks holds it, so that assignments in one
 	// queue (on any replica) take turns.
 	LockQueue(ctx context.Context, name string) (*QueueState, error)
+	// ReadQueue reads a queue's row without locking it (nil: none yet).
+	ReadQueue(ctx context.Context, name string) (*QueueState, error)
 	// SaveQueue writes a locked queue's row.
 	SaveQueue(ctx context.Context, q *QueueState) error
 	// QueueLoads counts a queue's open manual tasks (READY or WAITING) by

@@ -57,6 +57,19 @@ func (t *txn) LockQueue(ctx context.Context, name string) (*engine.QueueState, e
 	return qs[0], nil
 }
 
+// ReadQueue implements engine.Tx.
+func (t *txn) ReadQueue(ctx context.Context, name string) (*engine.QueueState, error) {
+	rows, err := t.query(ctx, `SELECT `+queueColumns+` FROM queues WHERE name = $1`, name)
+	if err != nil {
+		return nil, fmt.Errorf("read queue %s: %w", name, err)
+	}
+	qs, err := scanQueues(rows)
+	if err != nil || len(qs) == 0 {
+		return nil, err
+	}
+	return qs[0], nil
+}
+
 // SaveQueue implements engine.Tx.
 func (t *txn) SaveQueue(ctx context.Context, q *engine.QueueState) error {
 	var members any

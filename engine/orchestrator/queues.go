@@ -95,28 +95,26 @@ func (q queueInfo) accepts(name string) error {
 	return nil
 }
 
-// queueOf reads (and locks) the queue of a manual task in the task's
-// transaction.
-func (s *txState) queueOf(r *engine.StepRecord) (queueInfo, error) {
+// queueOf reads the queue of a manual task in the task's transaction;
+// lock holds its row (creating it), for what assigns in it.
+func (s *txState) queueOf(r *engine.StepRecord, lock bool) (queueInfo, error) {
 	cat, err := s.e.catalogInTx(s.ctx, s.tx, r.CatalogID)
 	if err != nil {
 		return queueInfo{}, err
 	}
-	return s.queueNamed(cat, r.Queue)
-}
-
-func (s *txState) queueNamed(cat *catalog.Catalog, name string) (queueInfo, error) {
-	st, err := s.tx.LockQueue(s.ctx, name)
-	if err != nil {
-		return queueInfo{}, err
+	q := queueInfo{name: r.Queue, def: cat.Queue(r.Queue)}
+	if lock {
+		q.state, err = s.tx.LockQueue(s.ctx, r.Queue)
+	} else {
+		q.state, err = s.tx.ReadQueue(s.ctx, r.Queue)
 	}
-	return queueInfo{name: name, def: cat.Queue(name), state: st}, nil
+	return q, err
 }
 
 // requireWork checks that the transaction's principal works the task's
 // queue. Errors: FORBIDDEN.
 func (s *txState) requireWork(r *engine.StepRecord) (queueInfo, error) {
-	q, err := s.queueOf(r)
+	q, err := s.queueOf(r, false)
 	if err != nil {
 		return q, err
 	}
@@ -166,7 +164,14 @@ func (s *txState) setAssignee(r *engine.StepRecord, who, actor, note string) {
 // it, the task waits in its queue for someone to claim it.
 func (s *txState) autoAssign(r *engine.StepRecord, exclude string) error {
 	for hops := 0; hops < 4; hops++ {
-		q, err := s.queueOf(r)
+		cat, err := s.e.catalogInTx(s.ctx, s.tx, r.CatalogID)
+		if err != nil {
+			return err
+		}
+		if def := cat.Queue(r.Queue); def == nil || def.Strategy == catalog.StrategyNone {
+			return nil // nothing assigns here: no lock taken
+		}
+		q, err := s.queueOf(r, true)
 		if err != nil {
 			return err
 		}
@@ -293,7 +298,7 @@ func (s *txState) escalate(r *engine.StepRecord, at engine.Jeopardy) error {
 					}
 				}
 			} else if esc.To != r.Assignee {
-				q, err := s.queueOf(r)
+				q, err := s.queueOf(r, false)
 				if err != nil {
 					return err
 				}

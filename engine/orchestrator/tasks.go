@@ -116,7 +116,7 @@ func (e *Engine) AssignTask(ctx context.Context, stepID int, assignee string) er
 			return nil
 		}
 		if assignee != "" {
-			q, err := st.queueOf(r)
+			q, err := st.queueOf(r, false)
 			if err != nil {
 				return err
 			}
