@@ -24,9 +24,11 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
+	"github.com/batonhq/baton/graph/wsgorilla"
 )
 
 // Config configures the GraphQL handler. Client and Engine are required.
@@ -43,6 +45,9 @@ type Config struct {
 	AllowedOrigins []string
 	// KeepAlive is the websocket ping interval (default 15s).
 	KeepAlive time.Duration
+	// Unshared runs every websocket subscription alone, as gqlgen does,
+	// instead of in shared groups (see sharing); for comparisons.
+	Unshared bool
 	// Authenticate names the caller of a request, or refuses it with an
 	// UNAUTHENTICATED error; nil lets everyone in with every permission
 	// (a development server), named by the X-Baton-User header (or
@@ -93,6 +98,13 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(depthLimit{max: cfg.Limits.Depth})
 	srv.Use(&complexityLimit{max: cfg.Limits.Complexity, listSize: cfg.Limits.ListSize})
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	var clock engine.Clock = engine.SystemClock{}
+	if cfg.Engine != nil {
+		clock = cfg.Engine.Clock()
+	}
+	if cfg.Hub != nil && !cfg.Unshared {
+		srv.AroundOperations(newSharing(cfg.Logger, clock).middleware)
+	}
 	srv.AroundOperations(cancelledOperation(cfg.Limits.RequestTimeout))
 	srv.AroundFields(stopWhenDone)
 	srv.AroundFields(markResolverErrors)
@@ -101,12 +113,23 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Logger.Error("panic in resolver", "panic", p, "stack", string(debug.Stack()))
 		return &resolverError{fmt.Errorf("panic: %v", p)}
 	})
-	var h http.Handler = graphqlHTTPSpec(Loaders(cfg.Client, cfg.Engine, srv))
+	var h http.Handler = graphqlHTTPSpec(Loaders(cfg.Client, cfg.Engine, withLanes(srv)))
 	if cfg.RateLimit > 0 {
 		h = newRateLimiter(cfg.RateLimit, cfg.RateBurst).middleware(h)
 	}
 	return withCORS(cfg.CORSOrigins, withDeadline(cfg.Limits.RequestTimeout,
 		limitBody(cfg.Limits.MaxBodyBytes, cfg.Limits.BodyTimeout, withPrincipal(cfg, h))))
+}
+
+// withLanes lets websocket connections take shared subscriptions' results
+// straight to the wire (wsgorilla.Lane).
+func withLanes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			r = wsgorilla.WithLanes(r)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // isWebsocket reports whether r asks to become a websocket, whose

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -176,7 +177,12 @@ func (c *wsConn) start(id string) {
 	if c.proto == "graphql-ws" {
 		verb = "start"
 	}
-	c.send(wsMsg{Type: verb, ID: id, Payload: json.RawMessage(`{"query":"subscription { events { cursor kind orderId } }"}`)})
+	// Each connection's operations run alone (a comment makes the query
+	// its own), so that the hub's subscribers count them: identical
+	// subscriptions would share one (see TestSharedSubscriptions).
+	q := fmt.Sprintf("subscription { events { cursor kind orderId } } # %p %s", c, id)
+	payload, _ := json.Marshal(map[string]string{"query": q})
+	c.send(wsMsg{Type: verb, ID: id, Payload: payload})
 }
 
 func (c *wsConn) stop(id string) {
@@ -212,11 +218,18 @@ func (c *wsConn) readEvents(id string, n int) map[string]int {
 // submitCounted submits an order and returns how many events it wrote.
 func (w *wsEnv) submitCounted(externalID string) int {
 	w.t.Helper()
+	return w.submitCountedTo(externalID, "acct-"+externalID)
+}
+
+// submitCountedTo submits an order of the account and returns how many
+// events it wrote.
+func (w *wsEnv) submitCountedTo(externalID, account string) int {
+	w.t.Helper()
 	before, err := w.store.EventsAfter(w.ctx, 0, 10000)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.submit(proServerInput(externalID, "acct-"+externalID))
+	w.submit(proServerInput(externalID, account))
 	after, err := w.store.EventsAfter(w.ctx, 0, 10000)
 	if err != nil {
 		w.t.Fatal(err)

@@ -30,18 +30,28 @@ func (r *Resolver) subscribe(ctx context.Context, f orchestrator.EventFilter, af
 	}
 	ch := make(chan *model.Event, 1)
 	done := feeding(ctx)
+	sink := sinkOf(ctx) // a shared subscription's group
 	go func() {
 		defer done()
 		defer close(ch)
 		for e := range feed.C {
+			m := eventModel(e)
+			if sink != nil {
+				sink.push(m.Cursor)
+			}
 			select {
-			case ch <- eventModel(e):
+			case ch <- m:
 			case <-ctx.Done():
 				return
 			}
 		}
 		if err := feed.Err(); err != nil && ctx.Err() == nil {
-			transport.AddSubscriptionError(ctx, ErrorPresenter(r.log())(ctx, err))
+			gerr := ErrorPresenter(r.log())(ctx, err)
+			if sink != nil {
+				sink.add(gerr)
+			} else {
+				transport.AddSubscriptionError(ctx, gerr)
+			}
 		}
 	}()
 	return ch, nil

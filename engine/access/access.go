@@ -9,6 +9,7 @@ package access
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/batonhq/baton/engine"
@@ -158,6 +159,25 @@ func (p *Principal) InQueue(queue string) bool {
 // principal holds every role).
 func (p *Principal) HasRole(role string) bool {
 	return p.all || slices.Contains(p.Roles, role)
+}
+
+// ScopeKey is the same string for principals that see the same things
+// and may do the same things: their roles, accounts and queues (or that
+// they hold everything, as an open server's principals do), not their
+// names or credentials' expiry. Shared subscriptions group subscribers
+// by it.
+func (p *Principal) ScopeKey() string {
+	if p.all {
+		return "all"
+	}
+	return strings.Join(sortedCopy(p.Roles), "+") + "@" + strings.Join(sortedCopy(p.Accounts), "+") +
+		"#" + strings.Join(sortedCopy(p.Queues), "+")
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }
 
 // Permitted lists the permissions the principal holds, in table order.

@@ -520,6 +520,10 @@ func (s *subscriber) error() error {
 	return s.err
 }
 
+// CredentialsExpired is the error that ends a subscription whose
+// principal's credentials expired.
+func CredentialsExpired(p *access.Principal) error { return expired(p) }
+
 // expired is the error of a subscription whose credentials expired.
 func expired(p *access.Principal) error {
 	return engine.Errorf(engine.CodeUnauthenticated,

@@ -33,13 +33,18 @@ const (
 // conn adapts a *websocket.Conn to transport.WebsocketConn.
 //
 // Locking: readMu is held for the whole of every read (NextReader and the
-// close handshake), which gives gorilla the single reader it requires;
-// writeMu serialises data-message writes, which gives gorilla the single
-// writer it requires (control frames go through gorilla's WriteControl,
-// which is safe to call concurrently); mu guards state and is never held
-// while blocking on the network.
+// close handshake), which gives gorilla the single reader it requires.
+// Every data message goes out through the queue, in the order it entered
+// it: qmu guards the queue and the protocol state (and is never held
+// while blocking on the network); writeMu is held by whoever writes the
+// queue to the network (flush), which gives gorilla the single writer it
+// requires and puts all frames that wait into one TCP write. Control
+// frames go through gorilla's WriteControl, which is safe to call
+// concurrently. mu guards state and is never held while blocking on the
+// network.
 type conn struct {
 	ws           *websocket.Conn
+	cork         *corkConn // the TCP connection under ws; nil when not hijacked through Accept
 	writeTimeout time.Duration
 	closeTimeout time.Duration
 
@@ -49,15 +54,32 @@ type conn struct {
 	readErr error  // guarded by readMu; sticky once set
 	pending []byte // guarded by readMu; a message for the next read (see protocol.start)
 
-	writeMu sync.Mutex
+	qmu sync.Mutex
 	// proto checks the GraphQL protocol in both directions; nil for a
-	// subprotocol the transport refuses anyway. Guarded by writeMu.
-	proto     *protocol
-	initTimer *time.Timer // closes with 4408 unless connection_init arrives; nil without InitTimeout
+	// subprotocol the transport refuses anyway. Guarded by qmu.
+	proto       *protocol
+	queue       []frame // guarded by qmu: messages not yet written, in order
+	queued      int     // guarded by qmu: their bytes
+	maxQueued   int     // lanes' messages are refused beyond this many queued bytes
+	writer      sync.Once
+	kick        chan struct{} // wakes the writer goroutine of lanes
+	initTimer   *time.Timer   // closes with 4408 unless connection_init arrives; nil without InitTimeout
+	writeMu     sync.Mutex
+	closed      chan struct{} // closed when the connection stops being open
+	closedOnce  sync.Once
+	writeErrors atomic.Int64 // lanes' writes that failed (the connection was dropped)
 
 	mu    sync.Mutex
 	state connState
 }
+
+// frame is one data message: head, then body and "}" when body is set
+// (a lane's message around a payload shared by many connections).
+type frame struct {
+	head, body []byte
+}
+
+func (f frame) size() int { return len(f.head) + len(f.body) + 1 }
 
 var (
 	_ transport.WebsocketConn          = (*conn)(nil)
@@ -66,7 +88,10 @@ var (
 )
 
 func newConn(ws *websocket.Conn, writeTimeout, closeTimeout time.Duration) *conn {
-	return &conn{ws: ws, writeTimeout: writeTimeout, closeTimeout: closeTimeout}
+	c := &conn{ws: ws, writeTimeout: writeTimeout, closeTimeout: closeTimeout,
+		kick: make(chan struct{}, 1), closed: make(chan struct{}), maxQueued: DefaultMaxQueuedBytes}
+	c.cork, _ = ws.NetConn().(*corkConn)
+	return c
 }
 
 // checkProtocol makes the connection check the GraphQL messages of its
@@ -80,9 +105,9 @@ func (c *conn) checkProtocol(maxOps int, initTimeout time.Duration) {
 }
 
 func (c *conn) initExpired() {
-	c.writeMu.Lock()
+	c.qmu.Lock()
 	received := c.proto.initReceived
-	c.writeMu.Unlock()
+	c.qmu.Unlock()
 	if !received {
 		c.refuse(CloseInitTimeout, "Connection initialisation timeout")
 	}
@@ -168,18 +193,21 @@ func (c *conn) readMessage() (int, []byte, error) {
 }
 
 // receive runs a message from the client through the protocol check (under
-// writeMu, see protocol) and returns what the transport is to read, or nil.
+// qmu, see protocol) and returns what the transport is to read, or nil.
 // A refusal closes the connection and sets readErr. Called with readMu held.
 func (c *conn) receive(data []byte) []byte {
-	c.writeMu.Lock()
+	c.qmu.Lock()
 	v := c.proto.receive(data)
 	if c.proto.initReceived {
 		c.stopInitTimer()
 	}
 	if v.reply != nil {
-		_ = c.writeLocked(v.reply)
+		c.enqueueLocked(frame{head: v.reply})
 	}
-	c.writeMu.Unlock()
+	c.qmu.Unlock()
+	if v.reply != nil {
+		_ = c.flush()
+	}
 
 	if v.close != 0 {
 		c.refuse(v.close, v.reason)
@@ -194,11 +222,15 @@ func (c *conn) receive(data []byte) []byte {
 // clients, whose protocol has no close codes for it, first get the reason
 // in a connection_error message.
 func (c *conn) refuse(code int, reason string) {
-	c.writeMu.Lock()
-	if c.proto.legacy {
-		_ = c.writeLocked(connectionError(reason))
+	c.qmu.Lock()
+	legacy := c.proto.legacy
+	if legacy {
+		c.enqueueLocked(frame{head: connectionError(reason)})
 	}
-	c.writeMu.Unlock()
+	c.qmu.Unlock()
+	if legacy {
+		_ = c.flush()
+	}
 	_ = c.WriteClose(code, reason)
 }
 
@@ -242,32 +274,100 @@ func (c *conn) WriteJSON(v any) error {
 		return err
 	}
 
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-
+	c.qmu.Lock()
 	if c.proto != nil {
 		var ok bool
 		if data, ok = c.proto.send(data); !ok {
 			// For an operation the client completed or that has finished.
+			c.qmu.Unlock()
 			return nil
 		}
 	}
-	return c.writeLocked(data)
+	c.enqueueLocked(frame{head: data})
+	c.qmu.Unlock()
+	return c.flush()
 }
 
-// writeLocked sends one text message; the caller holds writeMu.
-func (c *conn) writeLocked(data []byte) error {
+// enqueueLocked appends a message to the queue; the caller holds qmu.
+func (c *conn) enqueueLocked(f frame) {
+	c.queue = append(c.queue, f)
+	c.queued += f.size()
+}
+
+// flush writes what the queue holds, in order, in as few TCP writes as
+// the frames fit (one for all frames that were waiting): a connection
+// with many operations and a burst of events costs one system call per
+// burst, not per message. When a write fails or times out the connection
+// is dropped (the frame stream is corrupt) and the rest of the queue is
+// discarded.
+func (c *conn) flush() error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	var batch []frame
+	for {
+		c.qmu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		c.queued = 0
+		c.qmu.Unlock()
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := c.writeFrames(batch); err != nil {
+			c.qmu.Lock()
+			c.queue, c.queued = nil, 0
+			c.qmu.Unlock()
+			return err
+		}
+		clear(batch) // drop the references to shared payloads
+	}
+}
+
+var frameTail = []byte("}")
+
+// writeFrames sends frames as text messages; the caller holds writeMu.
+func (c *conn) writeFrames(frames []frame) error {
 	if !c.isOpen() {
 		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+	if c.cork != nil {
+		c.cork.hold()
+	}
+	err := c.writeEach(frames)
+	if c.cork != nil {
+		if ferr := c.cork.release(); err == nil {
+			err = ferr
+		}
+	}
+	if err != nil {
 		if errors.Is(err, websocket.ErrCloseSent) || !c.isOpen() {
 			return fmt.Errorf("wsgorilla: write on closing connection: %w (%w)", net.ErrClosed, err)
 		}
 		// A failed or timed-out write leaves the frame stream corrupt.
 		c.abort()
 		return err
+	}
+	return nil
+}
+
+func (c *conn) writeEach(frames []frame) error {
+	for _, f := range frames {
+		if f.body == nil {
+			if err := c.ws.WriteMessage(websocket.TextMessage, f.head); err != nil {
+				return err
+			}
+			continue
+		}
+		w, err := c.ws.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		_, _ = w.Write(f.head)
+		_, _ = w.Write(f.body)
+		_, _ = w.Write(frameTail)
+		if err := w.Close(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -298,6 +398,7 @@ func (c *conn) WriteClose(closeCode int, message string) error {
 	}
 	c.state = stateClosing
 	c.mu.Unlock()
+	c.markClosed()
 
 	payload, payloadErr := closePayload(closeCode, message)
 	err := c.ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(c.writeTimeout))
@@ -350,7 +451,13 @@ func (c *conn) abort() {
 	}
 	c.state = stateClosed
 	c.mu.Unlock()
+	c.markClosed()
 	_ = c.ws.Close()
+}
+
+// markClosed tells the lanes' writer that the connection is no longer open.
+func (c *conn) markClosed() {
+	c.closedOnce.Do(func() { close(c.closed) })
 }
 
 // Close releases the connection. If WriteClose has started the close
@@ -366,6 +473,7 @@ func (c *conn) Close() error {
 	}
 	c.state = stateClosed
 	c.mu.Unlock()
+	c.markClosed()
 	return c.ws.Close()
 }
 

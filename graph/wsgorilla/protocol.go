@@ -72,13 +72,16 @@ type wireMessage struct {
 // (stopped) loses its mapping at once, so nothing it still writes reaches
 // the client and its id is free for the client to use again.
 //
-// A protocol is guarded by its connection's writeMu: a message written for
-// an operation is sent, or dropped, atomically with the decision, so
-// nothing for an operation goes out once the client's complete has been
+// A protocol is guarded by its connection's qmu: a message written for
+// an operation is queued, or dropped, atomically with the decision, so
+// nothing for an operation is queued once the client's complete has been
 // read.
 type protocol struct {
 	legacy bool // graphql-ws rather than graphql-transport-ws
 	maxOps int  // running operations allowed; 0: no limit
+	// lanes: each operation's payload carries its transport id in
+	// extensions[LaneExtension], for LaneFor.
+	lanes bool
 
 	initReceived bool // a connection_init was passed to the transport
 	acked        bool // the transport sent connection_ack
@@ -242,6 +245,9 @@ func (p *protocol) start(m wireMessage) verdict {
 	p.ops[id] = &operation{clientID: clientID}
 	p.byClient[clientID] = id
 	m.ID = id
+	if p.lanes {
+		m.Payload = withLaneID(m.Payload, id)
+	}
 	if v.deliver != nil {
 		v.pending = encode(m)
 	} else {
@@ -307,6 +313,39 @@ func (p *protocol) send(data []byte) (out []byte, ok bool) {
 
 // checkOperationPayload checks a subscribe (start) payload's shape as the
 // protocol defines it, and returns what is wrong, or "".
+// withLaneID adds the transport id of an operation to its payload's
+// extensions (the payload was checked: an object, extensions an object or
+// absent).
+func withLaneID(payload json.RawMessage, id string) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return payload
+	}
+	ext := map[string]json.RawMessage{}
+	if e := fields["extensions"]; !isNull(e) {
+		if err := json.Unmarshal(e, &ext); err != nil {
+			return payload
+		}
+	}
+	ext[LaneExtension], _ = json.Marshal(id)
+	fields["extensions"], _ = json.Marshal(ext)
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return payload
+	}
+	return out
+}
+
+// lane reports the client's id of a running operation and whether the
+// client may still hear from it.
+func (p *protocol) lane(id string) (clientID string, ok bool) {
+	op := p.ops[id]
+	if op == nil || op.stopping {
+		return "", false
+	}
+	return op.clientID, true
+}
+
 func checkOperationPayload(payload json.RawMessage) string {
 	if !isObject(payload) {
 		return "must be an object"

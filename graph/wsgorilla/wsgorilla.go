@@ -146,6 +146,11 @@ type Implementation struct {
 	// connection carries on.
 	MaxOperations int
 
+	// MaxQueuedBytes caps the bytes waiting in a connection's queue
+	// beyond which a lane's Send is refused (ErrLaneFull). Zero means
+	// DefaultMaxQueuedBytes.
+	MaxQueuedBytes int
+
 	// SkipProtocolChecks passes every message to the transport as read,
 	// unchecked, as gqlgen's coder implementation does (see "Protocol
 	// checks" in the package documentation for what is lost).
@@ -197,13 +202,26 @@ func (i Implementation) Accept(
 		}
 	}
 
+	slot := lanesOf(r.Context())
+	if slot != nil {
+		w = corkingWriter{w}
+	}
 	ws, err := upgrader.Upgrade(w, r, header)
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(ws, orDefault(i.WriteTimeout, DefaultWriteTimeout), orDefault(i.CloseTimeout, DefaultCloseTimeout))
+	if i.MaxQueuedBytes > 0 {
+		c.maxQueued = i.MaxQueuedBytes
+	}
 	if !i.SkipProtocolChecks {
 		c.checkProtocol(i.MaxOperations, i.InitTimeout)
+	}
+	if slot != nil && c.proto != nil {
+		c.proto.lanes = true
+		slot.mu.Lock()
+		slot.c = c
+		slot.mu.Unlock()
 	}
 	return c, nil
 }

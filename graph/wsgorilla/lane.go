@@ -1,0 +1,218 @@
+package wsgorilla
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// Lanes: results written straight to the connection.
+//
+// gqlgen's transport writes every result of a subscription through
+// WriteJSON after marshalling it twice (the result, then the message), and
+// each write is a TCP write of its own. For a server that sends the same
+// result to many subscribers (see graph's shared subscriptions) that is
+// most of what a delivered message costs. A Lane sends an operation's
+// already encoded results instead: the frame around the payload is built
+// from a prefix computed once per operation, the payload bytes may be
+// shared by any number of connections, and the frames a connection has
+// waiting go out in one TCP write by the connection's writer goroutine.
+//
+// Lanes are enabled per request with WithLanes (before the transport sees
+// the request); the operation then finds its lane with LaneFor, from the
+// extensions of its OperationContext, where the connection puts the
+// operation's own id under LaneExtension. Messages written by the
+// transport (WriteJSON) and by lanes share one queue, so an operation's
+// last message (complete or error) written by the transport follows the
+// results its lane queued.
+
+// LaneExtension is the key, in an operation's extensions, under which a
+// connection with lanes puts the operation's id.
+const LaneExtension = "wsgorilla.lane"
+
+// DefaultMaxQueuedBytes is how many bytes may wait in a connection's queue
+// before a lane's Send is refused with ErrLaneFull.
+const DefaultMaxQueuedBytes = 4 << 20
+
+var (
+	// ErrLaneClosed: the operation was completed by the client or has
+	// ended, or its connection is closing.
+	ErrLaneClosed = errors.New("wsgorilla: the operation or its connection has ended")
+	// ErrLaneFull: the client does not read as fast as its results come;
+	// more than the connection's queue limit waits to be written.
+	ErrLaneFull = errors.New("wsgorilla: the connection's queue is full: the client reads too slowly")
+)
+
+type lanesKey struct{}
+
+// laneSlot carries the connection from Accept to LaneFor: the transport
+// accepts with the request it was given and runs operations with a
+// context derived from that request's.
+type laneSlot struct {
+	mu sync.Mutex
+	c  *conn
+}
+
+// WithLanes returns r with a context in which the connection Accept makes
+// offers lanes to its operations (LaneFor).
+func WithLanes(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), lanesKey{}, &laneSlot{}))
+}
+
+func lanesOf(ctx context.Context) *laneSlot {
+	s, _ := ctx.Value(lanesKey{}).(*laneSlot)
+	return s
+}
+
+// Lane writes one operation's results to its connection.
+type Lane struct {
+	c    *conn
+	id   string
+	head []byte
+}
+
+// LaneFor returns the lane of the operation whose context is ctx and
+// whose extensions are given (graphql.OperationContext.Extensions), or
+// nil when its connection has no lanes or the operation is no longer
+// running.
+func LaneFor(ctx context.Context, extensions map[string]any) *Lane {
+	slot := lanesOf(ctx)
+	id, _ := extensions[LaneExtension].(string)
+	if slot == nil || id == "" {
+		return nil
+	}
+	slot.mu.Lock()
+	c := slot.c
+	slot.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	c.qmu.Lock()
+	if c.proto == nil {
+		c.qmu.Unlock()
+		return nil
+	}
+	clientID, ok := c.proto.lane(id)
+	legacy := c.proto.legacy
+	c.qmu.Unlock()
+	if !ok {
+		return nil
+	}
+	typ := "next"
+	if legacy {
+		typ = "data"
+	}
+	quoted, _ := json.Marshal(clientID)
+	head := make([]byte, 0, len(quoted)+40)
+	head = append(head, `{"id":`...)
+	head = append(head, quoted...)
+	head = append(head, `,"type":"`+typ+`","payload":`...)
+	return &Lane{c: c, id: id, head: head}
+}
+
+// Send queues a "next" message (legacy graphql-ws: "data") whose payload
+// is the encoded result (a JSON object: data, errors, extensions) and
+// returns at once; the connection's writer goroutine writes it. payload is
+// not copied and must not change afterwards. It fails with ErrLaneClosed
+// when the operation or the connection has ended, and with ErrLaneFull
+// when the connection's queue holds more than its limit.
+func (l *Lane) Send(payload []byte) error {
+	c := l.c
+	if !c.isOpen() {
+		return ErrLaneClosed
+	}
+	c.qmu.Lock()
+	if _, ok := c.proto.lane(l.id); !ok {
+		c.qmu.Unlock()
+		return ErrLaneClosed
+	}
+	if c.queued > c.maxQueued {
+		c.qmu.Unlock()
+		return ErrLaneFull
+	}
+	c.enqueueLocked(frame{head: l.head, body: payload})
+	c.qmu.Unlock()
+	c.writer.Do(func() { go c.writeLoop() })
+	select {
+	case c.kick <- struct{}{}:
+	default: // the writer is already due to run
+	}
+	return nil
+}
+
+// writeLoop writes the queue whenever a lane adds to it, until the
+// connection closes.
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case <-c.kick:
+			if err := c.flush(); err != nil {
+				c.writeErrors.Add(1)
+			}
+		case <-c.closed:
+			return
+		}
+	}
+}
+
+// corkingWriter hands gorilla the hijacked TCP connection wrapped in a
+// corkConn.
+type corkingWriter struct {
+	http.ResponseWriter
+}
+
+func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &corkConn{Conn: nc}, brw, nil
+}
+
+// corkConn gathers what is written between hold and release into one
+// write. All writes to the TCP connection go through it under mu, so
+// frames written by other goroutines meanwhile (gorilla's control frames)
+// follow the held ones in order.
+type corkConn struct {
+	net.Conn
+	mu      sync.Mutex
+	holding bool
+	buf     []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.holding {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) hold() {
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+}
+
+// release writes what was held, in one write.
+func (c *corkConn) release() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > 256<<10 {
+		c.buf = nil // don't keep a burst's buffer for the connection's life
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
+}

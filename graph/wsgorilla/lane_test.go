@@ -1,0 +1,169 @@
+package wsgorilla_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/testserver"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/batonhq/baton/graph/wsgorilla"
+)
+
+// laneServer runs gqlgen's test schema with lanes: every operation hands
+// its lane to the test (on lanes) and runs until the test closes release
+// or the operation ends; then the transport completes it.
+type laneServer struct {
+	url     string
+	lanes   chan *wsgorilla.Lane
+	release chan struct{}
+}
+
+func newLaneServer(t *testing.T, impl wsgorilla.Implementation, withLanes bool) *laneServer {
+	t.Helper()
+	s := &laneServer{lanes: make(chan *wsgorilla.Lane, 16), release: make(chan struct{})}
+	h := testserver.New()
+	h.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		lane := wsgorilla.LaneFor(ctx, graphql.GetOperationContext(ctx).Extensions)
+		s.lanes <- lane
+		if lane == nil {
+			return next(ctx)
+		}
+		return func(context.Context) *graphql.Response {
+			select {
+			case <-s.release:
+			case <-ctx.Done():
+			}
+			return nil
+		}
+	})
+	h.AddTransport(transport.Websocket{Implementation: impl})
+	s.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if withLanes {
+			r = wsgorilla.WithLanes(r)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	return s
+}
+
+func (s *laneServer) lane(t *testing.T) *wsgorilla.Lane {
+	t.Helper()
+	select {
+	case l := <-s.lanes:
+		return l
+	case <-time.After(ioTimeout):
+		t.Fatal("no operation started")
+		return nil
+	}
+}
+
+// A lane's results reach the client under the client's id, in order,
+// with the payload as given, and the transport's complete comes after
+// them; on graphql-ws as data messages.
+func TestLaneDeliversInOrder(t *testing.T) {
+	for _, proto := range []string{transportWS, legacyWS} {
+		t.Run(proto, func(t *testing.T) {
+			s := newLaneServer(t, wsgorilla.Implementation{}, true)
+			c := dial(t, s.url, nil, proto)
+			c.initialise(proto)
+			c.send(message{Type: pick(proto, "subscribe", "start"), ID: "client-7", Payload: []byte(`{"query":"subscription { name }"}`)})
+			lane := s.lane(t)
+			if lane == nil {
+				t.Fatal("no lane on a connection with lanes")
+			}
+			for i := range 200 {
+				if err := lane.Send(fmt.Appendf(nil, `{"data":{"name":"n%d"}}`, i)); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			close(s.release)
+			for i := range 200 {
+				m := c.expect(pick(proto, "next", "data"), "client-7", "ka")
+				assertJSON(t, m.Payload, fmt.Sprintf(`{"data":{"name":"n%d"}}`, i))
+			}
+			c.expect("complete", "client-7", "ka")
+		})
+	}
+}
+
+// Once the client completed the operation, its lane refuses to send and
+// nothing more reaches the client.
+func TestLaneClosedAfterComplete(t *testing.T) {
+	s := newLaneServer(t, wsgorilla.Implementation{}, true)
+	c := dial(t, s.url, nil, transportWS)
+	c.initialise(transportWS)
+	c.send(message{Type: "subscribe", ID: "1", Payload: []byte(`{"query":"subscription { name }"}`)})
+	lane := s.lane(t)
+	if err := lane.Send([]byte(`{"data":{"name":"a"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("next", "1")
+	c.send(message{Type: "complete", ID: "1"})
+	deadline := time.Now().Add(ioTimeout)
+	for {
+		err := lane.Send([]byte(`{"data":{"name":"late"}}`))
+		if errors.Is(err, wsgorilla.ErrLaneClosed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lane still sends after complete (%v)", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Whatever was queued before the complete was read may still arrive;
+	// after a ping only the pong does.
+	c.send(message{Type: "ping"})
+	for {
+		m := c.read()
+		if m.Type == "pong" {
+			break
+		}
+		if m.Type != "next" || !strings.Contains(string(m.Payload), "late") {
+			t.Fatalf("got %s %s after complete", m.Type, m.Payload)
+		}
+	}
+}
+
+// A client that stops reading fills its connection's queue: Send is then
+// refused with ErrLaneFull at once rather than blocking or growing the
+// queue without bound.
+func TestLaneFull(t *testing.T) {
+	s := newLaneServer(t, wsgorilla.Implementation{MaxQueuedBytes: 64 << 10, WriteTimeout: 3 * time.Second}, true)
+	c := dial(t, s.url, nil, transportWS)
+	c.initialise(transportWS)
+	c.send(message{Type: "subscribe", ID: "1", Payload: []byte(`{"query":"subscription { name }"}`)})
+	lane := s.lane(t)
+	payload := []byte(`{"data":{"name":"` + strings.Repeat("x", 256<<10) + `"}}`)
+	for i := range 1000 {
+		start := time.Now()
+		err := lane.Send(payload)
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("send %d blocked for %s", i, d)
+		}
+		if errors.Is(err, wsgorilla.ErrLaneFull) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	t.Fatal("a client that reads nothing never filled its queue")
+}
+
+// Without WithLanes, operations have no lane and run as usual.
+func TestNoLaneWithoutWithLanes(t *testing.T) {
+	s := newLaneServer(t, wsgorilla.Implementation{}, false)
+	c := dial(t, s.url, nil, transportWS)
+	c.initialise(transportWS)
+	c.send(message{Type: "subscribe", ID: "1", Payload: []byte(`{"query":"subscription { name }"}`)})
+	if lane := s.lane(t); lane != nil {
+		t.Fatal("a lane without WithLanes")
+	}
+}
