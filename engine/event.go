@@ -61,6 +61,12 @@ type Event struct {
 	System  string // for SYSTEM_STATUS events
 }
 
+// EventTime is an event's time as every store keeps it and every client
+// sees it, live or replayed: UTC, to the microsecond (PostgreSQL's
+// precision). Stores apply it when an event is emitted, so the event
+// published at commit and the one read back by cursor are the same.
+func EventTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
 // EventStep is a snapshot of the step an event is about, as of the event.
 type EventStep struct {
 	ID       int        `json:"id"`

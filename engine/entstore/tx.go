@@ -27,7 +27,12 @@ var _ engine.Tx = (*txn)(nil)
 
 func (t *txn) Now() time.Time { return t.now }
 
-func (t *txn) Emit(events ...*engine.Event) { t.events = append(t.events, events...) }
+func (t *txn) Emit(events ...*engine.Event) {
+	for _, e := range events {
+		e.At = engine.EventTime(e.At)
+	}
+	t.events = append(t.events, events...)
+}
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.s.d.sql(q), args...)
@@ -722,7 +727,7 @@ func scanEvents(rows *sql.Rows) ([]*engine.Event, error) {
 			&e.To, &at, strScan{&e.Actor}, strScan{&e.Note}, &data, strScan{&e.Account}); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
-		e.Kind, e.At = engine.EventKind(kind), at.t
+		e.Kind, e.At = engine.EventKind(kind), engine.EventTime(at.t)
 		if len(data) > 0 {
 			var d eventData
 			if err := json.Unmarshal(data, &d); err != nil {

@@ -28,25 +28,28 @@ import (
 
 // result is one run, with the keys WORKLOAD.md lists.
 type result struct {
-	Workload       string       `json:"workload"`
-	Backend        string       `json:"backend"`
-	Replicas       int          `json:"replicas"`
-	N              int          `json:"n"`
-	Concurrency    int          `json:"concurrency"`
-	Subscribers    int          `json:"subscribers,omitempty"`
-	Completed      int          `json:"completed"`
-	Errors         int          `json:"errors"`
-	WallS          float64      `json:"wall_s"`
-	OrdersPerS     float64      `json:"orders_per_s"`
-	StepsPerS      float64      `json:"steps_per_s"`
-	LatencyMS      percentiles  `json:"latency_ms"`
-	EventLatencyMS percentiles  `json:"event_latency_ms"`
-	Servers        []procUsage  `json:"servers"`
-	Postgres       *procUsage   `json:"postgres,omitempty"`
-	Redis          *procUsage   `json:"redis,omitempty"`
-	Driver         procUsage    `json:"driver"`
-	FirstError     string       `json:"first_error,omitempty"`
-	Config         runnerConfig `json:"config"`
+	Workload       string      `json:"workload"`
+	Backend        string      `json:"backend"`
+	Replicas       int         `json:"replicas"`
+	N              int         `json:"n"`
+	Concurrency    int         `json:"concurrency"`
+	Subscribers    int         `json:"subscribers,omitempty"`
+	Completed      int         `json:"completed"`
+	Errors         int         `json:"errors"`
+	WallS          float64     `json:"wall_s"`
+	OrdersPerS     float64     `json:"orders_per_s"`
+	StepsPerS      float64     `json:"steps_per_s"`
+	LatencyMS      percentiles `json:"latency_ms"`
+	EventLatencyMS percentiles `json:"event_latency_ms"`
+	// FeedMessages is how many events all subscriptions received during
+	// the run (what the servers' CPU for the feed is spent on).
+	FeedMessages int          `json:"feed_messages"`
+	Servers      []procUsage  `json:"servers"`
+	Postgres     *procUsage   `json:"postgres,omitempty"`
+	Redis        *procUsage   `json:"redis,omitempty"`
+	Driver       procUsage    `json:"driver"`
+	FirstError   string       `json:"first_error,omitempty"`
+	Config       runnerConfig `json:"config"`
 }
 
 type runnerConfig struct {
@@ -200,7 +203,7 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 	res := &result{Workload: "pro-server-package", Backend: cfg.Backend, Replicas: cfg.Replicas, N: cfg.Orders,
 		Concurrency: cfg.Concurrency, Subscribers: cfg.Subscribers, Completed: completed, Errors: errs, WallS: round(wall),
 		OrdersPerS: round(float64(completed) / wall), StepsPerS: round(float64(completed*12) / wall),
-		LatencyMS: pct(lat), EventLatencyMS: pct(evLat), FirstError: firstErr,
+		LatencyMS: pct(lat), EventLatencyMS: pct(evLat), FeedMessages: len(evLat), FirstError: firstErr,
 		Config: runnerConfig{Warmup: cfg.Warmup, Workers: cfg.Workers}}
 	res.EventLatencyMS.P95 = 0
 	for i, r := range reps {

@@ -128,7 +128,7 @@ func wsSubscribe(t *testing.T, baseURL, query string, vars map[string]any) (*col
 	return c, closeFn
 }
 
-const eventFields = `cursor kind orderId from to step { id name status }`
+const eventFields = `cursor kind orderId from to at step { id name status }`
 
 // TestFeedHasEveryTransitionInCommitOrder: a dashboard subscribed to all
 // events sees every step of an order move, in the order the table holds

@@ -859,6 +859,29 @@ func TestTwoReplicasShareWork(t *testing.T) {
 		t.Errorf("events(orderId: %s) on B differs from the order's events in the table: %s", ids[0], repDiffIDs(oc, want))
 	}
 
+	// The same event is the same, field by field, whether it reached B
+	// live from A (Redis) or was replayed from the table by cursor.
+	live := map[string]wsEvent{}
+	for _, e := range got {
+		live[e.Cursor] = e
+	}
+	compared := 0
+	for _, e := range orderFeed.snapshot() {
+		l, ok := live[e.Cursor]
+		if !ok {
+			continue
+		}
+		compared++
+		lj, _ := json.Marshal(l)
+		ej, _ := json.Marshal(e)
+		if string(lj) != string(ej) || l.At == "" {
+			t.Errorf("event %s live: %+v; by cursor: %+v", e.Cursor, l, e)
+		}
+	}
+	if compared < 3 {
+		t.Errorf("only %d events to compare live and replayed", compared)
+	}
+
 	// Every step of every order completed exactly once.
 	steps := repCheckStepsCompletedOnce(t, db, n)
 

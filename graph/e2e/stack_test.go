@@ -171,6 +171,7 @@ type wsEvent struct {
 	OrderID string `json:"orderId"`
 	From    string `json:"from"`
 	To      string `json:"to"`
+	At      string `json:"at"` // as sent: live and replayed must be the same bytes
 	Step    *struct {
 		ID     string `json:"id"`
 		Name   string `json:"name"`
