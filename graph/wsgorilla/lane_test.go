@@ -167,3 +167,4 @@ func TestNoLaneWithoutWithLanes(t *testing.T) {
 		t.Fatal("a lane without WithLanes")
 	}
 }
+

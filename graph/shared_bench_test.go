@@ -1,0 +1,125 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/enginetest"
+	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/graph"
+)
+
+// BenchmarkSubscriptionFanout is the feed's cost per event with many
+// dashboards open: 200 websocket subscribers of the same query, one event
+// published into the hub per op, until every subscriber has it.
+//
+//	go test ./graph -run '^$' -bench SubscriptionFanout
+//
+// shared runs each event's selection once for all of them and writes the
+// same bytes to every connection (graph/shared.go, wsgorilla lanes);
+// unshared is gqlgen's own path, one execution and two marshals per
+// subscriber. ns/msg is the time per delivered message (the clients run
+// in the same process and are counted too).
+func BenchmarkSubscriptionFanout(b *testing.B) {
+	for _, mode := range []struct {
+		name     string
+		unshared bool
+	}{{"shared", false}, {"unshared", true}} {
+		b.Run(mode.name, func(b *testing.B) { benchFanout(b, 200, mode.unshared) })
+	}
+}
+
+func benchFanout(b *testing.B, subscribers int, unshared bool) {
+	ctx := context.Background()
+	log := enginetest.Logger(b)
+	clock := engine.NewFakeClock(enginetest.Epoch)
+	st, err := entstore.Open(ctx, enginetest.SQLiteURL(b), entstore.Options{Clock: clock, Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: log})
+	broker := engine.NewLocalBroker()
+	hub := orchestrator.NewHub(st, orchestrator.HubConfig{Logger: log, PollInterval: time.Hour, Clock: clock, Buffer: 1 << 20})
+	if err := hub.Start(ctx, broker, nil); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(graph.NewHandler(graph.Config{Client: st.Client(), Engine: eng, Hub: hub, Logger: log, Unshared: unshared}))
+	b.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		hub.Close()
+		broker.Close()
+		st.Close()
+	})
+
+	var received atomic.Int64
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	sub, _ := json.Marshal(map[string]any{"id": "1", "type": "subscribe",
+		"payload": map[string]any{"query": "subscription { events { cursor kind orderId at to step { id name status } } }"}})
+	next := []byte(`"type":"next"`)
+	for range subscribers {
+		d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
+		ws, resp, err := d.Dial(url, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		b.Cleanup(func() { ws.Close() })
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"connection_init","payload":{"user":"dash"}}`)); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := ws.ReadMessage(); err != nil { // connection_ack
+			b.Fatal(err)
+		}
+		if err := ws.WriteMessage(websocket.TextMessage, sub); err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for {
+				_, m, err := ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				if bytes.Contains(m, next) {
+					received.Add(1)
+				}
+			}
+		}()
+	}
+	want := 1
+	if unshared {
+		want = subscribers
+	}
+	enginetest.Eventually(b, 10*time.Second, func() bool { return hub.Subscribers() == want }, "%d subscriptions never reached the hub", want)
+
+	id := hub.Last()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		id++
+		hub.Ingest([]*engine.Event{{ID: id, Kind: engine.EventStepStatus, OrderID: 7, PlanID: 7, StepID: 70 + i%5,
+			From: "READY", To: "IN_PROGRESS", At: enginetest.Epoch.Add(time.Duration(i) * time.Millisecond),
+			Step: &engine.EventStep{ID: 70 + i%5, Name: "Install", Type: "MANUAL_TASK", Status: "IN_PROGRESS", Jeopardy: "ON_TRACK"}}})
+	}
+	total := int64(b.N) * int64(subscribers)
+	deadline := time.Now().Add(2 * time.Minute)
+	for received.Load() < total {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d messages delivered", received.Load(), total)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(total), "ns/msg")
+}
