@@ -167,4 +167,3 @@ func TestNoLaneWithoutWithLanes(t *testing.T) {
 		t.Fatal("a lane without WithLanes")
 	}
 }
-
