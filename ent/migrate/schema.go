@@ -616,9 +616,9 @@ var (
 				},
 			},
 			{
-				Name:    "step_system_on_hold",
+				Name:    "step_system_held",
 				Unique:  false,
-				Columns: []*schema.Column{StepsColumns[12], StepsColumns[31]},
+				Columns: []*schema.Column{StepsColumns[12]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'ON_HOLD'",
 				},

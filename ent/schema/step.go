@@ -105,8 +105,13 @@ func (Step) Indexes() []ent.Index {
 			Annotations(entsql.IndexWhere("status = 'READY'")), // claims
 		index.Fields("queue", "status").StorageKey("step_queue_status_tasks").
 			Annotations(entsql.IndexWhere("queue IS NOT NULL")), // task lists
-		index.Fields("system", "updated_at").StorageKey("step_system_on_hold").
-			Annotations(entsql.IndexWhere("status = 'ON_HOLD'")), // integration holds
+		// Integration holds. Not on updated_at, which every save of a
+		// step changes: an indexed column changing rules out a HOT update
+		// (in place, no index entries) on PostgreSQL, and the updates
+		// that count a step's prerequisites off change nothing else that
+		// is indexed.
+		index.Fields("system").StorageKey("step_system_held").
+			Annotations(entsql.IndexWhere("status = 'ON_HOLD'")),
 		index.Fields("fulfillment_line_id").StorageKey("step_fulfillment_line_id_items").
 			Annotations(entsql.IndexWhere("fulfillment_line_id IS NOT NULL")),
 		index.Fields("wake_at").Annotations(entsql.IndexWhere("wake_at IS NOT NULL")),
