@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/enginetest"
 )
 
@@ -30,7 +31,9 @@ const largePlanQuery = `query($id: ID!) { order(id: $id) { status
 func BenchmarkLargeOrder(b *testing.B) {
 	for _, be := range enginetest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
-			e := newEnv(b, be.URL(b), envOptions{})
+			// 10,000 bundle lines expand to 30,000 order lines, beyond
+			// the default OrderLines (BATON_MAX_ORDER_LINES).
+			e := newEnv(b, be.URL(b), envOptions{engineLimits: engine.Limits{OrderLines: 50_000}})
 			var lines []any
 			for i := range 10000 {
 				lines = append(lines, map[string]any{"id": fmt.Sprint("L", i), "productCode": "PRO-SERVER-PKG"})

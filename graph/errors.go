@@ -140,15 +140,6 @@ type resolverError struct{ err error }
 func (e *resolverError) Error() string { return e.err.Error() }
 func (e *resolverError) Unwrap() error { return e.err }
 
-// markResolverErrors is the field middleware that marks resolvers' errors.
-func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(ctx)
-	if err != nil {
-		err = &resolverError{err}
-	}
-	return res, err
-}
-
 // perStepError reports, beside the data, why one step of a bulk request
 // was left as it was (path <field>.<index>, extensions.stepId).
 func perStepError(ctx context.Context, index, stepID int, err error) {

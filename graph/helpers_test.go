@@ -98,6 +98,8 @@ type envOptions struct {
 	rateLimit            float64
 	rateBurst            int
 	disableIntrospection bool
+	// engineLimits are the engine's (zero: the defaults).
+	engineLimits engine.Limits
 }
 
 func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
@@ -111,7 +113,7 @@ func newEnv(t testing.TB, dbURL string, opts envOptions) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t)})
+	eng := orchestrator.New(orchestrator.Config{Store: st, Clock: clock, Logger: enginetest.Logger(t), Limits: opts.engineLimits})
 	switch opts.catalog {
 	case "-":
 	case "":

@@ -395,7 +395,7 @@ func TestHostileQueryDeadline(t *testing.T) {
 
 // TestHostileQueryClientGone: when the client leaves, the work stops.
 // (gqlgen's bounded list marshaling, worker_limit in gqlgen.yml, already
-// stops lists on a cancelled context; stopWhenDone stops every other
+// stops lists on a cancelled context; the field middleware stops every other
 // field too. This guards both.)
 func TestHostileQueryClientGone(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -60,6 +61,13 @@ type HubConfig struct {
 	Logger *slog.Logger
 	// Clock paces the poll (default SystemClock).
 	Clock engine.Clock
+	// GapWait is how long events that arrive ahead of a missing id wait
+	// for it to arrive too before the hub reads the table for it
+	// (default 20ms). The transactions of one group commit publish their
+	// events from their own goroutines, and replicas' events interleave,
+	// so ids often arrive a little out of order; reading the table at
+	// once for each such gap cost a query per commit.
+	GapWait time.Duration
 	// OnSystemChange, when set, is called after events of system status
 	// changes (offline, online, circuit) arrive, from any replica: the
 	// engine's cached system states are stale (Engine.SystemsChanged).
@@ -80,6 +88,10 @@ type Hub struct {
 	log   *slog.Logger
 
 	ingestMu sync.Mutex // one ingest at a time: gap reads happen under it
+	// Guarded by ingestMu: events that arrived ahead of a missing id, and
+	// the timer that fills the gap from the table if it stays open.
+	early   map[int64]*engine.Event
+	gapTime *time.Timer
 
 	mu     sync.Mutex
 	last   int64 // newest id delivered; everything up to it was delivered
@@ -96,6 +108,9 @@ func NewHub(store engine.Store, cfg HubConfig) *Hub {
 	}
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 4096
+	}
+	if cfg.GapWait <= 0 {
+		cfg.GapWait = 20 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -206,9 +221,10 @@ func (h *Hub) catchUp() {
 }
 
 // Ingest delivers committed events (in id order within the batch). Ids
-// already delivered are skipped; a gap before the batch is filled from the
-// table first (everything below a committed id is committed, since ids
-// follow commit order).
+// already delivered are skipped. Events after a gap wait up to GapWait
+// for the missing ids to arrive (from another publisher of this process
+// or the broker); then the gap is filled from the table (everything below
+// a committed id is committed, since ids follow commit order).
 func (h *Hub) Ingest(events []*engine.Event) {
 	if len(events) == 0 {
 		return
@@ -216,24 +232,95 @@ func (h *Hub) Ingest(events []*engine.Event) {
 	h.ingestMu.Lock()
 	defer h.ingestMu.Unlock()
 	last := h.Last()
-	var add []*engine.Event
 	for _, e := range events {
-		if e.ID <= last {
-			continue
-		}
-		if e.ID > last+1 {
-			missing, err := h.fill(last, e.ID)
-			if err != nil {
-				// Deliver what is in order so far; the table poll brings
-				// the rest, in order, once the database answers.
-				h.log.Warn("hub: fill gap", "after", last, "before", e.ID, "err", err)
-				break
+		if e.ID > last {
+			if h.early == nil {
+				h.early = map[int64]*engine.Event{}
 			}
-			add = append(add, missing...)
+			h.early[e.ID] = e
 		}
-		add = append(add, e)
-		last = e.ID
 	}
+	add := h.takeEarly(last)
+	if len(h.early) > h.cfg.Buffer {
+		// Far ahead: don't hold more; read the gap now.
+		add = append(add, h.fillGap(last+int64(len(add)))...)
+	}
+	h.armGap()
+	h.deliverIngested(add)
+}
+
+// takeEarly removes and returns the early events that follow last
+// without a gap. The caller holds ingestMu.
+func (h *Hub) takeEarly(last int64) []*engine.Event {
+	var add []*engine.Event
+	for {
+		e, ok := h.early[last+1]
+		if !ok {
+			return add
+		}
+		delete(h.early, last+1)
+		add = append(add, e)
+		last++
+	}
+}
+
+// fillGap reads from the table the events between last and the first
+// early one, and returns them with the early events that then follow
+// without a gap. The caller holds ingestMu.
+func (h *Hub) fillGap(last int64) []*engine.Event {
+	if len(h.early) == 0 {
+		return nil
+	}
+	first := int64(math.MaxInt64)
+	for id := range h.early {
+		first = min(first, id)
+	}
+	missing, err := h.fill(last, first)
+	if err != nil {
+		// The table poll brings the rest, in order, once the database
+		// answers.
+		h.log.Warn("hub: fill gap", "after", last, "before", first, "err", err)
+		return nil
+	}
+	// Every id below first that is not in the table was never committed
+	// (a sequence skips what a rollback used): first follows.
+	return append(missing, h.takeEarly(first-1)...)
+}
+
+// armGap starts the timer that fills an open gap, or stops it when none
+// is open. The caller holds ingestMu.
+func (h *Hub) armGap() {
+	if len(h.early) == 0 {
+		if h.gapTime != nil {
+			h.gapTime.Stop()
+			h.gapTime = nil
+		}
+		return
+	}
+	if h.gapTime == nil {
+		h.gapTime = time.AfterFunc(h.cfg.GapWait, h.gapExpired)
+	}
+}
+
+// gapExpired fills the gap that stayed open for GapWait.
+func (h *Hub) gapExpired() {
+	h.ingestMu.Lock()
+	defer h.ingestMu.Unlock()
+	h.gapTime = nil
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return
+	}
+	add := h.fillGap(h.Last())
+	h.armGap()
+	h.deliverIngested(add)
+}
+
+// deliverIngested delivers what Ingest took in order. The caller holds
+// ingestMu.
+func (h *Hub) deliverIngested(add []*engine.Event) {
 	h.deliver(add)
 	if h.cfg.OnSystemChange != nil && slices.ContainsFunc(add, func(e *engine.Event) bool { return e.Kind == engine.EventSystemStatus }) {
 		h.cfg.OnSystemChange()
