@@ -165,12 +165,14 @@ type Tx interface {
 	// LockSteps reads steps, locking them, in id order. Missing ids are
 	// left out.
 	LockSteps(ctx context.Context, ids []int) ([]*StepRecord, error)
-	// SaveSteps writes the mutable columns of steps (not pending, which
-	// only ReleaseDependents and AddPending change).
+	// SaveSteps writes the mutable columns of steps, and counts each
+	// one's Released off its pending (pending is otherwise changed only by
+	// AddPending).
 	SaveSteps(ctx context.Context, steps []*StepRecord) error
 	// ReleaseDependents counts finished prerequisites off their dependents
-	// (each id once) and returns the dependents, locked, with their new
-	// pending counts.
+	// (each id once) and returns the dependents, locked, with Released
+	// the count and Pending the stored count less it. It writes nothing:
+	// the caller saves every dependent it returns (SaveSteps).
 	ReleaseDependents(ctx context.Context, done []int) ([]*StepRecord, error)
 	// ClaimReady takes up to limit READY steps of the given types that no
 	// other transaction holds (SKIP LOCKED), oldest first, locking them.
@@ -426,7 +428,12 @@ type StepRecord struct {
 	Assignee    string
 	System      string
 	Pending     int
-	Attempts    int
+	// Released is how many prerequisites were counted off in memory and
+	// not yet written: ReleaseDependents sets it (its Pending is already
+	// lowered by it) and SaveSteps writes pending = pending - Released,
+	// so that a dependent made READY is written once, not twice.
+	Released int
+	Attempts int
 	// AttemptBase is Attempts when an operator last retried the step: the
 	// retry policy counts attempts from there.
 	AttemptBase int

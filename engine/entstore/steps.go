@@ -20,16 +20,25 @@ const stepColumns = `s.id, s.plan_id, s.group_id, s.order_id, s.fulfillment_line
 	s.jeopardy_at, s.wake_at, s.lease_owner, s.lease_until, s.updated_at, s.frozen, s.compensates`
 
 func scanSteps(rows *sql.Rows) ([]*engine.StepRecord, error) {
+	return scanStepsAnd(rows, nil)
+}
+
+// scanStepsAnd scans stepColumns and then the columns extra points at.
+func scanStepsAnd(rows *sql.Rows, extra func(r *engine.StepRecord) []any) ([]*engine.StepRecord, error) {
 	defer rows.Close()
 	var out []*engine.StepRecord
 	for rows.Next() {
 		var r engine.StepRecord
 		var typ, scope, status, jeopardy string
 		var ready, started, completed, due, jat, wake, lease, updated timeScan
-		if err := rows.Scan(&r.ID, &r.PlanID, &r.GroupID, intScan{&r.OrderID}, intScan{&r.ItemID}, intScan{&r.AccountRef}, &r.CatalogID,
+		dest := []any{&r.ID, &r.PlanID, &r.GroupID, intScan{&r.OrderID}, intScan{&r.ItemID}, intScan{&r.AccountRef}, &r.CatalogID,
 			&r.Name, &r.Scenario, &typ, &scope, &r.InstanceKey, strScan{&r.BundleKey}, &status, &jeopardy, strScan{&r.Queue},
 			strScan{&r.Assignee}, strScan{&r.System}, &r.Pending, &r.Attempts, &r.AttemptBase, jsonScan{&r.Output}, strScan{&r.Error}, strScan{&r.Note},
-			&ready, &started, &completed, &due, &jat, &wake, strScan{&r.LeaseOwner}, &lease, &updated, &r.Frozen, intScan{&r.Compensates}); err != nil {
+			&ready, &started, &completed, &due, &jat, &wake, strScan{&r.LeaseOwner}, &lease, &updated, &r.Frozen, intScan{&r.Compensates}}
+		if extra != nil {
+			dest = append(dest, extra(&r)...)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan step: %w", err)
 		}
 		r.Type, r.Scope, r.Status, r.Jeopardy = engine.StepType(typ), engine.Scope(scope), engine.StepStatus(status), engine.Jeopardy(jeopardy)
@@ -89,9 +98,11 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 	// One UPDATE joined to the unnested arrays of the new values.
 	rows := make([][]any, len(steps))
 	for i, r := range steps {
-		rows[i] = append([]any{int64(r.ID)}, stepSaveRow(r)...)
+		rows[i] = append([]any{int64(r.ID), int64(r.Released)}, stepSaveRow(r)...)
 	}
-	cols := append([]string{"id"}, stepSaveColumns...)
+	// The counted-off prerequisites travel typed as pending, named released.
+	cols := append([]string{"id", "pending"}, stepSaveColumns...)
+	alias := append([]string{"id", "released"}, stepSaveColumns...)
 	u, args, err := t.s.unnest("steps", cols, rows, 1)
 	if err != nil {
 		return fmt.Errorf("save steps: %w", err)
@@ -100,7 +111,7 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 	for i, c := range stepSaveColumns {
 		set[i] = c + " = v." + c
 	}
-	q := "UPDATE steps SET " + strings.Join(set, ", ") + " FROM " + u + " AS v(" + strings.Join(cols, ", ") + ") WHERE steps.id = v.id"
+	q := "UPDATE steps SET pending = steps.pending - v.released, " + strings.Join(set, ", ") + " FROM " + u + " AS v(" + strings.Join(alias, ", ") + ") WHERE steps.id = v.id"
 	res, err := t.tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("save steps: %w", err)
@@ -116,7 +127,7 @@ func (t *txn) SaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 // joined to steps is planned as a scan.
 func (t *txn) sqliteSaveSteps(ctx context.Context, steps []*engine.StepRecord) error {
 	if len(steps) == 1 {
-		_, err := t.tx.ExecContext(ctx, sqliteSaveStep, append(stepSaveRow(steps[0]), int64(steps[0].ID))...)
+		_, err := t.tx.ExecContext(ctx, sqliteSaveStep, sqliteSaveArgs(steps[0])...)
 		return err
 	}
 	stmt, done, err := t.tx.prepare(ctx, sqliteSaveStep)
@@ -126,62 +137,55 @@ func (t *txn) sqliteSaveSteps(ctx context.Context, steps []*engine.StepRecord) e
 	defer done()
 	ctx = context.WithoutCancel(ctx) // see cachedTx
 	for _, r := range steps {
-		if _, err := stmt.ExecContext(ctx, append(stepSaveRow(r), int64(r.ID))...); err != nil {
+		if _, err := stmt.ExecContext(ctx, sqliteSaveArgs(r)...); err != nil {
 			return fmt.Errorf("save step %d: %w", r.ID, err)
 		}
 	}
 	return nil
 }
 
-// sqliteSaveStep is UPDATE steps SET <every saved column> WHERE id = ?.
+// sqliteSaveStep is UPDATE steps SET pending = pending - ?, <every saved
+// column> WHERE id = ?.
 var sqliteSaveStep = func() string {
 	var b strings.Builder
-	b.WriteString("UPDATE steps SET ")
-	for i, c := range stepSaveColumns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = ?", c)
+	b.WriteString("UPDATE steps SET pending = pending - ?")
+	for _, c := range stepSaveColumns {
+		fmt.Fprintf(&b, ", %s = ?", c)
 	}
 	b.WriteString(" WHERE id = ?")
 	return b.String()
 }()
 
-// ReleaseDependents implements engine.Tx.
+func sqliteSaveArgs(r *engine.StepRecord) []any {
+	return append(append([]any{int64(r.Released)}, stepSaveRow(r)...), int64(r.ID))
+}
+
+// ReleaseDependents implements engine.Tx: it reads and locks, and
+// SaveSteps writes the new counts with the rest of each dependent's
+// change (a dependent made READY is one row version, not two).
 func (t *txn) ReleaseDependents(ctx context.Context, done []int) ([]*engine.StepRecord, error) {
 	if len(done) == 0 {
 		return nil, nil
 	}
-	ids := t.s.d.ids(sortedIDs(done))
-	if t.s.d.postgres {
-		// One statement: lock the dependents in id order (so that two
-		// transactions releasing overlapping dependents queue instead of
-		// deadlocking: the update only touches rows l locked),
-		// count the finished prerequisites off, return the new rows.
-		// Every join is driven by the (small) set of dependents and
-		// probes a primary key, so it stays linear for a 50,000-step plan.
-		rows, err := t.query(ctx, `WITH c AS (
-				SELECT step_id, count(*) AS n FROM step_dependencies WHERE prerequisite_id {ids $1} GROUP BY step_id),
-			l AS (SELECT s.id, c.n FROM c JOIN steps s ON s.id = c.step_id ORDER BY s.id{forupdate s}),
-			u AS (UPDATE steps SET pending = steps.pending - l.n, updated_at = $2 FROM l
-				WHERE steps.id = l.id RETURNING steps.*)
-			SELECT `+stepColumns+` FROM u s JOIN plans p ON p.id = s.plan_id ORDER BY s.id`, ids, t.now)
-		if err != nil {
-			return nil, fmt.Errorf("release dependents: %w", err)
-		}
-		return scanSteps(rows)
-	}
-	if _, err := t.exec(ctx, `UPDATE steps SET pending = pending - (SELECT count(*) FROM step_dependencies d
-		WHERE d.step_id = steps.id AND d.prerequisite_id {ids $1}), updated_at = $2
-		WHERE id IN (SELECT step_id FROM step_dependencies WHERE prerequisite_id {ids $1})`, ids, t.now); err != nil {
+	// Lock the dependents in id order (so that two transactions releasing
+	// overlapping dependents queue instead of deadlocking). Every join is
+	// driven by the (small) set of dependents and probes a primary key,
+	// so it stays linear for a 50,000-step plan.
+	rows, err := t.query(ctx, `WITH c AS (
+			SELECT step_id, count(*) AS n FROM step_dependencies WHERE prerequisite_id {ids $1} GROUP BY step_id)
+		SELECT `+stepColumns+`, c.n FROM c JOIN steps s ON s.id = c.step_id JOIN plans p ON p.id = s.plan_id
+		ORDER BY s.id{forupdate s}`, t.s.d.ids(sortedIDs(done)))
+	if err != nil {
 		return nil, fmt.Errorf("release dependents: %w", err)
 	}
-	rows, err := t.query(ctx, `SELECT `+stepColumns+` FROM steps s JOIN plans p ON p.id = s.plan_id
-		WHERE s.id IN (SELECT step_id FROM step_dependencies WHERE prerequisite_id {ids $1}) ORDER BY s.id`, ids)
+	deps, err := scanStepsAnd(rows, func(r *engine.StepRecord) []any { return []any{&r.Released} })
 	if err != nil {
-		return nil, fmt.Errorf("read dependents: %w", err)
+		return nil, fmt.Errorf("release dependents: %w", err)
 	}
-	return scanSteps(rows)
+	for _, r := range deps {
+		r.Pending -= r.Released
+	}
+	return deps, nil
 }
 
 // ClaimReady implements engine.Tx.

@@ -305,6 +305,7 @@ func (s *Store) migrate(ctx context.Context, drvName string) error {
 		"DROP INDEX IF EXISTS step_system_status",
 		"DROP INDEX IF EXISTS step_fulfillment_line_id",
 		"DROP INDEX IF EXISTS step_system_on_hold",
+		"DROP INDEX IF EXISTS event_step_id",
 	} {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("migrate: %s: %w", q, err)

@@ -207,6 +207,7 @@ func (s *txState) readyIfFree(ids []int) error {
 		return err
 	}
 	for _, r := range recs {
+		r.Pending -= s.released[r.ID] // counted off in memory, not yet written
 		if prev := s.dirty[r.ID]; prev != nil {
 			prev.Pending, r = r.Pending, prev // keep the in-memory state; take the new count
 		}

@@ -31,6 +31,9 @@ type txState struct {
 	claimCap int
 
 	dirty map[int]*engine.StepRecord
+	// released counts the prerequisites counted off each dependent and
+	// not yet written (SaveSteps writes them); every id in it is dirty.
+	released map[int]int
 	// assigned counts the task assignments this transaction made, by
 	// queue and assignee (+1 given, -1 taken), not yet saved.
 	assigned  map[string]map[string]int
@@ -69,7 +72,7 @@ type Claim struct {
 
 func (e *Engine) newTxState(ctx context.Context, tx engine.Tx, claimCap int) *txState {
 	return &txState{e: e, tx: tx, ctx: ctx, now: tx.Now(), owner: e.workerID, claimCap: claimCap,
-		dirty: map[int]*engine.StepRecord{}, openDelta: map[int]int{}, started: map[int]bool{},
+		dirty: map[int]*engine.StepRecord{}, released: map[int]int{}, openDelta: map[int]int{}, started: map[int]bool{},
 		orderSets: map[int]map[string]any{}, itemSets: map[int]map[string]any{}, contexts: map[int]*engine.ExecContext{}}
 }
 
@@ -629,6 +632,18 @@ func (s *txState) settleOnce() error {
 		}
 		var ready []*engine.StepRecord
 		for _, d := range deps {
+			// The counts are written with the dependents (SaveSteps):
+			// what this state released before is not in the table yet.
+			s.released[d.ID] += d.Released
+			d.Pending -= s.released[d.ID] - d.Released
+			if prev := s.dirty[d.ID]; prev != nil {
+				// Keep the in-memory state; take the new count.
+				prev.Pending = d.Pending
+				d = prev
+			} else {
+				d.UpdatedAt = s.now
+				s.dirty[d.ID] = d
+			}
 			if d.Pending <= 0 && d.Status == engine.StepPending {
 				ready = append(ready, d)
 			}
@@ -636,16 +651,9 @@ func (s *txState) settleOnce() error {
 		if err := s.prefetch(ready); err != nil {
 			return err
 		}
-		for _, d := range deps {
-			if prev := s.dirty[d.ID]; prev != nil {
-				// Keep the in-memory state; take the new count.
-				prev.Pending = d.Pending
-				d = prev
-			}
-			if d.Pending <= 0 && d.Status == engine.StepPending {
-				if err := s.makeReady(d, firstReady, "", ""); err != nil {
-					return err
-				}
+		for _, d := range ready {
+			if err := s.makeReady(d, firstReady, "", ""); err != nil {
+				return err
 			}
 		}
 	}
@@ -656,9 +664,16 @@ func (s *txState) settleOnce() error {
 		return err
 	}
 	dirty := slices.Collect(maps.Values(s.dirty))
+	for _, r := range dirty {
+		r.Released = s.released[r.ID] // every released id is dirty
+	}
 	if err := s.tx.SaveSteps(s.ctx, dirty); err != nil {
 		return err
 	}
+	for _, r := range dirty {
+		r.Released = 0
+	}
+	clear(s.released)
 	if err := s.tx.InsertAttempts(s.ctx, s.attempts); err != nil {
 		return err
 	}

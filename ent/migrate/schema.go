@@ -240,11 +240,6 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[4]},
 			},
-			{
-				Name:    "event_step_id",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[5]},
-			},
 		},
 	}
 	// FulfillmentLinesColumns holds the columns for the "fulfillment_lines" table.

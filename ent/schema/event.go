@@ -36,7 +36,8 @@ func (Event) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("order_id"),
 		index.Fields("plan_id"),
-		index.Fields("step_id"),
+		// Not step_id: nothing reads events by step, and every event
+		// would pay the index entry (37 per order).
 	}
 }
 
