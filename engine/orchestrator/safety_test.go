@@ -835,8 +835,8 @@ func TestSafetyFalloutRetrySteps(t *testing.T) {
 			t.Errorf("fallout billing/SetupBilling/503: %v; want [%d]", got, setup.ID)
 		}
 		for what, got := range map[string][]int{
-			"system erp":             q(step.System("erp")),
-			"name Reserve":           q(step.Name("Reserve")),
+			"system erp":   q(step.System("erp")),
+			"name Reserve": q(step.Name("Reserve")),
 			// The error names the stub's URL, whose random port may
 			// hold "404": look for the status text.
 			"error contains \"404 Not Found\"": q(step.System("billing"), step.ErrorContains("404 Not Found")),
