@@ -167,13 +167,7 @@ func fieldMiddleware(audit graphql.FieldMiddleware) graphql.FieldMiddleware {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var res any
-		var err error
-		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
-			res, err = audit(ctx, next)
-		} else {
-			res, err = next(ctx)
-		}
+		res, err := audit(ctx, next) // passes every field but a mutation's straight on
 		if err != nil {
 			err = &resolverError{err}
 		}

@@ -49,10 +49,6 @@ type sharing struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
-
-	// Results encoded and messages queued: what sharing saves is the
-	// difference (metrics, tests).
-	encoded, queued atomic.Int64
 }
 
 func newSharing(log *slog.Logger, clock engine.Clock) *sharing {
@@ -240,7 +236,6 @@ func (g *group) run(next graphql.OperationHandler) {
 			g.s.log.Error("shared subscription: encode result", "err", err)
 			continue
 		}
-		g.s.encoded.Add(1)
 		view := g.view.Load()
 		if view == nil {
 			continue
@@ -249,7 +244,6 @@ func (g *group) run(next graphql.OperationHandler) {
 			switch err := m.lane.Send(payload); err {
 			case nil:
 				m.cursor = cursor
-				g.s.queued.Add(1)
 			case wsgorilla.ErrLaneFull:
 				m.end([]*gqlerror.Error{ErrorPresenter(g.s.log)(g.ctx, slowMember(m.cursor))})
 			default:

@@ -57,17 +57,16 @@ type conn struct {
 	qmu sync.Mutex
 	// proto checks the GraphQL protocol in both directions; nil for a
 	// subprotocol the transport refuses anyway. Guarded by qmu.
-	proto       *protocol
-	queue       []frame // guarded by qmu: messages not yet written, in order
-	queued      int     // guarded by qmu: their bytes
-	maxQueued   int     // lanes' messages are refused beyond this many queued bytes
-	writer      sync.Once
-	kick        chan struct{} // wakes the writer goroutine of lanes
-	initTimer   *time.Timer   // closes with 4408 unless connection_init arrives; nil without InitTimeout
-	writeMu     sync.Mutex
-	closed      chan struct{} // closed when the connection stops being open
-	closedOnce  sync.Once
-	writeErrors atomic.Int64 // lanes' writes that failed (the connection was dropped)
+	proto      *protocol
+	queue      []frame // guarded by qmu: messages not yet written, in order
+	queued     int     // guarded by qmu: their bytes
+	maxQueued  int     // lanes' messages are refused beyond this many queued bytes
+	writer     sync.Once
+	kick       chan struct{} // wakes the writer goroutine of lanes
+	initTimer  *time.Timer   // closes with 4408 unless connection_init arrives; nil without InitTimeout
+	writeMu    sync.Mutex
+	closed     chan struct{} // closed when the connection stops being open
+	closedOnce sync.Once
 
 	mu    sync.Mutex
 	state connState

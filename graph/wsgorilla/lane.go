@@ -150,9 +150,9 @@ func (c *conn) writeLoop() {
 	for {
 		select {
 		case <-c.kick:
-			if err := c.flush(); err != nil {
-				c.writeErrors.Add(1)
-			}
+			// A failed write drops the connection; its operations end
+			// with it.
+			_ = c.flush()
 		case <-c.closed:
 			return
 		}
