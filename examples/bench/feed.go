@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -19,18 +20,16 @@ type feed struct {
 	conn *websocket.Conn
 	wmu  sync.Mutex
 
-	mu       sync.Mutex
-	waiting  map[string]chan struct{}
-	done     map[string]bool // completed before anyone waited
-	latency  []float64       // ms, commit (event time) to receipt
-	record   bool
-	received int
-	closed   chan struct{}
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+	done    map[string]bool           // completed before anyone waited
+	hist    atomic.Pointer[histogram] // commit (event time) to receipt, while recording
+	closed  chan struct{}
 }
 
 func dialFeed(base string, route bool) (*feed, error) {
 	url := "ws" + strings.TrimPrefix(base, "http") + "/graphql"
-	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10}
 	conn, resp, err := d.Dial(url, http.Header{"Origin": []string{base}})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
@@ -69,12 +68,17 @@ func (f *feed) write(v any) error {
 
 func (f *feed) read(route bool) {
 	defer close(f.closed)
+	var buf bytes.Buffer
 	for {
-		_, b, err := f.conn.ReadMessage()
+		_, r, err := f.conn.NextReader()
 		if err != nil {
 			return
 		}
-		now := time.Now()
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return
+		}
+		b, now := buf.Bytes(), time.Now()
 		if !route {
 			// A dashboard: only the event's time matters; don't spend the
 			// driver's CPU (which shares the machine) decoding the rest.
@@ -105,12 +109,11 @@ func (f *feed) read(route bool) {
 			continue
 		}
 		e := msg.Payload.Data.E
-		f.mu.Lock()
-		f.received++
-		if f.record {
-			f.latency = append(f.latency, float64(now.Sub(e.At).Microseconds())/1000)
+		if h := f.hist.Load(); h != nil {
+			h.add(now.Sub(e.At).Microseconds())
 		}
-		if route && e.To == "COMPLETED" {
+		f.mu.Lock()
+		if e.To == "COMPLETED" {
 			if ch := f.waiting[e.OrderID]; ch != nil {
 				close(ch)
 				delete(f.waiting, e.OrderID)
@@ -145,12 +148,9 @@ func (f *feed) dashboard(b []byte, now time.Time) {
 			at, _ = time.Parse(time.RFC3339Nano, string(rest[:j]))
 		}
 	}
-	f.mu.Lock()
-	f.received++
-	if f.record && !at.IsZero() {
-		f.latency = append(f.latency, float64(now.Sub(at).Microseconds())/1000)
+	if h := f.hist.Load(); h != nil && !at.IsZero() {
+		h.add(now.Sub(at).Microseconds())
 	}
-	f.mu.Unlock()
 }
 
 // wait returns a channel closed when the order completes.
@@ -174,17 +174,9 @@ func (f *feed) forget(orderID string) {
 	f.mu.Unlock()
 }
 
-func (f *feed) startRecording() {
-	f.mu.Lock()
-	f.record, f.latency = true, nil
-	f.mu.Unlock()
-}
-
-func (f *feed) latencies() []float64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]float64(nil), f.latency...)
-}
+// startRecording makes the feed count each event it receives, with its
+// latency, in h.
+func (f *feed) startRecording(h *histogram) { f.hist.Store(h) }
 
 func (f *feed) Close() {
 	f.write(map[string]any{"id": "1", "type": "complete"})

@@ -180,8 +180,9 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 			return nil, fmt.Errorf("warm-up: %d orders failed: %s", errs, first)
 		}
 	}
+	evLat := new(histogram)
 	for _, f := range append(append([]*feed{}, feeds...), extra...) {
-		f.startRecording()
+		f.startRecording(evLat)
 	}
 	pgPID, redisPID := databasePIDs(cfg.Backend, dbURL, redisURL)
 	profDone := make(chan error, 1)
@@ -196,16 +197,11 @@ func run(ctx context.Context, cfg config, stub *stub) (*result, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	var evLat []float64
-	for _, f := range append(append([]*feed{}, feeds...), extra...) {
-		evLat = append(evLat, f.latencies()...)
-	}
 	res := &result{Workload: "pro-server-package", Backend: cfg.Backend, Replicas: cfg.Replicas, N: cfg.Orders,
 		Concurrency: cfg.Concurrency, Subscribers: cfg.Subscribers, Completed: completed, Errors: errs, WallS: round(wall),
 		OrdersPerS: round(float64(completed) / wall), StepsPerS: round(float64(completed*12) / wall),
-		LatencyMS: pct(lat), EventLatencyMS: pct(evLat), FeedMessages: len(evLat), FirstError: firstErr,
+		LatencyMS: pct(lat), EventLatencyMS: evLat.percentiles(), FeedMessages: evLat.count(), FirstError: firstErr,
 		Config: runnerConfig{Warmup: cfg.Warmup, Workers: cfg.Workers}}
-	res.EventLatencyMS.P95 = 0
 	for i, r := range reps {
 		cpu := after.servers[i] - before.servers[i]
 		res.Servers = append(res.Servers, procUsage{CPUS: round(cpu), AvgCores: round(cpu / wall), PeakRSSMB: round(peakRSSMB(r.cmd.Process.Pid))})
