@@ -58,9 +58,11 @@ type conn struct {
 	// proto checks the GraphQL protocol in both directions; nil for a
 	// subprotocol the transport refuses anyway. Guarded by qmu.
 	proto      *protocol
-	queue      []frame // guarded by qmu: messages not yet written, in order
-	queued     int     // guarded by qmu: their bytes
-	maxQueued  int     // lanes' messages are refused beyond this many queued bytes
+	queue      []frame       // guarded by qmu: messages not yet written, in order
+	queued     int           // guarded by qmu: their bytes
+	maxQueued  int           // lanes' messages are refused beyond this many queued bytes
+	flushEvery time.Duration // the longest pause between lanes' writes (writeLoop)
+	budget     int           // writes per second of all lanes' connections (pace)
 	writer     sync.Once
 	kick       chan struct{} // wakes the writer goroutine of lanes
 	initTimer  *time.Timer   // closes with 4408 unless connection_init arrives; nil without InitTimeout
@@ -88,7 +90,8 @@ var (
 
 func newConn(ws *websocket.Conn, writeTimeout, closeTimeout time.Duration) *conn {
 	c := &conn{ws: ws, writeTimeout: writeTimeout, closeTimeout: closeTimeout,
-		kick: make(chan struct{}, 1), closed: make(chan struct{}), maxQueued: DefaultMaxQueuedBytes}
+		kick: make(chan struct{}, 1), closed: make(chan struct{}), maxQueued: DefaultMaxQueuedBytes,
+		flushEvery: DefaultFlushInterval, budget: DefaultWriteBudget}
 	c.cork, _ = ws.NetConn().(*corkConn)
 	return c
 }
@@ -205,7 +208,7 @@ func (c *conn) receive(data []byte) []byte {
 	}
 	c.qmu.Unlock()
 	if v.reply != nil {
-		_ = c.flush()
+		_, _ = c.flush()
 	}
 
 	if v.close != 0 {
@@ -228,7 +231,7 @@ func (c *conn) refuse(code int, reason string) {
 	}
 	c.qmu.Unlock()
 	if legacy {
-		_ = c.flush()
+		_, _ = c.flush()
 	}
 	_ = c.WriteClose(code, reason)
 }
@@ -284,7 +287,8 @@ func (c *conn) WriteJSON(v any) error {
 	}
 	c.enqueueLocked(frame{head: data})
 	c.qmu.Unlock()
-	return c.flush()
+	_, err = c.flush()
+	return err
 }
 
 // enqueueLocked appends a message to the queue; the caller holds qmu.
@@ -299,7 +303,7 @@ func (c *conn) enqueueLocked(f frame) {
 // burst, not per message. When a write fails or times out the connection
 // is dropped (the frame stream is corrupt) and the rest of the queue is
 // discarded.
-func (c *conn) flush() error {
+func (c *conn) flush() (written int, err error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	var batch []frame
@@ -309,14 +313,15 @@ func (c *conn) flush() error {
 		c.queued = 0
 		c.qmu.Unlock()
 		if len(batch) == 0 {
-			return nil
+			return written, nil
 		}
 		if err := c.writeFrames(batch); err != nil {
 			c.qmu.Lock()
 			c.queue, c.queued = nil, 0
 			c.qmu.Unlock()
-			return err
+			return written, err
 		}
+		written += len(batch)
 		clear(batch) // drop the references to shared payloads
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Lanes: results written straight to the connection.
@@ -144,17 +146,60 @@ func (l *Lane) Send(payload []byte) error {
 	return nil
 }
 
+// Write pacing. Every write to a connection is a system call that costs
+// the server (and the client reading it) a few microseconds whatever it
+// carries, and a result shared by a thousand subscribers is a thousand
+// writes. So while results keep coming, a connection's writer spaces its
+// writes and each write takes all that arrived meanwhile: the interval
+// grows with the number of connections receiving lanes' results (one
+// write budget per second shared among them: the transport's WriteBudget),
+// up to its FlushInterval. A server with a few subscribers writes at
+// once; one with a thousand dashboards makes about WriteBudget writes a
+// second, several messages each, for at most FlushInterval more latency.
+// The first result after a quiet interval is written at once.
+
+// DefaultFlushInterval is the longest a connection's writer waits after
+// its previous write while results keep coming.
+const DefaultFlushInterval = 25 * time.Millisecond
+
+// DefaultWriteBudget is the writes per second that the pacing aims at for
+// all connections together.
+const DefaultWriteBudget = 20000
+
+// laneConns counts the connections whose writer goroutine runs.
+var laneConns atomic.Int64
+
+// pace is how far apart this connection's writes are to be now.
+func (c *conn) pace() time.Duration {
+	return min(c.flushEvery, time.Duration(laneConns.Load())*time.Second/time.Duration(c.budget))
+}
+
 // writeLoop writes the queue whenever a lane adds to it, until the
-// connection closes.
+// connection closes, paced as above.
 func (c *conn) writeLoop() {
+	laneConns.Add(1)
+	defer laneConns.Add(-1)
+	var last time.Time
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
+	defer pause.Stop()
 	for {
 		select {
 		case <-c.kick:
-			// A failed write drops the connection; its operations end
-			// with it.
-			_ = c.flush()
 		case <-c.closed:
 			return
+		}
+		if wait := c.pace() - time.Since(last); wait > 0 {
+			pause.Reset(wait)
+			select {
+			case <-pause.C:
+			case <-c.closed:
+				return
+			}
+		}
+		// A failed write drops the connection; its operations end with it.
+		if n, _ := c.flush(); n > 0 {
+			last = time.Now()
 		}
 	}
 }

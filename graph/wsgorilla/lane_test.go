@@ -167,3 +167,51 @@ func TestNoLaneWithoutWithLanes(t *testing.T) {
 		t.Fatal("a lane without WithLanes")
 	}
 }
+
+// While results keep coming, a connection's writes are paced: with a
+// budget of one write a second for all connections (so a cap of 1 s),
+// results sent right after the first one (which goes out at once) wait
+// for the pause and then arrive together, in order. Without pacing
+// (FlushInterval < 0) they arrive at once.
+func TestLanePacing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		impl   wsgorilla.Implementation
+		paused bool
+	}{
+		{"paced", wsgorilla.Implementation{WriteBudget: 1, FlushInterval: time.Second}, true},
+		{"unpaced", wsgorilla.Implementation{WriteBudget: 1, FlushInterval: -1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newLaneServer(t, tc.impl, true)
+			c := dial(t, s.url, nil, transportWS)
+			c.initialise(transportWS)
+			c.send(message{Type: "subscribe", ID: "1", Payload: []byte(`{"query":"subscription { name }"}`)})
+			lane := s.lane(t)
+			if err := lane.Send([]byte(`{"data":{"name":"first"}}`)); err != nil {
+				t.Fatal(err)
+			}
+			c.expect("next", "1")
+			first := time.Now()
+			for i := range 5 {
+				if err := lane.Send(fmt.Appendf(nil, `{"data":{"name":"n%d"}}`, i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 5 {
+				m := c.expect("next", "1")
+				assertJSON(t, m.Payload, fmt.Sprintf(`{"data":{"name":"n%d"}}`, i))
+			}
+			// The pause counts from the first write, which the client saw
+			// a moment later: allow that moment (up to half a second) on
+			// a slow machine.
+			gap := time.Since(first)
+			if tc.paused && gap < 500*time.Millisecond {
+				t.Errorf("paced results arrived %s after the first: not paced", gap)
+			}
+			if !tc.paused && gap > 500*time.Millisecond {
+				t.Errorf("unpaced results arrived %s after the first", gap)
+			}
+		})
+	}
+}

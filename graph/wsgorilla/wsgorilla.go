@@ -151,6 +151,16 @@ type Implementation struct {
 	// DefaultMaxQueuedBytes.
 	MaxQueuedBytes int
 
+	// FlushInterval is the longest a connection's writes of lanes'
+	// results are paced apart while results keep coming (see "Write
+	// pacing" in lane.go). Zero means DefaultFlushInterval; negative,
+	// every result is written as soon as the writer runs.
+	FlushInterval time.Duration
+
+	// WriteBudget is the writes per second the pacing of lanes' results
+	// aims at for all connections together. Zero means DefaultWriteBudget.
+	WriteBudget int
+
 	// SkipProtocolChecks passes every message to the transport as read,
 	// unchecked, as gqlgen's coder implementation does (see "Protocol
 	// checks" in the package documentation for what is lost).
@@ -213,6 +223,12 @@ func (i Implementation) Accept(
 	c := newConn(ws, orDefault(i.WriteTimeout, DefaultWriteTimeout), orDefault(i.CloseTimeout, DefaultCloseTimeout))
 	if i.MaxQueuedBytes > 0 {
 		c.maxQueued = i.MaxQueuedBytes
+	}
+	if i.FlushInterval != 0 {
+		c.flushEvery = max(i.FlushInterval, 0)
+	}
+	if i.WriteBudget > 0 {
+		c.budget = i.WriteBudget
 	}
 	if !i.SkipProtocolChecks {
 		c.checkProtocol(i.MaxOperations, i.InitTimeout)
