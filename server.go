@@ -38,6 +38,7 @@ import (
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/metrics"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/engine/redisbus"
 	"github.com/batonhq/baton/examples/sandbox"
@@ -322,7 +323,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy})
+	met := metrics.New()
+	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy, Metrics: met})
 	authn := &identity.Authenticator{Tokens: tokens}
 	if tokens != nil || cfg.OIDC.Issuer != "" {
 		authn.Keys = eng.APIKeyPrincipal // keys made with createApiKey work once authentication is on
@@ -355,7 +357,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		redisPing = func(ctx context.Context) error { return bus.Client().Ping(ctx).Err() }
 	}
 	defer broker.Close()
-	hub := orchestrator.NewHub(store, orchestrator.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged})
+	hub := orchestrator.NewHub(store, orchestrator.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged, Metrics: met})
 	eng.SetPublisher(func(events []*engine.Event) {
 		hub.Ingest(events)
 		if err := broker.Publish(context.Background(), events); err != nil {
@@ -383,6 +385,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := met.Register(reg); err != nil {
+		return err
+	}
+	reg.MustRegister(metrics.NewStateCollector(metrics.StateConfig{Source: store, Systems: eng.SystemNames, Clock: eng.Clock(), Metrics: met}),
+		metrics.FeedSubscriptions(hub.Subscribers))
 
 	mux := http.NewServeMux()
 	gcfg := graph.Config{Client: store.Client(), Engine: eng, Hub: hub, Logger: log,

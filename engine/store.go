@@ -306,6 +306,8 @@ type PlanRecord struct {
 	CatalogID     int
 	OpenSteps     int
 	AwaitingLines int
+	// CreatedAt is when the plan (for an order: the order) was created.
+	CreatedAt time.Time
 }
 
 // StoredOrder is an order as enrichOrder needs it.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/metrics"
 	"io"
 	"net"
 	"net/http"
@@ -188,4 +189,18 @@ func invalidUTF8(b []byte) int {
 		i += n
 	}
 	return -1
+}
+
+// calloutOutcome names an attempt's outcome for the metrics.
+func calloutOutcome(res *Result, err error) string {
+	if err != nil {
+		if se, ok := err.(*StepError); ok && !se.Retryable {
+			return metrics.OutcomeRejected
+		}
+		return metrics.OutcomeError
+	}
+	if res != nil && res.Wait {
+		return metrics.OutcomeAccepted
+	}
+	return metrics.OutcomeSuccess
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/metrics"
 	"github.com/batonhq/baton/engine/plan"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	// Policy is the role table API keys are checked against (default
 	// access.DefaultPolicy()).
 	Policy *access.Policy
+	// Metrics receives what this replica counts (nil: nothing is counted).
+	Metrics *metrics.Metrics
 }
 
 // Engine is Baton's domain service: catalog import, order intake
@@ -57,6 +60,7 @@ type Engine struct {
 	signals  chan struct{}
 
 	systems systemCache
+	metrics *metrics.Metrics
 
 	mu       sync.Mutex
 	catalogs map[int]*catalog.Catalog // compiled, by CatalogVersion id
@@ -75,7 +79,7 @@ func New(cfg Config) *Engine {
 		cfg.Policy = access.DefaultPolicy()
 	}
 	e := &Engine{store: auditingStore{cfg.Store}, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
-		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
+		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1), metrics: cfg.Metrics}
 	if ts, ok := cfg.Store.(interface {
 		SetTaskQueues(func(context.Context, *access.Principal) ([]string, []string, error))
 	}); ok {

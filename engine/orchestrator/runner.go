@@ -236,6 +236,9 @@ func (r *runner) execute(c *Claim) {
 	switch c.Step.Type {
 	case engine.Callout:
 		o.Result, o.Err = r.e.callout(r.ctx, c)
+		if m := r.e.metrics; m != nil && c.Def.Callout != nil && c.Def.Callout.System != nil {
+			m.Callout(c.Def.Callout.System.Name, calloutOutcome(o.Result, o.Err), r.e.clock.Now().Sub(started))
+		}
 	case engine.AutoTask:
 		a := r.e.actions.get(c.Def.Auto.Action)
 		if a == nil {
@@ -277,7 +280,9 @@ func (r *runner) committer() {
 				break drain
 			}
 		}
+		began := r.e.clock.Now()
 		r.apply(batch)
+		r.e.metrics.Commit(len(batch), r.e.clock.Now().Sub(began))
 		r.track(-len(batch))
 		if r.starved.Swap(false) {
 			r.wake()
@@ -442,9 +447,13 @@ func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
 		return st.settle()
 	})
 	if err != nil {
+		if e.metrics != nil && engine.ErrorCode(err) == engine.CodeInternal && ctx.Err() == nil {
+			e.metrics.DatabaseError("write")
+		}
 		return err
 	}
 	changed = len(events) > 0 || len(st.dirty) > 0
+	e.count(events, st)
 	e.afterCommit(events, st)
 	return nil
 }
