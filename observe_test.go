@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/batonhq/baton/engine/enginetest"
 	"github.com/batonhq/baton/engine/entstore"
@@ -334,6 +339,169 @@ func TestMetricsAfterFlow(t *testing.T) {
 			if fmt.Sprint(erp.calls.Load()) != "3" {
 				t.Errorf("erp got %d requests; want 3", erp.calls.Load())
 			}
+			// Tracing is off: nothing is propagated.
+			erp.mu.Lock()
+			for _, tp := range erp.traceparents {
+				if tp != "" {
+					t.Errorf("erp got traceparent %q with tracing off", tp)
+				}
+			}
+			erp.mu.Unlock()
 		})
+	}
+}
+
+// TestTracesAfterFlow runs the server with tracing on (the in-memory
+// exporter in place of OTLP): a submission through GraphQL has its
+// operation span, the callouts of its plan are spans of the same trace,
+// the ERP receives their traceparent, and the failed attempt's log line
+// names the trace.
+func TestTracesAfterFlow(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			prev := newSpanExporter
+			newSpanExporter = func(context.Context) (sdktrace.SpanExporter, error) { return exp, nil }
+			t.Cleanup(func() { newSpanExporter = prev })
+			t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+			t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
+			t.Setenv("OTEL_SERVICE_NAME", "baton-test")
+			erp := newERPStub(t)
+			s := startServer(t, b.URL(t), erp)
+			s.submit(t, nil, "w-1", "WIDGET")
+			s.waitStatus(t, "w-1", "COMPLETED")
+
+			var submit tracetest.SpanStub
+			var callouts, txs []tracetest.SpanStub
+			enginetest.Eventually(t, 10*time.Second, func() bool {
+				submit, callouts, txs = tracetest.SpanStub{}, nil, nil
+				for _, sp := range exp.GetSpans() {
+					switch {
+					case sp.Name == "mutation Submit":
+						submit = sp
+					case sp.Name == "callout erp":
+						callouts = append(callouts, sp)
+					case sp.Name == "baton.transaction":
+						txs = append(txs, sp)
+					}
+				}
+				return submit.Name != "" && len(callouts) == 2
+			}, "the submission's and both callouts' spans exported")
+			if submit.SpanKind != trace.SpanKindServer {
+				t.Errorf("operation span kind %v; want server", submit.SpanKind)
+			}
+			for _, a := range submit.Attributes {
+				if strings.Contains(a.Value.Emit(), "acme") || strings.Contains(a.Value.Emit(), "w-1") {
+					t.Errorf("operation span attribute %s = %q carries a variable's value", a.Key, a.Value.Emit())
+				}
+			}
+			if got := attr(submit.Attributes, "graphql.operation.type"); got != "mutation" {
+				t.Errorf("graphql.operation.type = %q; want mutation", got)
+			}
+			if got := submit.Resource.Set(); func() string { v, _ := got.Value("service.name"); return v.Emit() }() != "baton-test" {
+				t.Errorf("service.name of %v; want baton-test (OTEL_SERVICE_NAME)", got)
+			}
+			traceID := submit.SpanContext.TraceID()
+			// The ERP saw two requests whose traceparent names the trace of
+			// the submission, each with its attempt's span as parent.
+			erp.mu.Lock()
+			tps := slices.Clone(erp.traceparents)
+			erp.mu.Unlock()
+			if len(tps) != 2 {
+				t.Fatalf("erp traceparents %q; want 2", tps)
+			}
+			spanIDs := map[string]bool{}
+			for _, c := range callouts {
+				if c.SpanContext.TraceID() != traceID || c.Parent.SpanID() != submit.SpanContext.SpanID() {
+					t.Errorf("callout span in trace %s under %s; want trace %s under the submission's span %s",
+						c.SpanContext.TraceID(), c.Parent.SpanID(), traceID, submit.SpanContext.SpanID())
+				}
+				if c.SpanKind != trace.SpanKindClient {
+					t.Errorf("callout span kind %v; want client", c.SpanKind)
+				}
+				spanIDs[c.SpanContext.SpanID().String()] = true
+			}
+			for _, tp := range tps {
+				parts := strings.Split(tp, "-")
+				if len(parts) != 4 || parts[0] != "00" || parts[1] != traceID.String() || !spanIDs[parts[2]] {
+					t.Errorf("erp got traceparent %q; want 00-%s-<a callout span's id>-<flags>", tp, traceID)
+				}
+			}
+			outcomes := map[string]bool{}
+			for _, c := range callouts {
+				outcomes[attr(c.Attributes, "baton.outcome")+"/"+attr(c.Attributes, "http.response.status_code")] = true
+			}
+			if !outcomes["error/503"] || !outcomes["success/200"] {
+				t.Errorf("callout outcomes %v; want error/503 and success/200", outcomes)
+			}
+			// The submission's transaction is a span of its trace.
+			found := false
+			for _, tx := range txs {
+				if attr(tx.Attributes, "baton.batch.size") == "" {
+					t.Errorf("transaction span without baton.batch.size: %v", tx.Attributes)
+				}
+				for _, l := range tx.Links {
+					found = found || l.SpanContext.SpanID() == submit.SpanContext.SpanID()
+				}
+			}
+			if !found {
+				t.Errorf("no transaction span linked to the submission's span among %d", len(txs))
+			}
+			// The failed attempt's log line carries the trace id.
+			var line map[string]any
+			for _, l := range strings.Split(s.logs.String(), "\n") {
+				if strings.Contains(l, "callout attempt failed") {
+					json.Unmarshal([]byte(l), &line)
+				}
+			}
+			if line == nil || line["trace_id"] != traceID.String() || !spanIDs[fmt.Sprint(line["span_id"])] {
+				t.Errorf("log line %v; want trace_id %s and a callout span's span_id", line, traceID)
+			}
+		})
+	}
+}
+
+func attr(kvs []attribute.KeyValue, key string) string {
+	for _, kv := range kvs {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+func TestTracerProviderFromEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		on      bool
+		wantErr string
+	}{
+		{env: nil, on: false},
+		{env: map[string]string{"OTEL_SERVICE_NAME": "x"}, on: false},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, on: true},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, on: true},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, on: true},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, on: false},
+		{env: map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, on: false},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, wantErr: "OTEL_TRACES_EXPORTER"},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, wantErr: "OTEL_EXPORTER_OTLP_PROTOCOL"},
+	} {
+		tp, shutdown, err := newTracerProvider(context.Background(), func(k string) string { return tc.env[k] })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("newTracerProvider(%v) = %v; want an error naming %s", tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("newTracerProvider(%v): %v", tc.env, err)
+			continue
+		}
+		if (tp != nil) != tc.on {
+			t.Errorf("newTracerProvider(%v) on = %v; want %v", tc.env, tp != nil, tc.on)
+		}
+		if err := shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
 	}
 }

@@ -280,6 +280,8 @@ type ExecContext struct {
 	Context   map[string]any
 	Type      string
 	SubjectID string
+	// TraceParent is the plan's (NewPlan.TraceParent).
+	TraceParent string
 }
 
 // Attempt is one recorded run of a step.
@@ -393,6 +395,9 @@ type NewPlan struct {
 	RequestedCompletion *time.Time
 	// GroupKey is the plan's key (its scenarios' planKey), "" for none.
 	GroupKey string
+	// TraceParent is the W3C traceparent of the operation that creates
+	// the plan ("" when untraced); its callouts continue that trace.
+	TraceParent string
 	// Frozen stores every new step frozen (an order awaiting approval).
 	Frozen bool
 	Graph  *PlanRows

@@ -231,7 +231,7 @@ func (t *txn) timerDue(ctx context.Context, column, and string, now time.Time, l
 
 const contextQuery = `SELECT s.id, o.id, o.external_id, o.account_id, o.attributes, o.requested_completion,
 	fl.id, fl.key, fl.product_code, fl.quantity, fl.attributes, fl.rule, fl.bundle_key,
-	p.type, p.subject_id, p.context, a.attributes,
+	p.type, p.subject_id, p.context, a.attributes, p.trace_parent,
 	bl.line_id, bl.product_code, bl.quantity, bl.attributes, bl.action
 	FROM steps s JOIN plans p ON p.id = s.plan_id
 	LEFT JOIN orders o ON o.id = p.order_id
@@ -252,12 +252,12 @@ func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (ma
 	defer rows.Close()
 	for rows.Next() {
 		var id, orderID, itemID, itemQty, bundleQty int
-		var extID, acctID, itemKey, itemProduct, itemRule, itemBundle, typ, subject, bundleLine, bundleProduct, bundleAction string
+		var extID, acctID, itemKey, itemProduct, itemRule, itemBundle, typ, subject, bundleLine, bundleProduct, bundleAction, traceParent string
 		var orderAttrs, itemAttrs, planCtx, acctAttrs, bundleAttrs map[string]any
 		var rc timeScan
 		if err := rows.Scan(&id, intScan{&orderID}, strScan{&extID}, strScan{&acctID}, jsonScan{&orderAttrs}, &rc,
 			intScan{&itemID}, strScan{&itemKey}, strScan{&itemProduct}, intScan{&itemQty}, jsonScan{&itemAttrs}, strScan{&itemRule},
-			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&acctAttrs},
+			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&acctAttrs}, strScan{&traceParent},
 			strScan{&bundleLine}, strScan{&bundleProduct}, intScan{&bundleQty}, jsonScan{&bundleAttrs}, strScan{&bundleAction}); err != nil {
 			return nil, fmt.Errorf("scan step context: %w", err)
 		}
@@ -267,7 +267,7 @@ func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (ma
 			Item: &engine.ItemView{ID: itemID, Key: itemKey, ProductCode: itemProduct, Quantity: itemQty, Attributes: orEmpty(itemAttrs),
 				Rule: itemRule, BundleKey: itemBundle},
 			Bundle:  &engine.LineView{ID: bundleLine, ProductCode: bundleProduct, Quantity: bundleQty, Attributes: orEmpty(bundleAttrs), Action: bundleAction},
-			Context: orEmpty(planCtx), Type: typ, SubjectID: subject,
+			Context: orEmpty(planCtx), Type: typ, SubjectID: subject, TraceParent: traceParent,
 		}
 		out[id] = ec
 	}

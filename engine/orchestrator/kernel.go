@@ -403,6 +403,8 @@ type Outcome struct {
 	Result     *Result
 	Err        error
 	Worker     string
+	// traceParent is the plan's, for the batch's span links.
+	traceParent string
 }
 
 // Result is what a successful attempt produced.

@@ -4,7 +4,12 @@ import (
 	"context"
 	"slices"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/tracing"
 )
 
 // count updates the metrics with a committed transaction's events: only
@@ -59,4 +64,60 @@ func (e *Engine) SystemNames(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// calloutSpan starts a callout attempt's client span. Its parent is the
+// span of the operation that created the plan (its traceparent is kept
+// with the plan), so that the attempt, made later and on any replica,
+// belongs to the submission's trace, and the system it calls, which gets
+// the span's traceparent, continues that trace.
+func (e *Engine) calloutSpan(ctx context.Context, c *Claim) (context.Context, trace.Span) {
+	if c.Ctx != nil {
+		ctx = tracing.WithTraceParent(ctx, c.Ctx.TraceParent)
+	}
+	def := c.Def.Callout
+	return e.tracer.Start(ctx, "callout "+def.System.Name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("baton.system", def.System.Name), attribute.String("baton.step.name", c.Step.Name),
+			attribute.Int("baton.step.id", c.Step.ID), attribute.Int("baton.attempt", c.Attempt),
+			attribute.String("http.request.method", def.Method)))
+}
+
+// endCalloutSpan ends a callout attempt's span with its outcome.
+func endCalloutSpan(span trace.Span, res *Result, err error) {
+	status := 0
+	if res != nil {
+		status = res.HTTPStatus
+	}
+	if se, ok := err.(*StepError); ok {
+		status = se.HTTPStatus
+	}
+	if status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	span.SetAttributes(attribute.String("baton.outcome", calloutOutcome(res, err)))
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// batchContext is the context of the transaction that records a batch of
+// outcomes: with tracing on, a span linked to the traces of the plans whose
+// steps the outcomes are (the submissions' traces).
+func (r *runner) batchContext(batch []Outcome) (context.Context, func()) {
+	ctx := context.WithoutCancel(r.ctx)
+	if r.e.tracer == nil {
+		return ctx, func() {}
+	}
+	var links []trace.Link
+	for _, o := range batch {
+		if o.traceParent != "" {
+			if sc := trace.SpanContextFromContext(tracing.WithTraceParent(ctx, o.traceParent)); sc.IsValid() {
+				links = append(links, trace.Link{SpanContext: sc})
+			}
+		}
+	}
+	ctx, span := r.e.tracer.Start(ctx, "baton.record_outcomes", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("baton.batch.size", len(batch))))
+	return ctx, func() { span.End() }
 }

@@ -259,6 +259,9 @@ func (r *runner) execute(c *Claim) {
 func (r *runner) report(c *Claim, o Outcome, started time.Time) {
 	o.StepID, o.Attempt, o.Owner, o.Worker = c.Step.ID, c.Attempt, r.e.workerID, r.e.workerID
 	o.StartedAt, o.FinishedAt = started, r.e.clock.Now()
+	if c.Ctx != nil {
+		o.traceParent = c.Ctx.TraceParent
+	}
 	r.outcomes <- r.e.storableOutcome(o)
 }
 
@@ -396,7 +399,9 @@ func (r *runner) applyOnce(batch []Outcome) error {
 		byID[o.StepID] = o
 	}
 	ids := outcomeSteps(batch)
-	return r.write(func(st *txState) error {
+	ctx, end := r.batchContext(batch)
+	defer end()
+	return r.e.write(ctx, func(st *txState) error {
 		recs, err := st.tx.LockSteps(st.ctx, ids)
 		if err != nil {
 			return err
