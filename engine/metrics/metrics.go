@@ -59,10 +59,10 @@ type Metrics struct {
 
 	// Label children, resolved once: WithLabelValues hashes its values on
 	// every call.
-	transitionKids sync.Map // [2]string{type, status} → prometheus.Counter
-	durationKids   sync.Map // [2]string{type, definition} → prometheus.Observer
-	calloutKids    sync.Map // [2]string{system, outcome} → prometheus.Counter
-	latencyKids    sync.Map // system → prometheus.Observer
+	transitionKids children[[2]string, prometheus.Counter]  // {type, status}
+	durationKids   children[[2]string, prometheus.Observer] // {type, definition}
+	calloutKids    children[[2]string, prometheus.Counter]  // {system, outcome}
+	latencyKids    children[string, prometheus.Observer]    // system
 
 	collectors []prometheus.Collector
 }
@@ -106,9 +106,13 @@ func New() *Metrics {
 			Help: "Database failures: engine transactions that failed for a reason of the database (not a refusal of the request), and state reads for /metrics that failed."},
 			[]string{"operation"}),
 	}
+	m.transitionKids.make = func(k [2]string) prometheus.Counter { return m.transitions.WithLabelValues(k[0], k[1]) }
+	m.durationKids.make = func(k [2]string) prometheus.Observer { return m.stepDuration.WithLabelValues(k[0], k[1]) }
+	m.calloutKids.make = func(k [2]string) prometheus.Counter { return m.calloutRequests.WithLabelValues(k[0], k[1]) }
+	m.latencyKids.make = func(k string) prometheus.Observer { return m.calloutDuration.WithLabelValues(k) }
 	for _, t := range engine.StepTypes {
 		for _, s := range engine.StepStatuses {
-			m.transitionKids.Store([2]string{string(t), string(s)}, m.transitions.WithLabelValues(string(t), string(s)))
+			m.transitionKids.get([2]string{string(t), string(s)}) // every series from the start, at 0
 		}
 	}
 	m.dbErrors.WithLabelValues("write")
@@ -158,11 +162,7 @@ func (m *Metrics) StepTransition(typ engine.StepType, to engine.StepStatus) {
 	if m == nil {
 		return
 	}
-	if c, ok := m.transitionKids.Load([2]string{string(typ), string(to)}); ok {
-		c.(prometheus.Counter).Inc()
-		return
-	}
-	m.transitions.WithLabelValues(string(typ), string(to)).Inc()
+	m.transitionKids.get([2]string{string(typ), string(to)}).Inc()
 }
 
 // StepCompleted observes how long a completed step of definition def took.
@@ -170,12 +170,7 @@ func (m *Metrics) StepCompleted(typ engine.StepType, def string, d time.Duration
 	if m == nil {
 		return
 	}
-	key := [2]string{string(typ), def}
-	o, ok := m.durationKids.Load(key)
-	if !ok {
-		o, _ = m.durationKids.LoadOrStore(key, m.stepDuration.WithLabelValues(string(typ), def))
-	}
-	o.(prometheus.Observer).Observe(d.Seconds())
+	m.durationKids.get([2]string{string(typ), def}).Observe(d.Seconds())
 }
 
 // Callout counts one callout attempt to system with its outcome (one of
@@ -184,17 +179,8 @@ func (m *Metrics) Callout(system, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	key := [2]string{system, outcome}
-	c, ok := m.calloutKids.Load(key)
-	if !ok {
-		c, _ = m.calloutKids.LoadOrStore(key, m.calloutRequests.WithLabelValues(system, outcome))
-	}
-	c.(prometheus.Counter).Inc()
-	o, ok := m.latencyKids.Load(system)
-	if !ok {
-		o, _ = m.latencyKids.LoadOrStore(system, m.calloutDuration.WithLabelValues(system))
-	}
-	o.(prometheus.Observer).Observe(d.Seconds())
+	m.calloutKids.get([2]string{system, outcome}).Inc()
+	m.latencyKids.get(system).Observe(d.Seconds())
 }
 
 // Commit observes a runner transaction that recorded n outcomes in d.
@@ -234,4 +220,32 @@ func FeedSubscriptions(subscriptions func() int) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "baton_feed_subscriptions",
 		Help: "Subscriptions to this replica's live event feed (a shared GraphQL subscription counts once)."},
 		func() float64 { return float64(subscriptions()) })
+}
+
+// children caches the children of a metric vector by label values: a map
+// read under a read lock costs no allocation, where WithLabelValues hashes
+// the values and a sync.Map boxes the key.
+type children[K comparable, V any] struct {
+	mu   sync.RWMutex
+	m    map[K]V
+	make func(K) V
+}
+
+func (c *children[K, V]) get(k K) V {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok = c.m[k]; !ok {
+		if c.m == nil {
+			c.m = map[K]V{}
+		}
+		v = c.make(k)
+		c.m[k] = v
+	}
+	return v
 }
