@@ -38,8 +38,10 @@ import (
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/entstore"
+	"github.com/batonhq/baton/engine/metrics"
 	"github.com/batonhq/baton/engine/orchestrator"
 	"github.com/batonhq/baton/engine/redisbus"
+	"github.com/batonhq/baton/engine/tracing"
 	"github.com/batonhq/baton/examples/sandbox"
 	"github.com/batonhq/baton/graph"
 	"github.com/batonhq/baton/graph/identity"
@@ -302,6 +304,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Traces (README "Metrics and traces"): off unless OTEL_* asks.
+	tp, shutdownTracing, err := newTracerProvider(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
+	log = slog.New(tracing.LogHandler(log.Handler())) // trace_id and span_id on lines logged with a span's context
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -317,12 +332,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return ""
 	}
 
-	store, err := entstore.Open(ctx, cfg.DatabaseURL, entstore.Options{Logger: log})
+	store, err := entstore.Open(ctx, cfg.DatabaseURL, entstore.Options{Logger: log, TracerProvider: tp})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy})
+	met := metrics.New()
+	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy, Metrics: met, TracerProvider: tp})
 	authn := &identity.Authenticator{Tokens: tokens}
 	if tokens != nil || cfg.OIDC.Issuer != "" {
 		authn.Keys = eng.APIKeyPrincipal // keys made with createApiKey work once authentication is on
@@ -355,7 +371,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		redisPing = func(ctx context.Context) error { return bus.Client().Ping(ctx).Err() }
 	}
 	defer broker.Close()
-	hub := orchestrator.NewHub(store, orchestrator.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged})
+	hub := orchestrator.NewHub(store, orchestrator.HubConfig{Logger: log, OnSystemChange: eng.SystemsChanged, Metrics: met})
 	eng.SetPublisher(func(events []*engine.Event) {
 		hub.Ingest(events)
 		if err := broker.Publish(context.Background(), events); err != nil {
@@ -383,11 +399,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := met.Register(reg); err != nil {
+		return err
+	}
+	reg.MustRegister(metrics.NewStateCollector(metrics.StateConfig{Source: store, Systems: eng.SystemNames, Clock: eng.Clock(), Metrics: met}),
+		metrics.FeedSubscriptions(hub.Subscribers))
 
 	mux := http.NewServeMux()
 	gcfg := graph.Config{Client: store.Client(), Engine: eng, Hub: hub, Logger: log,
 		Authenticate: auth, AllowedOrigins: splitList(cfg.AllowedOrigins), Limits: cfg.GraphLimits,
-		DisableIntrospection: !cfg.Introspection, CORSOrigins: splitList(cfg.CORSOrigins), RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst}
+		DisableIntrospection: !cfg.Introspection, CORSOrigins: splitList(cfg.CORSOrigins), RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, TracerProvider: tp}
 	mux.Handle("/graphql", graph.NewHandler(gcfg))
 	mux.Handle("/audit.jsonl", graph.AuditExport(gcfg))
 	if cfg.Sandbox {

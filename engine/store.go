@@ -280,6 +280,8 @@ type ExecContext struct {
 	Context   map[string]any
 	Type      string
 	SubjectID string
+	// TraceParent is the plan's (NewPlan.TraceParent).
+	TraceParent string
 }
 
 // Attempt is one recorded run of a step.
@@ -306,6 +308,8 @@ type PlanRecord struct {
 	CatalogID     int
 	OpenSteps     int
 	AwaitingLines int
+	// CreatedAt is when the plan (for an order: the order) was created.
+	CreatedAt time.Time
 }
 
 // StoredOrder is an order as enrichOrder needs it.
@@ -391,6 +395,9 @@ type NewPlan struct {
 	RequestedCompletion *time.Time
 	// GroupKey is the plan's key (its scenarios' planKey), "" for none.
 	GroupKey string
+	// TraceParent is the W3C traceparent of the operation that creates
+	// the plan ("" when untraced); its callouts continue that trace.
+	TraceParent string
 	// Frozen stores every new step frozen (an order awaiting approval).
 	Frozen bool
 	Graph  *PlanRows

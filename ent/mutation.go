@@ -13005,6 +13005,7 @@ type PlanMutation struct {
 	created_at             *time.Time
 	started_at             *time.Time
 	completed_at           *time.Time
+	trace_parent           *string
 	clearedFields          map[string]struct{}
 	_order                 *int
 	cleared_order          bool
@@ -13855,6 +13856,55 @@ func (m *PlanMutation) ResetCompletedAt() {
 	delete(m.clearedFields, plan.FieldCompletedAt)
 }
 
+// SetTraceParent sets the "trace_parent" field.
+func (m *PlanMutation) SetTraceParent(s string) {
+	m.trace_parent = &s
+}
+
+// TraceParent returns the value of the "trace_parent" field in the mutation.
+func (m *PlanMutation) TraceParent() (r string, exists bool) {
+	v := m.trace_parent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceParent returns the old "trace_parent" field's value of the Plan entity.
+// If the Plan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlanMutation) OldTraceParent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceParent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceParent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceParent: %w", err)
+	}
+	return oldValue.TraceParent, nil
+}
+
+// ClearTraceParent clears the value of the "trace_parent" field.
+func (m *PlanMutation) ClearTraceParent() {
+	m.trace_parent = nil
+	m.clearedFields[plan.FieldTraceParent] = struct{}{}
+}
+
+// TraceParentCleared returns if the "trace_parent" field was cleared in this mutation.
+func (m *PlanMutation) TraceParentCleared() bool {
+	_, ok := m.clearedFields[plan.FieldTraceParent]
+	return ok
+}
+
+// ResetTraceParent resets all changes to the "trace_parent" field.
+func (m *PlanMutation) ResetTraceParent() {
+	m.trace_parent = nil
+	delete(m.clearedFields, plan.FieldTraceParent)
+}
+
 // ClearOrder clears the "order" edge to the Order entity.
 func (m *PlanMutation) ClearOrder() {
 	m.cleared_order = true
@@ -14105,7 +14155,7 @@ func (m *PlanMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PlanMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m._order != nil {
 		fields = append(fields, plan.FieldOrderID)
 	}
@@ -14154,6 +14204,9 @@ func (m *PlanMutation) Fields() []string {
 	if m.completed_at != nil {
 		fields = append(fields, plan.FieldCompletedAt)
 	}
+	if m.trace_parent != nil {
+		fields = append(fields, plan.FieldTraceParent)
+	}
 	return fields
 }
 
@@ -14194,6 +14247,8 @@ func (m *PlanMutation) Field(name string) (ent.Value, bool) {
 		return m.StartedAt()
 	case plan.FieldCompletedAt:
 		return m.CompletedAt()
+	case plan.FieldTraceParent:
+		return m.TraceParent()
 	}
 	return nil, false
 }
@@ -14235,6 +14290,8 @@ func (m *PlanMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldStartedAt(ctx)
 	case plan.FieldCompletedAt:
 		return m.OldCompletedAt(ctx)
+	case plan.FieldTraceParent:
+		return m.OldTraceParent(ctx)
 	}
 	return nil, fmt.Errorf("unknown Plan field %s", name)
 }
@@ -14356,6 +14413,13 @@ func (m *PlanMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCompletedAt(v)
 		return nil
+	case plan.FieldTraceParent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceParent(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Plan field %s", name)
 }
@@ -14440,6 +14504,9 @@ func (m *PlanMutation) ClearedFields() []string {
 	if m.FieldCleared(plan.FieldCompletedAt) {
 		fields = append(fields, plan.FieldCompletedAt)
 	}
+	if m.FieldCleared(plan.FieldTraceParent) {
+		fields = append(fields, plan.FieldTraceParent)
+	}
 	return fields
 }
 
@@ -14480,6 +14547,9 @@ func (m *PlanMutation) ClearField(name string) error {
 		return nil
 	case plan.FieldCompletedAt:
 		m.ClearCompletedAt()
+		return nil
+	case plan.FieldTraceParent:
+		m.ClearTraceParent()
 		return nil
 	}
 	return fmt.Errorf("unknown Plan nullable field %s", name)
@@ -14536,6 +14606,9 @@ func (m *PlanMutation) ResetField(name string) error {
 		return nil
 	case plan.FieldCompletedAt:
 		m.ResetCompletedAt()
+		return nil
+	case plan.FieldTraceParent:
+		m.ResetTraceParent()
 		return nil
 	}
 	return fmt.Errorf("unknown Plan field %s", name)

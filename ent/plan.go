@@ -52,6 +52,8 @@ type Plan struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// CompletedAt holds the value of the "completed_at" field.
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// W3C traceparent of the operation that created the plan (empty when it was not traced): callouts continue its trace
+	TraceParent string `json:"trace_parent,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PlanQuery when eager-loading is set.
 	Edges        PlanEdges `json:"edges"`
@@ -139,7 +141,7 @@ func (*Plan) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case plan.FieldID, plan.FieldOrderID, plan.FieldCatalogVersionID, plan.FieldOpenSteps, plan.FieldAwaitingLines:
 			values[i] = new(sql.NullInt64)
-		case plan.FieldUsage, plan.FieldType, plan.FieldSubjectID, plan.FieldContextHash, plan.FieldStatus, plan.FieldGroupKey:
+		case plan.FieldUsage, plan.FieldType, plan.FieldSubjectID, plan.FieldContextHash, plan.FieldStatus, plan.FieldGroupKey, plan.FieldTraceParent:
 			values[i] = new(sql.NullString)
 		case plan.FieldRequestedCompletion, plan.FieldCreatedAt, plan.FieldStartedAt, plan.FieldCompletedAt:
 			values[i] = new(sql.NullTime)
@@ -270,6 +272,12 @@ func (_m *Plan) assignValues(columns []string, values []any) error {
 				_m.CompletedAt = new(time.Time)
 				*_m.CompletedAt = value.Time
 			}
+		case plan.FieldTraceParent:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field trace_parent", values[i])
+			} else if value.Valid {
+				_m.TraceParent = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -389,6 +397,9 @@ func (_m *Plan) String() string {
 		builder.WriteString("completed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("trace_parent=")
+	builder.WriteString(_m.TraceParent)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -187,6 +187,20 @@ func (_c *PlanCreate) SetNillableCompletedAt(v *time.Time) *PlanCreate {
 	return _c
 }
 
+// SetTraceParent sets the "trace_parent" field.
+func (_c *PlanCreate) SetTraceParent(v string) *PlanCreate {
+	_c.mutation.SetTraceParent(v)
+	return _c
+}
+
+// SetNillableTraceParent sets the "trace_parent" field if the given value is not nil.
+func (_c *PlanCreate) SetNillableTraceParent(v *string) *PlanCreate {
+	if v != nil {
+		_c.SetTraceParent(*v)
+	}
+	return _c
+}
+
 // SetOrder sets the "order" edge to the Order entity.
 func (_c *PlanCreate) SetOrder(v *Order) *PlanCreate {
 	return _c.SetOrderID(v.ID)
@@ -401,6 +415,10 @@ func (_c *PlanCreate) createSpec() (*Plan, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CompletedAt(); ok {
 		_spec.SetField(plan.FieldCompletedAt, field.TypeTime, value)
 		_node.CompletedAt = &value
+	}
+	if value, ok := _c.mutation.TraceParent(); ok {
+		_spec.SetField(plan.FieldTraceParent, field.TypeString, value)
+		_node.TraceParent = value
 	}
 	if nodes := _c.mutation.OrderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -693,6 +711,9 @@ func (u *PlanUpsertOne) UpdateNewValues() *PlanUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(plan.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.TraceParent(); exists {
+			s.SetIgnore(plan.FieldTraceParent)
 		}
 	}))
 	return u
@@ -1067,6 +1088,9 @@ func (u *PlanUpsertBulk) UpdateNewValues() *PlanUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(plan.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.TraceParent(); exists {
+				s.SetIgnore(plan.FieldTraceParent)
 			}
 		}
 	}))

@@ -23,9 +23,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/orchestrator"
+	"github.com/batonhq/baton/engine/tracing"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/graph/generated"
 	"github.com/batonhq/baton/graph/wsgorilla"
@@ -62,6 +64,9 @@ type Config struct {
 	// (RateBurst above it at once); 0 is no limit.
 	RateLimit float64
 	RateBurst int
+	// TracerProvider makes a span per query and mutation (nil: tracing
+	// off).
+	TracerProvider trace.TracerProvider
 }
 
 // NewHandler returns the /graphql handler: POST and GET queries and
@@ -101,6 +106,9 @@ func NewHandler(cfg Config) http.Handler {
 	var clock engine.Clock = engine.SystemClock{}
 	if cfg.Engine != nil {
 		clock = cfg.Engine.Clock()
+	}
+	if tracer := tracing.Tracer(cfg.TracerProvider); tracer != nil {
+		srv.AroundOperations(tracedOperations(tracer))
 	}
 	if cfg.Hub != nil && !cfg.Unshared {
 		srv.AroundOperations(newSharing(cfg.Logger, clock).middleware)

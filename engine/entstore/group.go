@@ -7,6 +7,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batonhq/baton/engine"
 )
 
@@ -106,7 +110,15 @@ func (s *Store) runGroup(group []*writeReq) {
 	if len(group) == 0 {
 		return
 	}
+	var span trace.Span
+	if s.tracer != nil {
+		span = s.groupSpan(group)
+		defer span.End()
+	}
 	for attempt := 1; ; attempt++ {
+		if span != nil {
+			span.SetAttributes(attribute.Int("baton.attempts", attempt))
+		}
 		err := s.commitGroup(group)
 		if err == nil {
 			for _, r := range group {
@@ -128,9 +140,35 @@ func (s *Store) runGroup(group []*writeReq) {
 			return
 		}
 		group[0].err = err
+		if span != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
 		close(group[0].done)
 		return
 	}
+}
+
+// groupSpan starts the span of a group's transaction, linked to the span
+// of every write it serves; a group of one write is that write's child
+// (a lone mutation shows its transaction inside its trace).
+func (s *Store) groupSpan(group []*writeReq) trace.Span {
+	parent := context.Background()
+	if len(group) == 1 {
+		parent = group[0].ctx
+	}
+	links := make([]trace.Link, 0, len(group))
+	for _, r := range group {
+		if sc := trace.SpanContextFromContext(r.ctx); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	system := "sqlite"
+	if s.d.postgres {
+		system = "postgresql"
+	}
+	_, span := s.tracer.Start(parent, "baton.transaction", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("baton.batch.size", len(group)), attribute.String("db.system.name", system)))
+	return span
 }
 
 // commitGroup runs the writes in one transaction. A write's own error is

@@ -10,16 +10,17 @@ import (
 	"github.com/batonhq/baton/engine"
 )
 
-const planColumns = `id, order_id, usage, type, subject_id, context_hash, status, catalog_version_id, open_steps, awaiting_lines`
+const planColumns = `id, order_id, usage, type, subject_id, context_hash, status, catalog_version_id, open_steps, awaiting_lines, created_at`
 
 func scanPlan(row interface{ Scan(...any) error }) (*engine.PlanRecord, error) {
 	var p engine.PlanRecord
 	var usage, status string
+	var created timeScan
 	if err := row.Scan(&p.ID, intScan{&p.OrderID}, &usage, &p.Type, strScan{&p.SubjectID}, strScan{&p.ContextHash},
-		&status, &p.CatalogID, &p.OpenSteps, &p.AwaitingLines); err != nil {
+		&status, &p.CatalogID, &p.OpenSteps, &p.AwaitingLines, &created); err != nil {
 		return nil, err
 	}
-	p.Usage, p.Status = engine.Usage(usage), engine.PlanStatus(status)
+	p.Usage, p.Status, p.CreatedAt = engine.Usage(usage), engine.PlanStatus(status), created.t
 	return &p, nil
 }
 

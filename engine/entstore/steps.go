@@ -231,7 +231,7 @@ func (t *txn) timerDue(ctx context.Context, column, and string, now time.Time, l
 
 const contextQuery = `SELECT s.id, o.id, o.external_id, o.account_id, o.attributes, o.requested_completion,
 	fl.id, fl.key, fl.product_code, fl.quantity, fl.attributes, fl.rule, fl.bundle_key,
-	p.type, p.subject_id, p.context, a.attributes,
+	p.type, p.subject_id, p.context, a.attributes, p.trace_parent,
 	bl.line_id, bl.product_code, bl.quantity, bl.attributes, bl.action
 	FROM steps s JOIN plans p ON p.id = s.plan_id
 	LEFT JOIN orders o ON o.id = p.order_id
@@ -252,12 +252,12 @@ func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (ma
 	defer rows.Close()
 	for rows.Next() {
 		var id, orderID, itemID, itemQty, bundleQty int
-		var extID, acctID, itemKey, itemProduct, itemRule, itemBundle, typ, subject, bundleLine, bundleProduct, bundleAction string
+		var extID, acctID, itemKey, itemProduct, itemRule, itemBundle, typ, subject, bundleLine, bundleProduct, bundleAction, traceParent string
 		var orderAttrs, itemAttrs, planCtx, acctAttrs, bundleAttrs map[string]any
 		var rc timeScan
 		if err := rows.Scan(&id, intScan{&orderID}, strScan{&extID}, strScan{&acctID}, jsonScan{&orderAttrs}, &rc,
 			intScan{&itemID}, strScan{&itemKey}, strScan{&itemProduct}, intScan{&itemQty}, jsonScan{&itemAttrs}, strScan{&itemRule},
-			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&acctAttrs},
+			strScan{&itemBundle}, &typ, strScan{&subject}, jsonScan{&planCtx}, jsonScan{&acctAttrs}, strScan{&traceParent},
 			strScan{&bundleLine}, strScan{&bundleProduct}, intScan{&bundleQty}, jsonScan{&bundleAttrs}, strScan{&bundleAction}); err != nil {
 			return nil, fmt.Errorf("scan step context: %w", err)
 		}
@@ -267,7 +267,7 @@ func stepContexts(ctx context.Context, db querier, d *sqlDialect, ids []int) (ma
 			Item: &engine.ItemView{ID: itemID, Key: itemKey, ProductCode: itemProduct, Quantity: itemQty, Attributes: orEmpty(itemAttrs),
 				Rule: itemRule, BundleKey: itemBundle},
 			Bundle:  &engine.LineView{ID: bundleLine, ProductCode: bundleProduct, Quantity: bundleQty, Attributes: orEmpty(bundleAttrs), Action: bundleAction},
-			Context: orEmpty(planCtx), Type: typ, SubjectID: subject,
+			Context: orEmpty(planCtx), Type: typ, SubjectID: subject, TraceParent: traceParent,
 		}
 		out[id] = ec
 	}
@@ -411,7 +411,7 @@ func (t *txn) AdjustOpenSteps(ctx context.Context, delta map[int]int) ([]*engine
 	}
 	r, err := t.tx.QueryContext(ctx, t.s.d.sql(q+` UPDATE plans SET open_steps = plans.open_steps + v.open_steps FROM v WHERE plans.id = v.id
 		RETURNING plans.id, plans.order_id, plans.usage, plans.type, plans.subject_id, plans.context_hash, plans.status,
-		plans.catalog_version_id, plans.open_steps, plans.awaiting_lines`), args...)
+		plans.catalog_version_id, plans.open_steps, plans.awaiting_lines, plans.created_at`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("adjust open steps: %w", err)
 	}
@@ -605,6 +605,33 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 		if st := steps[sid]; st != nil && steps[pid] != nil {
 			st.Prereqs = append(st.Prereqs, pid)
 		}
+	}
+	return out, rows.Err()
+}
+
+// openPlanStatuses are the plan statuses that may have open steps: the
+// count of open steps reads only those plans' steps (plans.status and
+// steps (plan_id, status) are indexed), never the finished history.
+const openPlanStatuses = `'PENDING', 'IN_PROGRESS', 'ON_HOLD', 'FREEZING', 'FROZEN', 'CANCELLING'`
+
+// StepCounts counts the open steps (not COMPLETED, SKIPPED or CANCELLED)
+// by status and jeopardy, for the metrics (metrics.StateSource).
+func (s *Store) StepCounts(ctx context.Context) ([]engine.StepCount, error) {
+	rows, err := s.query(ctx, `SELECT s.status, s.jeopardy, COUNT(*) FROM plans p JOIN steps s ON s.plan_id = p.id
+		WHERE p.status IN (`+openPlanStatuses+`) AND s.status NOT IN ('COMPLETED', 'SKIPPED', 'CANCELLED')
+		GROUP BY s.status, s.jeopardy`)
+	if err != nil {
+		return nil, fmt.Errorf("count open steps: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.StepCount
+	for rows.Next() {
+		var status, jeopardy string
+		var n int
+		if err := rows.Scan(&status, &jeopardy, &n); err != nil {
+			return nil, fmt.Errorf("count open steps: %w", err)
+		}
+		out = append(out, engine.StepCount{Status: engine.StepStatus(status), Jeopardy: engine.Jeopardy(jeopardy), N: n})
 	}
 	return out, rows.Err()
 }

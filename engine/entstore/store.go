@@ -27,7 +27,10 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/tracing"
 	"github.com/batonhq/baton/ent"
 	"github.com/batonhq/baton/ent/migrate"
 )
@@ -47,6 +50,9 @@ type Options struct {
 	// commit). SQLite has one. Negative: no grouping, a transaction per
 	// write.
 	Writers int
+	// TracerProvider makes a span per group-commit transaction (nil:
+	// tracing off).
+	TracerProvider trace.TracerProvider
 }
 
 // Store implements engine.Store.
@@ -62,6 +68,7 @@ type Store struct {
 	url        string
 	sqlPath    string
 	deployment string
+	tracer     trace.Tracer // nil: tracing off
 
 	wstmts *stmtCache // prepared statements of the write pool
 	// colTypes maps "table.column" to its PostgreSQL type (unnest.go).
@@ -101,7 +108,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 40
 	}
-	s := &Store{clock: opts.Clock, log: opts.Logger, url: rawURL}
+	s := &Store{clock: opts.Clock, log: opts.Logger, url: rawURL, tracer: tracing.Tracer(opts.TracerProvider)}
 	var drvName string
 	path, isSQLite := sqlitePath(rawURL)
 	switch {

@@ -588,9 +588,9 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 			}
 		}
 		if err := t.bulkInsert(ctx, "plans", []string{"id", "order_id", "usage", "type", "subject_id", "context", "context_hash",
-			"status", "catalog_version_id", "open_steps", "awaiting_lines", "requested_completion", "created_at", "group_key"},
+			"status", "catalog_version_id", "open_steps", "awaiting_lines", "requested_completion", "created_at", "group_key", "trace_parent"},
 			[][]any{{p.ID, nullInt(p.OrderID), string(p.Usage), p.Type, nullStr(p.SubjectID), jsonValue(p.Context), nullStr(p.ContextHash),
-				string(engine.PlanPending), p.CatalogID, open, p.AwaitingLines, p.RequestedCompletion, t.now, nullStr(p.GroupKey)}}); err != nil {
+				string(engine.PlanPending), p.CatalogID, open, p.AwaitingLines, p.RequestedCompletion, t.now, nullStr(p.GroupKey), nullStr(p.TraceParent)}}); err != nil {
 			return nil, fmt.Errorf("insert plan: %w", err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/metrics"
+	"github.com/batonhq/baton/engine/tracing"
 	"io"
 	"net"
 	"net/http"
@@ -34,6 +36,21 @@ func newHTTPClient() *http.Client {
 // waits for respondToCallout); a timeout, a 5xx, 408, 429 or a connection
 // error is retried; any other 4xx falls out at once.
 func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
+	if e.tracer == nil {
+		return e.calloutAttempt(ctx, c)
+	}
+	ctx, span := e.calloutSpan(ctx, c)
+	res, err := e.calloutAttempt(ctx, c)
+	endCalloutSpan(span, res, err)
+	if err != nil {
+		e.log.WarnContext(ctx, "callout attempt failed", "system", c.Def.Callout.System.Name, "step", c.Step.ID,
+			"name", c.Step.Name, "attempt", c.Attempt, "err", err.Error())
+	}
+	return res, err
+}
+
+// calloutAttempt is callout's request and the reading of its answer.
+func (e *Engine) calloutAttempt(ctx context.Context, c *Claim) (*Result, error) {
 	def := c.Def.Callout
 	env := e.stepEnvFor(c.Step, c.Ctx)
 	path := def.Path
@@ -85,6 +102,7 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 	req.Header.Set("Idempotency-Key", strconv.Itoa(c.Step.ID))
 	req.Header.Set("X-Baton-Step", c.Step.Name)
 	req.Header.Set("X-Baton-Attempt", strconv.Itoa(c.Attempt))
+	tracing.Inject(ctx, req.Header) // traceparent, when the attempt has a span
 	resp, err := e.http.Do(req)
 	if err != nil {
 		msg := err.Error()
@@ -188,4 +206,18 @@ func invalidUTF8(b []byte) int {
 		i += n
 	}
 	return -1
+}
+
+// calloutOutcome names an attempt's outcome for the metrics.
+func calloutOutcome(res *Result, err error) string {
+	if err != nil {
+		if se, ok := err.(*StepError); ok && !se.Retryable {
+			return metrics.OutcomeRejected
+		}
+		return metrics.OutcomeError
+	}
+	if res != nil && res.Wait {
+		return metrics.OutcomeAccepted
+	}
+	return metrics.OutcomeSuccess
 }

@@ -17,7 +17,10 @@ import (
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/metrics"
 	"github.com/batonhq/baton/engine/plan"
+	"github.com/batonhq/baton/engine/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config wires an Engine. Store is required; the rest have defaults.
@@ -34,6 +37,11 @@ type Config struct {
 	// Policy is the role table API keys are checked against (default
 	// access.DefaultPolicy()).
 	Policy *access.Policy
+	// Metrics receives what this replica counts (nil: nothing is counted).
+	Metrics *metrics.Metrics
+	// TracerProvider makes the spans of callouts and of the runner's
+	// batches (nil: tracing off). README "Metrics and traces".
+	TracerProvider trace.TracerProvider
 }
 
 // Engine is Baton's domain service: catalog import, order intake
@@ -57,6 +65,8 @@ type Engine struct {
 	signals  chan struct{}
 
 	systems systemCache
+	metrics *metrics.Metrics
+	tracer  trace.Tracer // nil: tracing off
 
 	mu       sync.Mutex
 	catalogs map[int]*catalog.Catalog // compiled, by CatalogVersion id
@@ -75,7 +85,8 @@ func New(cfg Config) *Engine {
 		cfg.Policy = access.DefaultPolicy()
 	}
 	e := &Engine{store: auditingStore{cfg.Store}, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
-		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
+		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1), metrics: cfg.Metrics,
+		tracer: tracing.Tracer(cfg.TracerProvider)}
 	if ts, ok := cfg.Store.(interface {
 		SetTaskQueues(func(context.Context, *access.Principal) ([]string, []string, error))
 	}); ok {
@@ -462,7 +473,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, in engine.OrderInput) (*engine
 			InputHash: hash, RequestedCompletion: in.RequestedCompletion, CatalogID: cat.ID,
 			SubmittedBy: ActorFrom(ctx), Lines: d.Lines, Items: d.Items,
 			Plan: &engine.NewPlan{Usage: engine.UsageSales, Type: "order", CatalogID: cat.ID, AccountRef: ref, AccountID: in.AccountID, GroupKey: key,
-				AwaitingLines: awaiting, RequestedCompletion: in.RequestedCompletion, Graph: pg.Rows()},
+				AwaitingLines: awaiting, RequestedCompletion: in.RequestedCompletion, Graph: pg.Rows(), TraceParent: tracing.TraceParent(ctx)},
 		}
 		if rule != nil {
 			// Nothing starts before the approval: every step is stored

@@ -12,6 +12,7 @@ import (
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
+	"github.com/batonhq/baton/engine/metrics"
 )
 
 // EventFilter selects events for a subscription. Zero fields match
@@ -72,6 +73,9 @@ type HubConfig struct {
 	// changes (offline, online, circuit) arrive, from any replica: the
 	// engine's cached system states are stale (Engine.SystemsChanged).
 	OnSystemChange func()
+	// Metrics counts deliveries and dropped subscriptions (nil: not
+	// counted).
+	Metrics *metrics.Metrics
 }
 
 // Hub is one process's live event feed. It receives committed events from
@@ -357,12 +361,16 @@ func (h *Hub) deliver(events []*engine.Event) {
 	h.mu.Lock()
 	h.last = events[len(events)-1].ID
 	var notify []*subscriber
+	delivered, dropped := 0, 0
 	for s := range h.subs {
 		n := 0
 		for _, e := range events {
 			if s.filter.Match(e) {
 				if !s.push(e) {
 					delete(h.subs, s)
+					if engine.IsCode(s.error(), engine.CodeSlowSubscriber) {
+						dropped++
+					}
 					break
 				}
 				n++
@@ -371,8 +379,13 @@ func (h *Hub) deliver(events []*engine.Event) {
 		if n > 0 {
 			notify = append(notify, s)
 		}
+		delivered += n
 	}
 	h.mu.Unlock()
+	h.cfg.Metrics.FeedDelivered(delivered)
+	for range dropped {
+		h.cfg.Metrics.FeedDropped()
+	}
 	for _, s := range notify {
 		s.wake()
 	}

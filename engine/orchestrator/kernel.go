@@ -59,6 +59,9 @@ type txState struct {
 	// attrsSet: orders whose attributes steps set here (by catalog id), for
 	// lines awaiting that data (continueAwaiting).
 	attrsSet map[int]int
+	// cycles: the submission-to-completion times of the orders this
+	// transaction completed, counted after the commit.
+	cycles []time.Duration
 }
 
 // Claim is a step claimed for execution by this replica's workers.
@@ -400,6 +403,8 @@ type Outcome struct {
 	Result     *Result
 	Err        error
 	Worker     string
+	// traceParent is the plan's, for the batch's span links.
+	traceParent string
 }
 
 // Result is what a successful attempt produced.
@@ -726,6 +731,9 @@ func (s *txState) completePlan(p *engine.PlanRecord) error {
 		if err := s.tx.ApplyAssetChanges(s.ctx, oa); err != nil {
 			return err
 		}
+	}
+	if p.OrderID != 0 && !p.CreatedAt.IsZero() {
+		s.cycles = append(s.cycles, s.now.Sub(p.CreatedAt))
 	}
 	from := p.Status
 	if from == engine.PlanPending && s.started[p.ID] {

@@ -236,6 +236,9 @@ func (r *runner) execute(c *Claim) {
 	switch c.Step.Type {
 	case engine.Callout:
 		o.Result, o.Err = r.e.callout(r.ctx, c)
+		if m := r.e.metrics; m != nil && c.Def.Callout != nil && c.Def.Callout.System != nil {
+			m.Callout(c.Def.Callout.System.Name, calloutOutcome(o.Result, o.Err), r.e.clock.Now().Sub(started))
+		}
 	case engine.AutoTask:
 		a := r.e.actions.get(c.Def.Auto.Action)
 		if a == nil {
@@ -256,6 +259,9 @@ func (r *runner) execute(c *Claim) {
 func (r *runner) report(c *Claim, o Outcome, started time.Time) {
 	o.StepID, o.Attempt, o.Owner, o.Worker = c.Step.ID, c.Attempt, r.e.workerID, r.e.workerID
 	o.StartedAt, o.FinishedAt = started, r.e.clock.Now()
+	if c.Ctx != nil {
+		o.traceParent = c.Ctx.TraceParent
+	}
 	r.outcomes <- r.e.storableOutcome(o)
 }
 
@@ -277,7 +283,9 @@ func (r *runner) committer() {
 				break drain
 			}
 		}
+		began := r.e.clock.Now()
 		r.apply(batch)
+		r.e.metrics.Commit(len(batch), r.e.clock.Now().Sub(began))
 		r.track(-len(batch))
 		if r.starved.Swap(false) {
 			r.wake()
@@ -391,7 +399,9 @@ func (r *runner) applyOnce(batch []Outcome) error {
 		byID[o.StepID] = o
 	}
 	ids := outcomeSteps(batch)
-	return r.write(func(st *txState) error {
+	ctx, end := r.batchContext(batch)
+	defer end()
+	return r.e.write(ctx, func(st *txState) error {
 		recs, err := st.tx.LockSteps(st.ctx, ids)
 		if err != nil {
 			return err
@@ -442,9 +452,13 @@ func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
 		return st.settle()
 	})
 	if err != nil {
+		if e.metrics != nil && engine.ErrorCode(err) == engine.CodeInternal && ctx.Err() == nil {
+			e.metrics.DatabaseError("write")
+		}
 		return err
 	}
 	changed = len(events) > 0 || len(st.dirty) > 0
+	e.count(events, st)
 	e.afterCommit(events, st)
 	return nil
 }

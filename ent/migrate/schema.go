@@ -446,6 +446,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "trace_parent", Type: field.TypeString, Nullable: true},
 		{Name: "order_id", Type: field.TypeInt, Unique: true, Nullable: true},
 		{Name: "catalog_version_id", Type: field.TypeInt},
 	}
@@ -457,13 +458,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "plans_orders_plan",
-				Columns:    []*schema.Column{PlansColumns[15]},
+				Columns:    []*schema.Column{PlansColumns[16]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "plans_catalog_versions_catalog_version",
-				Columns:    []*schema.Column{PlansColumns[16]},
+				Columns:    []*schema.Column{PlansColumns[17]},
 				RefColumns: []*schema.Column{CatalogVersionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},

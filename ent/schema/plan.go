@@ -41,6 +41,8 @@ func (Plan) Fields() []ent.Field {
 		field.Time("created_at").Immutable().Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("completed_at").Optional().Nillable(),
+		field.String("trace_parent").Optional().Immutable().Annotations(entgql.Skip()).
+			Comment("W3C traceparent of the operation that created the plan (empty when it was not traced): callouts continue its trace"),
 	}
 }
 
