@@ -34,6 +34,8 @@ type Config struct {
 	// Policy is the role table API keys are checked against (default
 	// access.DefaultPolicy()).
 	Policy *access.Policy
+	// Forecast tunes predictive jeopardy (zero: the defaults).
+	Forecast ForecastConfig
 }
 
 // Engine is Baton's domain service: catalog import, order intake
@@ -58,6 +60,9 @@ type Engine struct {
 
 	systems systemCache
 
+	forecast ForecastConfig
+	history  historyCache
+
 	mu       sync.Mutex
 	catalogs map[int]*catalog.Catalog // compiled, by CatalogVersion id
 	run      *runner
@@ -75,7 +80,8 @@ func New(cfg Config) *Engine {
 		cfg.Policy = access.DefaultPolicy()
 	}
 	e := &Engine{store: auditingStore{cfg.Store}, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
-		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1)}
+		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1),
+		forecast: cfg.Forecast.withDefaults()}
 	if ts, ok := cfg.Store.(interface {
 		SetTaskQueues(func(context.Context, *access.Principal) ([]string, []string, error))
 	}); ok {
