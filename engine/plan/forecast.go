@@ -79,10 +79,15 @@ type Forecast struct {
 	Steps []StepForecast
 	// Timeline is what the forecast was computed from.
 	Timeline *engine.PlanTimeline
+
+	index map[int]int // step id → Steps index
 }
 
 // Step returns the forecast of a step of the plan (nil when it has none).
 func (f *Forecast) Step(id int) *StepForecast {
+	if i, ok := f.index[id]; ok && i < len(f.Steps) && f.Steps[i].StepID == id {
+		return &f.Steps[i]
+	}
 	for i := range f.Steps {
 		if f.Steps[i].StepID == id {
 			return &f.Steps[i]
@@ -108,7 +113,7 @@ func ForecastPlanWith(t *engine.PlanTimeline, now time.Time, o ForecastOptions) 
 	if o.MinSamples <= 0 {
 		o.MinSamples = DefaultMinSamples
 	}
-	f := &Forecast{PlanID: t.PlanID, Jeopardy: engine.OnTrack, Timeline: t}
+	f := &Forecast{PlanID: t.PlanID, Jeopardy: engine.OnTrack, Timeline: t, index: make(map[int]int, len(t.Steps))}
 	timed := false // some step takes time: the plan has a prediction
 	for _, s := range t.Steps {
 		sf := StepForecast{StepID: s.ID, Basis: BasisNone}
@@ -122,6 +127,7 @@ func ForecastPlanWith(t *engine.PlanTimeline, now time.Time, o ForecastOptions) 
 			sf.Basis, sf.P50, sf.P90 = BasisEstimate, s.Estimate, s.Estimate
 		}
 		timed = timed || sf.P50 > 0 || sf.P90 > 0
+		f.index[s.ID] = len(f.Steps)
 		f.Steps = append(f.Steps, sf)
 	}
 	p50 := runPass(t, now, func(i int) time.Duration { return f.Steps[i].P50 })
