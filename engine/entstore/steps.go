@@ -641,7 +641,9 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 
 // StepDurations implements engine.Store: one query per definition, each
 // reading at most limit rows of the index on COMPLETED steps by
-// (scenario, name, completed_at).
+// (scenario, name, completed_at). (No tie-break on id: it would make
+// PostgreSQL sort every row sharing the boundary's completed_at; which of
+// equal-time samples make the window does not matter.)
 func (s *Store) StepDurations(ctx context.Context, defs []engine.StepDefKey, limit int) (map[engine.StepDefKey][]engine.DurationSample, error) {
 	out := make(map[engine.StepDefKey][]engine.DurationSample, len(defs))
 	if limit <= 0 {
@@ -653,7 +655,7 @@ func (s *Store) StepDurations(ctx context.Context, defs []engine.StepDefKey, lim
 		}
 		rows, err := s.query(ctx, `SELECT ready_at, completed_at FROM steps
 			WHERE status = 'COMPLETED' AND scenario = $1 AND name = $2 AND completed_at IS NOT NULL
-			ORDER BY completed_at DESC, id DESC LIMIT $3`, k.Scenario, k.Name, limit)
+			ORDER BY completed_at DESC LIMIT $3`, k.Scenario, k.Name, limit)
 		if err != nil {
 			return nil, fmt.Errorf("durations of %s/%s: %w", k.Scenario, k.Name, err)
 		}

@@ -1,9 +1,11 @@
 package orchestrator_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +102,70 @@ func TestPredictiveJeopardyThroughEngine(t *testing.T) {
 		if err != nil || n != 0 {
 			t.Errorf("steps not on track: %d, %v; want none", n, err)
 		}
+	})
+}
+
+// countingDurations counts the history reads that reach the store.
+type countingDurations struct {
+	engine.Store
+	mu    sync.Mutex
+	reads int
+	defs  int
+}
+
+func (c *countingDurations) StepDurations(ctx context.Context, defs []engine.StepDefKey, limit int) (map[engine.StepDefKey][]engine.DurationSample, error) {
+	c.mu.Lock()
+	c.reads++
+	c.defs += len(defs)
+	c.mu.Unlock()
+	return c.Store.StepDurations(ctx, defs, limit)
+}
+
+func (c *countingDurations) counts() (int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads, c.defs
+}
+
+// The history is read once per definition per TTL (a minute), whatever the
+// number of plans and forecasts in between; one read for all the
+// definitions a call needs.
+func TestPredictiveHistoryCache(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		var counter *countingDurations
+		cat := sfCatalog("", []string{
+			`{name: Survey, type: MANUAL_TASK, task: {queue: field}, estimatedDuration: 1h}`,
+			`{name: Install, type: MANUAL_TASK, task: {queue: field}, estimatedDuration: 2h}`,
+		}, []string{`{step: Install, after: Survey}`})
+		b := setupExec(t, url, cat, xOptions{wrapStore: func(s engine.Store) engine.Store {
+			counter = &countingDurations{Store: s}
+			return counter
+		}})
+		a := b.submit(t, widgetOrder("cache-a"))
+		c := b.submit(t, widgetOrder("cache-b"))
+		forecast := func(ids ...int) {
+			t.Helper()
+			if _, err := b.engine.Forecasts(b.ctx, ids); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(what string, reads, defs int) {
+			t.Helper()
+			if r, d := counter.counts(); r != reads || d != defs {
+				t.Errorf("%s: %d reads of %d definitions; want %d of %d", what, r, d, reads, defs)
+			}
+		}
+		forecast(a.PlanID, c.PlanID)
+		check("first forecast of two plans", 1, 2)
+		forecast(a.PlanID)
+		forecast(c.PlanID)
+		check("again within the TTL", 1, 2)
+		b.clock.Set(enginetest.Epoch.Add(59 * time.Second))
+		forecast(a.PlanID)
+		check("59s later", 1, 2)
+		b.clock.Set(enginetest.Epoch.Add(time.Minute))
+		forecast(a.PlanID, c.PlanID)
+		check("a minute later", 2, 4)
 	})
 }

@@ -3985,14 +3985,15 @@ type RevisionPayload {
 extend type Plan {
   """
   The plan's jeopardy: the worst of its open steps', and, against its
-  requested completion, AT_RISK when the prediction passes it and LATE when
-  it has passed.
+  requested completion, AT_RISK when the prediction (or its p90) passes it
+  and LATE when it has passed.
   """
   jeopardy: StepJeopardy!
   """
   When the plan should complete, along its critical path: actual times for
-  finished steps, estimated durations for the rest. Null when no step has an
-  estimatedDuration.
+  finished steps, for the rest the observed p50 of their definition once it
+  has enough completions (20 by default), else its estimatedDuration. Null
+  when no step has a duration.
   """
   predictedCompletion: Time
   "The steps that determine predictedCompletion, in execution order."
