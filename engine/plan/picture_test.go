@@ -164,3 +164,36 @@ func TestDotString(t *testing.T) {
 		}
 	}
 }
+
+// The README's legend and its Mermaid example are the code's: a colour
+// changed here, or a golden file regenerated, fails until the README
+// follows.
+func TestReadmePictureLegend(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(readme)
+	for _, s := range engine.StepStatuses {
+		c := StatusColors[s]
+		if want := "| " + string(s) + " | `" + c.Fill + "` "; !strings.Contains(doc, want) {
+			t.Errorf("README legend lacks %q", want)
+		}
+		if want := "| `" + c.Stroke + "`"; !strings.Contains(doc, want) {
+			t.Errorf("README legend lacks %s's border %q", s, want)
+		}
+	}
+	for j, js := range JeopardyStroke {
+		if want := "`" + js.Color + "`"; !strings.Contains(doc, want) {
+			t.Errorf("README legend lacks %s's border %s", j, want)
+		}
+	}
+	mmd, err := os.ReadFile(filepath.Join("testdata", "pictures", "server.mmd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(doc, "```mermaid\n"+string(mmd)+"```\n") {
+		t.Error("README's Mermaid example is not testdata/pictures/server.mmd")
+	}
+}
