@@ -62,6 +62,7 @@ type config struct {
 	AllowedOrigins  string
 	ShutdownTimeout time.Duration
 	Workers         int
+	Forecast        orchestrator.ForecastConfig
 	LeaseGrace      time.Duration
 	PollInterval    time.Duration
 	Sandbox         bool
@@ -160,6 +161,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", env("BATON_LOG_FORMAT", "text"), "text or json (BATON_LOG_FORMAT)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("BATON_ALLOWED_ORIGINS", ""), "extra websocket origins, comma-separated; * for any (BATON_ALLOWED_ORIGINS)")
 	fs.IntVar(&c.Workers, "workers", atoi(env("BATON_WORKERS", "256")), "concurrent step attempts on this replica (BATON_WORKERS)")
+	fs.IntVar(&c.Forecast.MinSamples, "forecast-min-samples", atoi(env("BATON_FORECAST_MIN_SAMPLES", "20")), "completions of a step definition before forecasts use its observed p50/p90 instead of its estimate; -1: never (BATON_FORECAST_MIN_SAMPLES)")
+	fs.IntVar(&c.Forecast.Window, "forecast-window", atoi(env("BATON_FORECAST_WINDOW", "200")), "latest completions of a step definition its history reads (BATON_FORECAST_WINDOW)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
 	fs.BoolVar(&c.Pprof, "pprof", env("BATON_PPROF", "false") == "true", "serve /debug/pprof/ and sample blocking and mutex contention (BATON_PPROF)")
 	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "bootstrap API keys name:secret:ROLE+ROLE[@account+account][#queue+queue], comma-separated (name:secret: every role); when set, or with an OIDC issuer, every request must authenticate (BATON_API_TOKENS)")
@@ -338,7 +341,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 	met := metrics.New()
-	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy, Metrics: met, TracerProvider: tp})
+	eng := orchestrator.New(orchestrator.Config{Store: store, Logger: log, Getenv: getenv, Limits: cfg.EngineLimits, Policy: policy,
+		Metrics: met, TracerProvider: tp, Forecast: cfg.Forecast})
 	authn := &identity.Authenticator{Tokens: tokens}
 	if tokens != nil || cfg.OIDC.Issuer != "" {
 		authn.Keys = eng.APIKeyPrincipal // keys made with createApiKey work once authentication is on

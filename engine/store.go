@@ -74,8 +74,13 @@ type Store interface {
 	AssetHistory(ctx context.Context, assetIDs []int) (map[int][]*AssetEvent, error)
 	// HeldCounts counts ON_HOLD steps per system.
 	HeldCounts(ctx context.Context) (map[string]int, error)
-	// PlanTimelines reads what forecasting the plans needs.
+	// PlanTimelines reads what forecasting and drawing the plans needs
+	// (plans that do not exist are left out).
 	PlanTimelines(ctx context.Context, planIDs []int) ([]*PlanTimeline, error)
+	// StepDurations reads, for each definition, the clocks (first READY
+	// to completion) of its last limit COMPLETED steps, newest first,
+	// across every plan and catalog version.
+	StepDurations(ctx context.Context, defs []StepDefKey, limit int) (map[StepDefKey][]DurationSample, error)
 	// StepContexts is Tx.StepContexts outside a transaction.
 	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
 	// Revisions returns the revisions of orders, oldest first, by order.

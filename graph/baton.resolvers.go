@@ -282,6 +282,80 @@ func (r *planResolver) CriticalPath(ctx context.Context, obj *ent.Plan) ([]*ent.
 	return steps, nil
 }
 
+// PredictedCompletionP90 is the resolver for the predictedCompletionP90 field.
+func (r *planResolver) PredictedCompletionP90(ctx context.Context, obj *ent.Plan) (*time.Time, error) {
+	f, err := r.loaders(ctx).forecasts.Load(ctx, obj.ID)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return f.PredictedP90, nil
+}
+
+// JeopardyReason is the resolver for the jeopardyReason field.
+func (r *planResolver) JeopardyReason(ctx context.Context, obj *ent.Plan) (*string, error) {
+	l := r.loaders(ctx)
+	h, err := l.planHealth.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := l.forecasts.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return strPtr(plan.JeopardyReason(h, f)), nil
+}
+
+// Mermaid is the resolver for the mermaid field.
+func (r *planResolver) Mermaid(ctx context.Context, obj *ent.Plan) (string, error) {
+	f, err := r.planForecast(ctx, obj.ID)
+	if err != nil {
+		return "", err
+	}
+	return plan.Mermaid(f.Timeline, f), nil
+}
+
+// Dot is the resolver for the dot field.
+func (r *planResolver) Dot(ctx context.Context, obj *ent.Plan) (string, error) {
+	f, err := r.planForecast(ctx, obj.ID)
+	if err != nil {
+		return "", err
+	}
+	return plan.DOT(f.Timeline, f), nil
+}
+
+// Timeline is the resolver for the timeline field.
+func (r *planResolver) Timeline(ctx context.Context, obj *ent.Plan) ([]*model.TimelineEntry, error) {
+	f, err := r.planForecast(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	rows := plan.Timeline(f.Timeline, f)
+	ids := make([]int, len(rows))
+	for i, e := range rows {
+		ids[i] = e.StepID
+	}
+	// Not CollectFields: the selection here is TimelineEntry's, not Step's.
+	steps, err := r.Client.Step.Query().Where(step.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int]*ent.Step, len(steps))
+	for _, s := range steps {
+		byID[s.ID] = s
+	}
+	out := make([]*model.TimelineEntry, 0, len(rows))
+	for _, e := range rows {
+		st := byID[e.StepID]
+		if st == nil {
+			continue // gone between the two reads (nothing deletes steps)
+		}
+		out = append(out, &model.TimelineEntry{Step: st, Swimlane: e.Swimlane, PlannedStart: e.PlannedStart, PlannedEnd: e.PlannedEnd,
+			ActualStart: e.ActualStart, ActualEnd: e.ActualEnd, Critical: e.Critical, Basis: model.ForecastBasis(e.Basis),
+			Samples: e.Samples, P50Seconds: seconds(e.Basis, e.P50), P90Seconds: seconds(e.Basis, e.P90)})
+	}
+	return out, nil
+}
+
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id int) (*ent.Order, error) {
 	o, err := r.orderByID(ctx, id)

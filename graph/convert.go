@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/orchestrator"
@@ -162,4 +164,27 @@ func lineAttributesInput(in []*model.LineAttributesInput) map[string]map[string]
 		out[l.LineID] = l.Attributes
 	}
 	return out
+}
+
+// planForecast is a plan's forecast with the timeline it was computed
+// from (an empty one for a plan the store no longer finds).
+func (r *Resolver) planForecast(ctx context.Context, planID int) (*plan.Forecast, error) {
+	f, err := r.loaders(ctx).forecasts.Load(ctx, planID)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil || f.Timeline == nil {
+		return &plan.Forecast{PlanID: planID, Jeopardy: engine.OnTrack, Timeline: &engine.PlanTimeline{PlanID: planID}}, nil
+	}
+	return f, nil
+}
+
+// seconds is a forecast duration in whole seconds; nil when the step has
+// no duration basis.
+func seconds(b plan.Basis, d time.Duration) *int {
+	if b == plan.BasisNone {
+		return nil
+	}
+	v := int(d.Round(time.Second) / time.Second)
+	return &v
 }

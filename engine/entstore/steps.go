@@ -534,14 +534,14 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return at.t, at.valid, nil
 }
 
-// PlanTimelines implements engine.Store: three queries for any number of
+// PlanTimelines implements engine.Store: four queries for any number of
 // plans.
 func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.PlanTimeline, error) {
 	if len(planIDs) == 0 {
 		return nil, nil
 	}
 	ids := s.d.ids(sortedIDs(planIDs))
-	rows, err := s.query(ctx, `SELECT id, status, requested_completion, completed_at FROM plans WHERE id {ids $1}`, ids)
+	rows, err := s.query(ctx, `SELECT id, status, requested_completion, completed_at FROM plans WHERE id {ids $1} ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("plan timelines: %w", err)
 	}
@@ -563,7 +563,27 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = s.query(ctx, `SELECT s.id, s.plan_id, s.name, s.status, p.catalog_version_id, s.ready_at, s.completed_at, s.wake_at
+	rows, err = s.query(ctx, `SELECT id, plan_id, name, scenario, position FROM step_groups WHERE plan_id {ids $1} ORDER BY plan_id, position, id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("timeline groups: %w", err)
+	}
+	for rows.Next() {
+		var g engine.TimelineGroup
+		var planID int
+		if err := rows.Scan(&g.ID, &planID, &g.Name, &g.Scenario, &g.Position); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan timeline group: %w", err)
+		}
+		if tl := byPlan[planID]; tl != nil {
+			tl.Groups = append(tl.Groups, g)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.query(ctx, `SELECT s.id, s.plan_id, s.name, s.scenario, s.type, s.status, s.jeopardy, s.group_id, p.catalog_version_id,
+		s.ready_at, s.completed_at, s.wake_at
 		FROM steps s JOIN plans p ON p.id = s.plan_id WHERE s.plan_id {ids $1} ORDER BY s.id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("timeline steps: %w", err)
@@ -572,13 +592,15 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 	for rows.Next() {
 		var st engine.TimelineStep
 		var planID int
-		var status string
+		var typ, status, jeopardy string
 		var ready, done, wake timeScan
-		if err := rows.Scan(&st.ID, &planID, &st.Name, &status, &st.CatalogID, &ready, &done, &wake); err != nil {
+		if err := rows.Scan(&st.ID, &planID, &st.Name, &st.Scenario, &typ, &status, &jeopardy, &st.GroupID, &st.CatalogID,
+			&ready, &done, &wake); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan timeline step: %w", err)
 		}
-		st.Status, st.ReadyAt, st.CompletedAt = engine.StepStatus(status), ready.ptr(), done.ptr()
+		st.Type, st.Status, st.Jeopardy = engine.StepType(typ), engine.StepStatus(status), engine.Jeopardy(jeopardy)
+		st.ReadyAt, st.CompletedAt = ready.ptr(), done.ptr()
 		if st.Status == engine.StepScheduled {
 			st.NotBefore = wake.ptr()
 		}
@@ -591,19 +613,27 @@ func (s *Store) PlanTimelines(ctx context.Context, planIDs []int) ([]*engine.Pla
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = s.query(ctx, `SELECT d.step_id, d.prerequisite_id FROM step_dependencies d JOIN steps s ON s.id = d.step_id
-		WHERE s.plan_id {ids $1}`, ids)
+	// Prerequisites, with the name and state of those in other plans.
+	rows, err = s.query(ctx, `SELECT d.step_id, d.prerequisite_id, q.plan_id, q.name, q.status FROM step_dependencies d
+		JOIN steps s ON s.id = d.step_id JOIN steps q ON q.id = d.prerequisite_id
+		WHERE s.plan_id {ids $1} ORDER BY d.step_id, d.prerequisite_id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("timeline dependencies: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var sid, pid int
-		if err := rows.Scan(&sid, &pid); err != nil {
+		var sid, pid, pplan int
+		var pname, pstatus string
+		if err := rows.Scan(&sid, &pid, &pplan, &pname, &pstatus); err != nil {
 			return nil, fmt.Errorf("scan dependency: %w", err)
 		}
-		if st := steps[sid]; st != nil && steps[pid] != nil {
+		st := steps[sid]
+		switch {
+		case st == nil:
+		case steps[pid] != nil:
 			st.Prereqs = append(st.Prereqs, pid)
+		default:
+			st.External = append(st.External, engine.ExternalPrereq{ID: pid, Name: pname, Done: engine.StepStatus(pstatus).Done()})
 		}
 	}
 	return out, rows.Err()
@@ -634,4 +664,44 @@ func (s *Store) StepCounts(ctx context.Context) ([]engine.StepCount, error) {
 		out = append(out, engine.StepCount{Status: engine.StepStatus(status), Jeopardy: engine.Jeopardy(jeopardy), N: n})
 	}
 	return out, rows.Err()
+}
+
+// StepDurations implements engine.Store: one query per definition, each
+// reading at most limit rows of the index on COMPLETED steps by
+// (scenario, name, completed_at). (No tie-break on id: it would make
+// PostgreSQL sort every row sharing the boundary's completed_at; which of
+// equal-time samples make the window does not matter.)
+func (s *Store) StepDurations(ctx context.Context, defs []engine.StepDefKey, limit int) (map[engine.StepDefKey][]engine.DurationSample, error) {
+	out := make(map[engine.StepDefKey][]engine.DurationSample, len(defs))
+	if limit <= 0 {
+		return out, nil
+	}
+	for _, k := range defs {
+		if _, ok := out[k]; ok {
+			continue
+		}
+		rows, err := s.query(ctx, `SELECT ready_at, completed_at FROM steps
+			WHERE status = 'COMPLETED' AND scenario = $1 AND name = $2 AND completed_at IS NOT NULL
+			ORDER BY completed_at DESC LIMIT $3`, k.Scenario, k.Name, limit)
+		if err != nil {
+			return nil, fmt.Errorf("durations of %s/%s: %w", k.Scenario, k.Name, err)
+		}
+		samples := []engine.DurationSample{}
+		for rows.Next() {
+			var ready, done timeScan
+			if err := rows.Scan(&ready, &done); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan duration: %w", err)
+			}
+			if ready.valid && done.valid && !done.t.Before(ready.t) {
+				samples = append(samples, engine.DurationSample{ReadyAt: ready.t, CompletedAt: done.t})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		out[k] = samples
+	}
+	return out, nil
 }

@@ -42,6 +42,8 @@ type Config struct {
 	// TracerProvider makes the spans of callouts and of the runner's
 	// batches (nil: tracing off). README "Metrics and traces".
 	TracerProvider trace.TracerProvider
+	// Forecast tunes predictive jeopardy (zero: the defaults).
+	Forecast ForecastConfig
 }
 
 // Engine is Baton's domain service: catalog import, order intake
@@ -68,6 +70,9 @@ type Engine struct {
 	metrics *metrics.Metrics
 	tracer  trace.Tracer // nil: tracing off
 
+	forecast ForecastConfig
+	history  historyCache
+
 	mu       sync.Mutex
 	catalogs map[int]*catalog.Catalog // compiled, by CatalogVersion id
 	run      *runner
@@ -86,7 +91,7 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{store: auditingStore{cfg.Store}, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger, getenv: cfg.Getenv, limits: cfg.Limits.WithDefaults(), catalogs: map[int]*catalog.Catalog{},
 		actions: newActionRegistry(), http: newHTTPClient(), workerID: newWorkerID(), signals: make(chan struct{}, 1), metrics: cfg.Metrics,
-		tracer: tracing.Tracer(cfg.TracerProvider)}
+		tracer: tracing.Tracer(cfg.TracerProvider), forecast: cfg.Forecast.withDefaults()}
 	if ts, ok := cfg.Store.(interface {
 		SetTaskQueues(func(context.Context, *access.Principal) ([]string, []string, error))
 	}); ok {

@@ -1,6 +1,11 @@
 package plan
 
-import "github.com/batonhq/baton/engine"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/batonhq/baton/engine"
+)
 
 // Health is the rolled-up state of an order's or a plan's open steps: what
 // a list of orders shows without reading every step.
@@ -70,4 +75,37 @@ func OpenStepStatuses() []engine.StepStatus {
 		}
 	}
 	return open
+}
+
+// JeopardyReason says why PlanJeopardy(h, f) is not ON_TRACK ("" when it
+// is): the forecast's reason when the forecast is that bad, else the open
+// steps at that level, named from the forecast's timeline ("Install is
+// LATE", "3 steps are AT_RISK: Install, Ship, Survey, …").
+func JeopardyReason(h Health, f *Forecast) string {
+	j := PlanJeopardy(h, f)
+	if j == engine.OnTrack {
+		return ""
+	}
+	if f != nil && f.Jeopardy == j && f.Reason != "" {
+		return f.Reason
+	}
+	var names []string
+	if f != nil && f.Timeline != nil {
+		for _, s := range f.Timeline.Steps {
+			if !s.Status.Terminal() && s.Jeopardy == j {
+				names = append(names, s.Name)
+			}
+		}
+	}
+	switch n := len(names); {
+	case n == 0:
+		return "a step is " + string(j)
+	case n == 1:
+		return names[0] + " is " + string(j)
+	case n > 3:
+		names = append(names[:3], "…")
+		fallthrough
+	default:
+		return fmt.Sprintf("%d steps are %s: %s", n, j, strings.Join(names, ", "))
+	}
 }

@@ -100,3 +100,40 @@ func TestOpenStepStatuses(t *testing.T) {
 		t.Errorf("OpenStepStatuses() = %v; want %v", got, want)
 	}
 }
+
+func TestJeopardyReason(t *testing.T) {
+	t.Parallel()
+	tl := func(js ...engine.Jeopardy) *engine.PlanTimeline {
+		t := &engine.PlanTimeline{}
+		for i, j := range js {
+			st := engine.StepWaiting
+			if i == 0 {
+				st = engine.StepCompleted // finished: its level is history
+			}
+			t.Steps = append(t.Steps, &engine.TimelineStep{ID: i + 1, Name: string(rune('A' + i)), Status: st, Jeopardy: j})
+		}
+		return t
+	}
+	fc := func(j engine.Jeopardy, reason string, t *engine.PlanTimeline) *Forecast {
+		return &Forecast{Jeopardy: j, Reason: reason, Timeline: t}
+	}
+	for _, tc := range []struct {
+		name string
+		h    engine.Jeopardy
+		f    *Forecast
+		want string
+	}{
+		{"on track", engine.OnTrack, fc(engine.OnTrack, "", tl(engine.Late, engine.OnTrack)), ""},
+		{"the forecast's reason", engine.AtRisk, fc(engine.AtRisk, "Install p90 3h20m on the critical path", tl(engine.OnTrack, engine.AtRisk)),
+			"Install p90 3h20m on the critical path"},
+		{"a late step beats an at-risk forecast", engine.Late, fc(engine.AtRisk, "x", tl(engine.Late, engine.Late, engine.AtRisk)), "B is LATE"},
+		{"several", engine.AtRisk, fc(engine.OnTrack, "", tl(engine.OnTrack, engine.AtRisk, engine.AtRisk)), "2 steps are AT_RISK: B, C"},
+		{"many", engine.AtRisk, fc(engine.OnTrack, "", tl(engine.OnTrack, engine.AtRisk, engine.AtRisk, engine.AtRisk, engine.AtRisk)),
+			"4 steps are AT_RISK: B, C, D, …"},
+		{"no timeline", engine.Late, nil, "a step is LATE"},
+	} {
+		if got := JeopardyReason(Health{Jeopardy: tc.h}, tc.f); got != tc.want {
+			t.Errorf("%s: JeopardyReason = %q; want %q", tc.name, got, tc.want)
+		}
+	}
+}

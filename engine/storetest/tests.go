@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -245,6 +246,53 @@ var planTests = map[string]func(t *testing.T, b *bundle){
 			if want := s.ID == f.steps["activate"].ID; want != slices.Contains(s.Prereqs, f.steps["provision"].ID) {
 				t.Errorf("step %s prerequisites %v", s.Name, s.Prereqs)
 			}
+			if s.Scenario != "provide" || s.Jeopardy != engine.OnTrack || s.Type == "" || len(s.External) != 0 {
+				t.Errorf("step %s: scenario %q jeopardy %q type %q external %v", s.Name, s.Scenario, s.Jeopardy, s.Type, s.External)
+			}
+		}
+		if g := tls[0].Groups; len(g) != 1 || g[0].Name != "delivery" || g[0].Scenario != "provide" || tls[0].Steps[0].GroupID != g[0].ID {
+			t.Errorf("groups %+v, first step's group %d", g, tls[0].Steps[0].GroupID)
+		}
+	},
+	"StepDurations": func(t *testing.T, b *bundle) {
+		// Three orders' "review" completed after 1h, 2h and 3h, and one
+		// "provision": the last two reviews (limit 2), newest first.
+		for i := range 3 {
+			f := b.seedOrder(t, fmt.Sprintf("o%d", i))
+			b.write(t, func(tx engine.Tx) error {
+				r, p := *f.steps["review"], *f.steps["provision"]
+				ready := Epoch.Add(time.Duration(i) * 24 * time.Hour)
+				done := ready.Add(time.Duration(i+1) * time.Hour)
+				r.Status, r.ReadyAt, r.CompletedAt = engine.StepCompleted, &ready, &done
+				recs := []*engine.StepRecord{&r}
+				if i == 0 {
+					p.Status, p.ReadyAt, p.CompletedAt = engine.StepCompleted, &ready, &done
+					recs = append(recs, &p)
+				}
+				return tx.SaveSteps(b.ctx, recs)
+			})
+		}
+		review, provision := engine.StepDefKey{Scenario: "provide", Name: "review"}, engine.StepDefKey{Scenario: "provide", Name: "provision"}
+		other := engine.StepDefKey{Scenario: "other", Name: "review"}
+		got, err := b.store.StepDurations(b.ctx, []engine.StepDefKey{review, provision, other}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dur := func(ss []engine.DurationSample) []time.Duration {
+			var out []time.Duration
+			for _, s := range ss {
+				out = append(out, s.CompletedAt.Sub(s.ReadyAt))
+			}
+			return out
+		}
+		if d := dur(got[review]); !slices.Equal(d, []time.Duration{3 * time.Hour, 2 * time.Hour}) {
+			t.Errorf("review durations %v; want [3h 2h]", d)
+		}
+		if d := dur(got[provision]); !slices.Equal(d, []time.Duration{time.Hour}) {
+			t.Errorf("provision durations %v; want [1h]", d)
+		}
+		if ss, ok := got[other]; !ok || len(ss) != 0 {
+			t.Errorf("other scenario: %v, %v; want an empty history", ss, ok)
 		}
 	},
 }

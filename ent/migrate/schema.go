@@ -660,6 +660,14 @@ var (
 				},
 			},
 			{
+				Name:    "step_history_completed",
+				Unique:  false,
+				Columns: []*schema.Column{StepsColumns[3], StepsColumns[2], StepsColumns[22]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'COMPLETED'",
+				},
+			},
+			{
 				Name:    "step_account_ref_name",
 				Unique:  true,
 				Columns: []*schema.Column{StepsColumns[1], StepsColumns[2]},

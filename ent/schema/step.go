@@ -118,6 +118,11 @@ func (Step) Indexes() []ent.Index {
 		index.Fields("jeopardy_at").Annotations(entsql.IndexWhere("jeopardy_at IS NOT NULL")),
 		index.Fields("lease_until").Annotations(entsql.IndexWhere("lease_until IS NOT NULL")),
 		index.Fields("due_at").Annotations(entsql.IndexWhere("due_at IS NOT NULL")),
+		// A definition's history for predictive jeopardy: its last K
+		// completions. A step enters it as it completes, an update that
+		// changes the indexed status anyway (so no HOT update is lost).
+		index.Fields("scenario", "name", "completed_at").StorageKey("step_history_completed").
+			Annotations(entsql.IndexWhere("status = 'COMPLETED'")),
 		// An account-scoped step exists once per account.
 		index.Fields("account_ref", "name").Unique().
 			Annotations(entsql.IndexWhere("scope = 'ACCOUNT'")),

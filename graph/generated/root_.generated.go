@@ -371,27 +371,32 @@ type ComplexityRoot struct {
 	}
 
 	Plan struct {
-		CatalogVersion      func(childComplexity int) int
-		CatalogVersionID    func(childComplexity int) int
-		CompletedAt         func(childComplexity int) int
-		Context             func(childComplexity int) int
-		CreatedAt           func(childComplexity int) int
-		CriticalPath        func(childComplexity int) int
-		GroupKey            func(childComplexity int) int
-		Groups              func(childComplexity int) int
-		ID                  func(childComplexity int) int
-		Items               func(childComplexity int) int
-		Jeopardy            func(childComplexity int) int
-		Order               func(childComplexity int) int
-		OrderID             func(childComplexity int) int
-		PredictedCompletion func(childComplexity int) int
-		RequestedCompletion func(childComplexity int) int
-		StartedAt           func(childComplexity int) int
-		Status              func(childComplexity int) int
-		Steps               func(childComplexity int) int
-		SubjectID           func(childComplexity int) int
-		Type                func(childComplexity int) int
-		Usage               func(childComplexity int) int
+		CatalogVersion         func(childComplexity int) int
+		CatalogVersionID       func(childComplexity int) int
+		CompletedAt            func(childComplexity int) int
+		Context                func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		CriticalPath           func(childComplexity int) int
+		Dot                    func(childComplexity int) int
+		GroupKey               func(childComplexity int) int
+		Groups                 func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Items                  func(childComplexity int) int
+		Jeopardy               func(childComplexity int) int
+		JeopardyReason         func(childComplexity int) int
+		Mermaid                func(childComplexity int) int
+		Order                  func(childComplexity int) int
+		OrderID                func(childComplexity int) int
+		PredictedCompletion    func(childComplexity int) int
+		PredictedCompletionP90 func(childComplexity int) int
+		RequestedCompletion    func(childComplexity int) int
+		StartedAt              func(childComplexity int) int
+		Status                 func(childComplexity int) int
+		Steps                  func(childComplexity int) int
+		SubjectID              func(childComplexity int) int
+		Timeline               func(childComplexity int) int
+		Type                   func(childComplexity int) int
+		Usage                  func(childComplexity int) int
 	}
 
 	PlanConnection struct {
@@ -637,6 +642,20 @@ type ComplexityRoot struct {
 		Required func(childComplexity int) int
 		Type     func(childComplexity int) int
 		Values   func(childComplexity int) int
+	}
+
+	TimelineEntry struct {
+		ActualEnd    func(childComplexity int) int
+		ActualStart  func(childComplexity int) int
+		Basis        func(childComplexity int) int
+		Critical     func(childComplexity int) int
+		P50Seconds   func(childComplexity int) int
+		P90Seconds   func(childComplexity int) int
+		PlannedEnd   func(childComplexity int) int
+		PlannedStart func(childComplexity int) int
+		Samples      func(childComplexity int) int
+		Step         func(childComplexity int) int
+		Swimlane     func(childComplexity int) int
 	}
 }
 
@@ -2223,6 +2242,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.CriticalPath(childComplexity), true
+	case "Plan.dot":
+		if e.ComplexityRoot.Plan.Dot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.Dot(childComplexity), true
 	case "Plan.groupKey":
 		if e.ComplexityRoot.Plan.GroupKey == nil {
 			break
@@ -2253,6 +2278,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Jeopardy(childComplexity), true
+	case "Plan.jeopardyReason":
+		if e.ComplexityRoot.Plan.JeopardyReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.JeopardyReason(childComplexity), true
+	case "Plan.mermaid":
+		if e.ComplexityRoot.Plan.Mermaid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.Mermaid(childComplexity), true
 	case "Plan.order":
 		if e.ComplexityRoot.Plan.Order == nil {
 			break
@@ -2271,6 +2308,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.PredictedCompletion(childComplexity), true
+	case "Plan.predictedCompletionP90":
+		if e.ComplexityRoot.Plan.PredictedCompletionP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.PredictedCompletionP90(childComplexity), true
 	case "Plan.requestedCompletion":
 		if e.ComplexityRoot.Plan.RequestedCompletion == nil {
 			break
@@ -2301,6 +2344,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.SubjectID(childComplexity), true
+	case "Plan.timeline":
+		if e.ComplexityRoot.Plan.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.Timeline(childComplexity), true
 	case "Plan.type":
 		if e.ComplexityRoot.Plan.Type == nil {
 			break
@@ -3509,6 +3558,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskField.Values(childComplexity), true
 
+	case "TimelineEntry.actualEnd":
+		if e.ComplexityRoot.TimelineEntry.ActualEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.ActualEnd(childComplexity), true
+	case "TimelineEntry.actualStart":
+		if e.ComplexityRoot.TimelineEntry.ActualStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.ActualStart(childComplexity), true
+	case "TimelineEntry.basis":
+		if e.ComplexityRoot.TimelineEntry.Basis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.Basis(childComplexity), true
+	case "TimelineEntry.critical":
+		if e.ComplexityRoot.TimelineEntry.Critical == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.Critical(childComplexity), true
+	case "TimelineEntry.p50Seconds":
+		if e.ComplexityRoot.TimelineEntry.P50Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.P50Seconds(childComplexity), true
+	case "TimelineEntry.p90Seconds":
+		if e.ComplexityRoot.TimelineEntry.P90Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.P90Seconds(childComplexity), true
+	case "TimelineEntry.plannedEnd":
+		if e.ComplexityRoot.TimelineEntry.PlannedEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.PlannedEnd(childComplexity), true
+	case "TimelineEntry.plannedStart":
+		if e.ComplexityRoot.TimelineEntry.PlannedStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.PlannedStart(childComplexity), true
+	case "TimelineEntry.samples":
+		if e.ComplexityRoot.TimelineEntry.Samples == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.Samples(childComplexity), true
+	case "TimelineEntry.step":
+		if e.ComplexityRoot.TimelineEntry.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.Step(childComplexity), true
+	case "TimelineEntry.swimlane":
+		if e.ComplexityRoot.TimelineEntry.Swimlane == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimelineEntry.Swimlane(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3869,18 +3985,73 @@ type RevisionPayload {
 extend type Plan {
   """
   The plan's jeopardy: the worst of its open steps', and, against its
-  requested completion, AT_RISK when the prediction passes it and LATE when
-  it has passed.
+  requested completion, AT_RISK when the prediction (or its p90) passes it
+  and LATE when it has passed.
   """
   jeopardy: StepJeopardy!
   """
   When the plan should complete, along its critical path: actual times for
-  finished steps, estimated durations for the rest. Null when no step has an
-  estimatedDuration.
+  finished steps, for the rest the observed p50 of their definition once it
+  has enough completions (20 by default), else its estimatedDuration. Null
+  when no step has a duration.
   """
   predictedCompletion: Time
   "The steps that determine predictedCompletion, in execution order."
   criticalPath: [Step!]!
+  """
+  The completion the plan reaches nine times in ten: predictedCompletion
+  with each step's observed p90 where its history is long enough.
+  """
+  predictedCompletionP90: Time
+  """
+  Why jeopardy is not ON_TRACK, e.g. "Install p90 3h20m on the critical path
+  (…)" or "2 steps LATE"; null when it is ON_TRACK.
+  """
+  jeopardyReason: String
+  """
+  The plan as a Mermaid flowchart: swimlanes as subgraphs, dependencies as
+  arrows (the critical path thick, prerequisites in other plans dotted),
+  classes by status and jeopardy (README "Plan pictures and forecasts").
+  """
+  mermaid: String!
+  "The same picture as a Graphviz DOT digraph (swimlanes as clusters)."
+  dot: String!
+  "Gantt data: a row per step, swimlane by swimlane, by planned start."
+  timeline: [TimelineEntry!]!
+}
+
+"Where a step's forecast duration comes from."
+enum ForecastBasis {
+  "No estimatedDuration and too little history: the step takes no time."
+  NONE
+  "The catalog's estimatedDuration."
+  ESTIMATE
+  "The observed p50 (and p90) of the definition's latest completions."
+  HISTORY
+}
+
+"One step's row of a plan's Gantt chart."
+type TimelineEntry {
+  step: Step!
+  "The step's swimlane (its group's name)."
+  swimlane: String!
+  "When the forecast has the step become READY (the actual time once it did); null for a cancelled step."
+  plannedStart: Time
+  "When the forecast has the step end (the actual time once it did)."
+  plannedEnd: Time
+  "When the step first became READY."
+  actualStart: Time
+  "When the step finished (null while it is open)."
+  actualEnd: Time
+  "On the critical path."
+  critical: Boolean!
+  basis: ForecastBasis!
+  "Completions of the step's definition the history holds (also when too few to use)."
+  samples: Int!
+  "The duration the prediction takes for the step, in seconds (null for NONE)."
+  p50Seconds: Int
+  "The duration the risk takes for the step, in seconds (null for NONE)."
+  p90Seconds: Int
 }
 
 extend type System {
@@ -7699,6 +7870,16 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_predictedCompletion(ctx, field)
 	case "criticalPath":
 		return ec.fieldContext_Plan_criticalPath(ctx, field)
+	case "predictedCompletionP90":
+		return ec.fieldContext_Plan_predictedCompletionP90(ctx, field)
+	case "jeopardyReason":
+		return ec.fieldContext_Plan_jeopardyReason(ctx, field)
+	case "mermaid":
+		return ec.fieldContext_Plan_mermaid(ctx, field)
+	case "dot":
+		return ec.fieldContext_Plan_dot(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Plan_timeline(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
@@ -8123,6 +8304,34 @@ func (ec *executionContext) childFields_TaskField(ctx context.Context, field gra
 		return ec.fieldContext_TaskField_values(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskField", field.Name)
+}
+
+func (ec *executionContext) childFields_TimelineEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "step":
+		return ec.fieldContext_TimelineEntry_step(ctx, field)
+	case "swimlane":
+		return ec.fieldContext_TimelineEntry_swimlane(ctx, field)
+	case "plannedStart":
+		return ec.fieldContext_TimelineEntry_plannedStart(ctx, field)
+	case "plannedEnd":
+		return ec.fieldContext_TimelineEntry_plannedEnd(ctx, field)
+	case "actualStart":
+		return ec.fieldContext_TimelineEntry_actualStart(ctx, field)
+	case "actualEnd":
+		return ec.fieldContext_TimelineEntry_actualEnd(ctx, field)
+	case "critical":
+		return ec.fieldContext_TimelineEntry_critical(ctx, field)
+	case "basis":
+		return ec.fieldContext_TimelineEntry_basis(ctx, field)
+	case "samples":
+		return ec.fieldContext_TimelineEntry_samples(ctx, field)
+	case "p50Seconds":
+		return ec.fieldContext_TimelineEntry_p50Seconds(ctx, field)
+	case "p90Seconds":
+		return ec.fieldContext_TimelineEntry_p90Seconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TimelineEntry", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -256,6 +256,30 @@ type TaskField struct {
 	Values []string `json:"values"`
 }
 
+// One step's row of a plan's Gantt chart.
+type TimelineEntry struct {
+	Step *ent.Step `json:"step"`
+	// The step's swimlane (its group's name).
+	Swimlane string `json:"swimlane"`
+	// When the forecast has the step become READY (the actual time once it did); null for a cancelled step.
+	PlannedStart *time.Time `json:"plannedStart,omitempty"`
+	// When the forecast has the step end (the actual time once it did).
+	PlannedEnd *time.Time `json:"plannedEnd,omitempty"`
+	// When the step first became READY.
+	ActualStart *time.Time `json:"actualStart,omitempty"`
+	// When the step finished (null while it is open).
+	ActualEnd *time.Time `json:"actualEnd,omitempty"`
+	// On the critical path.
+	Critical bool          `json:"critical"`
+	Basis    ForecastBasis `json:"basis"`
+	// Completions of the step's definition the history holds (also when too few to use).
+	Samples int `json:"samples"`
+	// The duration the prediction takes for the step, in seconds (null for NONE).
+	P50Seconds *int `json:"p50Seconds,omitempty"`
+	// The duration the risk takes for the step, in seconds (null for NONE).
+	P90Seconds *int `json:"p90Seconds,omitempty"`
+}
+
 type CircuitState string
 
 const (
@@ -383,6 +407,67 @@ func (e *EventKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e EventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a step's forecast duration comes from.
+type ForecastBasis string
+
+const (
+	// No estimatedDuration and too little history: the step takes no time.
+	ForecastBasisNone ForecastBasis = "NONE"
+	// The catalog's estimatedDuration.
+	ForecastBasisEstimate ForecastBasis = "ESTIMATE"
+	// The observed p50 (and p90) of the definition's latest completions.
+	ForecastBasisHistory ForecastBasis = "HISTORY"
+)
+
+var AllForecastBasis = []ForecastBasis{
+	ForecastBasisNone,
+	ForecastBasisEstimate,
+	ForecastBasisHistory,
+}
+
+func (e ForecastBasis) IsValid() bool {
+	switch e {
+	case ForecastBasisNone, ForecastBasisEstimate, ForecastBasisHistory:
+		return true
+	}
+	return false
+}
+
+func (e ForecastBasis) String() string {
+	return string(e)
+}
+
+func (e *ForecastBasis) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ForecastBasis(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ForecastBasis", str)
+	}
+	return nil
+}
+
+func (e ForecastBasis) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ForecastBasis) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ForecastBasis) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
