@@ -1,0 +1,56 @@
+package dashboard_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestPages loads every page with an order in flight and checks that each
+// shows its data with no console error, exception or failed load; each
+// page's screenshot is written as a test artifact.
+func TestPages(t *testing.T) {
+	s := newServer(t)
+	id := s.submit("pages-1")
+	s.waitStep(id, "Install", "WAITING")
+	p := tab(t)
+
+	p.open(s.URL, "", "orders")
+	p.run(chromedp.WaitVisible(chromedp.CSS(`a.order-link`)))
+	text := p.text("main")
+	if !strings.Contains(text, "pages-1") || !strings.Contains(text, "IN_PROGRESS") {
+		t.Errorf("orders page does not list the order:\n%s", text)
+	}
+	p.screenshot("orders")
+	p.clean("orders")
+
+	// Following the link opens the order.
+	p.run(chromedp.Click(chromedp.CSS(`a.order-link`)), p.ready("order"),
+		chromedp.WaitVisible(chromedp.CSS(`g.step[data-name="Install"][data-status="WAITING"]`)))
+	png := p.screenshot("order")
+	p.clean("order")
+	if *updateScreenshots || os.Getenv("BATON_UPDATE_SCREENSHOTS") != "" {
+		file := filepath.Join("screenshots", "order.png")
+		if err := os.WriteFile(file, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("updated %s (%d bytes)", file, len(png))
+	}
+
+	for _, pg := range []struct{ route, name, want string }{
+		{"#/work", "work", "Install"},
+		{"#/fallout", "fallout", "No step is in fallout"},
+		{"#/systems", "systems", "fieldservice"},
+	} {
+		p.goTo(pg.route, pg.name)
+		text := p.text("main")
+		if !strings.Contains(text, pg.want) {
+			t.Errorf("%s page lacks %q:\n%s", pg.name, pg.want, text)
+		}
+		p.screenshot(pg.name)
+		p.clean(pg.name)
+	}
+}
