@@ -27,7 +27,7 @@ func TestStepColourChangesLive(t *testing.T) {
 	eval[chromedp.Void](p, `window.notReloaded = true`)
 	before := eval[string](p, `getComputedStyle(document.querySelector('`+installBox+`')).fill`)
 
-	s.gql(`mutation($s: ID!) { completeTask(stepId: $s, note: "installed") { status } }`, map[string]any{"s": install})
+	s.gql(`mutation($s: ID!) { completeTask(stepId: $s, output: {serial: "SN-1"}, note: "installed") { status } }`, map[string]any{"s": install})
 
 	p.run(chromedp.WaitVisible(chromedp.CSS(`g.step[data-name="Install"][data-status="COMPLETED"]`)))
 	after := eval[string](p, `getComputedStyle(document.querySelector('`+installBox+`')).fill`)

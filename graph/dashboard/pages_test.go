@@ -14,14 +14,14 @@ import (
 // page's screenshot is written as a test artifact.
 func TestPages(t *testing.T) {
 	s := newServer(t)
-	id := s.submit("pages-1")
+	id := s.submit("demo-1")
 	s.waitStep(id, "Install", "WAITING")
 	p := tab(t)
 
 	p.open(s.URL, "", "orders")
 	p.run(chromedp.WaitVisible(chromedp.CSS(`a.order-link`)))
 	text := p.text("main")
-	if !strings.Contains(text, "pages-1") || !strings.Contains(text, "IN_PROGRESS") {
+	if !strings.Contains(text, "demo-1") || !strings.Contains(text, "IN_PROGRESS") {
 		t.Errorf("orders page does not list the order:\n%s", text)
 	}
 	p.screenshot("orders")
@@ -53,4 +53,9 @@ func TestPages(t *testing.T) {
 		p.screenshot(pg.name)
 		p.clean(pg.name)
 	}
+	p.goTo("#/nowhere", "notfound")
+	if text := p.text("main"); !strings.Contains(text, "No such page") {
+		t.Errorf("an unknown route shows %q", text)
+	}
+	p.clean("notfound")
 }

@@ -70,6 +70,8 @@ function show() {
   header(r && r.nav);
   if (!r) {
     fresh.append(h('p', { class: 'error' }, 'No such page. ', h('a', { href: '#/orders' }, 'Orders')));
+    fresh.dataset.page = 'notfound';
+    fresh.dataset.ready = '1';
     return;
   }
   if (!app.canAny(r.page.needs)) {

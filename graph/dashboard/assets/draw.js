@@ -5,11 +5,11 @@
 
 import { s, when, duration } from './ui.js';
 
-const W = 132; // step box
+const W = 140; // step box
 const H = 34;
 const COL = W + 38;
 const ROW = H + 12;
-const LABEL = 150;
+const LABEL = 152;
 const PAD = 10;
 
 // depths returns each step's column: the length of the longest chain of
@@ -92,7 +92,7 @@ export function swimlanes(plan, critical, onSelect) {
     },
     s('title', {}, `${st.name} (${st.type}) ${st.status}, ${st.jeopardy}`),
     s('rect', { width: W, height: H, rx: 5, class: 'box' }),
-    s('text', { x: 8, y: 14, class: 'name' }, st.name.length > 18 ? st.name.slice(0, 17) + '…' : st.name),
+    s('text', { x: 8, y: 14, class: 'name' }, st.name.length > 17 ? st.name.slice(0, 16) + '…' : st.name),
     s('text', { x: 8, y: 28, class: 'status' }, st.status),
     s('circle', { cx: W - 9, cy: 9, r: 5, class: 'jeopardy' }));
     svg.append(node);

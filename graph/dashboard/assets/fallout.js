@@ -81,11 +81,17 @@ export function render(app, el) {
   }
 
   let seq = 0;
+  let shown = '';
   async function load() {
     const mine = ++seq;
     try {
       const data = await app.client.query(FALLOUT, { where: where(f) });
       if (mine !== seq) return;
+      el.dataset.ready = '1';
+      msg.hidden = true;
+      const key = JSON.stringify(data);
+      if (key === shown) return; // unchanged: leave the list under the pointer alone
+      shown = key;
       rows = data.steps.edges.map((e) => e.node);
       msg.hidden = true;
       drawList();
@@ -97,9 +103,14 @@ export function render(app, el) {
   }
   const reload = debounce(load, 300);
 
+  // The feed may bring a step's later statuses before the mutation's answer
+  // arrives: what it says since the action started wins over the answer.
+  const inflight = new Map(); // step id -> status on the feed, or null
+
   function record(step, action, ok, message, status) {
     results.delete(step.id); // newest last
-    results.set(step.id, { step, action, ok, message, status });
+    results.set(step.id, { step, action, ok, message, status: inflight.get(step.id) || status });
+    inflight.delete(step.id);
   }
 
   async function act(action) {
@@ -113,6 +124,7 @@ export function render(app, el) {
       return;
     }
     msg.hidden = true;
+    steps.forEach((st) => inflight.set(st.id, null));
     if (action === 'retry') {
       // One request for them all; errors name the index of each step not retried.
       try {
@@ -144,6 +156,7 @@ export function render(app, el) {
   }
 
   function onEvent(ev) {
+    if (ev.step && inflight.has(ev.step.id)) inflight.set(ev.step.id, ev.step.status);
     const r = ev.step && results.get(ev.step.id);
     if (r) {
       r.status = ev.step.status;

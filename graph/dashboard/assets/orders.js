@@ -34,12 +34,18 @@ export function render(app, el) {
   const count = h('span', { class: 'count' });
   const msg = h('p', { class: 'error', hidden: true });
   let seq = 0;
+  let shown = '';
 
   async function load() {
     const mine = ++seq;
     try {
       const data = await app.client.query(ORDERS, { where: where(f), first: 100 });
       if (mine !== seq) return;
+      el.dataset.ready = '1';
+      msg.hidden = true;
+      const key = JSON.stringify(data);
+      if (key === shown) return; // unchanged: leave the table under the pointer alone
+      shown = key;
       const orders = data.orders.edges.map((e) => e.node);
       count.textContent = `${data.orders.totalCount} order${data.orders.totalCount === 1 ? '' : 's'}`;
       fill(list, orders.length === 0 ? h('p', { class: 'empty' }, 'No orders match.') : table([

@@ -37,11 +37,17 @@ export function render(app, el) {
   }
 
   let seq = 0;
+  let shown = '';
   async function load() {
     const mine = ++seq;
     try {
       const data = await app.client.query(SYSTEMS);
       if (mine !== seq) return;
+      // Draw again only what changed: a table drawn anew under the pointer loses the click.
+      const key = JSON.stringify(data);
+      el.dataset.ready = '1';
+      if (key === shown) return;
+      shown = key;
       const stored = new Map(data.systems.edges.map((e) => [e.node.name, e.node]));
       const names = new Set([...((data.catalog && data.catalog.summary.systems) || []), ...stored.keys()]);
       const rows = [...names].sort().map((name) => stored.get(name) ||

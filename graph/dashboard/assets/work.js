@@ -95,6 +95,7 @@ export function render(app, el) {
   }
 
   let seq = 0;
+  let shown = '';
   async function load() {
     const mine = ++seq;
     try {
@@ -103,6 +104,10 @@ export function render(app, el) {
       if (f.assigned) where.assigned = f.assigned === 'mine';
       const [tasks, qs] = await Promise.all([app.client.query(INBOX, { where }), app.client.query(QUEUES)]);
       if (mine !== seq) return;
+      el.dataset.ready = '1';
+      const key = JSON.stringify([tasks, qs, open]);
+      if (key === shown) return; // unchanged: leave the table under the pointer alone
+      shown = key;
       const rows = tasks.myTasks.edges.map((e) => e.node);
       fill(inbox, rows.length === 0 ? h('p', { class: 'empty' }, 'Nothing to do.') : table([
         ['Task', (t) => t.name],
