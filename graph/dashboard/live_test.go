@@ -34,6 +34,9 @@ func TestStepColourChangesLive(t *testing.T) {
 	if before != "rgb(255, 193, 7)" || after != "rgb(47, 165, 101)" {
 		t.Errorf("Install's fill went from %s to %s; want the waiting rgb(255, 193, 7), then the completed rgb(47, 165, 101)", before, after)
 	}
+	if bar := eval[string](p, `document.querySelector('#timeline rect.bar[data-step-id="`+install+`"]').getAttribute('class')`); !strings.Contains(bar, "st-COMPLETED") {
+		t.Errorf("Install's timeline bar has class %q; want st-COMPLETED", bar)
+	}
 	// The billing callout runs after it; the order completes.
 	p.run(chromedp.WaitVisible(chromedp.CSS(`g.step[data-name="OrderComplete"][data-status="COMPLETED"]`)))
 	if !eval[bool](p, `window.notReloaded === true`) {

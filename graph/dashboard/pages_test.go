@@ -30,6 +30,18 @@ func TestPages(t *testing.T) {
 	// Following the link opens the order.
 	p.run(chromedp.Click(chromedp.CSS(`a.order-link`)), p.ready("order"),
 		chromedp.WaitVisible(chromedp.CSS(`g.step[data-name="Install"][data-status="WAITING"]`)))
+	// Every step is drawn, with an arrow per dependency and the critical path outlined.
+	plan := s.gql(`query($id: ID!) { order(id: $id) { plan { steps { id dependsOn { id } } criticalPath { id } } } }`, map[string]any{"id": id})["order"].(map[string]any)["plan"].(map[string]any)
+	var steps, deps int
+	for _, st := range plan["steps"].([]any) {
+		steps++
+		deps += len(st.(map[string]any)["dependsOn"].([]any))
+	}
+	critical := len(plan["criticalPath"].([]any))
+	if got := eval[[]int](p, `[document.querySelectorAll('#swimlanes g.step').length, document.querySelectorAll('#swimlanes path.edge').length,
+		document.querySelectorAll('#swimlanes g.step.critical').length, document.querySelectorAll('#timeline rect.bar').length]`); got[0] != steps || got[1] != deps || got[2] != critical || got[3] != steps || critical == 0 {
+		t.Errorf("drawn: %d steps, %d arrows, %d critical, %d bars; want %d steps, %d arrows, %d critical (not 0), %d bars", got[0], got[1], got[2], got[3], steps, deps, critical, steps)
+	}
 	png := p.screenshot("order")
 	p.clean("order")
 	if *updateScreenshots || os.Getenv("BATON_UPDATE_SCREENSHOTS") != "" {

@@ -100,7 +100,8 @@ export function swimlanes(plan, critical, onSelect) {
   return svg;
 }
 
-// updateStep recolours a drawn step in place.
+// updateStep recolours a drawn step in place, in the swimlanes and on the
+// timeline.
 export function updateStep(root, st) {
   for (const node of root.querySelectorAll(`[data-step-id="${CSS.escape(st.id)}"]`)) {
     if (node.classList.contains('step')) {
@@ -109,6 +110,10 @@ export function updateStep(root, st) {
       if (t) t.textContent = st.status;
       const title = node.querySelector('title');
       if (title) title.textContent = `${st.name} (${st.type}) ${st.status}, ${st.jeopardy}`;
+    } else if (node.classList.contains('bar')) {
+      // A timeline bar: same classes, other shape.
+      node.setAttribute('class', node.getAttribute('class')
+        .replace(/\bst-[A-Z_]+/, 'st-' + st.status).replace(/\bjp-[A-Z_]+/, 'jp-' + st.jeopardy));
     }
     node.dataset.status = st.status;
     node.dataset.jeopardy = st.jeopardy;
