@@ -56,7 +56,7 @@ function header(active) {
       h('a', { href: '#/' + p.path, class: p.path === active ? 'active' : null }, p.title)) : null),
     h('span', { class: 'live ' + (connected ? 'on' : 'off'), title: connected ? 'live feed connected' : 'live feed not connected' }, connected ? '● live' : '○ offline'),
     who,
-    h('button', { class: 'link', id: 'signin-button', onclick: () => signIn(app.me && app.me.method) }, app.me && app.me.method !== 'OPEN' ? 'Sign out' : 'Sign in'),
+    h('button', { class: 'link', id: 'signin-button', onclick: () => signIn(app.me && app.me.method) }, !app.me ? 'Sign in' : app.me.method === 'OPEN' ? 'Name yourself' : 'Sign out'),
   );
 }
 
