@@ -1,5 +1,6 @@
 # Baton. `make test` on a fresh Debian machine installs and starts what the
-# tests need (PostgreSQL and Redis, throwaway, on 127.0.0.1) and runs them.
+# tests need (PostgreSQL and Redis, throwaway, on 127.0.0.1; Chromium for the
+# dashboard's browser tests) and runs them.
 
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)

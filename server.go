@@ -44,6 +44,7 @@ import (
 	"github.com/batonhq/baton/engine/tracing"
 	"github.com/batonhq/baton/examples/sandbox"
 	"github.com/batonhq/baton/graph"
+	"github.com/batonhq/baton/graph/dashboard"
 	"github.com/batonhq/baton/graph/identity"
 	"github.com/batonhq/baton/graph/playground"
 )
@@ -418,7 +419,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.Sandbox {
 		mux.Handle("/sandbox/", http.StripPrefix("/sandbox", &sandbox.Handler{MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}))
 	}
-	mux.Handle("/", playground.Handler("Baton", "/graphql"))
+	// The dashboard at "/" (its pages are chosen by the URL's fragment, so
+	// it serves only "/" and its assets: any other path is a 404), GraphiQL
+	// under /playground/ (the mux redirects /playground there).
+	mux.Handle("/", dashboard.Handler("/graphql"))
+	mux.Handle("/playground/", http.StripPrefix("/playground", playground.Handler("Baton", "/graphql")))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -456,7 +461,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("baton serving", "graphql", base+"/graphql", "playground", base+"/", "database", redact(cfg.DatabaseURL))
+	log.Info("baton serving", "dashboard", base+"/", "graphql", base+"/graphql", "playground", base+"/playground/", "database", redact(cfg.DatabaseURL))
 
 	select {
 	case err := <-errc:

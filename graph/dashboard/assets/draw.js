@@ -1,0 +1,206 @@
+// Drawings of a plan in SVG: swimlanes (a lane per step group, steps in
+// columns by their depth in the dependency graph, arrows for dependencies)
+// and a Gantt timeline. Colours come from the stylesheet by the classes
+// st-<STATUS> and jp-<JEOPARDY>, so a live change is a class change.
+
+import { s, when, duration } from './ui.js';
+
+const W = 140; // step box
+const H = 34;
+const COL = W + 38;
+const ROW = H + 12;
+const LABEL = 152;
+const PAD = 10;
+
+// depths returns each step's column: the length of the longest chain of
+// dependencies before it (dependencies outside the plan are ignored).
+export function depths(steps) {
+  const byId = new Map(steps.map((st) => [st.id, st]));
+  const depth = new Map();
+  const visiting = new Set();
+  const visit = (st) => {
+    if (depth.has(st.id)) return depth.get(st.id);
+    if (visiting.has(st.id)) return 0; // a cycle cannot be planned; be safe
+    visiting.add(st.id);
+    let d = 0;
+    for (const dep of st.dependsOn || []) {
+      const p = byId.get(dep.id);
+      if (p) d = Math.max(d, visit(p) + 1);
+    }
+    visiting.delete(st.id);
+    depth.set(st.id, d);
+    return d;
+  };
+  steps.forEach(visit);
+  return depth;
+}
+
+export function stepClass(st, critical) {
+  return `step st-${st.status} jp-${st.jeopardy}${critical ? ' critical' : ''}`;
+}
+
+// swimlanes draws the plan; onSelect(step) is called when a step is clicked.
+export function swimlanes(plan, critical, onSelect) {
+  const groups = [...(plan.groups || [])].sort((a, b) => a.position - b.position);
+  const steps = plan.steps || [];
+  const depth = depths(steps);
+  const cols = Math.max(0, ...steps.map((st) => depth.get(st.id))) + 1;
+  const pos = new Map();
+  let y = 0;
+  const lanes = [];
+  for (const g of groups) {
+    const mine = steps.filter((st) => st.groupID === g.id);
+    const stack = new Map(); // column -> steps placed
+    for (const st of mine) {
+      const c = depth.get(st.id);
+      const row = stack.get(c) || 0;
+      stack.set(c, row + 1);
+      pos.set(st.id, { x: LABEL + PAD + c * COL, y: y + PAD + row * ROW });
+    }
+    const rows = Math.max(1, ...stack.values());
+    const height = rows * ROW + 2 * PAD - 12;
+    lanes.push({ g, y, height });
+    y += height;
+  }
+  const width = LABEL + PAD + cols * COL;
+  const svg = s('svg', { class: 'swimlanes', width, height: y, viewBox: `0 0 ${width} ${y}`, role: 'img', 'aria-label': 'plan swimlanes' },
+    s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      s('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' }))),
+    lanes.map(({ g, y, height }, i) => s('g', { class: 'lane' + (i % 2 ? ' odd' : ''), dataset: { group: g.name } },
+      s('rect', { x: 0, y, width, height, class: 'lane-bg' }),
+      s('text', { x: 8, y: y + 20, class: 'lane-label' }, g.name))),
+  );
+  const edges = s('g', { class: 'edges' });
+  svg.append(edges);
+  for (const st of steps) {
+    const to = pos.get(st.id);
+    for (const dep of st.dependsOn || []) {
+      const from = pos.get(dep.id);
+      if (!from || !to) continue;
+      const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2;
+      const mx = (x1 + x2) / 2;
+      edges.append(s('path', { d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 1} ${y2}`, class: 'edge', 'marker-end': 'url(#arrow)', dataset: { from: dep.id, to: st.id } }));
+    }
+  }
+  for (const st of steps) {
+    const p = pos.get(st.id);
+    if (!p) continue; // a step of no group: not drawn
+    const node = s('g', {
+      class: stepClass(st, critical.has(st.id)), transform: `translate(${p.x} ${p.y})`, tabindex: 0,
+      dataset: { stepId: st.id, name: st.name, status: st.status, jeopardy: st.jeopardy },
+      onclick: () => onSelect(st.id), onkeydown: (ev) => ev.key === 'Enter' && onSelect(st.id),
+    },
+    s('title', {}, `${st.name} (${st.type}) ${st.status}, ${st.jeopardy}`),
+    s('rect', { width: W, height: H, rx: 5, class: 'box' }),
+    s('text', { x: 8, y: 14, class: 'name' }, st.name.length > 17 ? st.name.slice(0, 16) + '…' : st.name),
+    s('text', { x: 8, y: 28, class: 'status' }, st.status),
+    s('circle', { cx: W - 9, cy: 9, r: 5, class: 'jeopardy' }));
+    svg.append(node);
+  }
+  return svg;
+}
+
+// updateStep recolours a drawn step in place, in the swimlanes and on the
+// timeline.
+export function updateStep(root, st) {
+  for (const node of root.querySelectorAll(`[data-step-id="${CSS.escape(st.id)}"]`)) {
+    if (node.classList.contains('step')) {
+      node.setAttribute('class', stepClass(st, node.classList.contains('critical')));
+      const t = node.querySelector('text.status');
+      if (t) t.textContent = st.status;
+      const title = node.querySelector('title');
+      if (title) title.textContent = `${st.name} (${st.type}) ${st.status}, ${st.jeopardy}`;
+    } else if (node.classList.contains('bar')) {
+      // A timeline bar: same classes, other shape.
+      node.setAttribute('class', node.getAttribute('class')
+        .replace(/\bst-[A-Z_]+/, 'st-' + st.status).replace(/\bjp-[A-Z_]+/, 'jp-' + st.jeopardy));
+    }
+    node.dataset.status = st.status;
+    node.dataset.jeopardy = st.jeopardy;
+  }
+}
+
+// bars computes each step's bar on the timeline: actual times where the
+// step has them; a step that has not started is placed after its
+// dependencies' ends. est is the step's estimate when it is known (dueAt -
+// readyAt); projected bars are drawn dashed.
+export function bars(steps, now) {
+  const byId = new Map(steps.map((st) => [st.id, st]));
+  const out = new Map();
+  const visit = (st) => {
+    if (out.has(st.id)) return out.get(st.id);
+    out.set(st.id, null); // cycle guard
+    const t = (v) => (v ? Date.parse(v) : null);
+    const est = st.dueAt && st.readyAt ? t(st.dueAt) - t(st.readyAt) : 0;
+    let start = t(st.startedAt) || t(st.readyAt);
+    let projected = false;
+    if (!start) {
+      projected = true;
+      start = now;
+      for (const dep of st.dependsOn || []) {
+        const p = byId.get(dep.id);
+        const b = p && visit(p);
+        if (b) start = Math.max(start, b.end);
+      }
+    }
+    let end = t(st.completedAt);
+    if (!end) {
+      const finished = ['SKIPPED', 'CANCELLED'].includes(st.status);
+      end = finished ? t(st.updatedAt) || start : Math.max(start + est, projected ? start + est : now);
+    }
+    const b = { start, end: Math.max(end, start), projected, est };
+    out.set(st.id, b);
+    return b;
+  };
+  steps.forEach(visit);
+  return out;
+}
+
+// gantt draws the timeline with the critical path marked, now, the
+// predicted and the requested completion.
+export function gantt(plan, critical, now = Date.now()) {
+  const groupPos = new Map((plan.groups || []).map((g) => [g.id, g.position]));
+  const depth = depths(plan.steps || []);
+  const steps = [...(plan.steps || [])].sort((a, b) =>
+    (groupPos.get(a.groupID) - groupPos.get(b.groupID)) || (depth.get(a.id) - depth.get(b.id)) || a.name.localeCompare(b.name));
+  const b = bars(steps, now);
+  const marks = [
+    ['now', now],
+    ['predicted', plan.predictedCompletion && Date.parse(plan.predictedCompletion)],
+    ['requested', plan.requestedCompletion && Date.parse(plan.requestedCompletion)],
+  ].filter(([, t]) => t);
+  const all = [...b.values()].filter(Boolean);
+  let t0 = Math.min(...all.map((x) => x.start), now);
+  let t1 = Math.max(...all.map((x) => x.end), ...marks.map(([, t]) => t));
+  if (!isFinite(t0)) t0 = now;
+  if (!(t1 > t0)) t1 = t0 + 60000;
+  const left = 170, right = 20, top = 22, row = 20, width = 960;
+  const span = t1 - t0;
+  const x = (t) => left + ((t - t0) / span) * (width - left - right);
+  const height = top + steps.length * row + 8;
+  const svg = s('svg', { class: 'gantt', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'plan timeline' });
+  // Axis: five ticks.
+  for (let i = 0; i <= 4; i++) {
+    const t = t0 + (span * i) / 4;
+    svg.append(s('line', { x1: x(t), x2: x(t), y1: top - 4, y2: height, class: 'tick' }),
+      s('text', { x: x(t), y: 12, class: 'tick-label', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, when(t).slice(5, 16)));
+  }
+  steps.forEach((st, i) => {
+    const bar = b.get(st.id);
+    const y = top + i * row;
+    const crit = critical.has(st.id);
+    svg.append(s('text', { x: left - 6, y: y + 13, class: 'row-label' + (crit ? ' critical' : ''), 'text-anchor': 'end' }, st.name));
+    if (!bar) return;
+    const w = Math.max(3, x(bar.end) - x(bar.start));
+    svg.append(s('rect', {
+      x: x(bar.start), y: y + 3, width: w, height: row - 6, rx: 2,
+      class: `bar st-${st.status} jp-${st.jeopardy}${crit ? ' critical' : ''}${bar.projected ? ' projected' : ''}`,
+      dataset: { stepId: st.id, status: st.status },
+    }, s('title', {}, `${st.name}: ${when(bar.start)} → ${when(bar.end)} (${duration(bar.end - bar.start)}${bar.projected ? ', projected' : ''})${crit ? ', critical path' : ''}`)));
+  });
+  for (const [name, t] of marks) {
+    svg.append(s('line', { x1: x(t), x2: x(t), y1: top - 4, y2: height, class: 'mark mark-' + name }),
+      s('text', { x: x(t) + 3, y: height - 2, class: 'mark-label mark-' + name }, name));
+  }
+  return svg;
+}
