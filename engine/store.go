@@ -80,6 +80,10 @@ type Store interface {
 	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
 	// Revisions returns the revisions of orders, oldest first, by order.
 	Revisions(ctx context.Context, orderIDs []int) (map[int][]*Revision, error)
+	// AnalyticsFacts reads what finished in [q.From, q.To) (README
+	// "Analytics"): completed orders, finished steps and callout attempts,
+	// with their values of q.GroupBy, limited to q.Accounts.
+	AnalyticsFacts(ctx context.Context, q AnalyticsQuery) (*AnalyticsFacts, error)
 	// Close releases the database.
 	Close() error
 }

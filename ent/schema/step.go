@@ -118,6 +118,12 @@ func (Step) Indexes() []ent.Index {
 		index.Fields("jeopardy_at").Annotations(entsql.IndexWhere("jeopardy_at IS NOT NULL")),
 		index.Fields("lease_until").Annotations(entsql.IndexWhere("lease_until IS NOT NULL")),
 		index.Fields("due_at").Annotations(entsql.IndexWhere("due_at IS NOT NULL")),
+		// Analytics (engine/orchestrator/analytics.go): finished steps by
+		// finishing time. completed_at is written once, in the update
+		// that moves the step to its final status, which changes status
+		// (indexed) anyway: one entry per step, no HOT update lost.
+		index.Fields("completed_at").StorageKey("step_completed_at_done").
+			Annotations(entsql.IndexWhere("completed_at IS NOT NULL")),
 		// An account-scoped step exists once per account.
 		index.Fields("account_ref", "name").Unique().
 			Annotations(entsql.IndexWhere("scope = 'ACCOUNT'")),
