@@ -67,9 +67,10 @@ type StepFact struct {
 }
 
 // SystemFact counts the callout attempts to a system that finished in the
-// range.
+// range on one UTC day.
 type SystemFact struct {
 	System   string
+	Day      time.Time
 	Requests int
 	// Errors are the attempts that FAILED (a timeout, a refused
 	// connection, an error status, a failure answered through

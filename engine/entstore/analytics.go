@@ -3,7 +3,10 @@ package entstore
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/batonhq/baton/engine"
 )
@@ -198,10 +201,16 @@ func (s *Store) stepFacts(ctx context.Context, q engine.AnalyticsQuery, join str
 }
 
 func (s *Store) systemFacts(ctx context.Context, join string, args []any) ([]engine.SystemFact, error) {
-	rows, err := s.query(ctx, `SELECT s.system, COUNT(*), SUM(CASE WHEN a.outcome IN ('FAILED', 'LOST') THEN 1 ELSE 0 END)
+	// The UTC day, as text: both store times in UTC, and strftime reads
+	// SQLite's text times in UTC whatever offset they carry.
+	day := `strftime('%Y-%m-%d', a.finished_at)`
+	if s.d.postgres {
+		day = `to_char(a.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+	}
+	rows, err := s.query(ctx, `SELECT s.system, `+day+`, COUNT(*), SUM(CASE WHEN a.outcome IN ('FAILED', 'LOST') THEN 1 ELSE 0 END)
 		FROM attempts a JOIN steps s ON s.id = a.step_id`+join+`
 		WHERE a.finished_at >= $1 AND a.finished_at < $2 AND s.system IS NOT NULL
-		GROUP BY s.system ORDER BY s.system`, args...)
+		GROUP BY 1, 2 ORDER BY 1, 2`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -209,10 +218,72 @@ func (s *Store) systemFacts(ctx context.Context, join string, args []any) ([]eng
 	var out []engine.SystemFact
 	for rows.Next() {
 		var f engine.SystemFact
-		if err := rows.Scan(&f.System, &f.Requests, &f.Errors); err != nil {
+		var day string
+		if err := rows.Scan(&f.System, &day, &f.Requests, &f.Errors); err != nil {
+			return nil, err
+		}
+		if f.Day, err = time.Parse(dayKey, day); err != nil {
 			return nil, err
 		}
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// dayKey is how analytics_days names a day.
+const dayKey = "2006-01-02"
+
+// AnalyticsDays implements engine.Store.
+func (s *Store) AnalyticsDays(ctx context.Context, dimension string, from, to time.Time) (map[time.Time][]byte, error) {
+	rows, err := s.query(ctx, `SELECT day, data FROM analytics_days WHERE dimension = $1 AND day >= $2 AND day < $3`,
+		dimension, from.UTC().Format(dayKey), to.UTC().Format(dayKey))
+	if err != nil {
+		return nil, fmt.Errorf("read analytics rollups: %w", err)
+	}
+	defer rows.Close()
+	out := map[time.Time][]byte{}
+	for rows.Next() {
+		var day, data string
+		if err := rows.Scan(&day, &data); err != nil {
+			return nil, fmt.Errorf("read analytics rollups: %w", err)
+		}
+		d, err := time.Parse(dayKey, day)
+		if err != nil {
+			return nil, fmt.Errorf("read analytics rollups: %w", err)
+		}
+		out[d] = []byte(data)
+	}
+	return out, rows.Err()
+}
+
+// SaveAnalyticsDays implements engine.Store. It writes through the
+// store's transactions (on SQLite the one writer connection is theirs).
+func (s *Store) SaveAnalyticsDays(ctx context.Context, dimension string, days map[time.Time][]byte) error {
+	keys := slices.SortedFunc(maps.Keys(days), time.Time.Compare)
+	_, err := s.Write(ctx, func(tx engine.Tx) error {
+		t := tx.(*txn)
+		for rest := keys; len(rest) > 0; {
+			chunk := rest[:min(len(rest), 100)]
+			rest = rest[len(chunk):]
+			var b strings.Builder
+			b.WriteString("INSERT INTO analytics_days (dimension, day, data) VALUES ")
+			args := []any{dimension}
+			for i, d := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "($1, $%d, $%d)", len(args)+1, len(args)+2)
+				args = append(args, d.UTC().Format(dayKey), string(days[d]))
+			}
+			b.WriteString(" ON CONFLICT (dimension, day) DO NOTHING")
+			if _, err := t.exec(ctx, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store analytics rollups: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +58,15 @@ type fxOrder struct {
 // events as they would be after running, and a generic plan's steps
 // (account "").
 func seedAnalytics(t testing.TB, ctx context.Context, st *entstore.Store, orders []fxOrder) {
+	seedOrders(t, ctx, st, orders, true)
+}
+
+// seedAnalyticsMore adds orders to a seeded database.
+func seedAnalyticsMore(t testing.TB, ctx context.Context, st *entstore.Store, orders []fxOrder) {
+	seedOrders(t, ctx, st, orders, false)
+}
+
+func seedOrders(t testing.TB, ctx context.Context, st *entstore.Store, orders []fxOrder, first bool) {
 	// The store's client reads (on SQLite, from a read-only pool): write
 	// through one of our own on the store's write pool.
 	name := dialect.SQLite
@@ -69,9 +80,16 @@ func seedAnalytics(t testing.TB, ctx context.Context, st *entstore.Store, orders
 			t.Fatal(err)
 		}
 	}
-	cv, err := c.CatalogVersion.Create().SetVersion(1).SetDocument("version: 1").SetChecksum("x").SetCreatedAt(at(1, 0, 0)).Save(ctx)
+	if first {
+		_, err := c.CatalogVersion.Create().SetVersion(1).SetDocument("version: 1").SetChecksum("x").SetCreatedAt(at(1, 0, 0)).Save(ctx)
+		must(err)
+	}
+	cv, err := c.CatalogVersion.Query().Only(ctx)
 	must(err)
 	accounts := map[string]int{}
+	for _, a := range c.Account.Query().AllX(ctx) {
+		accounts[a.ExternalID] = a.ID
+	}
 	for _, o := range orders {
 		var orderID *int
 		p := c.Plan.Create().SetType("order").SetStatus(plan.StatusIN_PROGRESS).SetCatalogVersionID(cv.ID).
@@ -216,7 +234,18 @@ type pt struct {
 	atRisk, late        int
 }
 
-func (p pt) String() string { b, _ := json.Marshal(p); return string(b) }
+// near reports whether got is want, or within tol of it (relative).
+func near(got, want, tol float64) bool {
+	return got == want || (want > 0 && math.Abs(got-want) <= tol*want)
+}
+
+// samePoint compares points exactly but for percentiles, which may be off
+// by tol (relative).
+func samePoint(got, want pt, tol float64) bool {
+	g, w := got, want
+	g.p50, g.p90, w.p50, w.p90 = 0, 0, 0, 0
+	return g == w && near(got.p50, want.p50, tol) && near(got.p90, want.p90, tol)
+}
 
 func optional(v *float64) float64 {
 	if v == nil {
@@ -251,7 +280,12 @@ func TestAnalytics(t *testing.T) {
 		ctx := context.Background()
 		st := openStore(t, url, nil)
 		seedAnalytics(t, ctx, st, analyticsData())
-		e := orchestrator.New(orchestrator.Config{Store: st, Logger: enginetest.Logger(t)})
+		// Standing before the data, nothing is settled: every number comes
+		// from the rows, percentiles exact. On the real clock every day is
+		// settled: whole days come from rollups (computed by the first
+		// query, read back by the second), percentiles within 1%.
+		byRows := orchestrator.New(orchestrator.Config{Store: st, Logger: enginetest.Logger(t), Clock: engine.NewFakeClock(at(1, 0, 0))})
+		byRollups := orchestrator.New(orchestrator.Config{Store: st, Logger: enginetest.Logger(t)})
 		all := orchestrator.WithActor(ctx, "ops")
 		onlyA := as(ctx, "cust", []string{"CUSTOMER"}, []string{"A"}, nil)
 		twoDays := orchestrator.AnalyticsRequest{From: at(2, 0, 0), To: at(4, 0, 0), Bucket: orchestrator.BucketDay}
@@ -334,40 +368,102 @@ func TestAnalytics(t *testing.T) {
 				},
 			},
 		}
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				a, err := e.Analytics(c.ctx, c.req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []pt
-				for _, p := range a.Series {
-					got = append(got, gotPoint(p))
-				}
-				if fmt.Sprint(got) != fmt.Sprint(c.series) {
-					t.Errorf("series =\n%v\nwant\n%v", got, c.series)
-				}
-				if c.defs != nil {
-					var defs []defStat
-					for _, d := range a.StepDefinitions {
-						defs = append(defs, defStat{d.Definition, string(d.Type), d.Completed, optional(d.DurationP50), optional(d.DurationP90)})
-					}
-					if fmt.Sprint(defs) != fmt.Sprint(c.defs) {
-						t.Errorf("step definitions = %v; want %v", defs, c.defs)
-					}
-				}
-				if c.systems != nil {
-					var systems []sysStat
-					for _, s := range a.Systems {
-						systems = append(systems, sysStat{s.System, s.Requests, s.Errors, s.ErrorRate})
-					}
-					if fmt.Sprint(systems) != fmt.Sprint(c.systems) {
-						t.Errorf("systems = %v; want %v", systems, c.systems)
-					}
-				}
+		modes := []struct {
+			name string
+			e    *orchestrator.Engine
+			tol  float64
+		}{{"rows", byRows, 0}, {"rollups", byRollups, 0.01}, {"stored rollups", byRollups, 0.01}}
+		for _, m := range modes {
+			for _, c := range cases {
+				t.Run(m.name+"/"+c.name, func(t *testing.T) {
+					checkAnalytics(t, m.e, c.ctx, c.req, m.tol, c.series, c.defs, c.systems)
+				})
+			}
+		}
+		var rollups int
+		if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM analytics_days`).Scan(&rollups); err != nil || rollups == 0 {
+			t.Errorf("%d rollups stored (%v)", rollups, err)
+		}
+
+		// Replicas computing the same days at once store each day once
+		// and answer the same.
+		byQueue := orchestrator.AnalyticsRequest{From: at(2, 0, 0), To: at(4, 0, 0), Bucket: orchestrator.BucketDay, GroupBy: engine.GroupQueue}
+		var wg sync.WaitGroup
+		answers := make([]*orchestrator.Analytics, 4)
+		errs := make([]error, 4)
+		for i := range answers {
+			wg.Go(func() {
+				e := orchestrator.New(orchestrator.Config{Store: st, Logger: enginetest.Logger(t)})
+				answers[i], errs[i] = e.Analytics(all, byQueue)
 			})
 		}
+		wg.Wait()
+		for i := range answers {
+			if errs[i] != nil || len(answers[i].Series) != 4 || answers[i].Series[1].Group != "field-ops" || answers[i].Series[1].StepsFinished != 2 {
+				t.Fatalf("replica %d: %v %+v", i, errs[i], answers[i])
+			}
+		}
+		if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM analytics_days WHERE dimension = 'QUEUE'`).Scan(&rollups); err != nil || rollups != 3 {
+			t.Errorf("%d QUEUE rollups (%v); want 3: 2 March 3 and 4 (March 4 from the mid-week case)", rollups, err)
+		}
+
+		// A stored day stays as it was computed: an order that completed on
+		// it but was written after it settled counts from the rows only.
+		seedAnalyticsMore(t, ctx, st, []fxOrder{{ext: "O6", account: "A", products: []string{"SW-LIC"}, created: at(2, 1, 0), completed: at(2, 2, 0)}})
+		for _, m := range []struct {
+			e    *orchestrator.Engine
+			want int
+		}{{byRows, 2}, {byRollups, 1}} {
+			a, err := m.e.Analytics(all, twoDays)
+			if err != nil || a.Series[0].OrdersCompleted != m.want {
+				t.Errorf("March 2 after a late order: %v %+v; want %d orders", err, a.Series[0], m.want)
+			}
+		}
 	})
+}
+
+func checkAnalytics(t *testing.T, e *orchestrator.Engine, ctx context.Context, req orchestrator.AnalyticsRequest, tol float64,
+	series []pt, defs []defStat, systems []sysStat) {
+	t.Helper()
+	a, err := e.Analytics(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []pt
+	for _, p := range a.Series {
+		got = append(got, gotPoint(p))
+	}
+	ok := len(got) == len(series)
+	for i := 0; ok && i < len(got); i++ {
+		ok = samePoint(got[i], series[i], tol)
+	}
+	if !ok {
+		t.Errorf("series =\n%+v\nwant\n%+v", got, series)
+	}
+	if defs != nil {
+		ok := len(a.StepDefinitions) == len(defs)
+		for i := 0; ok && i < len(defs); i++ {
+			d, w := a.StepDefinitions[i], defs[i]
+			ok = d.Definition == w.name && string(d.Type) == w.typ && d.Completed == w.completed &&
+				near(optional(d.DurationP50), w.p50, tol) && near(optional(d.DurationP90), w.p90, tol)
+		}
+		if !ok {
+			var got []defStat
+			for _, d := range a.StepDefinitions {
+				got = append(got, defStat{d.Definition, string(d.Type), d.Completed, optional(d.DurationP50), optional(d.DurationP90)})
+			}
+			t.Errorf("step definitions = %+v; want %+v", got, defs)
+		}
+	}
+	if systems != nil {
+		var got []sysStat
+		for _, s := range a.Systems {
+			got = append(got, sysStat{s.System, s.Requests, s.Errors, s.ErrorRate})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(systems) {
+			t.Errorf("systems = %v; want %v", got, systems)
+		}
+	}
 }
 
 // TestAnalyticsRefuses: bad ranges are BAD_USER_INPUT naming the
