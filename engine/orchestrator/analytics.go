@@ -151,6 +151,9 @@ func (e *Engine) Analytics(ctx context.Context, r AnalyticsRequest) (*Analytics,
 	return a.result(r), nil
 }
 
+// rollupVersion prefixes the dimension rollups are stored under.
+const rollupVersion = "1:"
+
 // analyticsSettle is how long after a UTC day ends its rollup may be
 // computed: longer than any transaction that writes rows of the day
 // (transactions take seconds; an attempt's outcome lands within its
@@ -164,6 +167,9 @@ func (e *Engine) analyticsDays(ctx context.Context, g engine.AnalyticsGroup, fro
 	if dim == "" {
 		dim = "NONE"
 	}
+	// The rollup's version: a change of what a rollup holds or means
+	// takes a new one, so that days stored before are computed again.
+	dim = rollupVersion + dim
 	stored, err := e.store.AnalyticsDays(ctx, dim, from, to)
 	if err != nil {
 		return nil, err

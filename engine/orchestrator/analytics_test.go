@@ -403,7 +403,7 @@ func TestAnalytics(t *testing.T) {
 				t.Fatalf("replica %d: %v %+v", i, errs[i], answers[i])
 			}
 		}
-		if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM analytics_days WHERE dimension = 'QUEUE'`).Scan(&rollups); err != nil || rollups != 3 {
+		if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM analytics_days WHERE dimension = '1:QUEUE'`).Scan(&rollups); err != nil || rollups != 3 {
 			t.Errorf("%d QUEUE rollups (%v); want 3: 2 March 3 and 4 (March 4 from the mid-week case)", rollups, err)
 		}
 
