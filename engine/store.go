@@ -85,6 +85,17 @@ type Store interface {
 	StepContexts(ctx context.Context, ids []int) (map[int]*ExecContext, error)
 	// Revisions returns the revisions of orders, oldest first, by order.
 	Revisions(ctx context.Context, orderIDs []int) (map[int][]*Revision, error)
+	// AnalyticsFacts reads what finished in [q.From, q.To) (README
+	// "Analytics"): completed orders, finished steps and callout attempts,
+	// with their values of q.GroupBy, limited to q.Accounts.
+	AnalyticsFacts(ctx context.Context, q AnalyticsQuery) (*AnalyticsFacts, error)
+	// AnalyticsDays reads the stored rollups of a dimension for the UTC
+	// days in [from, to), by day.
+	AnalyticsDays(ctx context.Context, dimension string, from, to time.Time) (map[time.Time][]byte, error)
+	// SaveAnalyticsDays stores rollups of days not stored yet; a day
+	// stored already is left as it is (whoever stored it computed the
+	// same from the same finished rows).
+	SaveAnalyticsDays(ctx context.Context, dimension string, days map[time.Time][]byte) error
 	// Close releases the database.
 	Close() error
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -14,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/batonhq/baton/graph/generated"
+	"github.com/batonhq/baton/graph/model"
 )
 
 func init() {
@@ -444,6 +446,10 @@ func connectionCosts(c *generated.ComplexityRoot) {
 	// Order.changeable reads the order's whole plan in a transaction of
 	// its own: a list of orders asking for it is priced for that.
 	c.Order.Changeable = func(child int) int { return satAdd(child, changeableCost) }
+	// analytics reads every row that finished in its range.
+	c.Query.Analytics = func(child int, _, _ time.Time, _ model.AnalyticsBucket, _ *model.AnalyticsGroupBy) int {
+		return satAdd(child, analyticsCost)
+	}
 }
 
 // changeableCost is what Order.changeable costs: a hundred orders with it

@@ -306,6 +306,9 @@ func (s *Store) migrate(ctx context.Context, drvName string) error {
 		"CREATE INDEX IF NOT EXISTS step_dependencies_prerequisite_id ON step_dependencies (prerequisite_id)",
 		"CREATE INDEX IF NOT EXISTS fulfillment_line_sources_order_line_id ON fulfillment_line_sources (order_line_id)",
 		"CREATE TABLE IF NOT EXISTS baton_deployment (id TEXT PRIMARY KEY)",
+		// Analytics rollups of finished days (analytics.go): a cache the
+		// analytics query fills, not part of ent's model.
+		"CREATE TABLE IF NOT EXISTS analytics_days (dimension TEXT NOT NULL, day TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (dimension, day))",
 		// Full indexes that partial ones replaced (ent/schema/step.go).
 		"DROP INDEX IF EXISTS step_status_ready_at",
 		"DROP INDEX IF EXISTS step_queue_status",

@@ -154,6 +154,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AttemptsColumns[8], AttemptsColumns[1]},
 			},
+			{
+				Name:    "attempt_finished_at",
+				Unique:  false,
+				Columns: []*schema.Column{AttemptsColumns[4]},
+			},
 		},
 	}
 	// AuditRecordsColumns holds the columns for the "audit_records" table.
@@ -239,6 +244,14 @@ var (
 				Name:    "event_plan_id",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[4]},
+			},
+			{
+				Name:    "event_order_id_fallout",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "\"to\" = 'FALLOUT'",
+				},
 			},
 		},
 	}
@@ -346,6 +359,14 @@ var (
 				Name:    "order_status_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{OrdersColumns[3], OrdersColumns[7]},
+			},
+			{
+				Name:    "order_completed_at_done",
+				Unique:  false,
+				Columns: []*schema.Column{OrdersColumns[9]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "completed_at IS NOT NULL",
+				},
 			},
 		},
 	}
@@ -665,6 +686,14 @@ var (
 				Columns: []*schema.Column{StepsColumns[3], StepsColumns[2], StepsColumns[22]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'COMPLETED'",
+				},
+			},
+			{
+				Name:    "step_completed_at_done",
+				Unique:  false,
+				Columns: []*schema.Column{StepsColumns[22]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "completed_at IS NOT NULL",
 				},
 			},
 			{

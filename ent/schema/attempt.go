@@ -35,5 +35,10 @@ func (Attempt) Edges() []ent.Edge {
 
 // Indexes of the Attempt.
 func (Attempt) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("step_id", "number")}
+	return []ent.Index{
+		index.Fields("step_id", "number"),
+		// Analytics: callout error rates by time. Attempts are written
+		// once, in time order: entries go to the index's right edge.
+		index.Fields("finished_at"),
+	}
 }

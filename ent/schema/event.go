@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -38,6 +39,10 @@ func (Event) Indexes() []ent.Index {
 		index.Fields("plan_id"),
 		// Not step_id: nothing reads events by step, and every event
 		// would pay the index entry (37 per order).
+		// Analytics: which orders had a step fall out. Partial: only
+		// FALLOUT events (rare) get an entry.
+		index.Fields("order_id").StorageKey("event_order_id_fallout").
+			Annotations(entsql.IndexWhere(`"to" = 'FALLOUT'`)),
 	}
 }
 

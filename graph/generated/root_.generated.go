@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -59,6 +60,31 @@ type ComplexityRoot struct {
 	AccountEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Analytics struct {
+		Bucket          func(childComplexity int) int
+		From            func(childComplexity int) int
+		GroupBy         func(childComplexity int) int
+		Series          func(childComplexity int) int
+		StepDefinitions func(childComplexity int) int
+		Systems         func(childComplexity int) int
+		To              func(childComplexity int) int
+	}
+
+	AnalyticsPoint struct {
+		AtRisk          func(childComplexity int) int
+		AutomationRate  func(childComplexity int) int
+		CycleTimeP50    func(childComplexity int) int
+		CycleTimeP90    func(childComplexity int) int
+		FalloutRate     func(childComplexity int) int
+		Group           func(childComplexity int) int
+		Late            func(childComplexity int) int
+		OrdersCompleted func(childComplexity int) int
+		OrdersFellOut   func(childComplexity int) int
+		Start           func(childComplexity int) int
+		StepsAutomated  func(childComplexity int) int
+		StepsFinished   func(childComplexity int) int
 	}
 
 	ApiKey struct {
@@ -468,6 +494,7 @@ type ComplexityRoot struct {
 	Query struct {
 		APIKeys             func(childComplexity int) int
 		Accounts            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AccountWhereInput) int
+		Analytics           func(childComplexity int, from time.Time, to time.Time, bucket model.AnalyticsBucket, groupBy *model.AnalyticsGroupBy) int
 		Assets              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AssetWhereInput) int
 		AuditLog            func(childComplexity int, where *model.AuditLogWhere, first *int, after *entgql.Cursor[int]) int
 		Catalog             func(childComplexity int) int
@@ -590,6 +617,14 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	StepDefinitionStats struct {
+		Completed   func(childComplexity int) int
+		Definition  func(childComplexity int) int
+		DurationP50 func(childComplexity int) int
+		DurationP90 func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
 	StepEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
@@ -634,6 +669,13 @@ type ComplexityRoot struct {
 	SystemEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	SystemStats struct {
+		ErrorRate func(childComplexity int) int
+		Errors    func(childComplexity int) int
+		Requests  func(childComplexity int) int
+		System    func(childComplexity int) int
 	}
 
 	TaskField struct {
@@ -741,6 +783,122 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountEdge.Node(childComplexity), true
+
+	case "Analytics.bucket":
+		if e.ComplexityRoot.Analytics.Bucket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.Bucket(childComplexity), true
+	case "Analytics.from":
+		if e.ComplexityRoot.Analytics.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.From(childComplexity), true
+	case "Analytics.groupBy":
+		if e.ComplexityRoot.Analytics.GroupBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.GroupBy(childComplexity), true
+	case "Analytics.series":
+		if e.ComplexityRoot.Analytics.Series == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.Series(childComplexity), true
+	case "Analytics.stepDefinitions":
+		if e.ComplexityRoot.Analytics.StepDefinitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.StepDefinitions(childComplexity), true
+	case "Analytics.systems":
+		if e.ComplexityRoot.Analytics.Systems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.Systems(childComplexity), true
+	case "Analytics.to":
+		if e.ComplexityRoot.Analytics.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.To(childComplexity), true
+
+	case "AnalyticsPoint.atRisk":
+		if e.ComplexityRoot.AnalyticsPoint.AtRisk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.AtRisk(childComplexity), true
+	case "AnalyticsPoint.automationRate":
+		if e.ComplexityRoot.AnalyticsPoint.AutomationRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.AutomationRate(childComplexity), true
+	case "AnalyticsPoint.cycleTimeP50":
+		if e.ComplexityRoot.AnalyticsPoint.CycleTimeP50 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.CycleTimeP50(childComplexity), true
+	case "AnalyticsPoint.cycleTimeP90":
+		if e.ComplexityRoot.AnalyticsPoint.CycleTimeP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.CycleTimeP90(childComplexity), true
+	case "AnalyticsPoint.falloutRate":
+		if e.ComplexityRoot.AnalyticsPoint.FalloutRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.FalloutRate(childComplexity), true
+	case "AnalyticsPoint.group":
+		if e.ComplexityRoot.AnalyticsPoint.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.Group(childComplexity), true
+	case "AnalyticsPoint.late":
+		if e.ComplexityRoot.AnalyticsPoint.Late == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.Late(childComplexity), true
+	case "AnalyticsPoint.ordersCompleted":
+		if e.ComplexityRoot.AnalyticsPoint.OrdersCompleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.OrdersCompleted(childComplexity), true
+	case "AnalyticsPoint.ordersFellOut":
+		if e.ComplexityRoot.AnalyticsPoint.OrdersFellOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.OrdersFellOut(childComplexity), true
+	case "AnalyticsPoint.start":
+		if e.ComplexityRoot.AnalyticsPoint.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.Start(childComplexity), true
+	case "AnalyticsPoint.stepsAutomated":
+		if e.ComplexityRoot.AnalyticsPoint.StepsAutomated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.StepsAutomated(childComplexity), true
+	case "AnalyticsPoint.stepsFinished":
+		if e.ComplexityRoot.AnalyticsPoint.StepsFinished == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.StepsFinished(childComplexity), true
 
 	case "ApiKey.accounts":
 		if e.ComplexityRoot.ApiKey.Accounts == nil {
@@ -2657,6 +2815,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.AccountWhereInput)), true
+	case "Query.analytics":
+		if e.ComplexityRoot.Query.Analytics == nil {
+			break
+		}
+
+		args, err := ec.field_Query_analytics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Analytics(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["bucket"].(model.AnalyticsBucket), args["groupBy"].(*model.AnalyticsGroupBy)), true
 	case "Query.assets":
 		if e.ComplexityRoot.Query.Assets == nil {
 			break
@@ -3328,6 +3497,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StepConnection.TotalCount(childComplexity), true
 
+	case "StepDefinitionStats.completed":
+		if e.ComplexityRoot.StepDefinitionStats.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepDefinitionStats.Completed(childComplexity), true
+	case "StepDefinitionStats.definition":
+		if e.ComplexityRoot.StepDefinitionStats.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepDefinitionStats.Definition(childComplexity), true
+	case "StepDefinitionStats.durationP50":
+		if e.ComplexityRoot.StepDefinitionStats.DurationP50 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepDefinitionStats.DurationP50(childComplexity), true
+	case "StepDefinitionStats.durationP90":
+		if e.ComplexityRoot.StepDefinitionStats.DurationP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepDefinitionStats.DurationP90(childComplexity), true
+	case "StepDefinitionStats.type":
+		if e.ComplexityRoot.StepDefinitionStats.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepDefinitionStats.Type(childComplexity), true
+
 	case "StepEdge.cursor":
 		if e.ComplexityRoot.StepEdge.Cursor == nil {
 			break
@@ -3526,6 +3726,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SystemEdge.Node(childComplexity), true
+
+	case "SystemStats.errorRate":
+		if e.ComplexityRoot.SystemStats.ErrorRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStats.ErrorRate(childComplexity), true
+	case "SystemStats.errors":
+		if e.ComplexityRoot.SystemStats.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStats.Errors(childComplexity), true
+	case "SystemStats.requests":
+		if e.ComplexityRoot.SystemStats.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStats.Requests(childComplexity), true
+	case "SystemStats.system":
+		if e.ComplexityRoot.SystemStats.System == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStats.System(childComplexity), true
 
 	case "TaskField.name":
 		if e.ComplexityRoot.TaskField.Name == nil {
@@ -3831,6 +4056,101 @@ extend type Mutation {
   approveOrder(orderId: ID!, note: String): Order!
   "Reject an order waiting AWAITING_APPROVAL: it ends REJECTED with nothing run. Errors as approveOrder."
   rejectOrder(orderId: ID!, reason: String!): Order!
+}
+`, BuiltIn: false},
+	{Name: "../analytics.graphqls", Input: `# Analytics: what finished in a time range, by day or week and by a
+# dimension. README "Analytics" defines every number.
+
+extend type Query {
+  """
+  The numbers of what finished in [from, to): a series per bucket (and per
+  group when groupBy is given), the durations of each step definition and
+  the callout error rate of each system. A principal limited to accounts
+  gets only those accounts' orders' numbers. Needs order:read.
+  BAD_USER_INPUT when to is not after from, or the range is longer than 366
+  days by DAY or 105 weeks by WEEK.
+  """
+  analytics(from: Time!, to: Time!, bucket: AnalyticsBucket! = DAY, groupBy: AnalyticsGroupBy): Analytics!
+}
+
+"The periods of a series, in UTC."
+enum AnalyticsBucket {
+  "00:00 to 24:00 UTC."
+  DAY
+  "An ISO week: Monday 00:00 UTC to the next Monday."
+  WEEK
+}
+
+"What a series is grouped by."
+enum AnalyticsGroupBy {
+  "The product codes of an order's lines; a step counts for its order's products."
+  PRODUCT
+  "The scenarios of the steps that ran."
+  SCENARIO
+  "The queues of the steps that ran (manual tasks)."
+  QUEUE
+  "The systems of the steps that ran (callouts)."
+  SYSTEM
+}
+
+type Analytics {
+  from: Time!
+  to: Time!
+  bucket: AnalyticsBucket!
+  groupBy: AnalyticsGroupBy
+  "A point per bucket that overlaps the range, times each group seen in it; by start, then group (null first)."
+  series: [AnalyticsPoint!]!
+  "Completed steps in the range by definition (name), by name."
+  stepDefinitions: [StepDefinitionStats!]!
+  "Callout attempts that finished in the range, by system name."
+  systems: [SystemStats!]!
+}
+
+type AnalyticsPoint {
+  "The bucket's start (UTC); only what finished within [from, to) is counted."
+  start: Time!
+  "The group's value; null when not grouped, or for what has no value of the dimension."
+  group: String
+  "Orders COMPLETED in the bucket."
+  ordersCompleted: Int!
+  "Seconds from submission to completion of those orders, nearest-rank percentiles; null: none completed."
+  cycleTimeP50: Float
+  cycleTimeP90: Float
+  "Those orders of which a step went to FALLOUT at some point."
+  ordersFellOut: Int!
+  "ordersFellOut / ordersCompleted; null when none completed."
+  falloutRate: Float
+  "Steps finished in the bucket: COMPLETED, or SKIPPED by skipStep."
+  stepsFinished: Int!
+  "Those COMPLETED with no person: not a manual task, not completed by hand, skipped, retried or resumed by an operator."
+  stepsAutomated: Int!
+  "stepsAutomated / stepsFinished; null when none finished."
+  automationRate: Float
+  "Finished steps whose jeopardy was AT_RISK when they finished."
+  atRisk: Int!
+  "Finished steps that were LATE when they finished."
+  late: Int!
+}
+
+type StepDefinitionStats {
+  "The step's name in the catalog."
+  definition: String!
+  type: StepType!
+  "Steps of the definition COMPLETED in the range."
+  completed: Int!
+  "Seconds from first READY to COMPLETED, nearest-rank percentiles."
+  durationP50: Float
+  durationP90: Float
+}
+
+type SystemStats {
+  system: String!
+  "Callout attempts that finished in the range."
+  requests: Int!
+  "Those that FAILED (timeout, refused, error status, a failure answered by respondToCallout) or were LOST."
+  errors: Int!
+  "errors / requests."
+  errorRate: Float!
 }
 `, BuiltIn: false},
 	{Name: "../baton.graphqls", Input: `# Baton's own API, beside the types entgql generates from the ent schema
@@ -7274,6 +7594,56 @@ func (ec *executionContext) childFields_AccountEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AccountEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Analytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_Analytics_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Analytics_to(ctx, field)
+	case "bucket":
+		return ec.fieldContext_Analytics_bucket(ctx, field)
+	case "groupBy":
+		return ec.fieldContext_Analytics_groupBy(ctx, field)
+	case "series":
+		return ec.fieldContext_Analytics_series(ctx, field)
+	case "stepDefinitions":
+		return ec.fieldContext_Analytics_stepDefinitions(ctx, field)
+	case "systems":
+		return ec.fieldContext_Analytics_systems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Analytics", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_AnalyticsPoint_start(ctx, field)
+	case "group":
+		return ec.fieldContext_AnalyticsPoint_group(ctx, field)
+	case "ordersCompleted":
+		return ec.fieldContext_AnalyticsPoint_ordersCompleted(ctx, field)
+	case "cycleTimeP50":
+		return ec.fieldContext_AnalyticsPoint_cycleTimeP50(ctx, field)
+	case "cycleTimeP90":
+		return ec.fieldContext_AnalyticsPoint_cycleTimeP90(ctx, field)
+	case "ordersFellOut":
+		return ec.fieldContext_AnalyticsPoint_ordersFellOut(ctx, field)
+	case "falloutRate":
+		return ec.fieldContext_AnalyticsPoint_falloutRate(ctx, field)
+	case "stepsFinished":
+		return ec.fieldContext_AnalyticsPoint_stepsFinished(ctx, field)
+	case "stepsAutomated":
+		return ec.fieldContext_AnalyticsPoint_stepsAutomated(ctx, field)
+	case "automationRate":
+		return ec.fieldContext_AnalyticsPoint_automationRate(ctx, field)
+	case "atRisk":
+		return ec.fieldContext_AnalyticsPoint_atRisk(ctx, field)
+	case "late":
+		return ec.fieldContext_AnalyticsPoint_late(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsPoint", field.Name)
+}
+
 func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8214,6 +8584,22 @@ func (ec *executionContext) childFields_StepConnection(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type StepConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_StepDefinitionStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "definition":
+		return ec.fieldContext_StepDefinitionStats_definition(ctx, field)
+	case "type":
+		return ec.fieldContext_StepDefinitionStats_type(ctx, field)
+	case "completed":
+		return ec.fieldContext_StepDefinitionStats_completed(ctx, field)
+	case "durationP50":
+		return ec.fieldContext_StepDefinitionStats_durationP50(ctx, field)
+	case "durationP90":
+		return ec.fieldContext_StepDefinitionStats_durationP90(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StepDefinitionStats", field.Name)
+}
+
 func (ec *executionContext) childFields_StepEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -8288,6 +8674,20 @@ func (ec *executionContext) childFields_SystemEdge(ctx context.Context, field gr
 		return ec.fieldContext_SystemEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SystemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SystemStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "system":
+		return ec.fieldContext_SystemStats_system(ctx, field)
+	case "requests":
+		return ec.fieldContext_SystemStats_requests(ctx, field)
+	case "errors":
+		return ec.fieldContext_SystemStats_errors(ctx, field)
+	case "errorRate":
+		return ec.fieldContext_SystemStats_errorRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SystemStats", field.Name)
 }
 
 func (ec *executionContext) childFields_TaskField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -28,6 +28,45 @@ type AmendOrderInput struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+type Analytics struct {
+	From    time.Time         `json:"from"`
+	To      time.Time         `json:"to"`
+	Bucket  AnalyticsBucket   `json:"bucket"`
+	GroupBy *AnalyticsGroupBy `json:"groupBy,omitempty"`
+	// A point per bucket that overlaps the range, times each group seen in it; by start, then group (null first).
+	Series []*AnalyticsPoint `json:"series"`
+	// Completed steps in the range by definition (name), by name.
+	StepDefinitions []*StepDefinitionStats `json:"stepDefinitions"`
+	// Callout attempts that finished in the range, by system name.
+	Systems []*SystemStats `json:"systems"`
+}
+
+type AnalyticsPoint struct {
+	// The bucket's start (UTC); only what finished within [from, to) is counted.
+	Start time.Time `json:"start"`
+	// The group's value; null when not grouped, or for what has no value of the dimension.
+	Group *string `json:"group,omitempty"`
+	// Orders COMPLETED in the bucket.
+	OrdersCompleted int `json:"ordersCompleted"`
+	// Seconds from submission to completion of those orders, nearest-rank percentiles; null: none completed.
+	CycleTimeP50 *float64 `json:"cycleTimeP50,omitempty"`
+	CycleTimeP90 *float64 `json:"cycleTimeP90,omitempty"`
+	// Those orders of which a step went to FALLOUT at some point.
+	OrdersFellOut int `json:"ordersFellOut"`
+	// ordersFellOut / ordersCompleted; null when none completed.
+	FalloutRate *float64 `json:"falloutRate,omitempty"`
+	// Steps finished in the bucket: COMPLETED, or SKIPPED by skipStep.
+	StepsFinished int `json:"stepsFinished"`
+	// Those COMPLETED with no person: not a manual task, not completed by hand, skipped, retried or resumed by an operator.
+	StepsAutomated int `json:"stepsAutomated"`
+	// stepsAutomated / stepsFinished; null when none finished.
+	AutomationRate *float64 `json:"automationRate,omitempty"`
+	// Finished steps whose jeopardy was AT_RISK when they finished.
+	AtRisk int `json:"atRisk"`
+	// Finished steps that were LATE when they finished.
+	Late int `json:"late"`
+}
+
 type APIKeyCreated struct {
 	Key *ent.APIKey `json:"key"`
 	// The secret: send it as Authorization: Bearer <secret>. Shown this once; only its hash is stored.
@@ -226,6 +265,17 @@ type Role struct {
 	Permissions []string `json:"permissions"`
 }
 
+type StepDefinitionStats struct {
+	// The step's name in the catalog.
+	Definition string    `json:"definition"`
+	Type       step.Type `json:"type"`
+	// Steps of the definition COMPLETED in the range.
+	Completed int `json:"completed"`
+	// Seconds from first READY to COMPLETED, nearest-rank percentiles.
+	DurationP50 *float64 `json:"durationP50,omitempty"`
+	DurationP90 *float64 `json:"durationP90,omitempty"`
+}
+
 type SubmitOrderInput struct {
 	// The client's id for the order. Submitting the same input again returns the same order; other input under the same externalId is a CONFLICT.
 	ExternalID string            `json:"externalId"`
@@ -242,6 +292,16 @@ type SubmitOrderInput struct {
 // falls too far behind is ended with extensions.code SLOW_SUBSCRIBER and can
 // resume the same way.
 type Subscription struct {
+}
+
+type SystemStats struct {
+	System string `json:"system"`
+	// Callout attempts that finished in the range.
+	Requests int `json:"requests"`
+	// Those that FAILED (timeout, refused, error status, a failure answered by respondToCallout) or were LOST.
+	Errors int `json:"errors"`
+	// errors / requests.
+	ErrorRate float64 `json:"errorRate"`
 }
 
 // A field of a manual task's form.
@@ -278,6 +338,128 @@ type TimelineEntry struct {
 	P50Seconds *int `json:"p50Seconds,omitempty"`
 	// The duration the risk takes for the step, in seconds (null for NONE).
 	P90Seconds *int `json:"p90Seconds,omitempty"`
+}
+
+// The periods of a series, in UTC.
+type AnalyticsBucket string
+
+const (
+	// 00:00 to 24:00 UTC.
+	AnalyticsBucketDay AnalyticsBucket = "DAY"
+	// An ISO week: Monday 00:00 UTC to the next Monday.
+	AnalyticsBucketWeek AnalyticsBucket = "WEEK"
+)
+
+var AllAnalyticsBucket = []AnalyticsBucket{
+	AnalyticsBucketDay,
+	AnalyticsBucketWeek,
+}
+
+func (e AnalyticsBucket) IsValid() bool {
+	switch e {
+	case AnalyticsBucketDay, AnalyticsBucketWeek:
+		return true
+	}
+	return false
+}
+
+func (e AnalyticsBucket) String() string {
+	return string(e)
+}
+
+func (e *AnalyticsBucket) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AnalyticsBucket(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AnalyticsBucket", str)
+	}
+	return nil
+}
+
+func (e AnalyticsBucket) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AnalyticsBucket) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AnalyticsBucket) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a series is grouped by.
+type AnalyticsGroupBy string
+
+const (
+	// The product codes of an order's lines; a step counts for its order's products.
+	AnalyticsGroupByProduct AnalyticsGroupBy = "PRODUCT"
+	// The scenarios of the steps that ran.
+	AnalyticsGroupByScenario AnalyticsGroupBy = "SCENARIO"
+	// The queues of the steps that ran (manual tasks).
+	AnalyticsGroupByQueue AnalyticsGroupBy = "QUEUE"
+	// The systems of the steps that ran (callouts).
+	AnalyticsGroupBySystem AnalyticsGroupBy = "SYSTEM"
+)
+
+var AllAnalyticsGroupBy = []AnalyticsGroupBy{
+	AnalyticsGroupByProduct,
+	AnalyticsGroupByScenario,
+	AnalyticsGroupByQueue,
+	AnalyticsGroupBySystem,
+}
+
+func (e AnalyticsGroupBy) IsValid() bool {
+	switch e {
+	case AnalyticsGroupByProduct, AnalyticsGroupByScenario, AnalyticsGroupByQueue, AnalyticsGroupBySystem:
+		return true
+	}
+	return false
+}
+
+func (e AnalyticsGroupBy) String() string {
+	return string(e)
+}
+
+func (e *AnalyticsGroupBy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AnalyticsGroupBy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AnalyticsGroupBy", str)
+	}
+	return nil
+}
+
+func (e AnalyticsGroupBy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AnalyticsGroupBy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AnalyticsGroupBy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type CircuitState string
