@@ -67,6 +67,7 @@ type conn struct {
 	kick       chan struct{} // wakes the writer goroutine of lanes
 	initTimer  *time.Timer   // closes with 4408 unless connection_init arrives; nil without InitTimeout
 	writeMu    sync.Mutex
+	lastWrite  time.Time     // when flush last wrote frames; under writeMu
 	closed     chan struct{} // closed when the connection stops being open
 	closedOnce sync.Once
 
@@ -304,10 +305,17 @@ func (c *conn) enqueueLocked(f frame) {
 // is dropped (the frame stream is corrupt) and the rest of the queue is
 // discarded.
 func (c *conn) flush() (written int, err error) {
+	return c.flushBatches(-1)
+}
+
+// flushBatches is flush, taking what the queue holds at most batches times
+// (negative: until it is empty); the paced writer takes one batch, so that
+// what arrives while it writes waits for the next pause.
+func (c *conn) flushBatches(batches int) (written int, err error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	var batch []frame
-	for {
+	for ; batches != 0; batches-- {
 		c.qmu.Lock()
 		batch, c.queue = c.queue, batch[:0]
 		c.queued = 0
@@ -322,8 +330,10 @@ func (c *conn) flush() (written int, err error) {
 			return written, err
 		}
 		written += len(batch)
+		c.lastWrite = time.Now()
 		clear(batch) // drop the references to shared payloads
 	}
+	return written, nil
 }
 
 var frameTail = []byte("}")

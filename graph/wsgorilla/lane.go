@@ -179,7 +179,6 @@ func (c *conn) pace() time.Duration {
 func (c *conn) writeLoop() {
 	laneConns.Add(1)
 	defer laneConns.Add(-1)
-	var last time.Time
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	defer pause.Stop()
@@ -189,6 +188,11 @@ func (c *conn) writeLoop() {
 		case <-c.closed:
 			return
 		}
+		// The pause counts from the connection's last write, whoever
+		// made it (a control message's flush may have taken results too).
+		c.writeMu.Lock()
+		last := c.lastWrite
+		c.writeMu.Unlock()
 		if wait := c.pace() - time.Since(last); wait > 0 {
 			pause.Reset(wait)
 			select {
@@ -198,9 +202,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		// A failed write drops the connection; its operations end with it.
-		if n, _ := c.flush(); n > 0 {
-			last = time.Now()
-		}
+		_, _ = c.flushBatches(1)
 	}
 }
 

@@ -188,6 +188,10 @@ func TestLanePacing(t *testing.T) {
 			c.initialise(transportWS)
 			c.send(message{Type: "subscribe", ID: "1", Payload: []byte(`{"query":"subscription { name }"}`)})
 			lane := s.lane(t)
+			// The pause counts from the connection's last write (the
+			// connection_ack): the first result after a quiet interval
+			// goes at once.
+			time.Sleep(time.Second)
 			if err := lane.Send([]byte(`{"data":{"name":"first"}}`)); err != nil {
 				t.Fatal(err)
 			}
