@@ -89,6 +89,7 @@ func TestPages(t *testing.T) {
 		{"#/work", "work", "Install"},
 		{"#/fallout", "fallout", "No step is in fallout"},
 		{"#/systems", "systems", "fieldservice"},
+		{"#/analytics", "analytics", "CreditCheck"}, // completed steps are in the step-definition table
 	} {
 		p.goTo(pg.route, pg.name)
 		text := p.text("main")
