@@ -75,7 +75,8 @@ export function render(app, el, { id }) {
       plan.jeopardyReason ? h('span', { class: 'reason' }, ' ', plan.jeopardyReason) : null,
       h('span', { class: 'meta' },
         plan.predictedCompletion ? ` · predicted ${when(plan.predictedCompletion)}` : ' · no prediction (no step has a duration)',
-        plan.predictedCompletionP90 ? ` · p90 ${when(plan.predictedCompletionP90)}` : '',
+        plan.predictedCompletionP90 && plan.predictedCompletionP90 !== plan.predictedCompletion
+          ? ` · p90 ${when(plan.predictedCompletionP90)}` : plan.predictedCompletionP90 ? ' (p90 the same)' : '',
         plan.requestedCompletion ? ` · requested ${when(plan.requestedCompletion)}` : ''));
   }
 
