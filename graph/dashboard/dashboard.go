@@ -6,8 +6,8 @@
 // the GraphQL endpoint, the live feed over a websocket to the same endpoint
 // (graphql-transport-ws, a client of its own in assets/gql.js). Pages are
 // chosen by the URL's fragment (#/orders, #/orders/<id>, #/work, #/fallout,
-// #/systems), so the server serves one page and its assets and nothing
-// else.
+// #/systems, #/analytics), so the server serves one page and its assets and
+// nothing else.
 //
 // Assets are served under AssetPrefix + <build>/, where <build> is a hash
 // of every embedded file: the modules import each other by relative name,

@@ -144,7 +144,7 @@ func TestNoNetworkBeyondServer(t *testing.T) {
 	p.run(chromedp.WaitVisible(chromedp.CSS(`a.order-link`)))
 	p.goTo("#/orders/"+id, "order")
 	p.run(chromedp.WaitVisible(chromedp.CSS(`g.step[data-name="Install"]`)))
-	for _, pg := range []string{"work", "fallout", "systems"} {
+	for _, pg := range []string{"work", "fallout", "systems", "analytics"} {
 		p.goTo("#/"+pg, pg)
 	}
 	p.clean("pages")

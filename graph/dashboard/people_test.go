@@ -69,8 +69,8 @@ func TestSignInWithKey(t *testing.T) {
 	signIn("agent-secret-0123456789")
 	p.run(p.ready("orders"), chromedp.WaitVisible(chromedp.CSS(`a.order-link`)), chromedp.WaitVisible(chromedp.CSS(`#top .live.on`)))
 	nav := p.text("#top nav")
-	if !strings.Contains(nav, "Fallout") || !strings.Contains(nav, "Systems") || strings.Contains(nav, "Work") {
-		t.Errorf("a fallout agent's navigation: %q; want Fallout and Systems, no Work", nav)
+	if !strings.Contains(nav, "Fallout") || !strings.Contains(nav, "Systems") || !strings.Contains(nav, "Analytics") || strings.Contains(nav, "Work") {
+		t.Errorf("a fallout agent's navigation: %q; want Fallout, Systems and Analytics, no Work", nav)
 	}
 	if who := p.text("#top .who"); !strings.Contains(who, "ops") || !strings.Contains(who, "FALLOUT_AGENT") {
 		t.Errorf("signed in as %q", who)

@@ -1,5 +1,6 @@
 // The dashboard: who is signed in, the navigation, and the page the URL's
-// fragment names (#/orders, #/orders/<id>, #/work, #/fallout, #/systems).
+// fragment names (#/orders, #/orders/<id>, #/work, #/fallout, #/systems,
+// #/analytics).
 
 import { Client, credentials } from './gql.js';
 import { h, fill, errorText } from './ui.js';
@@ -8,6 +9,7 @@ import * as order from './order.js';
 import * as work from './work.js';
 import * as fallout from './fallout.js';
 import * as systems from './systems.js';
+import * as analytics from './analytics.js';
 
 const endpoint = document.querySelector('meta[name="baton-endpoint"]').content;
 const client = new Client(endpoint);
@@ -21,6 +23,7 @@ const pages = [
   { path: 'work', title: 'Work', module: work, needs: ['task:work', 'task:manage'] },
   { path: 'fallout', title: 'Fallout', module: fallout, needs: ['order:read'] },
   { path: 'systems', title: 'Systems', module: systems, needs: ['catalog:read'] },
+  { path: 'analytics', title: 'Analytics', module: analytics, needs: ['order:read'] },
 ];
 
 const app = {

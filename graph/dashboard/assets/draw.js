@@ -120,87 +120,91 @@ export function updateStep(root, st) {
   }
 }
 
-// bars computes each step's bar on the timeline: actual times where the
-// step has them; a step that has not started is placed after its
-// dependencies' ends. est is the step's estimate when it is known (dueAt -
-// readyAt); projected bars are drawn dashed.
-export function bars(steps, now) {
-  const byId = new Map(steps.map((st) => [st.id, st]));
-  const out = new Map();
-  const visit = (st) => {
-    if (out.has(st.id)) return out.get(st.id);
-    out.set(st.id, null); // cycle guard
-    const t = (v) => (v ? Date.parse(v) : null);
-    const est = st.dueAt && st.readyAt ? t(st.dueAt) - t(st.readyAt) : 0;
-    let start = t(st.startedAt) || t(st.readyAt);
-    let projected = false;
-    if (!start) {
-      projected = true;
-      start = now;
-      for (const dep of st.dependsOn || []) {
-        const p = byId.get(dep.id);
-        const b = p && visit(p);
-        if (b) start = Math.max(start, b.end);
-      }
-    }
-    let end = t(st.completedAt);
-    if (!end) {
-      const finished = ['SKIPPED', 'CANCELLED'].includes(st.status);
-      end = finished ? t(st.updatedAt) || start : Math.max(start + est, projected ? start + est : now);
-    }
-    const b = { start, end: Math.max(end, start), projected, est };
-    out.set(st.id, b);
-    return b;
-  };
-  steps.forEach(visit);
-  return out;
+// basisText says where a timeline row's duration comes from.
+export function basisText(e) {
+  const sec = (v) => (v === null || v === undefined ? '' : duration(v * 1000));
+  switch (e.basis) {
+    case 'HISTORY': return `p50 ${sec(e.p50Seconds)}, p90 ${sec(e.p90Seconds)} from ${e.samples} completions`;
+    case 'ESTIMATE': return `catalog estimate ${sec(e.p50Seconds)}` + (e.samples ? ` (${e.samples} completions: too few)` : '');
+    default: return 'no duration' + (e.samples ? ` (${e.samples} completions: too few)` : '');
+  }
 }
 
-// gantt draws the timeline with the critical path marked, now, the
-// predicted and the requested completion.
-export function gantt(plan, critical, now = Date.now()) {
-  const groupPos = new Map((plan.groups || []).map((g) => [g.id, g.position]));
-  const depth = depths(plan.steps || []);
-  const steps = [...(plan.steps || [])].sort((a, b) =>
-    (groupPos.get(a.groupID) - groupPos.get(b.groupID)) || (depth.get(a.id) - depth.get(b.id)) || a.name.localeCompare(b.name));
-  const b = bars(steps, now);
+const BASIS_LABEL = { HISTORY: 'history', ESTIMATE: 'estimate', NONE: '—' };
+
+// gantt draws Plan.timeline: a row per entry in the server's order
+// (swimlane by swimlane, by planned start). Each row has the forecast
+// (plannedStart → plannedEnd) as a thin bar, and a bar coloured by the
+// step's status: its actual times (an open step's up to now), or, before it
+// started, the planned ones, dashed. A row whose step has neither (a
+// cancelled step that never became ready) has no bar. Marks: now, the
+// predicted completion (p50 and p90) and the requested one.
+export function gantt(plan, timeline, now = Date.now()) {
+  const t = (v) => (v ? Date.parse(v) : null);
+  const rows = (timeline || []).map((e) => {
+    const ps = t(e.plannedStart), pe = t(e.plannedEnd), as = t(e.actualStart), ae = t(e.actualEnd);
+    let bar = null;
+    if (as) bar = { start: as, end: Math.max(as, ae || now), projected: false };
+    else if (ps) bar = { start: ps, end: Math.max(ps, pe || ps), projected: true };
+    const planned = ps && pe ? { start: ps, end: Math.max(ps, pe) } : null;
+    return { e, bar, planned };
+  });
   const marks = [
     ['now', now],
-    ['predicted', plan.predictedCompletion && Date.parse(plan.predictedCompletion)],
-    ['requested', plan.requestedCompletion && Date.parse(plan.requestedCompletion)],
-  ].filter(([, t]) => t);
-  const all = [...b.values()].filter(Boolean);
-  let t0 = Math.min(...all.map((x) => x.start), now);
-  let t1 = Math.max(...all.map((x) => x.end), ...marks.map(([, t]) => t));
+    ['predicted', t(plan.predictedCompletion)],
+    ['p90', t(plan.predictedCompletionP90)],
+    ['requested', t(plan.requestedCompletion)],
+  ].filter(([, v]) => v);
+  // p90 on top of predicted says nothing more.
+  if (marks.some(([n]) => n === 'p90') && t(plan.predictedCompletionP90) === t(plan.predictedCompletion)) {
+    marks.splice(marks.findIndex(([n]) => n === 'p90'), 1);
+  }
+  const times = rows.flatMap(({ bar, planned }) => [bar, planned].filter(Boolean).flatMap((b) => [b.start, b.end]));
+  let t0 = Math.min(...times, now);
+  let t1 = Math.max(...times, ...marks.map(([, v]) => v));
   if (!isFinite(t0)) t0 = now;
   if (!(t1 > t0)) t1 = t0 + 60000;
-  const left = 170, right = 20, top = 22, row = 20, width = 960;
+  const left = 220, right = 20, top = 22, row = 20, width = 980;
   const span = t1 - t0;
-  const x = (t) => left + ((t - t0) / span) * (width - left - right);
-  const height = top + steps.length * row + 8;
+  const x = (v) => left + ((v - t0) / span) * (width - left - right);
+  const height = top + rows.length * row + 8;
   const svg = s('svg', { class: 'gantt', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'plan timeline' });
-  // Axis: five ticks.
   for (let i = 0; i <= 4; i++) {
-    const t = t0 + (span * i) / 4;
-    svg.append(s('line', { x1: x(t), x2: x(t), y1: top - 4, y2: height, class: 'tick' }),
-      s('text', { x: x(t), y: 12, class: 'tick-label', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, when(t).slice(5, 16)));
+    const v = t0 + (span * i) / 4;
+    svg.append(s('line', { x1: x(v), x2: x(v), y1: top - 4, y2: height, class: 'tick' }),
+      s('text', { x: x(v), y: 12, class: 'tick-label', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, when(v).slice(5, 16)));
   }
-  steps.forEach((st, i) => {
-    const bar = b.get(st.id);
+  rows.forEach(({ e, bar, planned }, i) => {
+    const st = e.step;
     const y = top + i * row;
-    const crit = critical.has(st.id);
-    svg.append(s('text', { x: left - 6, y: y + 13, class: 'row-label' + (crit ? ' critical' : ''), 'text-anchor': 'end' }, st.name));
+    const crit = e.critical;
+    svg.append(
+      s('text', { x: left - 66, y: y + 13, class: 'row-label' + (crit ? ' critical' : ''), 'text-anchor': 'end' },
+        st.name.length > 22 ? st.name.slice(0, 21) + '…' : st.name, s('title', {}, `${st.name} (${e.swimlane})`)),
+      s('text', { x: left - 60, y: y + 13, class: 'basis basis-' + e.basis }, BASIS_LABEL[e.basis] || e.basis,
+        s('title', {}, basisText(e))));
+    if (planned) {
+      svg.append(s('rect', {
+        x: x(planned.start), y: y + row - 5, width: Math.max(2, x(planned.end) - x(planned.start)), height: 3,
+        class: 'planned' + (crit ? ' critical' : ''), dataset: { stepId: st.id },
+      }, s('title', {}, `${st.name} planned: ${when(planned.start)} → ${when(planned.end)} (${duration(planned.end - planned.start)}; ${basisText(e)})`)));
+    }
     if (!bar) return;
-    const w = Math.max(3, x(bar.end) - x(bar.start));
+    const actual = bar.projected ? 'not started' : `actual ${when(bar.start)} → ${e.actualEnd ? when(bar.end) : 'now'}`;
     svg.append(s('rect', {
-      x: x(bar.start), y: y + 3, width: w, height: row - 6, rx: 2,
+      x: x(bar.start), y: y + 3, width: Math.max(3, x(bar.end) - x(bar.start)), height: row - 9, rx: 2,
       class: `bar st-${st.status} jp-${st.jeopardy}${crit ? ' critical' : ''}${bar.projected ? ' projected' : ''}`,
-      dataset: { stepId: st.id, status: st.status },
-    }, s('title', {}, `${st.name}: ${when(bar.start)} → ${when(bar.end)} (${duration(bar.end - bar.start)}${bar.projected ? ', projected' : ''})${crit ? ', critical path' : ''}`)));
+      dataset: { stepId: st.id, status: st.status, basis: e.basis },
+    }, s('title', {}, `${st.name}: ${actual}` +
+      (planned ? `; planned ${when(planned.start)} → ${when(planned.end)}` : '') +
+      ` (${duration(bar.end - bar.start)}; ${basisText(e)})${crit ? ', critical path' : ''}`)));
   });
-  for (const [name, t] of marks) {
-    svg.append(s('line', { x1: x(t), x2: x(t), y1: top - 4, y2: height, class: 'mark mark-' + name }),
-      s('text', { x: x(t) + 3, y: height - 2, class: 'mark-label mark-' + name }, name));
-  }
+  // Labels alternate between two heights, so that near marks stay legible.
+  marks.sort((a, b) => a[1] - b[1]).forEach(([name, v], k) => {
+    svg.append(s('line', { x1: x(v), x2: x(v), y1: top - 4, y2: height, class: 'mark mark-' + name }),
+      x(v) > width - 70
+        ? s('text', { x: x(v) - 3, y: height - 2 - (k % 2) * 11, class: 'mark-label mark-' + name, 'text-anchor': 'end' }, name)
+        : s('text', { x: x(v) + 3, y: height - 2 - (k % 2) * 11, class: 'mark-label mark-' + name }, name));
+  });
   return svg;
 }

@@ -2,7 +2,8 @@
 // timeline with the critical path, its revisions and its events. The feed
 // (events of the order, replayed from its first) recolours steps in place
 // as they change and fills the event list; the order is read again shortly
-// after a change, for times and the prediction.
+// after a change (debounced), for times, the prediction and the timeline
+// (Plan.timeline: the server's forecast, planned and actual times).
 
 import { h, fill, badge, when, table, debounce, errorText, section } from './ui.js';
 import { swimlanes, gantt, updateStep } from './draw.js';
@@ -14,11 +15,13 @@ const ORDER = `query Order($id: ID!) {
     fulfillmentLines { key productCode rule scope quantity attributes removedIn }
     revisions { number kind status actor reason requestedAt appliedAt
       diff { added { name } cancelled { name } compensated { name } refused { lineId stepName } } }
-    plan { id status jeopardy predictedCompletion requestedCompletion startedAt completedAt
+    plan { id status jeopardy jeopardyReason predictedCompletion predictedCompletionP90 requestedCompletion startedAt completedAt
       criticalPath { id }
       groups { id name position }
       steps { id name type scope instanceKey status jeopardy groupID queue system assignee attemptCount error note
         readyAt startedAt completedAt dueAt updatedAt dependsOn { id } }
+      timeline { swimlane plannedStart plannedEnd actualStart actualEnd critical basis samples p50Seconds p90Seconds
+        step { id name type status jeopardy } }
     }
   }
 }`;
@@ -66,22 +69,37 @@ export function render(app, el, { id }) {
         .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   }
 
+  // forecast: the plan's jeopardy, why, and its predicted completion.
+  function forecast(plan) {
+    return h('p', { class: 'forecast', dataset: { jeopardy: plan.jeopardy } }, 'Plan jeopardy ', badge(plan.jeopardy, 'jp'),
+      plan.jeopardyReason ? h('span', { class: 'reason' }, ' ', plan.jeopardyReason) : null,
+      h('span', { class: 'meta' },
+        plan.predictedCompletion ? ` · predicted ${when(plan.predictedCompletion)}` : ' · no prediction (no step has a duration)',
+        plan.predictedCompletionP90 && plan.predictedCompletionP90 !== plan.predictedCompletion
+          ? ` · p90 ${when(plan.predictedCompletionP90)}` : plan.predictedCompletionP90 ? ' (p90 the same)' : '',
+        plan.requestedCompletion ? ` · requested ${when(plan.requestedCompletion)}` : ''));
+  }
+
   function draw() {
     const o = order;
     fill(head, h('h1', {}, 'Order ', o.externalId), badge(o.status), badge(o.jeopardy, 'jp'),
       o.falloutCount ? h('span', { class: 'badge st-FALLOUT' }, `${o.falloutCount} in fallout`) : null,
       h('span', { class: 'meta' }, `account ${o.accountId} · submitted ${when(o.createdAt)}${o.submittedBy ? ' by ' + o.submittedBy : ''}`,
         o.requestedCompletion ? ` · requested by ${when(o.requestedCompletion)}` : '',
-        o.plan && o.plan.predictedCompletion ? ` · predicted ${when(o.plan.predictedCompletion)}` : ''));
+        o.plan && o.plan.predictedCompletion ? ` · predicted ${when(o.plan.predictedCompletion)}` : '',
+        o.plan && o.plan.predictedCompletionP90 && o.plan.predictedCompletionP90 !== o.plan.predictedCompletion
+          ? ` (p90 ${when(o.plan.predictedCompletionP90)})` : ''));
     const plan = o.plan;
     const critical = new Set(((plan && plan.criticalPath) || []).map((st) => st.id));
     const detailBox = h('div', { class: 'step-details' }, details());
     const select = (sid) => { selected = sid; fill(detailBox, details()); };
     fill(body, 
       plan ? section('Plan', h('p', { class: 'legend' }, 'Plan ', badge(plan.status), ' — steps coloured by status; a dot marks jeopardy; critical path outlined.'),
+        forecast(plan),
         h('div', { class: 'scroll', id: 'swimlanes' }, swimlanes(plan, critical, select)), detailBox)
         : section('Plan', h('p', { class: 'empty' }, 'No plan yet.')),
-      plan ? section('Timeline', h('div', { class: 'scroll', id: 'timeline' }, gantt(plan, critical))) : null,
+      plan ? section('Timeline', h('p', { class: 'legend' }, 'Planned (thin) from the forecast — each step\'s history once it has enough completions, else the catalog\'s estimate; actual (coloured) as it ran; dashed: not started; bold: critical path.'),
+        h('div', { class: 'scroll', id: 'timeline' }, gantt(plan, plan.timeline))) : null,
       h('div', { class: 'columns' },
         section('Lines', table([
           ['Line', (l) => l.lineId], ['Product', (l) => l.productCode], ['Qty', (l) => l.quantity],
