@@ -407,7 +407,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := met.Register(reg); err != nil {
 		return err
 	}
-	reg.MustRegister(metrics.NewStateCollector(metrics.StateConfig{Source: store, Systems: eng.SystemNames, Clock: eng.Clock(), Metrics: met}),
+	reg.MustRegister(metrics.NewStateCollector(metrics.StateConfig{Source: store, Systems: eng.SystemNames, Queues: eng.QueueNames, Clock: eng.Clock(), Metrics: met}),
 		metrics.FeedSubscriptions(hub.Subscribers))
 
 	mux := http.NewServeMux()

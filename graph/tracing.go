@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -45,7 +46,9 @@ func tracedOperations(tracer trace.Tracer) graphql.OperationMiddleware {
 					}
 				}
 				span.SetAttributes(attribute.StringSlice("graphql.error.codes", errCodes))
-				span.SetStatus(otelcodes.Error, resp.Errors[0].Message)
+				// The codes, never the messages: a message may quote the
+				// input (variables' values stay out of spans).
+				span.SetStatus(otelcodes.Error, strings.Join(errCodes, ","))
 			}
 			span.End()
 			return resp

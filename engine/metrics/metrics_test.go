@@ -63,7 +63,8 @@ func TestStateCollector(t *testing.T) {
 	src := &source{
 		steps: []engine.StepCount{{Status: engine.StepFallout, Jeopardy: engine.OnTrack, N: 2}, {Status: engine.StepFallout, Jeopardy: engine.Late, N: 1},
 			{Status: engine.StepWaiting, Jeopardy: engine.AtRisk, N: 4}},
-		tasks:   map[string]*engine.TaskCounts{"field": {Open: 4, Unassigned: 3}},
+		tasks: map[string]*engine.TaskCounts{"field": {Open: 4, Unassigned: 3},
+			"site-7": {Open: 2, Unassigned: 1}, "site-9": {Open: 1, Unassigned: 1}}, // not declared
 		systems: map[string]*engine.SystemState{"billing": {Name: "billing", Status: engine.SystemOnline, OpenUntil: &open}},
 		held:    map[string]int{"billing": 5},
 	}
@@ -71,7 +72,8 @@ func TestStateCollector(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m.Register(reg)
 	reg.MustRegister(metrics.NewStateCollector(metrics.StateConfig{Source: src, Clock: engine.NewFakeClock(now), Metrics: m,
-		Systems: func(context.Context) ([]string, error) { return []string{"billing", "erp"}, nil }}))
+		Systems: func(context.Context) ([]string, error) { return []string{"billing", "erp"}, nil },
+		Queues:  func(context.Context) ([]string, error) { return []string{"field", "billing-desk"}, nil }}))
 	want := `
 # HELP baton_callouts_held Callout steps ON_HOLD (their system offline or its circuit open), by system; read from the database.
 # TYPE baton_callouts_held gauge
@@ -90,6 +92,7 @@ baton_system_circuit_state{state="OPEN",system="billing"} 1
 baton_system_circuit_state{state="OPEN",system="erp"} 0
 # HELP baton_tasks_unassigned Open manual tasks nobody is assigned, by queue; read from the database.
 # TYPE baton_tasks_unassigned gauge
+baton_tasks_unassigned{queue="(other)"} 2
 baton_tasks_unassigned{queue="field"} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "baton_callouts_held", "baton_fallout_open",

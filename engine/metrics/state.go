@@ -28,6 +28,7 @@ type StateSource interface {
 type StateCollector struct {
 	src     StateSource
 	systems func(context.Context) ([]string, error)
+	queues  func(context.Context) ([]string, error)
 	clock   engine.Clock
 	timeout time.Duration
 	m       *Metrics
@@ -42,7 +43,12 @@ type StateConfig struct {
 	// a state for (a system no callout reached yet is CLOSED and ONLINE):
 	// the current catalog's. Nil: only the database's.
 	Systems func(context.Context) ([]string, error)
-	Clock   engine.Clock // default SystemClock
+	// Queues names the queues the catalog declares: tasks in any other
+	// queue (a queue expression may route to names of its own making)
+	// are counted under OtherQueue, so that the label's values stay as
+	// few as the catalog's queues. Nil: every queue under its name.
+	Queues func(context.Context) ([]string, error)
+	Clock  engine.Clock // default SystemClock
 	// Timeout bounds each scrape's reads together (default 2s).
 	Timeout time.Duration
 	// Metrics counts failed reads as database errors (may be nil).
@@ -59,7 +65,7 @@ func NewStateCollector(cfg StateConfig) *StateCollector {
 	if cfg.Clock == nil {
 		cfg.Clock = engine.SystemClock{}
 	}
-	return &StateCollector{src: cfg.Source, systems: cfg.Systems, clock: cfg.Clock, timeout: cfg.Timeout, m: cfg.Metrics,
+	return &StateCollector{src: cfg.Source, systems: cfg.Systems, queues: cfg.Queues, clock: cfg.Clock, timeout: cfg.Timeout, m: cfg.Metrics,
 		open: prometheus.NewDesc("baton_steps_open", "Steps not finished (every status but COMPLETED, SKIPPED, CANCELLED), by status and jeopardy; read from the database, the same on every replica.",
 			[]string{"status", "jeopardy"}, nil),
 		fallout: prometheus.NewDesc("baton_fallout_open", "Steps in FALLOUT, waiting for an operator; read from the database.", nil, nil),
@@ -140,10 +146,42 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if tasks, err := c.src.TaskCounts(ctx); !failed(err) {
+		if c.queues != nil {
+			if declared, err := c.queues(ctx); !failed(err) {
+				tasks = foldQueues(tasks, declared)
+			}
+		}
 		for queue, tc := range tasks {
 			ch <- prometheus.MustNewConstMetric(c.tasksOpen, prometheus.GaugeValue, float64(tc.Open), queue)
 			ch <- prometheus.MustNewConstMetric(c.tasksUnassigned, prometheus.GaugeValue, float64(tc.Unassigned), queue)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
+}
+
+// OtherQueue is the queue label of tasks in queues the catalog does not
+// declare.
+const OtherQueue = "(other)"
+
+// foldQueues adds the counts of queues not in declared up under
+// OtherQueue.
+func foldQueues(tasks map[string]*engine.TaskCounts, declared []string) map[string]*engine.TaskCounts {
+	known := make(map[string]bool, len(declared))
+	for _, q := range declared {
+		known[q] = true
+	}
+	out := make(map[string]*engine.TaskCounts, len(tasks))
+	for q, tc := range tasks {
+		if !known[q] {
+			q = OtherQueue
+		}
+		sum := out[q]
+		if sum == nil {
+			sum = &engine.TaskCounts{}
+			out[q] = sum
+		}
+		sum.Open += tc.Open
+		sum.Unassigned += tc.Unassigned
+	}
+	return out
 }

@@ -6,16 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/engine"
-	"github.com/batonhq/baton/engine/catalog"
-	"github.com/batonhq/baton/engine/metrics"
-	"github.com/batonhq/baton/engine/tracing"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
+	"github.com/batonhq/baton/engine/metrics"
+	"github.com/batonhq/baton/engine/tracing"
 )
 
 // newHTTPClient is the client callouts share: keep-alive connections to
@@ -36,12 +39,18 @@ func newHTTPClient() *http.Client {
 // waits for respondToCallout); a timeout, a 5xx, 408, 429 or a connection
 // error is retried; any other 4xx falls out at once.
 func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
+	var res *Result
+	var err error
 	if e.tracer == nil {
-		return e.calloutAttempt(ctx, c)
+		res, err = e.calloutAttempt(ctx, c)
+	} else {
+		var span trace.Span
+		ctx, span = e.calloutSpan(ctx, c)
+		res, err = e.calloutAttempt(ctx, c)
+		endCalloutSpan(span, res, err)
 	}
-	ctx, span := e.calloutSpan(ctx, c)
-	res, err := e.calloutAttempt(ctx, c)
-	endCalloutSpan(span, res, err)
+	// Logged whether tracing is on or not (with it, the line carries the
+	// trace and span ids).
 	if err != nil {
 		e.log.WarnContext(ctx, "callout attempt failed", "system", c.Def.Callout.System.Name, "step", c.Step.ID,
 			"name", c.Step.Name, "attempt", c.Attempt, "err", err.Error())

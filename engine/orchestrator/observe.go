@@ -2,13 +2,16 @@ package orchestrator
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/catalog"
 	"github.com/batonhq/baton/engine/tracing"
 )
 
@@ -51,6 +54,31 @@ func (e *Engine) count(events []*engine.Event, st *txState) {
 // catalog is imported): the metrics report each one's circuit even before
 // a callout reached it.
 func (e *Engine) SystemNames(ctx context.Context) ([]string, error) {
+	return e.catalogNames(ctx, func(cat *catalog.Catalog) []string { return slices.Sorted(maps.Keys(cat.Systems)) })
+}
+
+// QueueNames are the queues the current catalog names, sorted (none
+// before a catalog is imported): those it declares and those its tasks
+// and approval rules name (escalations can only name these).
+func (e *Engine) QueueNames(ctx context.Context) ([]string, error) {
+	return e.catalogNames(ctx, func(cat *catalog.Catalog) []string {
+		names := make(map[string]*catalog.QueueDef, len(cat.Queues))
+		maps.Copy(names, cat.Queues)
+		for _, s := range cat.Steps {
+			if s.Task != nil && s.Task.Queue != "" {
+				names[s.Task.Queue] = nil
+			}
+		}
+		for _, a := range cat.Approvals {
+			if a.Queue != "" {
+				names[a.Queue] = nil
+			}
+		}
+		return slices.Sorted(maps.Keys(names))
+	})
+}
+
+func (e *Engine) catalogNames(ctx context.Context, names func(*catalog.Catalog) []string) ([]string, error) {
 	cat, err := e.CurrentCatalog(ctx)
 	if engine.IsCode(err, engine.CodeNotFound) {
 		return nil, nil
@@ -58,12 +86,7 @@ func (e *Engine) SystemNames(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(cat.Systems))
-	for name := range cat.Systems {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names, nil
+	return names(cat), nil
 }
 
 // calloutSpan starts a callout attempt's client span. Its parent is the
@@ -94,9 +117,17 @@ func endCalloutSpan(span trace.Span, res *Result, err error) {
 	if status != 0 {
 		span.SetAttributes(attribute.Int("http.response.status_code", status))
 	}
-	span.SetAttributes(attribute.String("baton.outcome", calloutOutcome(res, err)))
+	outcome := calloutOutcome(res, err)
+	span.SetAttributes(attribute.String("baton.outcome", outcome))
 	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+		// The outcome and status only: the error's text may carry the
+		// request's URL (order data in its path, a secret in its query)
+		// and the start of the system's answer, which stay on the step.
+		desc := outcome
+		if status != 0 {
+			desc += " " + strconv.Itoa(status)
+		}
+		span.SetStatus(codes.Error, desc)
 	}
 	span.End()
 }

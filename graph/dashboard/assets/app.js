@@ -41,7 +41,12 @@ let cleanup = null;
 let connected = false;
 
 function route() {
-  const parts = (location.hash.replace(/^#\/?/, '') || 'orders').split('/').map(decodeURIComponent);
+  let parts;
+  try {
+    parts = (location.hash.replace(/^#\/?/, '') || 'orders').split('/').map(decodeURIComponent);
+  } catch {
+    return null; // a malformed address (%E0): no such page
+  }
   if (parts[0] === 'orders' && parts[1]) return { page: { path: 'order', module: order, needs: ['order:read'] }, params: { id: parts[1] }, nav: 'orders' };
   const page = pages.find((p) => p.path === parts[0]);
   return page ? { page, params: {}, nav: page.path } : null;

@@ -174,10 +174,14 @@ export class Client {
         if (feed) this.ended(feed, msg.payload || []);
         break;
       }
-      case 'complete':
-        // The server ended the feed without an error: nothing more to read.
-        this.feeds.delete(msg.id);
+      case 'complete': {
+        // The server ended a feed the page still follows (a feed has no
+        // last event): subscribe again from its cursor, as after
+        // UNAVAILABLE. (After an error the feed is under a new id already.)
+        const feed = this.feeds.get(msg.id);
+        if (feed) this.ended(feed, [{ message: 'feed completed', extensions: { code: 'UNAVAILABLE' } }]);
         break;
+      }
     }
   }
 
