@@ -446,11 +446,20 @@ func connectionCosts(c *generated.ComplexityRoot) {
 	// Order.changeable reads the order's whole plan in a transaction of
 	// its own: a list of orders asking for it is priced for that.
 	c.Order.Changeable = func(child int) int { return satAdd(child, changeableCost) }
+	// A plan's pictures and timeline read its steps and their forecast
+	// (timeline: and its steps again, by a statement of its own).
+	c.Plan.Mermaid = func(child int) int { return satAdd(child, pictureCost) }
+	c.Plan.Dot = func(child int) int { return satAdd(child, pictureCost) }
+	c.Plan.Timeline = func(child int) int { return satAdd(child, pictureCost) }
 	// analytics reads every row that finished in its range.
 	c.Query.Analytics = func(child int, _, _ time.Time, _ model.AnalyticsBucket, _ *model.AnalyticsGroupBy) int {
 		return satAdd(child, analyticsCost)
 	}
 }
+
+// pictureCost is what Plan.mermaid, Plan.dot and Plan.timeline cost: a
+// list of 200 plans asking for one reaches the default Complexity limit.
+const pictureCost = 25
 
 // changeableCost is what Order.changeable costs: a hundred orders with it
 // reach the default Complexity limit.

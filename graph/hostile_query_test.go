@@ -292,6 +292,23 @@ func TestHostileQueryAliasesTimesLists(t *testing.T) {
 	})
 }
 
+// TestHostileQueryPictures: a plan's pictures read the whole plan, so a
+// page of plans asking for them is refused before anything runs, while one
+// plan's are an ordinary query.
+func TestHostileQueryPictures(t *testing.T) {
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		e := newHostileEnv(t, url, graph.Limits{}, nil)
+		id := e.submit(proServerInput("pictures", "acme"))
+		e.do(`query($id: ID!) { order(id: $id) { plan { mermaid dot timeline { critical } } } }`, map[string]any{"id": id}, nil)
+		e.queries.reset()
+		q := `{ plans(first: 100) { edges { node { mermaid dot timeline { critical step { id } } } } } }`
+		expectRefused(t, "100 plans' pictures", e.postQuery(15*time.Second, q, nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		if n := e.queries.count(); n != 0 {
+			t.Errorf("the refused query ran %d SQL statements; want none", n)
+		}
+	})
+}
+
 func TestHostileQueryAliasedIntrospection(t *testing.T) {
 	enginetest.EachBackend(t, func(t *testing.T, url string) {
 		e := newHostileEnv(t, url, graph.Limits{}, nil)

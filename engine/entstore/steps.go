@@ -668,7 +668,9 @@ func (s *Store) StepCounts(ctx context.Context) ([]engine.StepCount, error) {
 
 // StepDurations implements engine.Store: one query per definition, each
 // reading at most limit rows of the index on COMPLETED steps by
-// (scenario, name, completed_at). (No tie-break on id: it would make
+// (scenario, name, completed_at). A step other than a manual task that a
+// person finished (a note: marked complete) or retried (attempt_base) is
+// left out: its time includes the fallout's wait for a person. (No tie-break on id: it would make
 // PostgreSQL sort every row sharing the boundary's completed_at; which of
 // equal-time samples make the window does not matter.)
 func (s *Store) StepDurations(ctx context.Context, defs []engine.StepDefKey, limit int) (map[engine.StepDefKey][]engine.DurationSample, error) {
@@ -682,6 +684,7 @@ func (s *Store) StepDurations(ctx context.Context, defs []engine.StepDefKey, lim
 		}
 		rows, err := s.query(ctx, `SELECT ready_at, completed_at FROM steps
 			WHERE status = 'COMPLETED' AND scenario = $1 AND name = $2 AND completed_at IS NOT NULL
+				AND (type = 'MANUAL_TASK' OR (attempt_base = 0 AND note IS NULL))
 			ORDER BY completed_at DESC LIMIT $3`, k.Scenario, k.Name, limit)
 		if err != nil {
 			return nil, fmt.Errorf("durations of %s/%s: %w", k.Scenario, k.Name, err)

@@ -269,6 +269,19 @@ var planTests = map[string]func(t *testing.T, b *bundle){
 					p.Status, p.ReadyAt, p.CompletedAt = engine.StepCompleted, &ready, &done
 					recs = append(recs, &p)
 				}
+				if i == 1 {
+					// A callout an operator marked complete from fallout
+					// (a note) took 9h: not the system's duration.
+					late := ready.Add(9 * time.Hour)
+					p.Status, p.ReadyAt, p.CompletedAt, p.Note = engine.StepCompleted, &ready, &late, "done by phone"
+					recs = append(recs, &p)
+				}
+				if i == 2 {
+					// One an operator retried took 8h (fallout included).
+					late := ready.Add(8 * time.Hour)
+					p.Status, p.ReadyAt, p.CompletedAt, p.AttemptBase, p.Attempts = engine.StepCompleted, &ready, &late, 1, 2
+					recs = append(recs, &p)
+				}
 				return tx.SaveSteps(b.ctx, recs)
 			})
 		}

@@ -5,12 +5,14 @@
 import { h, fill, badge, when, table, debounce, errorText } from './ui.js';
 
 const STATUSES = ['SUBMITTED', 'AWAITING_APPROVAL', 'IN_PROGRESS', 'CANCELLING', 'COMPLETED', 'CANCELLED', 'REJECTED'];
+const JEOPARDY_RANK = { ON_TRACK: 0, AT_RISK: 1, LATE: 2 };
+
 const OPEN_STEP = ['PENDING', 'SCHEDULED', 'READY', 'RUNNING', 'WAITING', 'FAILED', 'FALLOUT', 'ON_HOLD'];
 
 const ORDERS = `query Orders($where: OrderWhereInput, $first: Int) {
   orders(where: $where, first: $first, orderBy: {field: CREATED_AT, direction: DESC}) {
     totalCount
-    edges { node { id externalId accountId status jeopardy falloutCount revision createdAt updatedAt completedAt plan { status } } }
+    edges { node { id externalId accountId status jeopardy falloutCount revision createdAt updatedAt completedAt plan { status jeopardy jeopardyReason } } }
   }
 }`;
 
@@ -52,7 +54,14 @@ export function render(app, el) {
         ['Order', (o) => h('a', { href: '#/orders/' + encodeURIComponent(o.id), class: 'order-link' }, o.externalId)],
         ['Account', (o) => o.accountId],
         ['Status', (o) => badge(o.status)],
-        ['Jeopardy', (o) => badge(o.jeopardy, 'jp')],
+        // The worse of the steps' jeopardy and the plan's, which also
+        // counts the forecast against the requested completion.
+        ['Jeopardy', (o) => {
+          const plan = o.plan && JEOPARDY_RANK[o.plan.jeopardy] > JEOPARDY_RANK[o.jeopardy] ? o.plan : null;
+          const b = badge(plan ? plan.jeopardy : o.jeopardy, 'jp');
+          if (plan && plan.jeopardyReason) b.title = plan.jeopardyReason;
+          return b;
+        }],
         ['Fallout', (o) => (o.falloutCount ? h('span', { class: 'badge st-FALLOUT' }, o.falloutCount) : '')],
         ['Revision', (o) => o.revision || ''],
         ['Submitted', (o) => when(o.createdAt)],
@@ -76,7 +85,7 @@ export function render(app, el) {
       h('h1', {}, 'Orders'), count,
       h('label', {}, 'Search ', search),
       h('label', {}, 'Status ', select(STATUSES, 'status', 'any')),
-      h('label', {}, 'Jeopardy ', select(['AT_RISK', 'LATE'], 'jeopardy', 'any')),
+      h('label', { title: 'open steps at risk or late' }, 'Step jeopardy ', select(['AT_RISK', 'LATE'], 'jeopardy', 'any')),
       h('label', {}, h('input', { type: 'checkbox', name: 'fallout', onchange: (ev) => { f.fallout = ev.target.checked; load(); } }), ' with fallout'),
     ),
     msg, list);
