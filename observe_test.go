@@ -107,7 +107,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startServer(t *testing.T, dbURL string, erp *erpStub) *testServer {
+func startServer(t *testing.T, dbURL string, erp *erpStub, flags ...string) *testServer {
 	t.Helper()
 	t.Setenv("OBSERVE_ERP_URL", erp.URL)
 	dir := t.TempDir()
@@ -121,8 +121,8 @@ func startServer(t *testing.T, dbURL string, erp *erpStub) *testServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg, err := loadConfig([]string{"-addr", addr, "-database-url", dbURL, "-catalog", catFile, "-sandbox=false",
-		"-poll-interval", "50ms", "-log-format", "json", "-log-level", "debug"}, func(string) string { return "" })
+	cfg, err := loadConfig(append([]string{"-addr", addr, "-database-url", dbURL, "-catalog", catFile, "-sandbox=false",
+		"-poll-interval", "50ms", "-log-format", "json", "-log-level", "debug"}, flags...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,6 +502,37 @@ func TestTracerProviderFromEnvironment(t *testing.T) {
 		}
 		if err := shutdown(context.Background()); err != nil {
 			t.Errorf("shutdown: %v", err)
+		}
+	}
+}
+
+// TestMetricsToken: with BATON_METRICS_TOKEN set, /metrics answers only a
+// scraper that sends it as a bearer token.
+func TestMetricsToken(t *testing.T) {
+	s := startServer(t, enginetest.SQLiteURL(t), newERPStub(t), "-metrics-token", "scrape-secret")
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", http.StatusUnauthorized}, {"Bearer wrong", http.StatusUnauthorized}, {"Basic scrape-secret", http.StatusUnauthorized},
+		{"Bearer scrape-secret", http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("Authorization %q: %d; want %d", tc.auth, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusOK && !strings.Contains(string(body), "baton_orders_submitted_total") {
+			t.Errorf("Authorization %q: no baton metrics in %.200s", tc.auth, body)
+		}
+		if tc.want != http.StatusOK && strings.Contains(string(body), "baton_") {
+			t.Errorf("Authorization %q: metrics served to a scraper without the token", tc.auth)
 		}
 	}
 }

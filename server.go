@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	_ "embed"
 	"errors"
 	"flag"
@@ -75,6 +76,7 @@ type config struct {
 	RateLimit       float64
 	RateBurst       int
 	Pprof           bool
+	MetricsToken    string
 	EngineLimits    engine.Limits
 	GraphLimits     graph.Limits
 }
@@ -165,6 +167,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.Forecast.MinSamples, "forecast-min-samples", atoi(env("BATON_FORECAST_MIN_SAMPLES", "20")), "completions of a step definition before forecasts use its observed p50/p90 instead of its estimate; -1: never (BATON_FORECAST_MIN_SAMPLES)")
 	fs.IntVar(&c.Forecast.Window, "forecast-window", atoi(env("BATON_FORECAST_WINDOW", "200")), "latest completions of a step definition its history reads (BATON_FORECAST_WINDOW)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", env("BATON_METRICS_TOKEN", ""), "when set, /metrics answers only requests with Authorization: Bearer <token> (BATON_METRICS_TOKEN)")
 	fs.BoolVar(&c.Pprof, "pprof", env("BATON_PPROF", "false") == "true", "serve /debug/pprof/ and sample blocking and mutex contention (BATON_PPROF)")
 	fs.StringVar(&c.APITokens, "api-tokens", env("BATON_API_TOKENS", ""), "bootstrap API keys name:secret:ROLE+ROLE[@account+account][#queue+queue], comma-separated (name:secret: every role); when set, or with an OIDC issuer, every request must authenticate (BATON_API_TOKENS)")
 	fs.StringVar(&c.OIDC.Issuer, "oidc-issuer", env("BATON_OIDC_ISSUER", ""), "OpenID Connect issuer URL whose bearer tokens authenticate people (BATON_OIDC_ISSUER)")
@@ -442,7 +445,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", bearerOnly(cfg.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	if cfg.Pprof {
 		// Profiling for diagnostics; off by default (the sampling of
 		// blocking and contention costs on every blocking event).
@@ -546,4 +549,22 @@ func redact(u string) string {
 		}
 	}
 	return u
+}
+
+// bearerOnly serves h only to requests with "Authorization: Bearer token"
+// (any request when token is empty): /metrics names systems, queues and
+// step definitions and shows order volumes.
+func bearerOnly(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics: a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
