@@ -19,7 +19,6 @@ package dashboard
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -29,10 +28,10 @@ import (
 	"net/http"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/batonhq/baton/graph/static"
 )
 
 // AssetPrefix is the sub-path, relative to where the handler is mounted,
@@ -52,14 +51,7 @@ var contentTypes = map[string]string{
 }
 
 // asset is one embedded file.
-type asset struct {
-	contentType string
-	etag        string
-	data        []byte
-
-	gzOnce sync.Once
-	gz     []byte // gzip-compressed data, or nil when compressing does not pay
-}
+type asset = static.Asset
 
 // build is every embedded asset, by its path below assets/, and the hash
 // of them all that names this build.
@@ -90,7 +82,7 @@ func mustBuild(fsys fs.FS) *build {
 			return err
 		}
 		sum := sha256.Sum256(data)
-		b.assets[name] = &asset{contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, data: data}
+		b.assets[name] = &asset{ContentType: ct, ETag: `"` + hex.EncodeToString(sum[:8]) + `"`, Data: data}
 		names = append(names, name)
 		return nil
 	})
@@ -106,66 +98,10 @@ func mustBuild(fsys fs.FS) *build {
 	sort.Strings(names)
 	h := sha256.New()
 	for _, n := range names {
-		fmt.Fprintf(h, "%s\x00%s\x00", n, b.assets[n].etag)
+		fmt.Fprintf(h, "%s\x00%s\x00", n, b.assets[n].ETag)
 	}
 	b.id = hex.EncodeToString(h.Sum(nil)[:6])
 	return b
-}
-
-// gzipped returns the gzip-compressed content, compressing it on first use.
-func (a *asset) gzipped() []byte {
-	a.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		_, _ = zw.Write(a.data)
-		if zw.Close() == nil && buf.Len() < len(a.data) {
-			a.gz = buf.Bytes()
-		}
-	})
-	return a.gz
-}
-
-var noModTime time.Time // no Last-Modified: caching relies on the build's name and ETags
-
-func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Type", a.contentType)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("Vary", "Accept-Encoding")
-	body, etag := a.data, a.etag
-	if acceptsGzip(r) {
-		if gz := a.gzipped(); gz != nil {
-			h.Set("Content-Encoding", "gzip")
-			body, etag = gz, `"`+strings.Trim(a.etag, `"`)+`-gz"`
-		}
-	}
-	h.Set("ETag", etag)
-	// ServeContent handles HEAD, If-None-Match and Range, and sets Content-Length.
-	http.ServeContent(w, r, "", noModTime, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			coding = strings.ToLower(strings.TrimSpace(coding))
-			if coding != "gzip" && coding != "x-gzip" {
-				continue
-			}
-			q := 1.0
-			for _, p := range strings.Split(params, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-						q = f
-					}
-				}
-			}
-			return q > 0
-		}
-	}
-	return false
 }
 
 // The asset URLs are relative, so the page works wherever the handler is
@@ -220,11 +156,11 @@ func Handler(endpoint string) http.Handler {
 				h.Set("Content-Type", "text/html; charset=utf-8")
 				h.Set("Cache-Control", "no-cache")
 				h.Set("ETag", pageETag)
-				http.ServeContent(w, r, "", noModTime, bytes.NewReader(html))
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(html))
 			}
 		case strings.HasPrefix(p, prefix):
 			if a, ok := b.assets[p[len(prefix):]]; ok {
-				serve = func() { a.serve(w, r) }
+				serve = func() { a.Serve(w, r) }
 			}
 		}
 		if serve == nil {

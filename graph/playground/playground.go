@@ -10,7 +10,6 @@ package playground
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -18,10 +17,10 @@ import (
 	"html/template"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/batonhq/baton/graph/static"
 )
 
 // AssetPrefix is the sub-path, relative to where the handler is mounted,
@@ -33,13 +32,8 @@ var assetsFS embed.FS
 
 // asset is one embedded static file, served under a content-addressed name.
 type asset struct {
-	name        string // served name, e.g. "graphiql.min.0123456789ab.js"
-	contentType string
-	etag        string
-	data        []byte
-
-	gzOnce sync.Once
-	gz     []byte // gzip-compressed data, or nil if compressing does not pay
+	name string // served name, e.g. "graphiql.min.0123456789ab.js"
+	*static.Asset
 }
 
 // The embedded files that the page loads, in the order they are referenced.
@@ -56,8 +50,6 @@ var (
 		graphiqlCS.name: graphiqlCS,
 	}
 )
-
-var noModTime time.Time // no Last-Modified: caching relies on hashed names and ETags
 
 var contentTypes = map[string]string{
 	".js":  "text/javascript; charset=utf-8",
@@ -79,66 +71,9 @@ func mustAsset(file string) *asset {
 	return &asset{
 		// "graphiql.min.js" -> "graphiql.min.<hash>.js": the name changes
 		// whenever the content does, so it can be cached forever.
-		name:        strings.TrimSuffix(path.Base(file), ext) + "." + hash + ext,
-		contentType: ct,
-		etag:        `"` + hash + `"`,
-		data:        data,
+		name:  strings.TrimSuffix(path.Base(file), ext) + "." + hash + ext,
+		Asset: &static.Asset{ContentType: ct, ETag: `"` + hash + `"`, Data: data},
 	}
-}
-
-// gzipped returns the gzip-compressed content, compressing it on first use.
-func (a *asset) gzipped() []byte {
-	a.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		_, _ = zw.Write(a.data)
-		if zw.Close() == nil && buf.Len() < len(a.data) {
-			a.gz = buf.Bytes()
-		}
-	})
-	return a.gz
-}
-
-func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Type", a.contentType)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Vary", "Accept-Encoding")
-	body, etag := a.data, a.etag
-	if acceptsGzip(r) {
-		if gz := a.gzipped(); gz != nil {
-			h.Set("Content-Encoding", "gzip")
-			body, etag = gz, `"`+strings.Trim(a.etag, `"`)+`-gz"`
-		}
-	}
-	h.Set("ETag", etag)
-	// ServeContent handles HEAD, If-None-Match and Range, and sets Content-Length.
-	http.ServeContent(w, r, "", noModTime, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			coding = strings.ToLower(strings.TrimSpace(coding))
-			if coding != "gzip" && coding != "x-gzip" {
-				continue
-			}
-			q := 1.0
-			for _, p := range strings.Split(params, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-						q = f
-					}
-				}
-			}
-			return q > 0
-		}
-	}
-	return false
 }
 
 // The asset URLs are relative ("_playground/..."), so the page works wherever
@@ -235,11 +170,11 @@ func Handler(title, endpoint string) http.Handler {
 				h.Set("Content-Type", "text/html; charset=utf-8")
 				h.Set("Cache-Control", "no-cache")
 				h.Set("X-Content-Type-Options", "nosniff")
-				http.ServeContent(w, r, "", noModTime, bytes.NewReader(html))
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(html))
 			}
 		case strings.HasPrefix(p, AssetPrefix):
 			if a, ok := assetsByName[p[len(AssetPrefix):]]; ok {
-				serve = func() { a.serve(w, r) }
+				serve = func() { a.Serve(w, r) }
 			}
 		}
 		if serve == nil {
