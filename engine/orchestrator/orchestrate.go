@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
+
 	"github.com/batonhq/baton/engine"
 	"github.com/batonhq/baton/engine/access"
 	"github.com/batonhq/baton/engine/plan"
-	"strings"
+	"github.com/batonhq/baton/engine/tracing"
 )
 
 // StartOrchestration starts a plan for a non-sales subject (a dunning run, a
@@ -65,7 +67,7 @@ func (e *Engine) StartOrchestration(ctx context.Context, typ, subjectID string, 
 			return err
 		}
 		np := &engine.NewPlan{Usage: engine.UsageGeneric, Type: typ, SubjectID: subjectID, Context: context, ContextHash: hash,
-			CatalogID: cat.ID, Graph: pg.Rows(), Items: pg.Items}
+			CatalogID: cat.ID, Graph: pg.Rows(), Items: pg.Items, TraceParent: tracing.TraceParent(ctx)}
 		steps, err := tx.InsertPlan(ctx, np)
 		if err != nil {
 			return err
