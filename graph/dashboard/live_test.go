@@ -144,8 +144,9 @@ func TestNoNetworkBeyondServer(t *testing.T) {
 	p.run(chromedp.WaitVisible(chromedp.CSS(`a.order-link`)))
 	p.goTo("#/orders/"+id, "order")
 	p.run(chromedp.WaitVisible(chromedp.CSS(`g.step[data-name="Install"]`)))
-	for _, pg := range []string{"work", "fallout", "systems", "analytics"} {
-		p.goTo("#/"+pg, pg)
+	for _, pg := range []struct{ route, name string }{{"orders/new", "neworder"}, {"work", "work"}, {"fallout", "fallout"},
+		{"systems", "systems"}, {"analytics", "analytics"}} {
+		p.goTo("#/"+pg.route, pg.name)
 	}
 	p.clean("pages")
 	// The playground is served offline too.

@@ -86,6 +86,7 @@ func TestPages(t *testing.T) {
 	}
 
 	for _, pg := range []struct{ route, name, want string }{
+		{"#/orders/new", "neworder", "New order"},
 		{"#/work", "work", "Install"},
 		{"#/fallout", "fallout", "No step is in fallout"},
 		{"#/systems", "systems", "fieldservice"},

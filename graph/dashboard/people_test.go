@@ -75,6 +75,13 @@ func TestSignInWithKey(t *testing.T) {
 	if who := p.text("#top .who"); !strings.Contains(who, "ops") || !strings.Contains(who, "FALLOUT_AGENT") {
 		t.Errorf("signed in as %q", who)
 	}
+	if n := eval[int](p, `document.querySelectorAll('a.new-order-link, #example-order').length`); n != 0 {
+		t.Errorf("a fallout agent (no order:submit) is offered %d ways to a new order", n)
+	}
+	p.goTo("#/orders/new", "neworder")
+	if text := p.text("main"); !strings.Contains(text, "needs order:submit") {
+		t.Errorf("new-order page for a fallout agent: %q", text)
+	}
 	p.goTo("#/fallout", "fallout")
 	if n := eval[int](p, `document.querySelectorAll('button.retry').length * 10 + document.querySelectorAll('button.complete, button.skip').length`); n != 10 {
 		t.Errorf("a fallout agent sees %d retry and %d complete/skip buttons; want retry only", n/10, n%10)

@@ -1,11 +1,12 @@
 // The dashboard: who is signed in, the navigation, and the page the URL's
-// fragment names (#/orders, #/orders/<id>, #/work, #/fallout, #/systems,
-// #/analytics).
+// fragment names (#/orders, #/orders/new, #/orders/<id>, #/work, #/fallout,
+// #/systems, #/analytics).
 
 import { Client, credentials } from './gql.js';
 import { h, fill, errorText } from './ui.js';
 import * as orders from './orders.js';
 import * as order from './order.js';
+import * as neworder from './neworder.js';
 import * as work from './work.js';
 import * as fallout from './fallout.js';
 import * as systems from './systems.js';
@@ -47,6 +48,7 @@ function route() {
   } catch {
     return null; // a malformed address (%E0): no such page
   }
+  if (parts[0] === 'orders' && parts[1] === 'new') return { page: { path: 'neworder', module: neworder, needs: ['order:submit'] }, params: { example: parts[2] === 'example' }, nav: 'orders' };
   if (parts[0] === 'orders' && parts[1]) return { page: { path: 'order', module: order, needs: ['order:read'] }, params: { id: parts[1] }, nav: 'orders' };
   const page = pages.find((p) => p.path === parts[0]);
   return page ? { page, params: {}, nav: page.path } : null;

@@ -1,8 +1,11 @@
 // Orders: a live list with status, jeopardy and fallout filters and search
 // by external id. Any change on the feed refreshes the list (at most a few
-// times a second), so it always shows what the filters select.
+// times a second), so it always shows what the filters select. With
+// order:submit it links to a new order; an empty server whose catalog is
+// the example one offers the README's example order.
 
 import { h, fill, badge, when, table, debounce, errorText } from './ui.js';
+import { EXAMPLE_PRODUCT } from './neworder.js';
 
 const STATUSES = ['SUBMITTED', 'AWAITING_APPROVAL', 'IN_PROGRESS', 'CANCELLING', 'COMPLETED', 'CANCELLED', 'REJECTED'];
 const JEOPARDY_RANK = { ON_TRACK: 0, AT_RISK: 1, LATE: 2 };
@@ -15,6 +18,8 @@ const ORDERS = `query Orders($where: OrderWhereInput, $first: Int) {
     edges { node { id externalId accountId status jeopardy falloutCount revision createdAt updatedAt completedAt plan { status jeopardy jeopardyReason } } }
   }
 }`;
+
+const CATALOG = `{ catalog { summary { products } } }`;
 
 const FEED = `subscription OrdersFeed($after: String) {
   events(kinds: [ORDER_STATUS, PLAN_STATUS, STEP_STATUS, JEOPARDY, ORDER_AMENDED], after: $after) { cursor kind orderId }
@@ -37,11 +42,23 @@ export function render(app, el) {
   const msg = h('p', { class: 'error', hidden: true });
   let seq = 0;
   let shown = '';
+  const submit = app.can('order:submit');
+  // Whether the current catalog has the example product (read once).
+  const exampleCatalog = submit && app.can('catalog:read')
+    ? app.client.query(CATALOG).then((d) => !!d.catalog && d.catalog.summary.products.includes(EXAMPLE_PRODUCT), () => false)
+    : Promise.resolve(false);
+
+  function empty(example) {
+    if (!example) return h('p', { class: 'empty' }, 'No orders match.');
+    return h('div', { class: 'empty-server' },
+      h('p', { class: 'empty' }, 'No orders yet. The catalog is the example one: submit the example order of the README and watch its plan flow.'),
+      h('button', { type: 'button', class: 'primary', id: 'example-order', onclick: () => { location.hash = '#/orders/new/example'; } }, 'Submit the example order'));
+  }
 
   async function load() {
     const mine = ++seq;
     try {
-      const data = await app.client.query(ORDERS, { where: where(f), first: 100 });
+      const [data, example] = await Promise.all([app.client.query(ORDERS, { where: where(f), first: 100 }), exampleCatalog]);
       if (mine !== seq) return;
       el.dataset.ready = '1';
       msg.hidden = true;
@@ -50,7 +67,7 @@ export function render(app, el) {
       shown = key;
       const orders = data.orders.edges.map((e) => e.node);
       count.textContent = `${data.orders.totalCount} order${data.orders.totalCount === 1 ? '' : 's'}`;
-      fill(list, orders.length === 0 ? h('p', { class: 'empty' }, 'No orders match.') : table([
+      fill(list, orders.length === 0 ? empty(example && where(f) === null && data.orders.totalCount === 0) : table([
         ['Order', (o) => h('a', { href: '#/orders/' + encodeURIComponent(o.id), class: 'order-link' }, o.externalId)],
         ['Account', (o) => o.accountId],
         ['Status', (o) => badge(o.status)],
@@ -83,6 +100,7 @@ export function render(app, el) {
   el.append(
     h('div', { class: 'toolbar' },
       h('h1', {}, 'Orders'), count,
+      submit ? h('a', { href: '#/orders/new', class: 'new-order-link' }, 'New order') : null,
       h('label', {}, 'Search ', search),
       h('label', {}, 'Status ', select(STATUSES, 'status', 'any')),
       h('label', { title: 'open steps at risk or late' }, 'Step jeopardy ', select(['AT_RISK', 'LATE'], 'jeopardy', 'any')),
