@@ -154,6 +154,25 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		}
 		return def
 	}
+	// Numbers from the environment: a malformed one is refused (after
+	// the flags, which the flag package checks itself).
+	var numErr error
+	atoi := func(name, def string) int {
+		v := env(name, def)
+		n, err := strconv.Atoi(v)
+		if err != nil && numErr == nil {
+			numErr = fmt.Errorf("%s: %q is not a whole number", name, v)
+		}
+		return n
+	}
+	atof := func(name, def string) float64 {
+		v := env(name, def)
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil && numErr == nil {
+			numErr = fmt.Errorf("%s: %q is not a number", name, v)
+		}
+		return f
+	}
 	var c config
 	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("BATON_ADDR", ":8080"), "listen address (BATON_ADDR)")
@@ -163,9 +182,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", env("BATON_LOG_LEVEL", "info"), "debug, info, warn or error (BATON_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("BATON_LOG_FORMAT", "text"), "text or json (BATON_LOG_FORMAT)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("BATON_ALLOWED_ORIGINS", ""), "extra websocket origins, comma-separated; * for any (BATON_ALLOWED_ORIGINS)")
-	fs.IntVar(&c.Workers, "workers", atoi(env("BATON_WORKERS", "256")), "concurrent step attempts on this replica (BATON_WORKERS)")
-	fs.IntVar(&c.Forecast.MinSamples, "forecast-min-samples", atoi(env("BATON_FORECAST_MIN_SAMPLES", "20")), "completions of a step definition before forecasts use its observed p50/p90 instead of its estimate; -1: never (BATON_FORECAST_MIN_SAMPLES)")
-	fs.IntVar(&c.Forecast.Window, "forecast-window", atoi(env("BATON_FORECAST_WINDOW", "200")), "latest completions of a step definition its history reads (BATON_FORECAST_WINDOW)")
+	fs.IntVar(&c.Workers, "workers", atoi("BATON_WORKERS", "256"), "concurrent step attempts on this replica (BATON_WORKERS)")
+	fs.IntVar(&c.Forecast.MinSamples, "forecast-min-samples", atoi("BATON_FORECAST_MIN_SAMPLES", "20"), "completions of a step definition before forecasts use its observed p50/p90 instead of its estimate; -1: never (BATON_FORECAST_MIN_SAMPLES)")
+	fs.IntVar(&c.Forecast.Window, "forecast-window", atoi("BATON_FORECAST_WINDOW", "200"), "latest completions of a step definition its history reads (BATON_FORECAST_WINDOW)")
 	fs.BoolVar(&c.Sandbox, "sandbox", env("BATON_SANDBOX", "true") == "true", "serve the simulated external systems at /sandbox/ (BATON_SANDBOX)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("BATON_METRICS_TOKEN", ""), "when set, /metrics answers only requests with Authorization: Bearer <token> (BATON_METRICS_TOKEN)")
 	fs.BoolVar(&c.Pprof, "pprof", env("BATON_PPROF", "false") == "true", "serve /debug/pprof/ and sample blocking and mutex contention (BATON_PPROF)")
@@ -179,8 +198,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.RolesFile, "roles-file", env("BATON_ROLES_FILE", ""), "a YAML role table over the default roles (BATON_ROLES_FILE)")
 	fs.BoolVar(&c.Introspection, "introspection", env("BATON_INTROSPECTION", "true") == "true", "answer GraphQL introspection (BATON_INTROSPECTION)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("BATON_CORS_ORIGINS", ""), "browser origins allowed to call /graphql, comma-separated (BATON_CORS_ORIGINS)")
-	fs.Float64Var(&c.RateLimit, "rate-limit", atof(env("BATON_RATE_LIMIT", "100")), "requests per second per principal; 0: no limit (BATON_RATE_LIMIT)")
-	fs.IntVar(&c.RateBurst, "rate-burst", atoi(env("BATON_RATE_BURST", "200")), "requests a principal may send at once above the rate (BATON_RATE_BURST)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", atof("BATON_RATE_LIMIT", "100"), "requests per second per principal; 0: no limit (BATON_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", atoi("BATON_RATE_BURST", "200"), "requests a principal may send at once above the rate (BATON_RATE_BURST)")
 	durations := []struct {
 		flag, env, def, usage string
 		dst                   *time.Duration
@@ -209,6 +228,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if numErr != nil {
+		return c, numErr
+	}
 	for i, l := range limits {
 		if limitTexts[i] == "" {
 			continue // the zero value takes the default
@@ -225,16 +247,6 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		*d.dst = v
 	}
 	return c, nil
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
-
-func atof(s string) float64 {
-	f, _ := strconv.ParseFloat(s, 64)
-	return f
 }
 
 func newLogger(c config) (*slog.Logger, error) {

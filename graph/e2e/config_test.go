@@ -25,6 +25,9 @@ func TestBadConfigurationTouchesNothing(t *testing.T) {
 		{"limit zero", []string{"BATON_MAX_COMPLEXITY=0"}, "BATON_MAX_COMPLEXITY"},
 		{"limit overflows", []string{"BATON_MAX_EXPR_NODES=-1"}, "BATON_MAX_EXPR_NODES"},
 		{"timeout not a duration", []string{"BATON_REQUEST_TIMEOUT=soon"}, "BATON_REQUEST_TIMEOUT"},
+		{"workers not a number", []string{"BATON_WORKERS=lots"}, "BATON_WORKERS"},
+		{"forecast samples not a number", []string{"BATON_FORECAST_MIN_SAMPLES=twenty"}, "BATON_FORECAST_MIN_SAMPLES"},
+		{"rate not a number", []string{"BATON_RATE_LIMIT=fast"}, "BATON_RATE_LIMIT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
