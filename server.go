@@ -10,7 +10,7 @@ package main
 // Code generation, in order: ent (client and graph/ent.graphqls), then
 // gqlgen (graph/generated, graph/model, resolver stubs).
 //go:generate go run -mod=mod ./ent/entc.go
-//go:generate go run -mod=mod github.com/99designs/gqlgen generate
+//go:generate go run -mod=mod ./graph/codegen
 
 import (
 	"context"
