@@ -183,6 +183,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 	now := s.clock.Now().UTC()
 	single := len(group) == 1
 	var all []*engine.Event
+	reserved := idPool{} // id blocks of the writes that released their savepoints
 	for _, r := range group {
 		r.events, r.err = nil, nil
 		if !single {
@@ -191,7 +192,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 				return fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now}
+		t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now, group: reserved}
 		if err := s.runWrite(r, t); err != nil {
 			if retryable(err) || single {
 				sqlTx.Rollback()
@@ -214,6 +215,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 				return fmt.Errorf("release savepoint: %w", err)
 			}
 		}
+		t.own.moveTo(reserved)
 		r.events = t.events
 		all = append(all, t.events...)
 	}
@@ -225,6 +227,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.idBlocks.add(reserved)
 	return nil
 }
 

@@ -75,6 +75,7 @@ type Store struct {
 	colTypes map[string]string
 	reads    cachedDB
 	accounts accountCache // order id → account, for events and access checks
+	idBlocks committedIDs // SQLite: ids reserved by committed writes (idblocks.go)
 
 	queue         chan *writeReq
 	writers       sync.WaitGroup
@@ -437,6 +438,7 @@ func (s *Store) write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.
 	if err := sqlTx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	s.idBlocks.add(t.own)
 	return t.events, nil
 }
 

@@ -21,6 +21,10 @@ type txn struct {
 
 	deferInserts bool // PostgreSQL: queue bulk inserts for flushInserts
 	pending      []pendingInsert
+
+	// SQLite id blocks (idblocks.go): reserved by this write, and by the
+	// writes of its group that committed their savepoints.
+	own, group idPool
 }
 
 var _ engine.Tx = (*txn)(nil)
@@ -355,22 +359,9 @@ func (t *txn) allocIDs(ctx context.Context, counts map[string]int) (map[string][
 		return out, nil
 	}
 	for _, table := range tables {
-		n := counts[table]
-		var last int
-		err := t.tx.QueryRowContext(ctx, `UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = ?2 RETURNING seq`, n, table).Scan(&last)
-		if err == sql.ErrNoRows {
-			// No row yet: the table's range starts at 0 (or the table is
-			// empty and was never given a start).
-			if _, err := t.tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)`, table, n); err != nil {
-				return nil, fmt.Errorf("allocate ids: %w", err)
-			}
-			last = n
-		} else if err != nil {
-			return nil, fmt.Errorf("allocate ids: %w", err)
-		}
-		ids := make([]int, n)
-		for i := range ids {
-			ids[i] = last - n + 1 + i
+		ids, err := t.sqliteAllocIDs(ctx, table, counts[table])
+		if err != nil {
+			return nil, err
 		}
 		out[table] = ids
 	}
