@@ -168,6 +168,12 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 			return fmt.Errorf("change asset %d: %w", c.AssetID, err)
 		}
 	}
+	// The changed assets are read back (their attributes merge in SQL);
+	// the created ones are what was inserted.
+	after, err := t.AssetsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
 	created := map[int]int{}
 	if len(add) > 0 {
 		newIDs, err := t.insertReturningIDs(ctx, "assets", []string{"account_ref", "account_id", "product_code", "quantity", "status",
@@ -177,12 +183,14 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 		}
 		for i, id := range newIDs {
 			created[newLines[i]] = int(id)
-			ids = append(ids, int(id))
 		}
-	}
-	after, err := t.AssetsByID(ctx, ids)
-	if err != nil {
-		return err
+		for _, c := range oa.Changes {
+			if id, ok := created[c.LineID]; ok && c.AssetID == 0 {
+				after[id] = &engine.Asset{ID: id, AccountID: oa.AccountID, Product: c.Product, Quantity: *c.Quantity,
+					Status: c.Status, Attributes: c.Attributes, OrderID: oa.OrderID, OrderLineID: c.LineID, LastOrderID: oa.OrderID,
+					CreatedAt: t.now, UpdatedAt: t.now}
+			}
+		}
 	}
 	return t.assetHistory(ctx, oa, actions, before, after, created)
 }
