@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/batonhq/baton/engine"
 )
 
@@ -284,8 +286,16 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 // INSERT per table, chained as data-modifying CTEs, each unnesting one
 // array per column.
 func (t *txn) flushInserts(ctx context.Context) error {
-	pending := t.pending
+	queued := t.pending
 	t.pending, t.deferInserts = nil, false
+	var pending []pendingInsert
+	for _, p := range queued {
+		if len(p.rows) < copyRows {
+			pending = append(pending, p)
+		} else if err := t.copyInsert(ctx, p); err != nil {
+			return err
+		}
+	}
 	if len(pending) == 0 {
 		return nil
 	}
@@ -312,6 +322,35 @@ func (t *txn) flushInserts(ctx context.Context) error {
 	}
 	if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("insert: %w", err)
+	}
+	return nil
+}
+
+// copyRows is the size from which a queued insert goes by COPY instead:
+// a large plan's steps and dependencies. As array arguments they are one
+// text literal per column that the server parses element by element and
+// lib/pq copies whole; COPY streams the rows.
+const copyRows = 2000
+
+// copyInsert writes p's rows with COPY (PostgreSQL).
+func (t *txn) copyInsert(ctx context.Context, p pendingInsert) error {
+	cols := make([]string, len(p.cols))
+	for i, c := range p.cols {
+		cols[i] = strings.Trim(c, `"`) // CopyIn quotes them
+	}
+	stmt, err := t.tx.Tx.PrepareContext(ctx, pq.CopyIn(p.table, cols...))
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", p.table, err)
+	}
+	defer stmt.Close()
+	ctx = context.WithoutCancel(ctx) // see cachedTx
+	for _, r := range p.rows {
+		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+			return fmt.Errorf("copy into %s: %w", p.table, err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("copy into %s: %w", p.table, err)
 	}
 	return nil
 }

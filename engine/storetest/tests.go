@@ -93,6 +93,81 @@ var orderTests = map[string]func(t *testing.T, b *bundle){
 			t.Errorf("activate = %+v; want PENDING with one prerequisite", a)
 		}
 	},
+	// A plan larger than the batches the store writes small ones in (on
+	// PostgreSQL, steps and dependencies past 2,000 rows go by COPY) is
+	// stored whole and as given: every step, its text verbatim (tabs,
+	// newlines, backslashes and quotes, which COPY's text format escapes),
+	// its nulls null, and every dependency.
+	"InsertOrderLargePlan": func(t *testing.T, b *bundle) {
+		const n = 2500
+		var cat *engine.CatalogRecord
+		var ref int
+		b.write(t, func(tx engine.Tx) (err error) {
+			if cat, err = tx.InsertCatalog(b.ctx, "doc", "sum"); err != nil {
+				return err
+			}
+			ref, err = tx.EnsureAccount(b.ctx, "acct-large")
+			return err
+		})
+		o := newOrder("large", ref, cat.ID)
+		grp := o.Plan.Graph.Groups[0]
+		o.Plan.Graph.Steps, o.Plan.Graph.Deps = nil, nil
+		for i := range n {
+			st := &engine.NewStep{Name: fmt.Sprintf("step\t%d\n\\ \"q\"", i), Scenario: "provide", Type: engine.AutoTask, Scope: engine.ScopePlan,
+				Group: grp, Status: engine.StepReady}
+			if i%2 == 1 {
+				st.System = "crm"
+			}
+			if i > 0 {
+				st.Status, st.Pending = engine.StepPending, 1
+				o.Plan.Graph.Deps = append(o.Plan.Graph.Deps, &engine.NewDep{Step: st, Prereq: o.Plan.Graph.Steps[i-1]})
+			}
+			o.Plan.Graph.Steps = append(o.Plan.Graph.Steps, st)
+		}
+		var first int
+		b.write(t, func(tx engine.Tx) error {
+			recs, err := tx.InsertOrder(b.ctx, o)
+			if err != nil {
+				return err
+			}
+			if len(recs) != n {
+				t.Fatalf("InsertOrder returned %d steps; want %d", len(recs), n)
+			}
+			first = recs[0].ID
+			return nil
+		})
+		b.write(t, func(tx engine.Tx) error {
+			steps, err := tx.LockPlanSteps(b.ctx, o.Plan.ID)
+			if err != nil {
+				return err
+			}
+			if len(steps) != n {
+				t.Fatalf("the plan has %d steps; want %d", len(steps), n)
+			}
+			byName := map[string]*engine.StepRecord{}
+			for _, s := range steps {
+				byName[s.Name] = s
+			}
+			for i, want := range o.Plan.Graph.Steps {
+				s := byName[want.Name]
+				if s == nil {
+					t.Fatalf("step %d (%q) not stored as named", i, want.Name)
+				}
+				if s.System != want.System || s.Status != want.Status || s.Pending != want.Pending || s.OrderID != o.ID {
+					t.Fatalf("step %d = system %q, %s, pending %d, order %d; want %q, %s, %d, %d",
+						i, s.System, s.Status, s.Pending, s.OrderID, want.System, want.Status, want.Pending, o.ID)
+				}
+			}
+			released, err := tx.ReleaseDependents(b.ctx, []int{first})
+			if err != nil {
+				return err
+			}
+			if len(released) != 1 || released[0].Name != o.Plan.Graph.Steps[1].Name {
+				t.Errorf("ReleaseDependents(first) = %v; want the second step", names(released))
+			}
+			return nil
+		})
+	},
 	"OrderByExternalID": func(t *testing.T, b *bundle) {
 		f := b.seedOrder(t, "o1")
 		o, err := b.store.OrderByExternalID(b.ctx, "o1")
