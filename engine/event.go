@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -95,4 +96,62 @@ func ParseCursor(s string) (int64, error) {
 		return 0, Errorf(CodeBadUserInput, "bad cursor %q: use the cursor of an event you received", s)
 	}
 	return id, nil
+}
+
+// MergeStepMoves folds the moves of a step that finished within one
+// transaction into one STEP_STATUS event, from the status the step had
+// before the transaction to the one it ended in: a milestone goes
+// PENDING → COMPLETED, an in-transaction auto task PENDING → COMPLETED
+// instead of PENDING → READY → RUNNING → COMPLETED. The statuses in
+// between were never committed, so no reader could have seen them; the
+// feed carries what the database holds. A step that does not finish in
+// the transaction keeps every move (a callout made READY and claimed is
+// READY, then RUNNING, as its worker sees it). The merged event takes the
+// last move's place among the others (an effect stays after its cause),
+// its time and snapshot, and the last note and actor given; the rest pass
+// as they are, in order.
+func MergeStepMoves(events []*Event) []*Event {
+	last := map[int]int{} // step id → index of its last STEP_STATUS event
+	for i, ev := range events {
+		if ev.Kind == EventStepStatus && ev.StepID != 0 {
+			last[ev.StepID] = i
+		}
+	}
+	var out []*Event
+	for i := len(events) - 1; i >= 0; i-- {
+		ev := events[i]
+		if ev.Kind != EventStepStatus || ev.StepID == 0 || last[ev.StepID] != i || !StepStatus(ev.To).Terminal() {
+			continue
+		}
+		// Walk the step's earlier moves back while they chain into this one.
+		m, from := *ev, ev.From
+		for j := i - 1; j >= 0; j-- {
+			p := events[j]
+			if p.Kind != EventStepStatus || p.StepID != ev.StepID {
+				continue
+			}
+			if p.To != from {
+				break
+			}
+			from = p.From
+			if m.Note == "" {
+				m.Note = p.Note
+			}
+			if m.Actor == "" {
+				m.Actor = p.Actor
+			}
+			if out == nil {
+				out = slices.Clone(events)
+			}
+			out[j] = nil
+		}
+		if out != nil && out[i] != nil && from != ev.From {
+			m.From = from
+			out[i] = &m
+		}
+	}
+	if out == nil {
+		return events
+	}
+	return slices.DeleteFunc(out, func(e *Event) bool { return e == nil })
 }

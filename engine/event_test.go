@@ -49,3 +49,74 @@ func TestCursor(t *testing.T) {
 		t.Errorf("Event{ID: 99}.Cursor() = %q; want \"99\"", got)
 	}
 }
+
+func TestMergeStepMoves(t *testing.T) {
+	mv := func(step int, from, to string, note ...string) *engine.Event {
+		e := &engine.Event{Kind: engine.EventStepStatus, StepID: step, From: from, To: to}
+		if len(note) > 0 {
+			e.Note = note[0]
+		}
+		return e
+	}
+	other := func(kind engine.EventKind, to string) *engine.Event {
+		return &engine.Event{Kind: kind, PlanID: 9, To: to}
+	}
+	show := func(evs []*engine.Event) string {
+		s := ""
+		for _, e := range evs {
+			if s != "" {
+				s += " "
+			}
+			if e.StepID == 0 {
+				s += fmt.Sprintf("%s:%s", e.Kind, e.To)
+				continue
+			}
+			s += fmt.Sprintf("%d:%s>%s", e.StepID, e.From, e.To)
+			if e.Note != "" {
+				s += "(" + e.Note + ")"
+			}
+		}
+		return s
+	}
+	cases := []struct {
+		name string
+		in   []*engine.Event
+		want string
+	}{
+		{"nothing", nil, ""},
+		{"one move", []*engine.Event{mv(1, "READY", "RUNNING")}, "1:READY>RUNNING"},
+		{"an in-transaction auto task: one event",
+			[]*engine.Event{mv(1, "PENDING", "READY"), mv(1, "READY", "RUNNING"), mv(1, "RUNNING", "COMPLETED")}, "1:PENDING>COMPLETED"},
+		{"a milestone", []*engine.Event{mv(1, "PENDING", "READY"), mv(1, "READY", "COMPLETED")}, "1:PENDING>COMPLETED"},
+		{"not finished: every move stays",
+			[]*engine.Event{mv(1, "PENDING", "READY"), mv(1, "READY", "RUNNING")}, "1:PENDING>READY 1:READY>RUNNING"},
+		{"fallout is not the end: stays",
+			[]*engine.Event{mv(1, "READY", "RUNNING"), mv(1, "RUNNING", "FALLOUT", "boom")}, "1:READY>RUNNING 1:RUNNING>FALLOUT(boom)"},
+		{"the merged event takes the last move's place, after what it caused",
+			[]*engine.Event{mv(1, "PENDING", "READY"), other(engine.EventPlanStatus, "IN_PROGRESS"), mv(1, "READY", "COMPLETED"), mv(2, "PENDING", "READY")},
+			"PLAN_STATUS:IN_PROGRESS 1:PENDING>COMPLETED 2:PENDING>READY"},
+		{"steps are merged each on their own",
+			[]*engine.Event{mv(1, "PENDING", "READY"), mv(2, "PENDING", "READY"), mv(1, "READY", "COMPLETED"), mv(2, "READY", "RUNNING")},
+			"2:PENDING>READY 1:PENDING>COMPLETED 2:READY>RUNNING"},
+		{"the last note given wins; an earlier one is kept when the last has none",
+			[]*engine.Event{mv(1, "PENDING", "READY", "first"), mv(1, "READY", "WAITING"), mv(1, "WAITING", "COMPLETED")}, "1:PENDING>COMPLETED(first)"},
+		{"a chain broken by a gap is merged only from the gap on",
+			[]*engine.Event{mv(1, "PENDING", "READY"), mv(1, "RUNNING", "COMPLETED")}, "1:PENDING>READY 1:RUNNING>COMPLETED"},
+		{"order and plan events are never merged",
+			[]*engine.Event{other(engine.EventOrderStatus, "SUBMITTED"), other(engine.EventOrderStatus, "IN_PROGRESS")},
+			"ORDER_STATUS:SUBMITTED ORDER_STATUS:IN_PROGRESS"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := make([]*engine.Event, len(c.in))
+			copy(in, c.in)
+			before := show(c.in)
+			if got := show(engine.MergeStepMoves(c.in)); got != c.want {
+				t.Errorf("MergeStepMoves(%s) = %s; want %s", before, got, c.want)
+			}
+			if show(c.in) != before {
+				t.Errorf("MergeStepMoves changed its input: %s, was %s", show(c.in), before)
+			}
+		})
+	}
+}

@@ -187,8 +187,8 @@ func TestAwaitingLineReleasedByEnrichment(t *testing.T) {
 		awEnrich(t, b, id, "R1", map[string]any{"serial": "NONE", "site": "s"})
 		// No runner pass: the enrichment's own transaction moved Done.
 		done := awCheck(t, b, id, "Done", "PLAN", step.StatusCOMPLETED, 0, "R1 decomposed without a Register")
-		if got := b.trail(t, done.ID); got != "PENDING>READY>COMPLETED" {
-			t.Errorf("Done went %s; want PENDING>READY>COMPLETED", got)
+		if got := b.trail(t, done.ID); got != "PENDING>COMPLETED" {
+			t.Errorf("Done went %s; want PENDING>COMPLETED (one event: it became READY and completed in one transaction)", got)
 		}
 		b.checkOrder(t, id, order.StatusCOMPLETED)
 		if b.eventCount(t) == before {

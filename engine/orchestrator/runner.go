@@ -444,12 +444,19 @@ func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
 		defer func() { r.work.wrote(changed) }()
 	}
 	var st *txState
+	var moves []*engine.Event // every move, for the metrics
 	events, err := e.store.Write(ctx, func(tx engine.Tx) error {
-		st = e.newTxState(ctx, tx, e.claimCapacity())
+		et := &mergingTx{Tx: tx}
+		st = e.newTxState(ctx, et, e.claimCapacity())
 		if err := fn(st); err != nil {
 			return err
 		}
-		return st.settle()
+		if err := st.settle(); err != nil {
+			return err
+		}
+		moves = et.events
+		tx.Emit(engine.MergeStepMoves(et.events)...)
+		return nil
 	})
 	if err != nil {
 		if e.metrics != nil && engine.ErrorCode(err) == engine.CodeInternal && ctx.Err() == nil {
@@ -458,10 +465,20 @@ func (e *Engine) write(ctx context.Context, fn func(st *txState) error) error {
 		return err
 	}
 	changed = len(events) > 0 || len(st.dirty) > 0
-	e.count(events, st)
+	e.count(moves, st)
 	e.afterCommit(events, st)
 	return nil
 }
+
+// mergingTx holds a transaction's events until it is done, so that a
+// step's moves within it reach the store, and the feed, as one event
+// (engine.MergeStepMoves).
+type mergingTx struct {
+	engine.Tx
+	events []*engine.Event
+}
+
+func (t *mergingTx) Emit(events ...*engine.Event) { t.events = append(t.events, events...) }
 
 // write is Engine.write for the runner's own transactions, which Stop
 // does not cancel: what they record must not be lost half-way.

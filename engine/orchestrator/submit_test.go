@@ -123,10 +123,16 @@ func TestSubmitOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		// order SUBMITTED, plan PENDING ("12 steps created"); CreditCheck
-		// and WelcomeCall RUNNING and COMPLETED; ActivateLicense,
+		// and WelcomeCall READY → COMPLETED (one event each: they ran and
+		// finished in the submitting transaction); ActivateLicense,
 		// ScheduleTechnician READY; plan and order IN_PROGRESS.
-		if len(events) != 10 {
-			t.Errorf("events = %d; want 10", len(events))
+		if len(events) != 8 {
+			t.Errorf("events = %d; want 8", len(events))
+		}
+		for _, ev := range events {
+			if ev.Kind == engine.EventStepStatus && ev.To == string(engine.StepCompleted) && ev.From != string(engine.StepReady) {
+				t.Errorf("step %d completed from %s; want one READY → COMPLETED event", ev.StepID, ev.From)
+			}
 		}
 		for i := 1; i < len(events); i++ {
 			if events[i].ID <= events[i-1].ID {
