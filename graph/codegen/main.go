@@ -133,6 +133,7 @@ func serializeLists(dir string) error {
 		for _, name := range serialObjects {
 			out = serializeListsOf(out, name, &rewritten)
 		}
+		out = deferredGroup.ReplaceAll(out, []byte("\tif len(deferLabelToView) > 0 {\n$0\t}\n"))
 		if bytes.Equal(out, src) {
 			continue
 		}
@@ -148,6 +149,13 @@ func serializeLists(dir string) error {
 	}
 	return nil
 }
+
+// deferredGroup is the hand-over of an object's @defer fragments that
+// gqlgen writes at the end of every object's marshalling. With no
+// fragment deferred (every query but those using @defer) it does nothing
+// but compute the object's path first, an allocation per object; the
+// rewrite skips it then.
+var deferredGroup = regexp.MustCompile(`(?m)^\tec\.ProcessDeferredGroup\(graphql\.DeferredGroup\{\n(?:\t\t.*\n)*?\t\}\)\n`)
 
 // concurrentSlice is the call gqlgen's template writes for a list of
 // objects: graphql.MarshalSliceConcurrently(ctx, len(v), limit,
