@@ -98,9 +98,10 @@ func ParseCursor(s string) (int64, error) {
 	return id, nil
 }
 
-// MergeStepMoves folds the moves of a step that finished within one
-// transaction into one STEP_STATUS event, from the status the step had
-// before the transaction to the one it ended in: a milestone goes
+// MergeStepMoves folds the moves of a step that reached a final status
+// (COMPLETED, SKIPPED, CANCELLED) within one transaction into one
+// STEP_STATUS event, from the status the step had before the transaction
+// to the final one: a milestone goes
 // PENDING → COMPLETED, an in-transaction auto task PENDING → COMPLETED
 // instead of PENDING → READY → RUNNING → COMPLETED. The statuses in
 // between were never committed, so no reader could have seen them; the
@@ -124,7 +125,7 @@ func MergeStepMoves(events []*Event) []*Event {
 			continue
 		}
 		// Walk the step's earlier moves back while they chain into this one.
-		m, from := *ev, ev.From
+		m, from, removed := *ev, ev.From, false
 		for j := i - 1; j >= 0; j-- {
 			p := events[j]
 			if p.Kind != EventStepStatus || p.StepID != ev.StepID {
@@ -143,9 +144,9 @@ func MergeStepMoves(events []*Event) []*Event {
 			if out == nil {
 				out = slices.Clone(events)
 			}
-			out[j] = nil
+			out[j], removed = nil, true
 		}
-		if out != nil && out[i] != nil && from != ev.From {
+		if removed {
 			m.From = from
 			out[i] = &m
 		}

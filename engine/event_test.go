@@ -100,6 +100,8 @@ func TestMergeStepMoves(t *testing.T) {
 			"2:PENDING>READY 1:PENDING>COMPLETED 2:READY>RUNNING"},
 		{"the last note given wins; an earlier one is kept when the last has none",
 			[]*engine.Event{mv(1, "PENDING", "READY", "first"), mv(1, "READY", "WAITING"), mv(1, "WAITING", "COMPLETED")}, "1:PENDING>COMPLETED(first)"},
+		{"a chain back through its own start keeps the dropped moves' note",
+			[]*engine.Event{mv(1, "RUNNING", "READY", "lease lost"), mv(1, "READY", "RUNNING"), mv(1, "RUNNING", "COMPLETED")}, "1:RUNNING>COMPLETED(lease lost)"},
 		{"a chain broken by a gap is merged only from the gap on",
 			[]*engine.Event{mv(1, "PENDING", "READY"), mv(1, "RUNNING", "COMPLETED")}, "1:PENDING>READY 1:RUNNING>COMPLETED"},
 		{"order and plan events are never merged",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/batonhq/baton/engine"
+	"github.com/batonhq/baton/engine/enginetest"
 )
 
 // idOrder is a one-line order of n steps: its insert takes ids from
@@ -141,5 +142,57 @@ func TestIDBlocksSurviveRollbacks(t *testing.T) {
 		if rows != 10 || distinct != rows || seqOK != 1 {
 			t.Errorf("%s: %d rows, %d distinct ids, sequence past the last id: %v; want 10 orders' rows with distinct ids below the sequence", table, rows, distinct, seqOK == 1)
 		}
+	}
+}
+
+// A PostgreSQL database created with foreign keys keeps them, and then a
+// large plan is written in one statement, not by COPY ahead of the rows
+// it references.
+func TestLargePlanWithForeignKeys(t *testing.T) {
+	enginetest.RequirePostgres(t)
+	ctx := context.Background()
+	url := enginetest.PostgresURL(t)
+	s, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.foreignKeys {
+		t.Fatal("a fresh PostgreSQL database has foreign keys")
+	}
+	for _, q := range []string{
+		`ALTER TABLE steps ADD CONSTRAINT steps_plan_fk FOREIGN KEY (plan_id) REFERENCES plans (id)`,
+		`ALTER TABLE step_dependencies ADD CONSTRAINT deps_step_fk FOREIGN KEY (step_id) REFERENCES steps (id)`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(ctx, url, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.foreignKeys {
+		t.Fatal("foreign keys on steps not seen")
+	}
+	var acct, cat int
+	if _, err := s.Write(ctx, func(tx engine.Tx) error {
+		c, err := tx.InsertCatalog(ctx, "catalog", "sum")
+		if err != nil {
+			return err
+		}
+		cat = c.ID
+		acct, err = tx.EnsureAccount(ctx, "acme")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o := idOrder("large", acct, cat, copyRows+10)
+	for i, st := range o.Plan.Graph.Steps[1:] {
+		st.Status, st.Pending = engine.StepPending, 1
+		o.Plan.Graph.Deps = append(o.Plan.Graph.Deps, &engine.NewDep{Step: st, Prereq: o.Plan.Graph.Steps[i]})
+	}
+	if _, err := s.Write(ctx, func(tx engine.Tx) error { _, err := tx.InsertOrder(ctx, o); return err }); err != nil {
+		t.Fatalf("insert a plan of %d steps with foreign keys: %v", copyRows+10, err)
 	}
 }

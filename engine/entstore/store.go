@@ -76,6 +76,9 @@ type Store struct {
 	reads    cachedDB
 	accounts accountCache // order id → account, for events and access checks
 	idBlocks committedIDs // SQLite: ids reserved by committed writes (idblocks.go)
+	// foreignKeys: a PostgreSQL database created with foreign keys (see
+	// migrate), whose plans are written in one statement, never by COPY.
+	foreignKeys bool
 
 	queue         chan *writeReq
 	writers       sync.WaitGroup
@@ -300,6 +303,12 @@ func (s *Store) migrate(ctx context.Context, drvName string) error {
 	// stores). A PostgreSQL database created with foreign keys keeps them.
 	if err := mc.Schema.Create(ctx, migrate.WithForeignKeys(!s.d.postgres)); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
+	}
+	if s.d.postgres {
+		if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint
+			WHERE contype = 'f' AND conrelid = 'steps'::regclass)`).Scan(&s.foreignKeys); err != nil {
+			return fmt.Errorf("read foreign keys: %w", err)
+		}
 	}
 	// Indexes ent cannot declare (on a join table), the removal of ones
 	// it no longer declares, and the deployment's identity.

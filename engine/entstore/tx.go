@@ -290,7 +290,7 @@ func (t *txn) flushInserts(ctx context.Context) error {
 	t.pending, t.deferInserts = nil, false
 	var pending []pendingInsert
 	for _, p := range queued {
-		if len(p.rows) < copyRows {
+		if len(p.rows) < copyRows || t.s.foreignKeys {
 			pending = append(pending, p)
 		} else if err := t.copyInsert(ctx, p); err != nil {
 			return err
@@ -329,7 +329,9 @@ func (t *txn) flushInserts(ctx context.Context) error {
 // copyRows is the size from which a queued insert goes by COPY instead:
 // a large plan's steps and dependencies. As array arguments they are one
 // text literal per column that the server parses element by element and
-// lib/pq copies whole; COPY streams the rows.
+// lib/pq copies whole; COPY streams the rows. The copies run before the
+// rest of the plan's rows, which is only right without foreign keys: a
+// database created with them (Store.foreignKeys) keeps the one statement.
 const copyRows = 2000
 
 // copyInsert writes p's rows with COPY (PostgreSQL).
@@ -338,12 +340,12 @@ func (t *txn) copyInsert(ctx context.Context, p pendingInsert) error {
 	for i, c := range p.cols {
 		cols[i] = strings.Trim(c, `"`) // CopyIn quotes them
 	}
+	ctx = context.WithoutCancel(ctx) // see cachedTx
 	stmt, err := t.tx.Tx.PrepareContext(ctx, pq.CopyIn(p.table, cols...))
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", p.table, err)
 	}
 	defer stmt.Close()
-	ctx = context.WithoutCancel(ctx) // see cachedTx
 	for _, r := range p.rows {
 		if _, err := stmt.ExecContext(ctx, r...); err != nil {
 			return fmt.Errorf("copy into %s: %w", p.table, err)

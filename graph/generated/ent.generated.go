@@ -20931,7 +20931,7 @@ func (ec *executionContext) unmarshalNPlanWhereInput2ᚖgithubᚗcomᚋbatonhq�
 }
 
 func (ec *executionContext) marshalNStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx context.Context, sel ast.SelectionSet, v []*ent.Step) graphql.Marshaler {
-	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, sel, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx, sel, v[i])
@@ -20941,7 +20941,7 @@ func (ec *executionContext) marshalNStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋ
 }
 
 func (ec *executionContext) marshalNStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Step) graphql.Marshaler {
-	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, sel, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx, sel, v[i])
@@ -22077,7 +22077,7 @@ func (ec *executionContext) marshalOStep2ᚕᚖgithubᚗcomᚋbatonhqᚋbatonᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, sel, len(v), 16, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStep2ᚖgithubᚗcomᚋbatonhqᚋbatonᚋentᚐStep(ctx, sel, v[i])

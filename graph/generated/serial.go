@@ -6,12 +6,50 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
+// inLineTypes are the objects whose fields never wait on a dataloader:
+// a list whose selection reaches only these (and scalars) is marshalled
+// in line. One reaching further (a step's order or plan, whose jeopardy
+// and forecasts are loaded in batches) keeps gqlgen's concurrent
+// elements, so that their loads still batch across the list instead of
+// waiting one by one.
+var inLineTypes = map[string]bool{"Step": true, "FulfillmentLine": true, "StepGroup": true, "Attempt": true}
+
+// inLine reports whether sel reaches only inLineTypes.
+func inLine(sel ast.SelectionSet) bool {
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				continue
+			}
+			if s.Definition == nil || s.Definition.Type == nil || !inLineTypes[s.Definition.Type.Name()] || !inLine(s.SelectionSet) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !inLine(s.SelectionSet) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || !inLine(s.Definition.SelectionSet) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // marshalSerially is graphql.MarshalSliceConcurrently on the calling
-// goroutine: each element gets its own field context (its index in the
-// path), and a panic in one makes the list null with an error, as there.
-func marshalSerially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+// goroutine when sel stays within inLineTypes: each element gets its own
+// field context (its index in the path), and a panic in one makes the
+// list null with an error, as there. Otherwise it is
+// MarshalSliceConcurrently.
+func marshalSerially(ctx context.Context, sel ast.SelectionSet, length int, workerLimit int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+	if !inLine(sel) {
+		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+	}
 	ret := make(graphql.Array, length)
 	for i := range length {
 		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
