@@ -112,29 +112,27 @@ func ParseCursor(s string) (int64, error) {
 // its time and snapshot, and the last note and actor given; the rest pass
 // as they are, in order.
 func MergeStepMoves(events []*Event) []*Event {
-	last := map[int]int{} // step id → index of its last STEP_STATUS event
+	if len(events) < 2 {
+		return events
+	}
+	moves := map[int][]int{} // step id → the indexes of its STEP_STATUS events, in order
 	for i, ev := range events {
 		if ev.Kind == EventStepStatus && ev.StepID != 0 {
-			last[ev.StepID] = i
+			moves[ev.StepID] = append(moves[ev.StepID], i)
 		}
 	}
 	var out []*Event
-	for i := len(events) - 1; i >= 0; i-- {
+	for _, idx := range moves {
+		i := idx[len(idx)-1]
 		ev := events[i]
-		if ev.Kind != EventStepStatus || ev.StepID == 0 || last[ev.StepID] != i || !StepStatus(ev.To).Terminal() {
+		if len(idx) < 2 || !StepStatus(ev.To).Terminal() {
 			continue
 		}
 		// Walk the step's earlier moves back while they chain into this one.
-		m, from, removed := *ev, ev.From, false
-		for j := i - 1; j >= 0; j-- {
-			p := events[j]
-			if p.Kind != EventStepStatus || p.StepID != ev.StepID {
-				continue
-			}
-			if p.To != from {
-				break
-			}
-			from = p.From
+		m, removed := *ev, false
+		for k := len(idx) - 2; k >= 0 && events[idx[k]].To == m.From; k-- {
+			p := events[idx[k]]
+			m.From = p.From
 			if m.Note == "" {
 				m.Note = p.Note
 			}
@@ -144,10 +142,9 @@ func MergeStepMoves(events []*Event) []*Event {
 			if out == nil {
 				out = slices.Clone(events)
 			}
-			out[j], removed = nil, true
+			out[idx[k]], removed = nil, true
 		}
 		if removed {
-			m.From = from
 			out[i] = &m
 		}
 	}

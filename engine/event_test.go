@@ -122,3 +122,21 @@ func TestMergeStepMoves(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkMergeStepMoves: the events of cancelling a 50,007-step plan
+// (one move per step, none merged), and of a 12-step order's transaction.
+//
+//	go test ./engine -run '^$' -bench MergeStepMoves
+func BenchmarkMergeStepMoves(b *testing.B) {
+	for _, n := range []int{12, 50007} {
+		evs := make([]*engine.Event, n)
+		for i := range evs {
+			evs[i] = &engine.Event{Kind: engine.EventStepStatus, StepID: i + 1, From: "PENDING", To: "CANCELLED"}
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				engine.MergeStepMoves(evs)
+			}
+		})
+	}
+}
