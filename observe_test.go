@@ -457,6 +457,11 @@ func TestTracesAfterFlow(t *testing.T) {
 			if line == nil || line["trace_id"] != traceID.String() || !spanIDs[fmt.Sprint(line["span_id"])] {
 				t.Errorf("log line %v; want trace_id %s and a callout span's span_id", line, traceID)
 			}
+			// It says the failure by outcome and status, not the error's
+			// text (the request's URL may carry order data or a secret).
+			if line != nil && (line["failure"] != "error 503" || line["err"] != nil) {
+				t.Errorf("log line %v; want failure \"error 503\" and no error text", line)
+			}
 		})
 	}
 }

@@ -52,8 +52,9 @@ func (e *Engine) callout(ctx context.Context, c *Claim) (*Result, error) {
 	// Logged whether tracing is on or not (with it, the line carries the
 	// trace and span ids).
 	if err != nil {
+		// Not the error's text (see calloutFailure): it stays on the step.
 		e.log.WarnContext(ctx, "callout attempt failed", "system", c.Def.Callout.System.Name, "step", c.Step.ID,
-			"name", c.Step.Name, "attempt", c.Attempt, "err", err.Error())
+			"name", c.Step.Name, "attempt", c.Attempt, "failure", calloutFailure(calloutOutcomeStatus(res, err)))
 	}
 	return res, err
 }

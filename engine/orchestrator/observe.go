@@ -107,6 +107,19 @@ func (e *Engine) calloutSpan(ctx context.Context, c *Claim) (context.Context, tr
 
 // endCalloutSpan ends a callout attempt's span with its outcome.
 func endCalloutSpan(span trace.Span, res *Result, err error) {
+	outcome, status := calloutOutcomeStatus(res, err)
+	if status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	span.SetAttributes(attribute.String("baton.outcome", outcome))
+	if err != nil {
+		span.SetStatus(codes.Error, calloutFailure(outcome, status))
+	}
+	span.End()
+}
+
+// calloutOutcomeStatus is an attempt's outcome and HTTP status (0: none).
+func calloutOutcomeStatus(res *Result, err error) (string, int) {
 	status := 0
 	if res != nil {
 		status = res.HTTPStatus
@@ -114,22 +127,18 @@ func endCalloutSpan(span trace.Span, res *Result, err error) {
 	if se, ok := err.(*StepError); ok {
 		status = se.HTTPStatus
 	}
+	return calloutOutcome(res, err), status
+}
+
+// calloutFailure describes a failed attempt for spans and logs by its
+// outcome and status only: the error's text may carry the request's URL
+// (order data in its path, a secret in its query) and the start of the
+// system's answer, which stay on the step.
+func calloutFailure(outcome string, status int) string {
 	if status != 0 {
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		return outcome + " " + strconv.Itoa(status)
 	}
-	outcome := calloutOutcome(res, err)
-	span.SetAttributes(attribute.String("baton.outcome", outcome))
-	if err != nil {
-		// The outcome and status only: the error's text may carry the
-		// request's URL (order data in its path, a secret in its query)
-		// and the start of the system's answer, which stay on the step.
-		desc := outcome
-		if status != 0 {
-			desc += " " + strconv.Itoa(status)
-		}
-		span.SetStatus(codes.Error, desc)
-	}
-	span.End()
+	return outcome
 }
 
 // batchContext is the context of the transaction that records a batch of
