@@ -246,6 +246,13 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		}
 		*d.dst = v
 	}
+	// The forecast's numbers: 0 would silently become the default.
+	if m := c.Forecast.MinSamples; m < 1 && m != -1 {
+		return c, fmt.Errorf("BATON_FORECAST_MIN_SAMPLES: %d is neither a positive number of completions nor -1 (never)", m)
+	}
+	if w := c.Forecast.Window; w < 1 {
+		return c, fmt.Errorf("BATON_FORECAST_WINDOW: %d is not a positive number of completions", w)
+	}
 	return c, nil
 }
 

@@ -27,6 +27,8 @@ func TestBadConfigurationTouchesNothing(t *testing.T) {
 		{"timeout not a duration", []string{"BATON_REQUEST_TIMEOUT=soon"}, "BATON_REQUEST_TIMEOUT"},
 		{"workers not a number", []string{"BATON_WORKERS=lots"}, "BATON_WORKERS"},
 		{"forecast samples not a number", []string{"BATON_FORECAST_MIN_SAMPLES=twenty"}, "BATON_FORECAST_MIN_SAMPLES"},
+		{"forecast samples zero", []string{"BATON_FORECAST_MIN_SAMPLES=0"}, "BATON_FORECAST_MIN_SAMPLES"},
+		{"forecast window not positive", []string{"BATON_FORECAST_WINDOW=-5"}, "BATON_FORECAST_WINDOW"},
 		{"rate not a number", []string{"BATON_RATE_LIMIT=fast"}, "BATON_RATE_LIMIT"},
 	}
 	for _, tc := range cases {
