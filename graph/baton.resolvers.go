@@ -325,17 +325,16 @@ func (r *planResolver) Dot(ctx context.Context, obj *ent.Plan) (string, error) {
 
 // Timeline is the resolver for the timeline field.
 func (r *planResolver) Timeline(ctx context.Context, obj *ent.Plan) ([]*model.TimelineEntry, error) {
+	// One query for the steps of every plan of the request, asked now, in
+	// the same batch window as the forecasts (not CollectFields: the
+	// selection here is TimelineEntry's, not Step's).
+	loadSteps := r.loaders(ctx).planSteps.LoadThunk(ctx, obj.ID)
 	f, err := r.planForecast(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
 	rows := plan.Timeline(f.Timeline, f)
-	ids := make([]int, len(rows))
-	for i, e := range rows {
-		ids[i] = e.StepID
-	}
-	// Not CollectFields: the selection here is TimelineEntry's, not Step's.
-	steps, err := r.Client.Step.Query().Where(step.IDIn(ids...)).All(ctx)
+	steps, err := loadSteps()
 	if err != nil {
 		return nil, err
 	}

@@ -1420,6 +1420,30 @@ func TestQueryCountOrdersWithPlansIsConstant(t *testing.T) {
 	})
 }
 
+// TestQueryCountTimelinesAreBatched: the timelines of a page of plans read
+// their steps in batched queries, not one per plan (it was 20 for 20). The
+// 20 plans' resolvers start over a few milliseconds, more than the loaders'
+// batch window now and then, so two or three batches are allowed.
+func TestQueryCountTimelinesAreBatched(t *testing.T) {
+	t.Parallel()
+	enginetest.EachBackend(t, func(t *testing.T, url string) {
+		_, many := ordersEnvs(t, url)
+		const q = `{ orders(first: 20) { edges { node { plan { timeline { critical step { id name status } } } } } } }`
+		m := many.queriesFor(q, nil, ordersCount(t, 20))
+		worst := 0
+		for _, q := range m.sql {
+			if strings.Contains(q, "FROM `steps`") || strings.Contains(q, `FROM "steps"`) {
+				worst++
+			}
+		}
+		t.Logf("timelines of 20 plans: %d statements, %d of them on steps (runs %v)", m.worst, worst, m.runs)
+		if worst > 3 {
+			t.Errorf("the timelines of 20 plans read their steps in %d statements; want at most 3 (batched)", worst)
+			logSQL(t, "20 orders, worst run", m)
+		}
+	})
+}
+
 func TestQueryCountSystemsHeldStepsIsOne(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, enginetest.SQLiteURL(t), envOptions{})

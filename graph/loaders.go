@@ -24,8 +24,8 @@ type loaders struct {
 	orderHealth *dataloadgen.Loader[int, plan.Health]
 	planHealth  *dataloadgen.Loader[int, plan.Health]
 	forecasts   *dataloadgen.Loader[int, *plan.Forecast]
-	steps       *dataloadgen.Loader[int, *ent.Step] // by id (critical paths)
-	held        *dataloadgen.Loader[string, int]    // ON_HOLD steps by system
+	planSteps   *dataloadgen.Loader[int, []*ent.Step] // every step of a plan (timelines)
+	held        *dataloadgen.Loader[string, int]      // ON_HOLD steps by system
 }
 
 type loadersKey struct{}
@@ -45,6 +45,17 @@ func newLoaders(client *ent.Client, eng *orchestrator.Engine) *loaders {
 		}, opts...),
 		forecasts: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int]*plan.Forecast, error) {
 			return eng.Forecasts(ctx, ids)
+		}, opts...),
+		planSteps: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int) (map[int][]*ent.Step, error) {
+			steps, err := client.Step.Query().Where(step.PlanIDIn(ids...)).All(ctx)
+			out := make(map[int][]*ent.Step, len(ids))
+			for _, id := range ids {
+				out[id] = nil // a plan without steps has none, not ErrNotFound
+			}
+			for _, s := range steps {
+				out[s.PlanID] = append(out[s.PlanID], s)
+			}
+			return out, err
 		}, opts...),
 		held: dataloadgen.NewMappedLoader(func(ctx context.Context, systems []string) (map[string]int, error) {
 			var rows []struct {
