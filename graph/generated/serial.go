@@ -3,7 +3,9 @@
 package generated
 
 import (
+	"bytes"
 	"context"
+	"io"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -46,22 +48,64 @@ func inLine(sel ast.SelectionSet) bool {
 // field context (its index in the path), and a panic in one makes the
 // list null with an error, as there. Otherwise it is
 // MarshalSliceConcurrently.
+//
+// In line, an element is complete when marshalElement returns (nothing of
+// it runs later), so a list of encodeFrom elements or more writes each
+// element's JSON as soon as it is resolved and keeps only those bytes: the
+// field sets of a 50,000-step plan (a few hundred bytes of values per
+// step) are garbage at once instead of living until the response is
+// written. An element that is null stays graphql.Null, so a list of
+// non-null elements still becomes null as gqlgen's does.
 func marshalSerially(ctx context.Context, sel ast.SelectionSet, length int, workerLimit int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	if !inLine(sel) {
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
 	}
 	ret := make(graphql.Array, length)
+	var enc *encoder
+	if length >= encodeFrom {
+		enc = &encoder{}
+	}
 	for i := range length {
 		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
-			continue
-		}
-		if !marshalRecovering(childCtx, ret, i, marshalElement) {
+		} else if !marshalRecovering(childCtx, ret, i, marshalElement) {
 			return nil
+		}
+		if enc != nil && ret[i] != graphql.Null {
+			ret[i] = enc.encode(ret[i])
 		}
 	}
 	return ret
+}
+
+// encodeFrom is the length from which an in-line list keeps its elements
+// encoded: below it (a step's few prerequisites) the copy would cost more
+// than the field sets it frees.
+const encodeFrom = 64
+
+// encoded is an element's JSON, written as it is.
+type encoded []byte
+
+func (e encoded) MarshalGQL(w io.Writer) { _, _ = w.Write(e) }
+
+// encoder writes elements into shared chunks of 64 KiB, so that a list's
+// elements cost one allocation per chunk, not one per element.
+type encoder struct {
+	chunk   []byte
+	scratch bytes.Buffer
+}
+
+func (e *encoder) encode(m graphql.Marshaler) graphql.Marshaler {
+	e.scratch.Reset()
+	m.MarshalGQL(&e.scratch)
+	n := e.scratch.Len()
+	if cap(e.chunk)-len(e.chunk) < n {
+		e.chunk = make([]byte, 0, max(64<<10, n))
+	}
+	start := len(e.chunk)
+	e.chunk = append(e.chunk, e.scratch.Bytes()...)
+	return encoded(e.chunk[start:len(e.chunk):len(e.chunk)])
 }
 
 func marshalRecovering(ctx context.Context, ret graphql.Array, i int, marshalElement func(ctx context.Context, i int) graphql.Marshaler) (ok bool) {
