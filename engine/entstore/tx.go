@@ -169,7 +169,7 @@ func (t *txn) insertReturningIDs(ctx context.Context, table string, cols []strin
 		}
 		return t.returningIDs(ctx, fmt.Sprintf("INSERT INTO %s (%s) %s RETURNING id", table, strings.Join(cols, ", "), sel), args, len(rows))
 	}
-	ids, err := t.sqliteInsert(ctx, table, cols, rows)
+	ids, err := t.sqliteInsert(ctx, table, cols, len(rows), rowsOf(rows))
 	if err != nil {
 		return nil, err
 	}
@@ -186,30 +186,30 @@ func sqliteChunk(cols int) int { return max(1, min(64, 30000/cols)) }
 
 // sqliteInsert inserts rows in prepared chunks and returns, per row, the
 // id SQLite assigned (consecutive within a statement on the one writer).
-func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, rows [][]any) ([]int64, error) {
+func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, n int, row func(i int) []any) ([]int64, error) {
 	per := sqliteChunk(len(cols))
-	ids := make([]int64, 0, len(rows))
+	ids := make([]int64, 0, n)
 	var stmt *sql.Stmt
 	done := func() error { return nil }
 	defer func() { done() }()
 	args := make([]any, 0, per*len(cols))
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(len(rows), start+per)]
+	for start := 0; start < n; start += per {
+		chunk := min(n, start+per) - start
 		args = args[:0]
-		for _, r := range chunk {
-			args = append(args, r...)
+		for i := range chunk {
+			args = append(args, row(start+i)...)
 		}
 		var res sql.Result
 		var err error
-		if len(chunk) == per {
+		if chunk == per {
 			if stmt == nil {
-				if stmt, done, err = t.tx.prepare(ctx, t.s.d.sql(valuesSQL(table, cols, len(chunk)))); err != nil {
+				if stmt, done, err = t.tx.prepare(ctx, t.s.d.sql(valuesSQL(table, cols, chunk))); err != nil {
 					return nil, err
 				}
 			}
 			res, err = stmt.ExecContext(context.WithoutCancel(ctx), args...) // see cachedTx
 		} else {
-			res, err = t.tx.ExecContext(ctx, t.s.d.sql(valuesSQL(table, cols, len(chunk))), args...)
+			res, err = t.tx.ExecContext(ctx, t.s.d.sql(valuesSQL(table, cols, chunk)), args...)
 		}
 		if err != nil {
 			return nil, err
@@ -219,7 +219,7 @@ func (t *txn) sqliteInsert(ctx context.Context, table string, cols []string, row
 			return nil, err
 		}
 		for i := range chunk {
-			ids = append(ids, last-int64(len(chunk)-1-i))
+			ids = append(ids, last-int64(chunk-1-i))
 		}
 	}
 	return ids, nil
@@ -267,7 +267,7 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 		return nil
 	}
 	if !t.s.d.postgres {
-		if _, err := t.sqliteInsert(ctx, table, cols, rows); err != nil {
+		if _, err := t.sqliteInsert(ctx, table, cols, len(rows), rowsOf(rows)); err != nil {
 			return fmt.Errorf("insert %s: %w", table, err)
 		}
 		return nil
@@ -282,6 +282,34 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 	return nil
 }
 
+// bulkInsertEach is bulkInsert of the n rows row(i) makes, made as they
+// are written where the rows go one by one: by VALUES batches on SQLite,
+// by COPY for a large deferred insert on PostgreSQL. A 10,000-line order's
+// step, line and fulfillment line rows (about 70 MB as []any) are then
+// never all in memory at once.
+func (t *txn) bulkInsertEach(ctx context.Context, table string, cols []string, n int, row func(i int) []any) error {
+	switch {
+	case n == 0:
+		return nil
+	case !t.s.d.postgres && !t.deferInserts:
+		if _, err := t.sqliteInsert(ctx, table, cols, n, row); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+		return nil
+	case t.s.d.postgres && t.deferInserts && n >= copyRows && !t.s.foreignKeys:
+		// What flushInserts would do with the queued rows.
+		return t.copyInsert(ctx, table, cols, n, row)
+	}
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = row(i)
+	}
+	return t.bulkInsert(ctx, table, cols, rows)
+}
+
+// rowsOf is rows as bulkInsertEach's row function.
+func rowsOf(rows [][]any) func(int) []any { return func(i int) []any { return rows[i] } }
+
 // flushInserts runs the queued inserts (PostgreSQL) as one statement: an
 // INSERT per table, chained as data-modifying CTEs, each unnesting one
 // array per column.
@@ -292,7 +320,7 @@ func (t *txn) flushInserts(ctx context.Context) error {
 	for _, p := range queued {
 		if len(p.rows) < copyRows || t.s.foreignKeys {
 			pending = append(pending, p)
-		} else if err := t.copyInsert(ctx, p); err != nil {
+		} else if err := t.copyInsert(ctx, p.table, p.cols, len(p.rows), rowsOf(p.rows)); err != nil {
 			return err
 		}
 	}
@@ -334,25 +362,25 @@ func (t *txn) flushInserts(ctx context.Context) error {
 // database created with them (Store.foreignKeys) keeps the one statement.
 const copyRows = 2000
 
-// copyInsert writes p's rows with COPY (PostgreSQL).
-func (t *txn) copyInsert(ctx context.Context, p pendingInsert) error {
-	cols := make([]string, len(p.cols))
-	for i, c := range p.cols {
+// copyInsert writes the n rows row(i) makes with COPY (PostgreSQL).
+func (t *txn) copyInsert(ctx context.Context, table string, columns []string, n int, row func(i int) []any) error {
+	cols := make([]string, len(columns))
+	for i, c := range columns {
 		cols[i] = strings.Trim(c, `"`) // CopyIn quotes them
 	}
 	ctx = context.WithoutCancel(ctx) // see cachedTx
-	stmt, err := t.tx.Tx.PrepareContext(ctx, pq.CopyIn(p.table, cols...))
+	stmt, err := t.tx.Tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
 	if err != nil {
-		return fmt.Errorf("copy into %s: %w", p.table, err)
+		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	defer stmt.Close()
-	for _, r := range p.rows {
-		if _, err := stmt.ExecContext(ctx, r...); err != nil {
-			return fmt.Errorf("copy into %s: %w", p.table, err)
+	for i := range n {
+		if _, err := stmt.ExecContext(ctx, row(i)...); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, err)
 		}
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
-		return fmt.Errorf("copy into %s: %w", p.table, err)
+		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	return nil
 }
@@ -513,17 +541,16 @@ func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.St
 	for i, l := range o.Lines {
 		o.LineIDs[l.ID] = ids["order_lines"][i]
 	}
-	lineRows := make([][]any, len(o.Lines))
-	for i, l := range o.Lines {
+	if err := t.bulkInsertEach(ctx, "order_lines", []string{"id", "order_id", "line_id", "product_code", "quantity", "attributes",
+		"parent_ref", "parent_line_id", "action", "asset_id", "status", "missing", "position", "generated"}, len(o.Lines), func(i int) []any {
+		l := o.Lines[i]
 		var parent any
 		if l.ParentID != "" {
 			parent = o.LineIDs[l.ParentID]
 		}
-		lineRows[i] = []any{o.LineIDs[l.ID], o.ID, l.ID, l.ProductCode, l.Quantity, jsonValue(l.Attributes), parent,
+		return []any{o.LineIDs[l.ID], o.ID, l.ID, l.ProductCode, l.Quantity, jsonValue(l.Attributes), parent,
 			nullStr(l.ParentID), string(l.Action), nullInt(l.AssetID), string(l.Status), jsonStrings(l.Missing), l.Position, l.Generated}
-	}
-	if err := t.bulkInsert(ctx, "order_lines", []string{"id", "order_id", "line_id", "product_code", "quantity", "attributes",
-		"parent_ref", "parent_line_id", "action", "asset_id", "status", "missing", "position", "generated"}, lineRows); err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	for i, it := range newItems {
@@ -544,22 +571,24 @@ func (t *txn) InsertOrder(ctx context.Context, o *engine.NewOrder) ([]*engine.St
 }
 
 func (t *txn) insertItems(ctx context.Context, orderID, planID, accountRef int, items []*engine.Item, lineIDs map[string]int) error {
-	var rows, sources [][]any
+	var sources [][]any
 	for _, it := range items {
-		var acct any
-		if it.Scope == engine.DecomposeAccount {
-			acct = accountRef
-		}
-		rows = append(rows, []any{it.ID, nullInt(orderID), nullInt(planID), acct, it.Key, it.ProductCode, it.Rule,
-			string(it.Scope), it.Quantity, jsonValue(it.Attributes), nullStr(it.BundleKey), t.now})
 		for _, src := range it.Sources {
 			if id, ok := lineIDs[src]; ok {
 				sources = append(sources, []any{it.ID, id})
 			}
 		}
 	}
-	if err := t.bulkInsert(ctx, "fulfillment_lines", []string{"id", "order_id", "plan_id", "account_ref", "key", "product_code",
-		"rule", "scope", "quantity", "attributes", "bundle_key", "created_at"}, rows); err != nil {
+	if err := t.bulkInsertEach(ctx, "fulfillment_lines", []string{"id", "order_id", "plan_id", "account_ref", "key", "product_code",
+		"rule", "scope", "quantity", "attributes", "bundle_key", "created_at"}, len(items), func(i int) []any {
+		it := items[i]
+		var acct any
+		if it.Scope == engine.DecomposeAccount {
+			acct = accountRef
+		}
+		return []any{it.ID, nullInt(orderID), nullInt(planID), acct, it.Key, it.ProductCode, it.Rule,
+			string(it.Scope), it.Quantity, jsonValue(it.Attributes), nullStr(it.BundleKey), t.now}
+	}); err != nil {
 		return err
 	}
 	return t.bulkInsert(ctx, "fulfillment_line_sources", []string{"fulfillment_line_id", "order_line_id"}, sources)
@@ -662,22 +691,22 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 		return nil, err
 	}
 	recs := make([]*engine.StepRecord, len(newSteps))
-	stepIDs := map[*engine.NewStep]int{}
-	var stepRows [][]any
+	stepIDs := make(map[*engine.NewStep]int, len(newSteps))
 	for i, ps := range newSteps {
 		rec := p.StepRecord(ps, ids["steps"][i], groupIDs[ps.Group], t.now)
 		rec.Frozen = p.Frozen
 		recs[i] = rec
 		stepIDs[ps] = rec.ID
-		stepRows = append(stepRows, stepInsertRow(rec, ps.PointOfNoReturn))
 	}
-	if err := t.bulkInsert(ctx, "steps", stepInsertColumns, stepRows); err != nil {
+	if err := t.bulkInsertEach(ctx, "steps", stepInsertColumns, len(recs), func(i int) []any {
+		return stepInsertRow(recs[i], newSteps[i].PointOfNoReturn)
+	}); err != nil {
 		return nil, err
 	}
-	var depRows [][]any
-	for _, d := range g.Deps {
+	if err := t.bulkInsertEach(ctx, "step_dependencies", []string{"step_id", "prerequisite_id"}, len(g.Deps), func(i int) []any {
 		// Planning only emits dependencies with at least one new side: an
 		// existing step that takes a new prerequisite gets the row too.
+		d := g.Deps[i]
 		sid, pid := stepIDs[d.Step], stepIDs[d.Prereq]
 		if sid == 0 {
 			sid = d.StepID
@@ -685,9 +714,8 @@ func (t *txn) insertPlan(ctx context.Context, p *engine.NewPlan, ids map[string]
 		if pid == 0 {
 			pid = d.PrereqID
 		}
-		depRows = append(depRows, []any{sid, pid})
-	}
-	if err := t.bulkInsert(ctx, "step_dependencies", []string{"step_id", "prerequisite_id"}, depRows); err != nil {
+		return []any{sid, pid}
+	}); err != nil {
 		return nil, err
 	}
 	return recs, nil
