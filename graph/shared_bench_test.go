@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -65,11 +66,13 @@ func benchFanout(b *testing.B, subscribers int, unshared bool) {
 	})
 
 	var received atomic.Int64
+	counts := make([]atomic.Int64, subscribers) // per subscriber, to say who fell behind
+	ended := make([]atomic.Value, subscribers)  // why a subscriber's reads ended
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	sub, _ := json.Marshal(map[string]any{"id": "1", "type": "subscribe",
 		"payload": map[string]any{"query": "subscription { events { cursor kind orderId at to step { id name status } } }"}})
 	next := []byte(`"type":"next"`)
-	for range subscribers {
+	for n := range subscribers {
 		d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
 		ws, resp, err := d.Dial(url, nil)
 		if err != nil {
@@ -90,10 +93,14 @@ func benchFanout(b *testing.B, subscribers int, unshared bool) {
 			for {
 				_, m, err := ws.ReadMessage()
 				if err != nil {
+					ended[n].Store(err.Error())
 					return
 				}
 				if bytes.Contains(m, next) {
 					received.Add(1)
+					counts[n].Add(1)
+				} else {
+					ended[n].CompareAndSwap(nil, "unexpected message: "+string(m))
 				}
 			}
 		}()
@@ -103,28 +110,59 @@ func benchFanout(b *testing.B, subscribers int, unshared bool) {
 		want = subscribers
 	}
 	enginetest.Eventually(b, 10*time.Second, func() bool { return hub.Subscribers() == want }, "%d subscriptions never reached the hub", want)
+	id := hub.Last()
+	event := func(i int) *engine.Event {
+		id++
+		return &engine.Event{ID: id, Kind: engine.EventStepStatus, OrderID: 7, PlanID: 7, StepID: 70 + i%5,
+			From: "READY", To: "IN_PROGRESS", At: enginetest.Epoch.Add(time.Duration(i) * time.Millisecond),
+			Step: &engine.EventStep{ID: 70 + i%5, Name: "Install", Type: "MANUAL_TASK", Status: "IN_PROGRESS", Jeopardy: "ON_TRACK"}}
+	}
+	// Shared, the hub counts one subscription as soon as the first
+	// subscriber joins its group; the others join as their subscribe
+	// messages are read. Events until every subscriber has had one, then
+	// quiet until the last of them arrived: from there on every subscriber
+	// gets every event.
+	enginetest.Eventually(b, 10*time.Second, func() bool {
+		hub.Ingest([]*engine.Event{event(0)})
+		for n := range counts {
+			if counts[n].Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}, "not every subscriber received an event")
+	for last := int64(-1); received.Load() != last; time.Sleep(50 * time.Millisecond) {
+		last = received.Load()
+	}
+	base := make([]int64, subscribers)
+	for n := range counts {
+		base[n] = counts[n].Load()
+	}
+	warm := received.Load()
 
 	const window = 64
-	id := hub.Last()
 	b.ResetTimer()
 	start, cpu0 := time.Now(), processCPU(b)
 	for i := 0; b.Loop(); i++ {
 		// At most window events in flight: b.Loop times the loop, which
 		// must include the delivery, and an unbounded backlog would
 		// overflow the subscribers' queues (SLOW_SUBSCRIBER).
-		for received.Load() < int64(i-window)*int64(subscribers) {
+		for received.Load()-warm < int64(i-window)*int64(subscribers) {
 			time.Sleep(100 * time.Microsecond)
 		}
-		id++
-		hub.Ingest([]*engine.Event{{ID: id, Kind: engine.EventStepStatus, OrderID: 7, PlanID: 7, StepID: 70 + i%5,
-			From: "READY", To: "IN_PROGRESS", At: enginetest.Epoch.Add(time.Duration(i) * time.Millisecond),
-			Step: &engine.EventStep{ID: 70 + i%5, Name: "Install", Type: "MANUAL_TASK", Status: "IN_PROGRESS", Jeopardy: "ON_TRACK"}}})
+		hub.Ingest([]*engine.Event{event(i)})
 	}
 	total := int64(b.N) * int64(subscribers)
-	deadline := time.Now().Add(2 * time.Minute)
-	for received.Load() < total {
+	deadline := time.Now().Add(time.Minute)
+	for received.Load()-warm < total {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d messages delivered", received.Load(), total)
+			var short []string
+			for n := range counts {
+				if got := counts[n].Load() - base[n]; got < int64(b.N) {
+					short = append(short, fmt.Sprintf("subscriber %d: %d (%v)", n, got, ended[n].Load()))
+				}
+			}
+			b.Fatalf("%d of %d messages delivered (%d events); short: %s", received.Load(), total, b.N, strings.Join(short, "; "))
 		}
 		time.Sleep(time.Millisecond)
 	}
