@@ -43,8 +43,13 @@ const (
 // concurrently. mu guards state and is never held while blocking on the
 // network.
 type conn struct {
-	ws           *websocket.Conn
-	cork         *corkConn // the TCP connection under ws; nil when not hijacked through Accept
+	ws   *websocket.Conn
+	cork *corkConn // the TCP connection under ws; nil when not hijacked through Accept
+	// rawFrames: data frames are framed here, straight into cork, instead
+	// of through gorilla's writer (one NextWriter, copy, deadline and
+	// frame flush per message). Only without permessage-deflate, whose
+	// frames gorilla must compress.
+	rawFrames    bool
 	writeTimeout time.Duration
 	closeTimeout time.Duration
 
@@ -343,6 +348,9 @@ func (c *conn) writeFrames(frames []frame) error {
 	if !c.isOpen() {
 		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
 	}
+	if c.rawFrames {
+		return c.writeRaw(frames)
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	if c.cork != nil {
 		c.cork.hold()
@@ -362,6 +370,27 @@ func (c *conn) writeFrames(frames []frame) error {
 		return err
 	}
 	return nil
+}
+
+// writeRaw frames frames itself into the cork and writes them in one
+// write with one deadline. They are framed while the connection is open
+// (under mu), so a close frame WriteClose sends meanwhile follows them.
+func (c *conn) writeRaw(frames []frame) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
+	}
+	c.cork.appendFrames(frames)
+	c.mu.Unlock()
+	err := c.cork.flush(time.Now().Add(c.writeTimeout))
+	if err != nil {
+		if !c.isOpen() {
+			return fmt.Errorf("wsgorilla: write on closing connection: %w (%w)", net.ErrClosed, err)
+		}
+		c.abort() // a failed or timed-out write leaves the frame stream corrupt
+	}
+	return err
 }
 
 func (c *conn) writeEach(frames []frame) error {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Lanes: results written straight to the connection.
@@ -247,6 +249,68 @@ func (c *corkConn) hold() {
 	c.mu.Unlock()
 }
 
+// appendFrames adds frames to what is to be written, each a final text
+// frame from server to client (unmasked): head, then body and "}" when body
+// is set. It holds the connection until flush, so that a frame written
+// meanwhile (a close frame) follows them.
+func (c *corkConn) appendFrames(frames []frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = true
+	for _, f := range frames {
+		n := len(f.head)
+		if f.body != nil {
+			n += len(f.body) + len(frameTail)
+		}
+		c.buf = appendFrameHeader(c.buf, n)
+		c.buf = append(c.buf, f.head...)
+		if f.body != nil {
+			c.buf = append(c.buf, f.body...)
+			c.buf = append(c.buf, frameTail...)
+		}
+	}
+}
+
+// appendFrameHeader appends the header of a final, unmasked text frame
+// of n payload bytes (RFC 6455 section 5.2).
+func appendFrameHeader(b []byte, n int) []byte {
+	const finText = 0x80 | websocket.TextMessage
+	switch {
+	case n <= 125:
+		return append(b, finText, byte(n))
+	case n <= 0xffff:
+		return append(b, finText, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, finText, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// flush writes what appendFrames gathered, in one write with the given
+// deadline. Frames other goroutines write meanwhile (gorilla's control
+// frames) wait for it under mu.
+func (c *corkConn) flush(deadline time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(c.buf)
+	c.resetBuf()
+	return err
+}
+
+func (c *corkConn) resetBuf() {
+	if cap(c.buf) > 256<<10 {
+		c.buf = nil // don't keep a burst's buffer for the connection's life
+	} else {
+		c.buf = c.buf[:0]
+	}
+}
+
 // release writes what was held, in one write.
 func (c *corkConn) release() error {
 	c.mu.Lock()
@@ -256,10 +320,6 @@ func (c *corkConn) release() error {
 		return nil
 	}
 	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > 256<<10 {
-		c.buf = nil // don't keep a burst's buffer for the connection's life
-	} else {
-		c.buf = c.buf[:0]
-	}
+	c.resetBuf()
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/testserver"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
 
 	"github.com/batonhq/baton/graph/wsgorilla"
 )
@@ -87,6 +88,44 @@ func TestLaneDeliversInOrder(t *testing.T) {
 			for i := range 200 {
 				m := c.expect(pick(proto, "next", "data"), "client-7", "ka")
 				assertJSON(t, m.Payload, fmt.Sprintf(`{"data":{"name":"n%d"}}`, i))
+			}
+			c.expect("complete", "client-7", "ka")
+		})
+	}
+}
+
+// A lane's messages arrive whole at every length the frame header
+// encodes differently (7-bit, 16-bit and 64-bit lengths, and their
+// edges), framed by the connection itself and, with permessage-deflate,
+// by gorilla.
+func TestLaneFrameLengths(t *testing.T) {
+	head := len(`{"id":"client-7","type":"next","payload":}`)
+	body := len(`{"data":{"name":""}}`)
+	var lengths []int // of the whole message
+	for _, edge := range []int{125, 126, 0xffff, 0x10000} {
+		for d := -3; d <= 3; d++ {
+			lengths = append(lengths, edge+d)
+		}
+	}
+	lengths = append(lengths, head+body, 1<<20)
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compression %v", compress), func(t *testing.T) {
+			s := newLaneServer(t, wsgorilla.Implementation{Upgrader: websocket.Upgrader{EnableCompression: compress},
+				MaxQueuedBytes: 8 << 20}, true)
+			c := dialWith(t, websocket.Dialer{Subprotocols: []string{transportWS}, EnableCompression: compress}, s.url, nil)
+			c.initialise(transportWS)
+			c.send(message{Type: "subscribe", ID: "client-7", Payload: []byte(`{"query":"subscription { name }"}`)})
+			lane := s.lane(t)
+			for _, n := range lengths {
+				name := strings.Repeat("x", n-head-body)
+				if err := lane.Send(fmt.Appendf(nil, `{"data":{"name":"%s"}}`, name)); err != nil {
+					t.Fatalf("send %d bytes: %v", n, err)
+				}
+			}
+			close(s.release)
+			for _, n := range lengths {
+				m := c.expect("next", "client-7", "ka")
+				assertJSON(t, m.Payload, fmt.Sprintf(`{"data":{"name":"%s"}}`, strings.Repeat("x", n-head-body)))
 			}
 			c.expect("complete", "client-7", "ka")
 		})

@@ -221,6 +221,7 @@ func (i Implementation) Accept(
 		return nil, err
 	}
 	c := newConn(ws, orDefault(i.WriteTimeout, DefaultWriteTimeout), orDefault(i.CloseTimeout, DefaultCloseTimeout))
+	c.rawFrames = c.cork != nil && !upgrader.EnableCompression
 	if i.MaxQueuedBytes > 0 {
 		c.maxQueued = i.MaxQueuedBytes
 	}
