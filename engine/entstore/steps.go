@@ -467,6 +467,15 @@ func (t *txn) valuesCTE(table string, cols []string, rows [][]any) (string, []an
 
 // CompletePlan implements engine.Tx.
 func (t *txn) CompletePlan(ctx context.Context, p *engine.PlanRecord) error {
+	if t.s.d.postgres && p.OrderID != 0 {
+		// One round trip for both.
+		if _, err := t.tx.ExecContext(ctx, `WITH p AS (UPDATE plans SET status = 'COMPLETED', completed_at = $2,
+			started_at = COALESCE(started_at, $2) WHERE id = $1)
+			UPDATE orders SET status = 'COMPLETED', completed_at = $2, updated_at = $2 WHERE id = $3`, p.ID, t.now, p.OrderID); err != nil {
+			return fmt.Errorf("complete plan %d and order %d: %w", p.ID, p.OrderID, err)
+		}
+		return nil
+	}
 	if _, err := t.exec(ctx, `UPDATE plans SET status = 'COMPLETED', completed_at = $2,
 		started_at = COALESCE(started_at, $2) WHERE id = $1`, p.ID, t.now); err != nil {
 		return fmt.Errorf("complete plan %d: %w", p.ID, err)
