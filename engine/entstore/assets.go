@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/batonhq/baton/engine"
 )
@@ -107,31 +109,42 @@ func (t *txn) assetHistory(ctx context.Context, oa *engine.OrderAssets, actions 
 
 // OrderAssetLines implements engine.Tx.
 func (t *txn) OrderAssetLines(ctx context.Context, orderID int) (*engine.OrderAssets, []engine.AssetLine, error) {
-	oa := &engine.OrderAssets{OrderID: orderID}
-	err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT account_ref, account_id FROM orders WHERE id = $1`), orderID).Scan(&oa.AccountRef, &oa.AccountID)
-	if err == sql.ErrNoRows {
-		return nil, nil, engine.Errorf(engine.CodeNotFound, "order %d not found", orderID)
-	}
+	// The order and its lines in one statement: a row per line, or one
+	// without a line for an order that has none.
+	rows, err := t.query(ctx, `SELECT o.account_ref, o.account_id, l.id, l.product_code, l.quantity, l.attributes, l.action, l.asset_id
+		FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE o.id = $1 ORDER BY l.position`, orderID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read order %d: %w", orderID, err)
-	}
-	rows, err := t.query(ctx, `SELECT id, product_code, quantity, attributes, action, asset_id
-		FROM order_lines WHERE order_id = $1 ORDER BY position`, orderID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read lines for assets: %w", err)
+		return nil, nil, fmt.Errorf("read order %d and its lines: %w", orderID, err)
 	}
 	defer rows.Close()
+	var oa *engine.OrderAssets
 	var lines []engine.AssetLine
 	for rows.Next() {
+		var ref int
+		var account string
+		var lineID sql.NullInt64
+		var product, action sql.NullString
+		var quantity sql.NullInt64
 		var l engine.AssetLine
-		var action string
-		if err := rows.Scan(&l.LineID, &l.Product, &l.Quantity, jsonScan{&l.Attributes}, &action, intScan{&l.AssetID}); err != nil {
+		if err := rows.Scan(&ref, &account, &lineID, &product, &quantity, jsonScan{&l.Attributes}, &action, intScan{&l.AssetID}); err != nil {
 			return nil, nil, fmt.Errorf("scan line: %w", err)
 		}
-		l.Action = engine.LineAction(action)
+		if oa == nil {
+			oa = &engine.OrderAssets{OrderID: orderID, AccountRef: ref, AccountID: account}
+		}
+		if !lineID.Valid {
+			continue
+		}
+		l.LineID, l.Product, l.Quantity, l.Action = int(lineID.Int64), product.String, int(quantity.Int64), engine.LineAction(action.String)
 		lines = append(lines, l)
 	}
-	return oa, lines, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if oa == nil {
+		return nil, nil, engine.Errorf(engine.CodeNotFound, "order %d not found", orderID)
+	}
+	return oa, lines, nil
 }
 
 // ApplyAssetChanges implements engine.Tx.
@@ -147,6 +160,9 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 			newLines = append(newLines, c.LineID)
 		}
 	}
+	if len(ids) == 0 && t.s.d.postgres {
+		return t.createAssets(ctx, oa, actions)
+	}
 	before, err := t.AssetsByID(ctx, ids)
 	if err != nil {
 		return err
@@ -155,8 +171,7 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 		var err error
 		switch {
 		case c.AssetID == 0:
-			add = append(add, []any{oa.AccountRef, oa.AccountID, c.Product, *c.Quantity, string(c.Status), jsonValue(c.Attributes),
-				oa.OrderID, c.LineID, oa.OrderID, t.now, t.now})
+			add = append(add, assetInsertRow(oa, c, t.now))
 		case c.Quantity != nil:
 			_, err = t.exec(ctx, `UPDATE assets SET quantity = $1, attributes = {merge attributes $2}, last_order_id = $3, updated_at = $4 WHERE id = $5`,
 				*c.Quantity, jsonValue(orEmpty(c.Attributes)), oa.OrderID, t.now, c.AssetID)
@@ -176,8 +191,7 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 	}
 	created := map[int]int{}
 	if len(add) > 0 {
-		newIDs, err := t.insertReturningIDs(ctx, "assets", []string{"account_ref", "account_id", "product_code", "quantity", "status",
-			"attributes", "order_id", "order_line_id", "last_order_id", "created_at", "updated_at"}, add)
+		newIDs, err := t.insertReturningIDs(ctx, "assets", assetInsertColumns, add)
 		if err != nil {
 			return fmt.Errorf("insert assets: %w", err)
 		}
@@ -194,6 +208,60 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 	}
 	return t.assetHistory(ctx, oa, actions, before, after, created)
 }
+
+// createAssets is ApplyAssetChanges on PostgreSQL when every change
+// creates an asset (an order of new products): the assets and their
+// history in one statement, the events made from the rows inserted.
+func (t *txn) createAssets(ctx context.Context, oa *engine.OrderAssets, actions map[int]engine.LineAction) error {
+	if len(oa.Changes) == 0 {
+		return nil
+	}
+	add := make([][]any, len(oa.Changes))
+	for i, c := range oa.Changes {
+		add[i] = assetInsertRow(oa, c, t.now)
+	}
+	sel, args, err := t.s.unnestSelect("assets", assetInsertColumns, add, 1)
+	if err != nil {
+		return err
+	}
+	// The events in the order of the changes, as the general path writes
+	// them.
+	lines := make([]any, 0, len(oa.Changes))
+	acts := make([]any, 0, len(oa.Changes))
+	for _, c := range oa.Changes {
+		lines, acts = append(lines, c.LineID), append(acts, string(actions[c.LineID]))
+	}
+	lineArr, err := pgArray(lines)
+	if err != nil {
+		return err
+	}
+	actArr, err := pgArray(acts)
+	if err != nil {
+		return err
+	}
+	n := len(args)
+	args = append(args, lineArr, actArr, t.now)
+	q := fmt.Sprintf(`WITH a AS (INSERT INTO assets (%s) %s RETURNING id, order_id, order_line_id, status, quantity, attributes)
+		INSERT INTO asset_events (asset_id, order_id, order_line_id, action, from_status, to_status, quantity, attributes, at)
+		SELECT a.id, a.order_id, a.order_line_id, x.action, NULL, a.status, a.quantity, a.attributes, $%d::timestamptz
+		FROM a JOIN unnest($%d::bigint[], $%d::text[]) WITH ORDINALITY AS x(line, action, n) ON x.line = a.order_line_id
+		ORDER BY x.n`,
+		strings.Join(assetInsertColumns, ", "), sel, n+3, n+1, n+2)
+	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("insert assets: %w", err)
+	}
+	return nil
+}
+
+// assetInsertRow is the assets row (assetInsertColumns) a change that
+// creates an asset inserts.
+func assetInsertRow(oa *engine.OrderAssets, c engine.AssetChange, now time.Time) []any {
+	return []any{oa.AccountRef, oa.AccountID, c.Product, *c.Quantity, string(c.Status), jsonValue(c.Attributes),
+		oa.OrderID, c.LineID, oa.OrderID, now, now}
+}
+
+var assetInsertColumns = []string{"account_ref", "account_id", "product_code", "quantity", "status",
+	"attributes", "order_id", "order_line_id", "last_order_id", "created_at", "updated_at"}
 
 // Assets implements engine.Store: by the account's ref, which the
 // (account_ref, product_code) index serves.
