@@ -21,13 +21,21 @@ func (t *txn) InsertAudit(ctx context.Context, r *engine.AuditRecord) error {
 	if roles == nil {
 		roles = []string{}
 	}
-	row := []any{r.At, r.Actor, r.Method, jsonStrings(roles), r.Action, nullInt(r.OrderID), nullStr(r.Target),
-		nullStr(r.InputDigest), string(r.Outcome), nullStr(string(r.Code)), nullStr(r.RequestID), nullStr(r.ClientAddr)}
-	ids, err := t.insertReturningIDs(ctx, "audit_records", auditColumns, [][]any{row})
-	if err != nil {
-		return fmt.Errorf("insert audit record: %w", err)
+	// Written with the transaction's events, in one statement for all
+	// the writes of a group that keep theirs (flushAudits).
+	t.audits = append(t.audits, []any{r.At, r.Actor, r.Method, jsonStrings(roles), r.Action, nullInt(r.OrderID), nullStr(r.Target),
+		nullStr(r.InputDigest), string(r.Outcome), nullStr(string(r.Code)), nullStr(r.RequestID), nullStr(r.ClientAddr)})
+	return nil
+}
+
+// flushAudits writes the audit records the transaction's writes kept.
+func (t *txn) flushAudits(ctx context.Context) error {
+	if len(t.audits) == 0 {
+		return nil
 	}
-	r.ID = int(ids[0])
+	if err := t.bulkInsertEach(ctx, "audit_records", auditColumns, len(t.audits), rowsOf(t.audits)); err != nil {
+		return fmt.Errorf("insert audit records: %w", err)
+	}
 	return nil
 }
 

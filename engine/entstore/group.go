@@ -183,6 +183,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 	now := s.clock.Now().UTC()
 	single := len(group) == 1
 	var all []*engine.Event
+	var audits [][]any   // of the writes that released their savepoints
 	reserved := idPool{} // id blocks of the writes that released their savepoints
 	for _, r := range group {
 		r.events, r.err = nil, nil
@@ -218,8 +219,13 @@ func (s *Store) commitGroup(group []*writeReq) error {
 		t.own.moveTo(reserved)
 		r.events = t.events
 		all = append(all, t.events...)
+		audits = append(audits, t.audits...)
 	}
-	t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now, events: all}
+	t := &txn{s: s, tx: cachedTx{sqlTx, s.wstmts}, now: now, events: all, audits: audits}
+	if err := t.flushAudits(ctx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
 	if err := t.flushEvents(ctx); err != nil {
 		sqlTx.Rollback()
 		return err

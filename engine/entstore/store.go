@@ -440,6 +440,10 @@ func (s *Store) write(ctx context.Context, fn func(engine.Tx) error) ([]*engine.
 		sqlTx.Rollback()
 		return nil, err
 	}
+	if err := t.flushAudits(ctx); err != nil {
+		sqlTx.Rollback()
+		return nil, err
+	}
 	if err := t.flushEvents(ctx); err != nil {
 		sqlTx.Rollback()
 		return nil, err

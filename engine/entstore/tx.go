@@ -23,6 +23,7 @@ type txn struct {
 
 	deferInserts bool // PostgreSQL: queue bulk inserts for flushInserts
 	pending      []pendingInsert
+	audits       [][]any // audit records, written by flushAudits
 
 	// SQLite id blocks (idblocks.go): reserved by this write, and by the
 	// writes of its group that committed their savepoints.
