@@ -373,16 +373,14 @@ func (c *conn) writeFrames(frames []frame) error {
 }
 
 // writeRaw frames frames itself into the cork and writes them in one
-// write with one deadline. They are framed while the connection is open
-// (under mu), so a close frame WriteClose sends meanwhile follows them.
+// write with one deadline. The cork refuses them once a close frame went
+// out, whoever sent it (WriteClose, or gorilla echoing the peer's close or
+// refusing an oversized message), as gorilla's writer did; a close frame
+// sent meanwhile follows them.
 func (c *conn) writeRaw(frames []frame) error {
-	c.mu.Lock()
-	if c.state != stateOpen {
-		c.mu.Unlock()
+	if !c.isOpen() || !c.cork.appendFrames(frames) {
 		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
 	}
-	c.cork.appendFrames(frames)
-	c.mu.Unlock()
 	err := c.cork.flush(time.Now().Add(c.writeTimeout))
 	if err != nil {
 		if !c.isOpen() {

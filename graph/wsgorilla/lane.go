@@ -231,11 +231,25 @@ type corkConn struct {
 	mu      sync.Mutex
 	holding bool
 	buf     []byte
+	// raw: the connection frames its data messages (appendFrames), so
+	// what gorilla writes through Write is control frames, one per call;
+	// closeSent: one of them was a close frame.
+	raw, closeSent bool
+}
+
+// frameData makes the connection's data frames appendFrames' only.
+func (c *corkConn) frameData() {
+	c.mu.Lock()
+	c.raw = true
+	c.mu.Unlock()
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.raw && len(p) > 0 && p[0] == 0x80|websocket.CloseMessage {
+		c.closeSent = true
+	}
 	if c.holding {
 		c.buf = append(c.buf, p...)
 		return len(p), nil
@@ -252,10 +266,15 @@ func (c *corkConn) hold() {
 // appendFrames adds frames to what is to be written, each a final text
 // frame from server to client (unmasked): head, then body and "}" when body
 // is set. It holds the connection until flush, so that a frame written
-// meanwhile (a close frame) follows them.
-func (c *corkConn) appendFrames(frames []frame) {
+// meanwhile (a close frame) follows them. After a close frame it adds
+// nothing and returns false: no data frame may follow one (RFC 6455
+// section 5.5.1).
+func (c *corkConn) appendFrames(frames []frame) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closeSent {
+		return false
+	}
 	c.holding = true
 	for _, f := range frames {
 		n := len(f.head)
@@ -269,6 +288,7 @@ func (c *corkConn) appendFrames(frames []frame) {
 			c.buf = append(c.buf, frameTail...)
 		}
 	}
+	return true
 }
 
 // appendFrameHeader appends the header of a final, unmasked text frame

@@ -1,11 +1,15 @@
 package wsgorilla_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,6 +134,126 @@ func TestLaneFrameLengths(t *testing.T) {
 			c.expect("complete", "client-7", "ka")
 		})
 	}
+}
+
+// No data frame follows a close frame, whoever closes: here the client,
+// whose close gorilla echoes while the lane keeps sending (RFC 6455
+// section 5.5.1). The client's connection records every byte the server
+// sent, and the frames are read back from them.
+func TestNoDataFrameAfterClose(t *testing.T) {
+	for try := range 20 {
+		s := newLaneServer(t, wsgorilla.Implementation{}, true)
+		var got recording
+		d := websocket.Dialer{Subprotocols: []string{transportWS}, NetDial: func(network, addr string) (net.Conn, error) {
+			nc, err := net.Dial(network, addr)
+			return &recordingConn{Conn: nc, rec: &got}, err
+		}}
+		c := dialWith(t, d, s.url, nil)
+		c.initialise(transportWS)
+		c.send(message{Type: "subscribe", ID: "1", Payload: []byte(`{"query":"subscription { name }"}`)})
+		lane := s.lane(t)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				if err := lane.Send(fmt.Appendf(nil, `{"data":{"name":"n%d"}}`, i)); err != nil {
+					return
+				}
+				if i%64 == 63 {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+		}()
+		time.Sleep(time.Duration(try%5) * time.Millisecond)
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(ioTimeout))
+		_ = c.ws.SetReadDeadline(time.Now().Add(ioTimeout))
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				break
+			}
+		}
+		<-done
+		close(s.release)
+		frames, err := serverFrames(got.bytes())
+		if err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+		closed := -1
+		for i, op := range frames {
+			switch {
+			case op == websocket.CloseMessage && closed < 0:
+				closed = i
+			case closed >= 0 && (op == websocket.TextMessage || op == websocket.BinaryMessage || op == 0):
+				t.Fatalf("try %d: frame %d (opcode %d) follows the close frame %d", try, i, op, closed)
+			}
+		}
+		if closed < 0 {
+			t.Fatalf("try %d: no close frame among %d frames", try, len(frames))
+		}
+	}
+}
+
+// recording keeps what a connection read.
+type recording struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (r *recording) bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]byte(nil), r.buf...)
+}
+
+type recordingConn struct {
+	net.Conn
+	rec *recording
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.rec.mu.Lock()
+	c.rec.buf = append(c.rec.buf, p[:n]...)
+	c.rec.mu.Unlock()
+	return n, err
+}
+
+// serverFrames reads the opcodes of the unmasked frames in b, after the
+// HTTP response that upgraded the connection.
+func serverFrames(b []byte) ([]int, error) {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		return nil, errors.New("no HTTP response")
+	}
+	b = b[i+4:]
+	var ops []int
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return ops, fmt.Errorf("truncated frame header after %d frames", len(ops))
+		}
+		op, n, h := int(b[0]&0x0f), int(b[1]&0x7f), 2
+		if b[1]&0x80 != 0 {
+			return ops, fmt.Errorf("frame %d is masked", len(ops))
+		}
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				return ops, errors.New("truncated length")
+			}
+			n, h = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				return ops, errors.New("truncated length")
+			}
+			n, h = int(binary.BigEndian.Uint64(b[2:])), 10
+		}
+		if len(b) < h+n {
+			break // the connection ended inside a frame
+		}
+		ops = append(ops, op)
+		b = b[h+n:]
+	}
+	return ops, nil
 }
 
 // Once the client completed the operation, its lane refuses to send and

@@ -221,7 +221,10 @@ func (i Implementation) Accept(
 		return nil, err
 	}
 	c := newConn(ws, orDefault(i.WriteTimeout, DefaultWriteTimeout), orDefault(i.CloseTimeout, DefaultCloseTimeout))
-	c.rawFrames = c.cork != nil && !upgrader.EnableCompression
+	if c.cork != nil && !upgrader.EnableCompression {
+		c.rawFrames = true
+		c.cork.frameData()
+	}
 	if i.MaxQueuedBytes > 0 {
 		c.maxQueued = i.MaxQueuedBytes
 	}
