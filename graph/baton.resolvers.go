@@ -342,11 +342,28 @@ func (r *planResolver) Timeline(ctx context.Context, obj *ent.Plan) ([]*model.Ti
 	for _, s := range steps {
 		byID[s.ID] = s
 	}
+	var missing []int
+	for _, e := range rows {
+		if byID[e.StepID] == nil {
+			missing = append(missing, e.StepID)
+		}
+	}
+	if len(missing) > 0 {
+		// Added to the plan (an amendment) between the steps' read and
+		// the forecast's.
+		late, err := r.Client.Step.Query().Where(step.IDIn(missing...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range late {
+			byID[s.ID] = s
+		}
+	}
 	out := make([]*model.TimelineEntry, 0, len(rows))
 	for _, e := range rows {
 		st := byID[e.StepID]
 		if st == nil {
-			continue // gone between the two reads (nothing deletes steps)
+			continue // nothing deletes steps
 		}
 		out = append(out, &model.TimelineEntry{Step: st, Swimlane: e.Swimlane, PlannedStart: e.PlannedStart, PlannedEnd: e.PlannedEnd,
 			ActualStart: e.ActualStart, ActualEnd: e.ActualEnd, Critical: e.Critical, Basis: model.ForecastBasis(e.Basis),
