@@ -620,68 +620,59 @@ func orderByExternalID(ctx context.Context, db querier, d *sqlDialect, externalI
 	return &o, rows.Err()
 }
 
-// AccountState implements engine.Store.
+// AccountState implements engine.Store: one statement, none for the
+// account's ref first.
 func (s *Store) AccountState(ctx context.Context, accountID string) (*engine.AccountState, error) {
-	rows, err := s.query(ctx, `SELECT id FROM accounts WHERE external_id = $1`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("account: %w", err)
+	st, err := accountState(ctx, s.reads, s.d, "a.external_id = $1", "SELECT id FROM accounts WHERE external_id = $1", accountID, accountID)
+	if err != nil || st != nil {
+		return st, err
 	}
-	ref := 0
-	if rows.Next() {
-		if err := rows.Scan(&ref); err != nil {
-			rows.Close()
-			return nil, err
-		}
-	}
-	rows.Close()
-	if ref == 0 {
-		return &engine.AccountState{ID: accountID}, nil
-	}
-	return accountState(ctx, s.reads, s.d, ref, accountID)
+	return &engine.AccountState{ID: accountID}, nil // no such account yet
 }
 
-func accountState(ctx context.Context, db querier, d *sqlDialect, ref int, accountID string) (*engine.AccountState, error) {
-	st := &engine.AccountState{ID: accountID, Items: map[string]*engine.ExistingItem{}, Steps: map[string]*engine.ExistingStep{}}
-	rows, err := db.QueryContext(ctx, d.sql(`SELECT attributes FROM accounts WHERE id = $1`), ref)
+// accountState reads an account's attributes, its ACCOUNT-scope items
+// and its ACCOUNT-scope steps in one statement: a row 'a' for the account,
+// then 'i' per item and 's' per step. account selects the account row
+// (alias a) and ref is a subquery or parameter for its id. It returns nil
+// when there is no such account.
+func accountState(ctx context.Context, db querier, d *sqlDialect, account, ref string, accountID string, arg any) (*engine.AccountState, error) {
+	rows, err := db.QueryContext(ctx, d.sql(`SELECT 'a', a.id, NULL, NULL, NULL, NULL, a.attributes FROM accounts a WHERE `+account+`
+		UNION ALL SELECT 'i', f.id, f.key, f.rule, f.product_code, f.quantity, f.attributes FROM fulfillment_lines f
+			WHERE f.account_ref = (`+ref+`) AND f.scope = 'ACCOUNT'
+		UNION ALL SELECT 's', s.id, s.name, s.status, NULL, NULL, NULL FROM steps s
+			WHERE s.account_ref = (`+ref+`) AND s.scope = 'ACCOUNT'`), arg)
 	if err != nil {
 		return nil, fmt.Errorf("account state: %w", err)
 	}
-	for rows.Next() {
-		if err := rows.Scan(jsonScan{&st.Attributes}); err != nil {
-			rows.Close()
-			return nil, err
-		}
-	}
-	rows.Close()
-	rows, err = db.QueryContext(ctx, d.sql(`SELECT id, key, rule, product_code, quantity, attributes FROM fulfillment_lines
-		WHERE account_ref = $1 AND scope = 'ACCOUNT'`), ref)
-	if err != nil {
-		return nil, fmt.Errorf("account items: %w", err)
-	}
-	for rows.Next() {
-		var it engine.ExistingItem
-		if err := rows.Scan(&it.ID, &it.Key, &it.Rule, &it.ProductCode, &it.Quantity, jsonScan{&it.Attributes}); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		st.Items[it.Rule] = &it
-	}
-	rows.Close()
-	rows, err = db.QueryContext(ctx, d.sql(`SELECT id, name, status FROM steps WHERE account_ref = $1 AND scope = 'ACCOUNT'`), ref)
-	if err != nil {
-		return nil, fmt.Errorf("account steps: %w", err)
-	}
 	defer rows.Close()
+	st := &engine.AccountState{ID: accountID, Items: map[string]*engine.ExistingItem{}, Steps: map[string]*engine.ExistingStep{}}
+	found := false
 	for rows.Next() {
-		var st2 engine.ExistingStep
-		var status string
-		if err := rows.Scan(&st2.ID, &st2.Name, &status); err != nil {
-			return nil, err
+		var kind string
+		var id int
+		var a, b, code sql.NullString
+		var quantity sql.NullInt64
+		var attrs map[string]any
+		if err := rows.Scan(&kind, &id, &a, &b, &code, &quantity, jsonScan{&attrs}); err != nil {
+			return nil, fmt.Errorf("scan account state: %w", err)
 		}
-		st2.Status = engine.StepStatus(status)
-		st.Steps[st2.Name] = &st2
+		switch kind {
+		case "a":
+			found, st.Attributes = true, attrs
+		case "i":
+			st.Items[b.String] = &engine.ExistingItem{ID: id, Key: a.String, Rule: b.String, ProductCode: code.String,
+				Quantity: int(quantity.Int64), Attributes: attrs}
+		case "s":
+			st.Steps[a.String] = &engine.ExistingStep{ID: id, Name: a.String, Status: engine.StepStatus(b.String)}
+		}
 	}
-	return st, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, nil
+	}
+	return st, nil
 }
 
 // EventsAfter implements engine.Store.

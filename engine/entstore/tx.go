@@ -503,41 +503,18 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 
 // LockAccount implements engine.Tx.
 func (t *txn) LockAccount(ctx context.Context, ref int, accountID string) (*engine.AccountState, error) {
-	if !t.s.d.postgres {
-		return accountState(ctx, t, t.s.d, ref, accountID) // one writer: nothing to lock
-	}
-	// Two statements, not four: the lock reads the attributes (of the row
-	// as locked), and the items and steps follow in one. Not one: the
-	// items and steps must be read by a statement that starts after the
-	// lock is held, to see what the order that held it before committed.
-	st := &engine.AccountState{ID: accountID, Items: map[string]*engine.ExistingItem{}, Steps: map[string]*engine.ExistingStep{}}
-	if err := t.tx.QueryRowContext(ctx, `SELECT attributes FROM accounts WHERE id = $1 FOR UPDATE`, ref).Scan(jsonScan{&st.Attributes}); err != nil {
-		return nil, fmt.Errorf("lock account: %w", err)
-	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT 'i', id, key, rule, product_code, quantity, attributes::text FROM fulfillment_lines
-		WHERE account_ref = $1 AND scope = 'ACCOUNT'
-		UNION ALL SELECT 's', id, name, status::text, NULL, NULL, NULL FROM steps WHERE account_ref = $1 AND scope = 'ACCOUNT'`, ref)
-	if err != nil {
-		return nil, fmt.Errorf("account items and steps: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind string
-		var id int
-		var a, b string
-		var code sql.NullString
-		var quantity sql.NullInt64
-		var attrs map[string]any
-		if err := rows.Scan(&kind, &id, &a, &b, &code, &quantity, jsonScan{&attrs}); err != nil {
-			return nil, err
+	if t.s.d.postgres {
+		// Its own statement: what follows must start after the lock is
+		// held, to see what the order that held it before committed.
+		if _, err := t.exec(ctx, `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, ref); err != nil {
+			return nil, fmt.Errorf("lock account: %w", err)
 		}
-		if kind == "s" {
-			st.Steps[a] = &engine.ExistingStep{ID: id, Name: a, Status: engine.StepStatus(b)}
-			continue
-		}
-		st.Items[b] = &engine.ExistingItem{ID: id, Key: a, Rule: b, ProductCode: code.String, Quantity: int(quantity.Int64), Attributes: attrs}
+	} // SQLite has one writer: nothing to lock
+	st, err := accountState(ctx, t, t.s.d, "a.id = $1", "$1", accountID, ref)
+	if err == nil && st == nil {
+		err = fmt.Errorf("account %d (%q) not found", ref, accountID)
 	}
-	return st, rows.Err()
+	return st, err
 }
 
 // InsertOrder implements engine.Tx.
