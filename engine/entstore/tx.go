@@ -490,13 +490,15 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 	if err != sql.ErrNoRows {
 		return 0, fmt.Errorf("account %q: %w", accountID, err)
 	}
-	// Two orders of a new account may race to create it: the loser reads
-	// the winner's row.
-	if _, err := t.exec(ctx, `INSERT INTO accounts (external_id, created_at) VALUES ($1, $2) ON CONFLICT (external_id) DO NOTHING`, accountID, t.now); err != nil {
-		return 0, fmt.Errorf("create account %q: %w", accountID, err)
+	// The one writer found none, so the insert creates it (RETURNING
+	// its id); ON CONFLICT stays for a database another process writes.
+	err = t.tx.QueryRowContext(ctx, t.s.d.sql(`INSERT INTO accounts (external_id, created_at) VALUES ($1, $2)
+		ON CONFLICT (external_id) DO NOTHING RETURNING id`), accountID, t.now).Scan(&ref)
+	if err == sql.ErrNoRows {
+		err = t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM accounts WHERE external_id = $1`), accountID).Scan(&ref)
 	}
-	if err := t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM accounts WHERE external_id = $1`), accountID).Scan(&ref); err != nil {
-		return 0, fmt.Errorf("account %q: %w", accountID, err)
+	if err != nil {
+		return 0, fmt.Errorf("create account %q: %w", accountID, err)
 	}
 	return ref, nil
 }
