@@ -24,6 +24,9 @@ type txn struct {
 	deferInserts bool // PostgreSQL: queue bulk inserts for flushInserts
 	pending      []pendingInsert
 	audits       [][]any // audit records, written by flushAudits
+	// createdAccounts: accounts this transaction inserted (EnsureAccount),
+	// which hold nothing yet and are locked by the insert.
+	createdAccounts map[int]bool
 
 	// SQLite id blocks (idblocks.go): reserved by this write, and by the
 	// writes of its group that committed their savepoints.
@@ -469,9 +472,13 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 	if t.s.d.postgres {
 		// One round trip: create the account or read the one a
 		// concurrent order created.
+		created := false
 		err := t.tx.QueryRowContext(ctx, `WITH ins AS (INSERT INTO accounts (external_id, created_at) VALUES ($1, $2)
 			ON CONFLICT (external_id) DO NOTHING RETURNING id)
-			SELECT id FROM ins UNION ALL SELECT id FROM accounts WHERE external_id = $1 LIMIT 1`, accountID, t.now).Scan(&ref)
+			SELECT id, true FROM ins UNION ALL SELECT id, false FROM accounts WHERE external_id = $1 LIMIT 1`, accountID, t.now).Scan(&ref, &created)
+		if created {
+			t.accountCreated(ref)
+		}
 		if err == sql.ErrNoRows {
 			// The account was being created by a concurrent order: the
 			// insert waited for it to commit, but this statement's
@@ -494,6 +501,9 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 	// its id); ON CONFLICT stays for a database another process writes.
 	err = t.tx.QueryRowContext(ctx, t.s.d.sql(`INSERT INTO accounts (external_id, created_at) VALUES ($1, $2)
 		ON CONFLICT (external_id) DO NOTHING RETURNING id`), accountID, t.now).Scan(&ref)
+	if err == nil {
+		t.accountCreated(ref)
+	}
 	if err == sql.ErrNoRows {
 		err = t.tx.QueryRowContext(ctx, t.s.d.sql(`SELECT id FROM accounts WHERE external_id = $1`), accountID).Scan(&ref)
 	}
@@ -504,7 +514,19 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 }
 
 // LockAccount implements engine.Tx.
+func (t *txn) accountCreated(ref int) {
+	if t.createdAccounts == nil {
+		t.createdAccounts = map[int]bool{}
+	}
+	t.createdAccounts[ref] = true
+}
+
 func (t *txn) LockAccount(ctx context.Context, ref int, accountID string) (*engine.AccountState, error) {
+	if t.createdAccounts[ref] {
+		// Inserted by this transaction: locked by the insert, and nothing
+		// can refer to it before it commits.
+		return &engine.AccountState{ID: accountID, Items: map[string]*engine.ExistingItem{}, Steps: map[string]*engine.ExistingStep{}}, nil
+	}
 	if t.s.d.postgres {
 		// Its own statement: what follows must start after the lock is
 		// held, to see what the order that held it before committed.
