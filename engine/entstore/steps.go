@@ -362,8 +362,13 @@ func (t *txn) StartPlans(ctx context.Context, planIDs []int) ([]*engine.PlanReco
 	if len(planIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := t.query(ctx, `UPDATE plans SET status = 'IN_PROGRESS', started_at = $2 WHERE id {ids $1} AND status = 'PENDING'
-		RETURNING `+planColumns, t.s.d.ids(sortedIDs(planIDs)), t.now)
+	q := `UPDATE plans SET status = 'IN_PROGRESS', started_at = $2 WHERE id {ids $1} AND status = 'PENDING' RETURNING ` + planColumns
+	if t.s.d.postgres {
+		// The plans' orders start in the same statement.
+		q = `WITH p AS (` + q + `), o AS (UPDATE orders SET status = 'IN_PROGRESS', updated_at = $2
+			WHERE id IN (SELECT order_id FROM p) AND status = 'SUBMITTED') SELECT * FROM p`
+	}
+	rows, err := t.query(ctx, q, t.s.d.ids(sortedIDs(planIDs)), t.now)
 	if err != nil {
 		return nil, fmt.Errorf("start plans: %w", err)
 	}
@@ -386,7 +391,7 @@ func (t *txn) StartPlans(ctx context.Context, planIDs []int) ([]*engine.PlanReco
 			orders = append(orders, p.OrderID)
 		}
 	}
-	if len(orders) > 0 {
+	if len(orders) > 0 && !t.s.d.postgres {
 		if _, err := t.exec(ctx, `UPDATE orders SET status = 'IN_PROGRESS', updated_at = $2 WHERE id {ids $1} AND status = 'SUBMITTED'`,
 			t.s.d.ids(sortedIDs(orders)), t.now); err != nil {
 			return nil, fmt.Errorf("start orders: %w", err)
