@@ -126,6 +126,7 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	head.WriteByte('{')
 	if len(resp.Errors) > 0 {
 		writeMember(&head, "errors", resp.Errors)
+		head.WriteByte(',')
 	}
 	head.WriteString(`"data":`)
 	if _, err := w.Write(head.Bytes()); err != nil {
@@ -142,13 +143,12 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	if len(resp.Extensions) > 0 {
 		tail.WriteByte(',')
 		writeMember(&tail, "extensions", resp.Extensions)
-		tail.Truncate(tail.Len() - 1) // writeMember's comma
 	}
 	tail.WriteByte('}')
 	_, _ = w.Write(tail.Bytes())
 }
 
-// writeMember writes "name":value, with a trailing comma.
+// writeMember writes "name":value.
 func writeMember(b *bytes.Buffer, name string, v any) {
 	enc, err := json.Marshal(v)
 	if err != nil {
@@ -156,5 +156,4 @@ func writeMember(b *bytes.Buffer, name string, v any) {
 	}
 	fmt.Fprintf(b, "%q:", name)
 	b.Write(enc)
-	b.WriteByte(',')
 }

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -29,6 +30,13 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 		srv.AddTransport(tr)
 		srv.Use(extension.Introspection{})
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](10)})
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			r := next(ctx)
+			if r != nil && graphql.GetOperationContext(ctx).OperationName == "WithExtensions" {
+				r.Extensions = map[string]any{"cost": 3, "note": "<&>"}
+			}
+			return r
+		})
 		s := httptest.NewServer(srv)
 		t.Cleanup(s.Close)
 		return s
@@ -41,6 +49,8 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 		{name: "introspection with markup in descriptions", body: `{"query":"{ __type(name: \"Step\") { name description fields { name description } } }"}`},
 		{name: "variables and operation name", body: `{"query":"query Q($n: String!) { __type(name: $n) { name } } query R { __typename }","operationName":"Q","variables":{"n":"Plan"}}`},
 		{name: "data and errors", body: `{"query":"{ __typename a: order(id: \"not-an-id\") { id } }"}`},
+		{name: "extensions", body: `{"query":"query WithExtensions { __typename }","operationName":"WithExtensions"}`},
+		{name: "extensions and errors", body: `{"query":"query WithExtensions { __typename a: order(id: \"x\") { id } }","operationName":"WithExtensions"}`},
 		{name: "validation error", body: `{"query":"{ nope }"}`},
 		{name: "validation error, graphql-response+json", body: `{"query":"{ nope }"}`, accept: "application/graphql-response+json"},
 		{name: "parse error", body: `{"query":"{"}`},

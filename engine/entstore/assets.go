@@ -161,7 +161,7 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 		}
 	}
 	if len(ids) == 0 && t.s.d.postgres {
-		return t.createAssets(ctx, oa, actions)
+		return t.createAssets(ctx, oa)
 	}
 	before, err := t.AssetsByID(ctx, ids)
 	if err != nil {
@@ -212,7 +212,7 @@ func (t *txn) ApplyAssetChanges(ctx context.Context, oa *engine.OrderAssets) err
 // createAssets is ApplyAssetChanges on PostgreSQL when every change
 // creates an asset (an order of new products): the assets and their
 // history in one statement, the events made from the rows inserted.
-func (t *txn) createAssets(ctx context.Context, oa *engine.OrderAssets, actions map[int]engine.LineAction) error {
+func (t *txn) createAssets(ctx context.Context, oa *engine.OrderAssets) error {
 	if len(oa.Changes) == 0 {
 		return nil
 	}
@@ -229,7 +229,7 @@ func (t *txn) createAssets(ctx context.Context, oa *engine.OrderAssets, actions 
 	lines := make([]any, 0, len(oa.Changes))
 	acts := make([]any, 0, len(oa.Changes))
 	for _, c := range oa.Changes {
-		lines, acts = append(lines, c.LineID), append(acts, string(actions[c.LineID]))
+		lines, acts = append(lines, c.LineID), append(acts, string(c.Action))
 	}
 	lineArr, err := pgArray(lines)
 	if err != nil {

@@ -33,7 +33,7 @@ func (t *txn) flushAudits(ctx context.Context) error {
 	if len(t.audits) == 0 {
 		return nil
 	}
-	if err := t.bulkInsertEach(ctx, "audit_records", auditColumns, len(t.audits), rowsOf(t.audits)); err != nil {
+	if err := t.bulkInsert(ctx, "audit_records", auditColumns, t.audits); err != nil {
 		return fmt.Errorf("insert audit records: %w", err)
 	}
 	return nil

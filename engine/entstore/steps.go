@@ -385,13 +385,16 @@ func (t *txn) StartPlans(ctx context.Context, planIDs []int) ([]*engine.PlanReco
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if t.s.d.postgres {
+		return out, nil // the orders started with the plans
+	}
 	var orders []int
 	for _, p := range out {
 		if p.OrderID != 0 {
 			orders = append(orders, p.OrderID)
 		}
 	}
-	if len(orders) > 0 && !t.s.d.postgres {
+	if len(orders) > 0 {
 		if _, err := t.exec(ctx, `UPDATE orders SET status = 'IN_PROGRESS', updated_at = $2 WHERE id {ids $1} AND status = 'SUBMITTED'`,
 			t.s.d.ids(sortedIDs(orders)), t.now); err != nil {
 			return nil, fmt.Errorf("start orders: %w", err)

@@ -259,21 +259,37 @@ type pendingInsert struct {
 	rows  [][]any
 }
 
-// bulkInsert inserts rows with explicit ids, in chunks that respect the
-// dialect's parameter limit. While inserts are deferred (PostgreSQL, in
-// InsertOrder and InsertPlan) they are queued for flushInserts instead.
+// bulkInsert inserts rows with explicit ids (bulkInsertEach).
 func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
+	return t.bulkInsertEach(ctx, table, cols, len(rows), rowsOf(rows))
+}
+
+// bulkInsertEach inserts the n rows row(i) makes, with explicit ids. Where
+// the rows go one by one they are made as they are written: by VALUES
+// batches on SQLite, and on PostgreSQL by COPY for a large insert while
+// inserts are deferred (copyRows), so a 10,000-line order's step, line and
+// fulfillment line rows (about 70 MB as []any) are never all in memory at
+// once. Other deferred inserts (PostgreSQL, in InsertOrder and
+// InsertPlan) are queued for flushInserts; the rest is one statement
+// unnesting an array per column.
+func (t *txn) bulkInsertEach(ctx context.Context, table string, cols []string, n int, row func(i int) []any) error {
+	switch {
+	case n == 0:
 		return nil
+	case !t.s.d.postgres:
+		if _, err := t.sqliteInsert(ctx, table, cols, n, row); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+		return nil
+	case t.deferInserts && n >= copyRows && !t.s.foreignKeys:
+		return t.copyInsert(ctx, table, cols, n, row)
+	}
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = row(i)
 	}
 	if t.deferInserts {
 		t.pending = append(t.pending, pendingInsert{table, cols, rows})
-		return nil
-	}
-	if !t.s.d.postgres {
-		if _, err := t.sqliteInsert(ctx, table, cols, len(rows), rowsOf(rows)); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
-		}
 		return nil
 	}
 	sel, args, err := t.s.unnestSelect(table, cols, rows, 1)
@@ -286,31 +302,6 @@ func (t *txn) bulkInsert(ctx context.Context, table string, cols []string, rows 
 	return nil
 }
 
-// bulkInsertEach is bulkInsert of the n rows row(i) makes, made as they
-// are written where the rows go one by one: by VALUES batches on SQLite,
-// by COPY for a large deferred insert on PostgreSQL. A 10,000-line order's
-// step, line and fulfillment line rows (about 70 MB as []any) are then
-// never all in memory at once.
-func (t *txn) bulkInsertEach(ctx context.Context, table string, cols []string, n int, row func(i int) []any) error {
-	switch {
-	case n == 0:
-		return nil
-	case !t.s.d.postgres && !t.deferInserts:
-		if _, err := t.sqliteInsert(ctx, table, cols, n, row); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
-		}
-		return nil
-	case t.s.d.postgres && t.deferInserts && n >= copyRows && !t.s.foreignKeys:
-		// What flushInserts would do with the queued rows.
-		return t.copyInsert(ctx, table, cols, n, row)
-	}
-	rows := make([][]any, n)
-	for i := range rows {
-		rows[i] = row(i)
-	}
-	return t.bulkInsert(ctx, table, cols, rows)
-}
-
 // rowsOf is rows as bulkInsertEach's row function.
 func rowsOf(rows [][]any) func(int) []any { return func(i int) []any { return rows[i] } }
 
@@ -318,16 +309,8 @@ func rowsOf(rows [][]any) func(int) []any { return func(i int) []any { return ro
 // INSERT per table, chained as data-modifying CTEs, each unnesting one
 // array per column.
 func (t *txn) flushInserts(ctx context.Context) error {
-	queued := t.pending
+	pending := t.pending
 	t.pending, t.deferInserts = nil, false
-	var pending []pendingInsert
-	for _, p := range queued {
-		if len(p.rows) < copyRows || t.s.foreignKeys {
-			pending = append(pending, p)
-		} else if err := t.copyInsert(ctx, p.table, p.cols, len(p.rows), rowsOf(p.rows)); err != nil {
-			return err
-		}
-	}
 	if len(pending) == 0 {
 		return nil
 	}
@@ -358,12 +341,13 @@ func (t *txn) flushInserts(ctx context.Context) error {
 	return nil
 }
 
-// copyRows is the size from which a queued insert goes by COPY instead:
-// a large plan's steps and dependencies. As array arguments they are one
-// text literal per column that the server parses element by element and
-// lib/pq copies whole; COPY streams the rows. The copies run before the
-// rest of the plan's rows, which is only right without foreign keys: a
-// database created with them (Store.foreignKeys) keeps the one statement.
+// copyRows is the size from which a deferred insert goes by COPY at once
+// instead of waiting in the queue: a large plan's steps and dependencies.
+// As array arguments they are one text literal per column that the server
+// parses element by element and lib/pq copies whole; COPY streams the
+// rows. The copies run before the queued rows, which is only right without
+// foreign keys: a database created with them (Store.foreignKeys) keeps the
+// one statement.
 const copyRows = 2000
 
 // copyInsert writes the n rows row(i) makes with COPY (PostgreSQL).
@@ -513,7 +497,7 @@ func (t *txn) EnsureAccount(ctx context.Context, accountID string) (int, error) 
 	return ref, nil
 }
 
-// LockAccount implements engine.Tx.
+// accountCreated notes an account this transaction inserted.
 func (t *txn) accountCreated(ref int) {
 	if t.createdAccounts == nil {
 		t.createdAccounts = map[int]bool{}
@@ -521,6 +505,7 @@ func (t *txn) accountCreated(ref int) {
 	t.createdAccounts[ref] = true
 }
 
+// LockAccount implements engine.Tx.
 func (t *txn) LockAccount(ctx context.Context, ref int, accountID string) (*engine.AccountState, error) {
 	if t.createdAccounts[ref] {
 		// Inserted by this transaction: locked by the insert, and nothing

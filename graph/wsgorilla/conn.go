@@ -344,21 +344,32 @@ func (c *conn) flushBatches(batches int) (written int, err error) {
 var frameTail = []byte("}")
 
 // writeFrames sends frames as text messages; the caller holds writeMu.
+// With rawFrames the connection frames them itself into the cork, which
+// refuses them once a close frame went out, whoever sent it (WriteClose,
+// or gorilla echoing the peer's close or refusing an oversized message),
+// as gorilla's writer does; a close frame sent meanwhile follows them.
+// Either way they leave in one write.
 func (c *conn) writeFrames(frames []frame) error {
 	if !c.isOpen() {
 		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
 	}
+	var err error
 	if c.rawFrames {
-		return c.writeRaw(frames)
-	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	if c.cork != nil {
-		c.cork.hold()
-	}
-	err := c.writeEach(frames)
-	if c.cork != nil {
-		if ferr := c.cork.release(); err == nil {
-			err = ferr
+		if !c.cork.appendFrames(frames) {
+			return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
+		}
+		err = c.cork.release(time.Now().Add(c.writeTimeout))
+	} else {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		if c.cork != nil {
+			c.cork.hold()
+		}
+		err = c.writeEach(frames)
+		if c.cork != nil {
+			// gorilla set the connection's deadline for each frame.
+			if ferr := c.cork.release(time.Time{}); err == nil {
+				err = ferr
+			}
 		}
 	}
 	if err != nil {
@@ -370,25 +381,6 @@ func (c *conn) writeFrames(frames []frame) error {
 		return err
 	}
 	return nil
-}
-
-// writeRaw frames frames itself into the cork and writes them in one
-// write with one deadline. The cork refuses them once a close frame went
-// out, whoever sent it (WriteClose, or gorilla echoing the peer's close or
-// refusing an oversized message), as gorilla's writer did; a close frame
-// sent meanwhile follows them.
-func (c *conn) writeRaw(frames []frame) error {
-	if !c.isOpen() || !c.cork.appendFrames(frames) {
-		return fmt.Errorf("wsgorilla: write on closing connection: %w", net.ErrClosed)
-	}
-	err := c.cork.flush(time.Now().Add(c.writeTimeout))
-	if err != nil {
-		if !c.isOpen() {
-			return fmt.Errorf("wsgorilla: write on closing connection: %w (%w)", net.ErrClosed, err)
-		}
-		c.abort() // a failed or timed-out write leaves the frame stream corrupt
-	}
-	return err
 }
 
 func (c *conn) writeEach(frames []frame) error {

@@ -265,7 +265,7 @@ func (c *corkConn) hold() {
 
 // appendFrames adds frames to what is to be written, each a final text
 // frame from server to client (unmasked): head, then body and "}" when body
-// is set. It holds the connection until flush, so that a frame written
+// is set. It holds the connection until release, so that a frame written
 // meanwhile (a close frame) follows them. After a close frame it adds
 // nothing and returns false: no data frame may follow one (RFC 6455
 // section 5.5.1).
@@ -305,41 +305,26 @@ func appendFrameHeader(b []byte, n int) []byte {
 	}
 }
 
-// flush writes what appendFrames gathered, in one write with the given
-// deadline. Frames other goroutines write meanwhile (gorilla's control
-// frames) wait for it under mu.
-func (c *corkConn) flush(deadline time.Time) error {
+// release writes what was held (hold, appendFrames), in one write, with
+// the given deadline unless it is zero. Frames other goroutines write
+// meanwhile (gorilla's control frames) wait for it under mu.
+func (c *corkConn) release(deadline time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.holding = false
 	if len(c.buf) == 0 {
 		return nil
 	}
-	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
-		return err
+	if !deadline.IsZero() {
+		if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
 	}
 	_, err := c.Conn.Write(c.buf)
-	c.resetBuf()
-	return err
-}
-
-func (c *corkConn) resetBuf() {
 	if cap(c.buf) > 256<<10 {
 		c.buf = nil // don't keep a burst's buffer for the connection's life
 	} else {
 		c.buf = c.buf[:0]
 	}
-}
-
-// release writes what was held, in one write.
-func (c *corkConn) release() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.holding = false
-	if len(c.buf) == 0 {
-		return nil
-	}
-	_, err := c.Conn.Write(c.buf)
-	c.resetBuf()
 	return err
 }
